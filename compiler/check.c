@@ -1,0 +1,972 @@
+/* check.c - shape inference and counts (see check.h).
+ *
+ * Sizes come straight from the user, so every product and sum goes through
+ * mul_ovf/add_ovf: `input 2000000000x2000000000x3` or a stride of 2^62 must
+ * give an error, never a wrapped number or undefined behaviour.  A checked
+ * dimension is at most DIM_MAX, which keeps the generated C in int range.
+ *
+ * The window rule (conv, pool) follows PyTorch's formula
+ *     out = (in + pad_before + pad_after - dilation*(k-1) - 1) / stride + 1
+ * and refuses an inexact division unless `fit floor|ceil` says what to do,
+ * because silently dropping rows is a classic source of wrong networks.
+ */
+#include "check.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util.h"
+
+#define DIM_MAX INT32_MAX
+
+/* Divisor search for stride suggestions is O(sqrt(n)); beyond this the
+ * suggestion would overflow the output size anyway. */
+#define DIVISOR_SEARCH_MAX ((int64_t)1 << 40)
+
+typedef struct {
+    Net *net;
+    int errors;
+} Checker;
+
+static void fail(Checker *ck, SrcLoc loc, const char *fmt, ...) DIAG_PRINTF(3, 4);
+
+static void fail(Checker *ck, SrcLoc loc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *msg = xmalloc((size_t)len + 1);
+    va_start(ap, fmt);
+    vsnprintf(msg, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+    error_at(loc, "%s", msg);
+    free(msg);
+    ck->errors++;
+}
+
+/* A short string returned by value, so that messages can format sizes
+ * inline: fail(..., "%s", hw(h, w).s).  The temporary lives until the end
+ * of the full expression (C11 6.2.4p8). */
+typedef struct {
+    char s[64];
+} Text;
+
+static Text hw(int64_t h, int64_t w)
+{
+    Text t;
+    snprintf(t.s, sizeof t.s, "%" PRId64 "x%" PRId64, h, w);
+    return t;
+}
+
+/* How an option is written: "3" when both axes agree, else "3x2". */
+static Text opt(int64_t h, int64_t w)
+{
+    Text t;
+    if (h == w)
+        snprintf(t.s, sizeof t.s, "%" PRId64, h);
+    else
+        snprintf(t.s, sizeof t.s, "%" PRId64 "x%" PRId64, h, w);
+    return t;
+}
+
+static Text hwc(Shape s)
+{
+    Text t;
+    snprintf(t.s, sizeof t.s, "%" PRId64 "x%" PRId64 "x%" PRId64, s.h, s.w, s.c);
+    return t;
+}
+
+/* Checked arithmetic that can be chained in one formula: an overflow turns
+ * *ok false and yields 0, and the caller looks at *ok once at the end. */
+static int64_t mul(bool *ok, int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!mul_ovf(a, b, &r)) {
+        *ok = false;
+        return 0;
+    }
+    return r;
+}
+
+static int64_t add(bool *ok, int64_t a, int64_t b)
+{
+    int64_t r;
+    if (!add_ovf(a, b, &r)) {
+        *ok = false;
+        return 0;
+    }
+    return r;
+}
+
+static bool same_shape(Shape a, Shape b)
+{
+    return a.h == b.h && a.w == b.w && a.c == b.c;
+}
+
+/* ---- Setting a node's results ---- */
+
+static bool overflows(Checker *ck, const Node *n)
+{
+    fail(ck, n->loc, "%s: output size overflows", n->name);
+    return false;
+}
+
+/* Stores the output shape and counts, or says which one overflows. */
+static bool finish(Checker *ck, Node *n, Shape out, bool shape_ok,
+                   int64_t params, int64_t macs, bool counts_ok)
+{
+    int64_t elems = mul(&shape_ok, mul(&shape_ok, out.h, out.w), out.c);
+    if (!shape_ok || out.h > DIM_MAX || out.w > DIM_MAX || out.c > DIM_MAX)
+        return overflows(ck, n);
+    if (!counts_ok) {
+        fail(ck, n->loc, "%s: parameter or multiply-accumulate count overflows", n->name);
+        return false;
+    }
+    n->out = out;
+    n->out_elems = elems;
+    n->params = params;
+    n->macs = macs;
+    n->checked = true;
+    return true;
+}
+
+/* ---- Option values ---- */
+
+/* "conv2: stride must be at least 1, not 0" (or "not 0x2"). */
+static bool at_least(Checker *ck, const Node *n, const char *what, int64_t min,
+                     int64_t h, int64_t w)
+{
+    if (h >= min && w >= min)
+        return true;
+    fail(ck, n->loc, "%s: %s must be at least %" PRId64 ", not %s",
+         n->name, what, min, opt(h, w).s);
+    return false;
+}
+
+static bool check_window_values(Checker *ck, const Node *n, const char *kernel)
+{
+    bool ok = at_least(ck, n, kernel, 1, n->kh, n->kw);
+    ok &= at_least(ck, n, "stride", 1, n->sh, n->sw);
+    if (n->pad_mode == PAD_EXPLICIT)
+        ok &= at_least(ck, n, "padding", 0, n->pad_h, n->pad_w);
+    return ok;
+}
+
+static bool check_conv_values(Checker *ck, const Node *n)
+{
+    bool ok = check_window_values(ck, n, "filter size");
+    ok &= at_least(ck, n, "number of filters", 1, n->filters, n->filters);
+    ok &= at_least(ck, n, "dilation", 1, n->dh, n->dw);
+    ok &= at_least(ck, n, "groups", 1, n->groups, n->groups);
+    if (n->op == OP_DECONV && n->pad_mode == PAD_SAME) {
+        fail(ck, n->loc, "%s: pad same is not supported for deconv; give the padding as a number",
+             n->name);
+        ok = false;
+    }
+    return ok;
+}
+
+static bool check_bn_values(Checker *ck, const Node *n)
+{
+    bool ok = true;
+    if (!(n->eps > 0)) {
+        fail(ck, n->loc, "%s: eps must be greater than 0, not %g", n->name, n->eps);
+        ok = false;
+    }
+    if (!(n->momentum >= 0 && n->momentum <= 1)) {
+        fail(ck, n->loc, "%s: momentum must be between 0 and 1, not %g", n->name, n->momentum);
+        ok = false;
+    }
+    return ok;
+}
+
+/* Checks what the user wrote before any shape is computed, so that a bad
+ * value gets its own message instead of a confusing shape error. */
+static bool check_values(Checker *ck, const Node *n)
+{
+    switch (n->op) {
+    case OP_CONV:
+    case OP_DECONV:
+        return check_conv_values(ck, n);
+    case OP_POOL:
+        return n->global || check_window_values(ck, n, "window size");
+    case OP_FC:
+        return at_least(ck, n, "number of outputs", 1, n->filters, n->filters);
+    case OP_DROPOUT:
+        if (n->drop_p >= 0 && n->drop_p < 1)
+            return true;
+        fail(ck, n->loc, "%s: dropout probability must be at least 0 and less than 1, not %g",
+             n->name, n->drop_p);
+        return false;
+    case OP_BATCHNORM:
+        return check_bn_values(ck, n);
+    case OP_UPSAMPLE:
+        return at_least(ck, n, "upsampling factor", 1, n->factor, n->factor);
+    case OP_CROP:
+        return at_least(ck, n, "crop size", 1, n->crop_h, n->crop_w);
+    default:
+        return true;
+    }
+}
+
+/* ---- Sliding windows: conv and pool ---- */
+
+/* One spatial axis of a window, in the terms of the formula above. */
+typedef struct {
+    int64_t in, k, s, d;   /* input size, kernel, stride, dilation */
+    int64_t pad_a, pad_b;  /* padding before (top/left) and after */
+    int64_t eff;           /* kernel extent with dilation: d*(k-1)+1 */
+    int64_t padded;        /* in + pad_a + pad_b */
+    int64_t span;          /* padded - eff: how far the window travels */
+} Axis;
+
+static Axis make_axis(int64_t in, int64_t k, int64_t s, int64_t d, bool *ok)
+{
+    Axis a = {.in = in, .k = k, .s = s, .d = d};
+    a.eff = add(ok, mul(ok, d, k - 1), 1);
+    return a;
+}
+
+/* `pad same` is TensorFlow's SAME: out = ceil(in/s), the odd row at the
+ * bottom/right.  Its windows always fit, except when the total is clamped
+ * at 0 (stride > kernel), where flooring still gives ceil(in/s). */
+static void set_padding(Axis *a, PadMode mode, int64_t pad, bool *ok)
+{
+    if (mode == PAD_SAME) {
+        int64_t out = (a->in - 1) / a->s + 1;
+        int64_t total = add(ok, mul(ok, out - 1, a->s), a->eff) - a->in;
+        if (total < 0)
+            total = 0;
+        a->pad_a = total / 2;
+        a->pad_b = total - a->pad_a;
+    } else {
+        a->pad_a = a->pad_b = mode == PAD_VALID ? 0 : pad;
+    }
+    a->padded = add(ok, add(ok, a->in, a->pad_a), a->pad_b);
+    a->span = a->padded - a->eff;
+}
+
+static bool axis_fits(const Axis *a)
+{
+    return a->span % a->s == 0;
+}
+
+static int64_t out_floor(const Axis *a)
+{
+    return a->span / a->s + 1;
+}
+
+/* PyTorch's ceil_mode: one more window that hangs over the edge, but never
+ * one that would start in the bottom/right padding.  *extra gets the rows
+ * that window reads beyond pad_b. */
+static int64_t out_ceil(const Axis *a, int64_t *extra, bool *ok)
+{
+    int64_t out = out_floor(a) + (a->span % a->s != 0);
+    int64_t start;
+    if (!mul_ovf(out - 1, a->s, &start) || start >= a->in + a->pad_a)
+        out--;
+    *extra = add(ok, mul(ok, out - 1, a->s), a->eff) - a->padded;
+    if (*extra < 0)
+        *extra = 0;
+    return out;
+}
+
+/* The output along an axis; fit only matters where the windows miss.
+ * Under `fit ceil` the padding after grows so the computation is exact. */
+static int64_t axis_out(Axis *a, FitMode fit, bool *ok)
+{
+    if (axis_fits(a) || fit != FIT_CEIL)
+        return out_floor(a);
+    int64_t extra;
+    int64_t out = out_ceil(a, &extra, ok);
+    a->pad_b = add(ok, a->pad_b, extra);
+    return out;
+}
+
+static FitMode fit_mode(const Checker *ck, const Node *n)
+{
+    if (n->pad_mode == PAD_SAME)
+        return FIT_FLOOR;
+    FitMode fit = n->fit != FIT_DEFAULT ? n->fit : ck->net->fit;
+    return fit == FIT_DEFAULT ? FIT_ERROR : fit;
+}
+
+static const char *kernel_word(const Node *n)
+{
+    return n->op == OP_POOL ? "window" : "filter";
+}
+
+/* "the 5x5 filter" or "the 3x3 filter with dilation 2 (5x5 wide)". */
+static void describe_kernel(StrBuf *sb, const Node *n, const char *article,
+                            const Axis *ah, const Axis *aw)
+{
+    sb_printf(sb, "%s %s %s", article, hw(ah->k, aw->k).s, kernel_word(n));
+    if (ah->d != 1 || aw->d != 1)
+        sb_printf(sb, " with dilation %s", opt(ah->d, aw->d).s);
+}
+
+/* " (9x9 with padding)" when there is padding. */
+static void describe_padded(StrBuf *sb, const Axis *ah, const Axis *aw)
+{
+    if (ah->padded != ah->in || aw->padded != aw->in)
+        sb_printf(sb, " (%s with padding)", hw(ah->padded, aw->padded).s);
+}
+
+static bool report_too_large(Checker *ck, const Node *n, const Axis *ah, const Axis *aw,
+                             bool padded_known)
+{
+    StrBuf sb;
+    sb_init(&sb);
+    sb_printf(&sb, "%s: ", n->name);
+    describe_kernel(&sb, n, "the", ah, aw);
+    if ((ah->d != 1 || aw->d != 1) && padded_known)
+        sb_printf(&sb, " (%s wide)", hw(ah->eff, aw->eff).s);
+    sb_printf(&sb, " is larger than its %s input", hw(ah->in, aw->in).s);
+    if (padded_known)
+        describe_padded(&sb, ah, aw);
+    fail(ck, n->loc, "%s", sb.data);
+    sb_free(&sb);
+    return false;
+}
+
+/* ---- The "doesn't fit" message and its suggestions ---- */
+
+/* The smallest p in 1..s such that p more rows on both sides make the axis
+ * fit: 0 when it fits already, -1 when none can (an even stride and an odd
+ * shortfall, since symmetric padding adds an even number of rows). */
+static int64_t pad_to_fit(const Axis *a)
+{
+    int64_t short_by = a->s - a->span % a->s;
+    if (short_by == a->s)
+        return 0;
+    if (short_by % 2 == 0)
+        return short_by / 2;
+    if (a->s % 2 == 1)
+        return short_by / 2 + a->s / 2 + 1; /* (short_by + s) / 2, both odd */
+    return -1;
+}
+
+static int64_t gcd(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* The divisors of g nearest to s: the largest below and the smallest
+ * above (0 when there is none). */
+static void near_divisors(int64_t g, int64_t s, int64_t *below, int64_t *above)
+{
+    *below = *above = 0;
+    if (g <= 0 || g > DIVISOR_SEARCH_MAX)
+        return;
+    for (int64_t i = 1; i <= g / i; i++) {
+        if (g % i != 0)
+            continue;
+        int64_t pair[2] = {i, g / i};
+        for (int j = 0; j < 2; j++) {
+            int64_t d = pair[j];
+            if (d < s && d > *below)
+                *below = d;
+            if (d > s && (*above == 0 || d < *above))
+                *above = d;
+        }
+    }
+}
+
+/* A stride that makes both axes fit, nearest below (or above) the current
+ * one.  A square stride stays square, so its candidates divide both spans;
+ * otherwise each missing axis gets its own.  False when there is none. */
+static bool stride_to_fit(const Axis *ah, const Axis *aw, bool below, int64_t *th, int64_t *tw)
+{
+    int64_t lo, hi;
+    if (ah->s == aw->s) {
+        near_divisors(gcd(ah->span, aw->span), ah->s, &lo, &hi);
+        *th = *tw = below ? lo : hi;
+        return *th != 0;
+    }
+    *th = ah->s;
+    *tw = aw->s;
+    if (!axis_fits(ah)) {
+        near_divisors(ah->span, ah->s, &lo, &hi);
+        *th = below ? lo : hi;
+    }
+    if (!axis_fits(aw)) {
+        near_divisors(aw->span, aw->s, &lo, &hi);
+        *tw = below ? lo : hi;
+    }
+    return *th != 0 && *tw != 0;
+}
+
+
+/* Up to three "'pad 1' (output 3x3)" options; only real ones are added. */
+typedef struct {
+    struct {
+        const char *option;
+        Text value;
+        int64_t oh, ow;
+    } item[3];
+    int n;
+} Choices;
+
+static void add_choice(Choices *c, const char *option, Text value,
+                       int64_t oh, int64_t ow, bool ok)
+{
+    if (!ok || oh > DIM_MAX || ow > DIM_MAX)
+        return;
+    c->item[c->n].option = option;
+    c->item[c->n].value = value;
+    c->item[c->n].oh = oh;
+    c->item[c->n].ow = ow;
+    c->n++;
+}
+
+static void suggest_pad(Choices *c, const Node *n, const Axis *ah, const Axis *aw)
+{
+    int64_t ph = pad_to_fit(ah), pw = pad_to_fit(aw);
+    if (ph < 0 || pw < 0)
+        return;
+    bool ok = true;
+    int64_t new_h = add(&ok, ah->pad_a, ph), new_w = add(&ok, aw->pad_a, pw);
+    if (n->op == OP_POOL && (new_h > ah->k / 2 || new_w > aw->k / 2))
+        return; /* pooling pads at most half a window */
+    int64_t oh = add(&ok, ah->span, mul(&ok, 2, ph)) / ah->s + 1;
+    int64_t ow = add(&ok, aw->span, mul(&ok, 2, pw)) / aw->s + 1;
+    add_choice(c, "pad ", opt(new_h, new_w), oh, ow, ok);
+}
+
+static void suggest_strides(Choices *c, const Axis *ah, const Axis *aw)
+{
+    for (int below = 1; below >= 0; below--) {
+        int64_t th, tw;
+        if (stride_to_fit(ah, aw, below, &th, &tw))
+            add_choice(c, "stride ", opt(th, tw), ah->span / th + 1, aw->span / tw + 1, true);
+    }
+}
+
+static void suggest_fits(Choices *c, const Axis *ah, const Axis *aw)
+{
+    bool ok = true;
+    int64_t extra;
+    int64_t ch = axis_fits(ah) ? out_floor(ah) : out_ceil(ah, &extra, &ok);
+    int64_t cw = axis_fits(aw) ? out_floor(aw) : out_ceil(aw, &extra, &ok);
+    Text none = {""};
+    add_choice(c, "fit floor", none, out_floor(ah), out_floor(aw), true);
+    add_choice(c, "fit ceil", none, ch, cw, ok);
+}
+
+/* "a, b or c" */
+static void put_choices(StrBuf *sb, const Choices *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        if (i > 0)
+            sb_puts(sb, i == c->n - 1 ? " or " : ", ");
+        sb_printf(sb, "'%s%s' (output %s)", c->item[i].option, c->item[i].value.s,
+                  hw(c->item[i].oh, c->item[i].ow).s);
+    }
+}
+
+static void put_count(StrBuf *sb, int64_t k, const char *word)
+{
+    sb_printf(sb, "%" PRId64 " %s%s", k, word, k == 1 ? "" : "s");
+}
+
+/* "misses 1 row and 1 column (2 more would complete another window)" */
+static void describe_misses(StrBuf *sb, const Axis *ah, const Axis *aw)
+{
+    int64_t mh = ah->span % ah->s, mw = aw->span % aw->s;
+    int64_t more_h = ah->s - mh, more_w = aw->s - mw;
+    sb_puts(sb, "the last window misses ");
+    if (mh)
+        put_count(sb, mh, "row");
+    if (mh && mw)
+        sb_puts(sb, " and ");
+    if (mw)
+        put_count(sb, mw, "column");
+    sb_puts(sb, " (");
+    if (!mh || !mw || more_h == more_w) {
+        sb_printf(sb, "%" PRId64 " more", mh ? more_h : more_w);
+    } else {
+        put_count(sb, more_h, "more row");
+        sb_puts(sb, " and ");
+        put_count(sb, more_w, "more column");
+    }
+    sb_puts(sb, " would complete another window)");
+}
+
+static bool report_misfit(Checker *ck, const Node *n, const Axis *ah, const Axis *aw)
+{
+    StrBuf sb;
+    sb_init(&sb);
+    sb_printf(&sb, "%s: ", n->name);
+    describe_kernel(&sb, n, "a", ah, aw);
+    sb_printf(&sb, "%s stride %s does not fit the %s input",
+              ah->d != 1 || aw->d != 1 ? " and" : " with",
+              opt(ah->s, aw->s).s, hw(ah->in, aw->in).s);
+    describe_padded(&sb, ah, aw);
+    sb_puts(&sb, ": ");
+    describe_misses(&sb, ah, aw);
+
+    Choices changes = {.n = 0}, fits = {.n = 0};
+    suggest_pad(&changes, n, ah, aw);
+    suggest_strides(&changes, ah, aw);
+    suggest_fits(&fits, ah, aw);
+    if (changes.n + fits.n > 0)
+        sb_puts(&sb, "; use ");
+    put_choices(&sb, &changes);
+    if (changes.n > 0 && fits.n > 0)
+        sb_puts(&sb, ", or ");
+    put_choices(&sb, &fits);
+
+    fail(ck, n->loc, "%s", sb.data);
+    sb_free(&sb);
+    return false;
+}
+
+/* PyTorch refuses pooling padding beyond half the window: such a window
+ * could see nothing but padding. */
+static bool check_pool_pad(Checker *ck, const Node *n)
+{
+    int64_t max_h = n->kh / 2, max_w = n->kw / 2;
+    if (n->pad_h <= max_h && n->pad_w <= max_w)
+        return true;
+    fail(ck, n->loc, "%s: padding %s is more than half of the %s window; use at most 'pad %s'",
+         n->name, opt(n->pad_h, n->pad_w).s, hw(n->kh, n->kw).s,
+         opt(n->pad_h < max_h ? n->pad_h : max_h, n->pad_w < max_w ? n->pad_w : max_w).s);
+    return false;
+}
+
+/* The output height and width of a conv or pool; stores the padding as
+ * computed into the node. */
+static bool check_window(Checker *ck, Node *n, Shape *out)
+{
+    bool pool = n->op == OP_POOL;
+    bool eff_ok = true, ok = true;
+    Axis ah = make_axis(n->in_shape.h, n->kh, n->sh, pool ? 1 : n->dh, &eff_ok);
+    Axis aw = make_axis(n->in_shape.w, n->kw, n->sw, pool ? 1 : n->dw, &eff_ok);
+    if (!eff_ok)
+        return report_too_large(ck, n, &ah, &aw, false);
+    if (pool && n->pad_mode == PAD_EXPLICIT && !check_pool_pad(ck, n))
+        return false;
+    set_padding(&ah, n->pad_mode, n->pad_h, &ok);
+    set_padding(&aw, n->pad_mode, n->pad_w, &ok);
+    if (!ok)
+        return overflows(ck, n);
+    if (ah.eff > ah.padded || aw.eff > aw.padded)
+        return report_too_large(ck, n, &ah, &aw, true);
+
+    FitMode fit = fit_mode(ck, n);
+    if ((!axis_fits(&ah) || !axis_fits(&aw)) && fit == FIT_ERROR)
+        return report_misfit(ck, n, &ah, &aw);
+    out->h = axis_out(&ah, fit, &ok);
+    out->w = axis_out(&aw, fit, &ok);
+    if (!ok)
+        return overflows(ck, n);
+    n->pad_t = ah.pad_a;
+    n->pad_b = ah.pad_b;
+    n->pad_l = aw.pad_a;
+    n->pad_r = aw.pad_b;
+    return true;
+}
+
+/* ---- Layers ---- */
+
+static bool check_groups(Checker *ck, const Node *n)
+{
+    int64_t c = n->in_shape.c, f = n->filters, g = n->groups;
+    bool c_ok = c % g == 0, f_ok = f % g == 0;
+    if (c_ok && f_ok)
+        return true;
+    if (!c_ok && !f_ok)
+        fail(ck, n->loc, "%s: groups %" PRId64 " must divide both the %" PRId64
+             " input channels and the %" PRId64 " filters", n->name, g, c, f);
+    else if (!c_ok)
+        fail(ck, n->loc, "%s: groups %" PRId64 " must divide the %" PRId64 " input channels",
+             n->name, g, c);
+    else
+        fail(ck, n->loc, "%s: groups %" PRId64 " must divide the %" PRId64 " filters",
+             n->name, g, f);
+    return false;
+}
+
+static bool check_conv(Checker *ck, Node *n)
+{
+    Shape out = {0, 0, n->filters};
+    bool groups_ok = check_groups(ck, n);
+    if (!check_window(ck, n, &out) || !groups_ok)
+        return false;
+    bool ok = true;
+    int64_t f = n->filters;
+    int64_t per_out = mul(&ok, mul(&ok, n->in_shape.c / n->groups, n->kh), n->kw);
+    int64_t params = add(&ok, mul(&ok, f, per_out), n->bias ? f : 0);
+    int64_t macs = mul(&ok, mul(&ok, mul(&ok, out.h, out.w), f), per_out);
+    return finish(ck, n, out, true, params, macs, ok);
+}
+
+/* ConvTranspose2d along one axis: (in-1)*s - 2*pad + d*(k-1) + 1.  Also
+ * gives the largest padding that leaves an output; 0 when pad exceeds it. */
+static int64_t deconv_axis(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pad,
+                           int64_t *max_pad, bool *ok)
+{
+    int64_t full = add(ok, mul(ok, in - 1, s), add(ok, mul(ok, d, k - 1), 1));
+    *max_pad = (full - 1) / 2;
+    if (pad > *max_pad)
+        return 0;
+    return full - 2 * pad;
+}
+
+static bool check_deconv(Checker *ck, Node *n)
+{
+    bool groups_ok = check_groups(ck, n);
+    Shape in = n->in_shape;
+    int64_t ph = n->pad_mode == PAD_VALID ? 0 : n->pad_h;
+    int64_t pw = n->pad_mode == PAD_VALID ? 0 : n->pad_w;
+    int64_t max_h, max_w;
+    bool ok = true;
+    Shape out = {deconv_axis(in.h, n->kh, n->sh, n->dh, ph, &max_h, &ok),
+                 deconv_axis(in.w, n->kw, n->sw, n->dw, pw, &max_w, &ok), n->filters};
+    if (!ok)
+        return overflows(ck, n);
+    if (out.h < 1 || out.w < 1) {
+        fail(ck, n->loc, "%s: padding %s leaves no output for a %s filter with stride %s"
+             " on a %s input; use at most 'pad %s'", n->name, opt(ph, pw).s,
+             hw(n->kh, n->kw).s, opt(n->sh, n->sw).s, hw(in.h, in.w).s,
+             opt(ph < max_h ? ph : max_h, pw < max_w ? pw : max_w).s);
+        return false;
+    }
+    if (!groups_ok)
+        return false;
+    n->pad_t = n->pad_b = ph;
+    n->pad_l = n->pad_r = pw;
+    int64_t f = n->filters;
+    int64_t per_in = mul(&ok, mul(&ok, f / n->groups, n->kh), n->kw);
+    int64_t params = add(&ok, mul(&ok, in.c, per_in), n->bias ? f : 0);
+    int64_t macs = mul(&ok, mul(&ok, mul(&ok, in.h, in.w), in.c), per_in);
+    return finish(ck, n, out, true, params, macs, ok);
+}
+
+static bool check_pool(Checker *ck, Node *n)
+{
+    Shape out = n->in_shape;
+    if (n->global) {
+        out.h = out.w = 1;
+        n->pad_t = n->pad_b = n->pad_l = n->pad_r = 0;
+        return finish(ck, n, out, true, 0, 0, true);
+    }
+    return check_window(ck, n, &out) && finish(ck, n, out, true, 0, 0, true);
+}
+
+static bool check_fc(Checker *ck, Node *n)
+{
+    bool ok = true;
+    Shape in = n->in_shape;
+    int64_t f = n->filters;
+    int64_t macs = mul(&ok, mul(&ok, mul(&ok, in.h, in.w), in.c), f);
+    int64_t params = add(&ok, macs, n->bias ? f : 0);
+    return finish(ck, n, (Shape){1, 1, f}, true, params, macs, ok);
+}
+
+static bool check_batchnorm(Checker *ck, Node *n)
+{
+    bool ok = true;
+    int64_t scale_shift = mul(&ok, 2, n->in_shape.c);
+    n->non_trainable = scale_shift; /* running mean and variance */
+    return finish(ck, n, n->in_shape, true, scale_shift, 0, ok);
+}
+
+static bool check_reshape(Checker *ck, Node *n)
+{
+    bool ok = true;
+    Shape in = n->in_shape, out;
+    if (n->op == OP_FLATTEN)
+        out = (Shape){1, 1, mul(&ok, mul(&ok, in.h, in.w), in.c)};
+    else
+        out = (Shape){mul(&ok, in.h, n->factor), mul(&ok, in.w, n->factor), in.c};
+    return finish(ck, n, out, ok, 0, 0, true);
+}
+
+static Node *input_node(const Checker *ck, const Node *n, int i)
+{
+    return ck->net->nodes[n->inputs[i]];
+}
+
+static bool check_add(Checker *ck, Node *n)
+{
+    const Node *first = input_node(ck, n, 0);
+    bool ok = true;
+    for (int i = 1; i < n->ninputs; i++) {
+        const Node *other = input_node(ck, n, i);
+        if (same_shape(first->out, other->out))
+            continue;
+        fail(ck, n->input_locs[i], "%s: cannot add %s (%s) and %s (%s): shapes differ",
+             n->name, first->name, hwc(first->out).s, other->name, hwc(other->out).s);
+        ok = false;
+    }
+    return ok && finish(ck, n, first->out, true, 0, 0, true);
+}
+
+/* A 1x1xC operand scales the channels of the other (squeeze-and-excitation). */
+static bool scales(Shape scale, Shape x)
+{
+    return scale.h == 1 && scale.w == 1 && scale.c == x.c;
+}
+
+static bool check_mul(Checker *ck, Node *n)
+{
+    if (n->ninputs != 2) {
+        fail(ck, n->loc, "%s: mul takes exactly 2 inputs, not %d", n->name, n->ninputs);
+        return false;
+    }
+    const Node *a = input_node(ck, n, 0), *b = input_node(ck, n, 1);
+    if (same_shape(a->out, b->out) || scales(b->out, a->out))
+        return finish(ck, n, a->out, true, 0, 0, true);
+    if (scales(a->out, b->out))
+        return finish(ck, n, b->out, true, 0, 0, true);
+    bool a_1x1 = a->out.h == 1 && a->out.w == 1, b_1x1 = b->out.h == 1 && b->out.w == 1;
+    if (a_1x1 || b_1x1)
+        fail(ck, n->input_locs[1], "%s: cannot scale %s (%s) by %s (%s): the channel counts differ",
+             n->name, b_1x1 ? a->name : b->name, hwc(b_1x1 ? a->out : b->out).s,
+             b_1x1 ? b->name : a->name, hwc(b_1x1 ? b->out : a->out).s);
+    else
+        fail(ck, n->input_locs[1], "%s: cannot multiply %s (%s) and %s (%s): shapes differ,"
+             " and neither is a 1x1xC channel scale", n->name, a->name, hwc(a->out).s,
+             b->name, hwc(b->out).s);
+    return false;
+}
+
+/* U-Net's skip connections: a larger map must be cropped to match. */
+static void concat_mismatch(Checker *ck, const Node *n, int i)
+{
+    const Node *a = input_node(ck, n, 0), *b = input_node(ck, n, i);
+    StrBuf sb;
+    sb_init(&sb);
+    sb_printf(&sb, "%s: cannot concatenate %s (%s) and %s (%s): spatial sizes differ",
+              n->name, a->name, hwc(a->out).s, b->name, hwc(b->out).s);
+    const Node *big = a->out.h >= b->out.h && a->out.w >= b->out.w ? a
+                    : b->out.h >= a->out.h && b->out.w >= a->out.w ? b : NULL;
+    const Node *small = big == a ? b : a;
+    if (big)
+        sb_printf(&sb, "; crop %s first with 'crop %s'", big->name,
+                  hw(small->out.h, small->out.w).s);
+    fail(ck, n->input_locs[i], "%s", sb.data);
+    sb_free(&sb);
+}
+
+static bool check_concat(Checker *ck, Node *n)
+{
+    const Node *first = input_node(ck, n, 0);
+    Shape out = {first->out.h, first->out.w, 0};
+    bool ok = true, sum_ok = true;
+    for (int i = 0; i < n->ninputs; i++) {
+        const Node *other = input_node(ck, n, i);
+        out.c = add(&sum_ok, out.c, other->out.c);
+        if (other->out.h != first->out.h || other->out.w != first->out.w) {
+            concat_mismatch(ck, n, i);
+            ok = false;
+        }
+    }
+    return ok && finish(ck, n, out, sum_ok, 0, 0, true);
+}
+
+static bool check_crop(Checker *ck, Node *n)
+{
+    Shape in = n->in_shape;
+    if (n->crop_h > in.h || n->crop_w > in.w) {
+        fail(ck, n->loc, "%s: cannot crop %s to %s", n->name, hw(in.h, in.w).s,
+             hw(n->crop_h, n->crop_w).s);
+        return false;
+    }
+    return finish(ck, n, (Shape){n->crop_h, n->crop_w, in.c}, true, 0, 0, true);
+}
+
+static bool check_op(Checker *ck, Node *n)
+{
+    switch (n->op) {
+    case OP_CONV: return check_conv(ck, n);
+    case OP_DECONV: return check_deconv(ck, n);
+    case OP_POOL: return check_pool(ck, n);
+    case OP_FC: return check_fc(ck, n);
+    case OP_BATCHNORM: return check_batchnorm(ck, n);
+    case OP_FLATTEN:
+    case OP_UPSAMPLE: return check_reshape(ck, n);
+    case OP_ADD: return check_add(ck, n);
+    case OP_MUL: return check_mul(ck, n);
+    case OP_CONCAT: return check_concat(ck, n);
+    case OP_CROP: return check_crop(ck, n);
+    case OP_ACT:
+    case OP_SOFTMAX:
+    case OP_DROPOUT: return finish(ck, n, n->in_shape, true, 0, 0, true);
+    case OP_INPUT:
+    case OP_COUNT_: break;
+    }
+    fail(ck, n->loc, "%s: internal error: unexpected %s layer", n->name, op_name(n->op));
+    return false;
+}
+
+/* ---- The graph ---- */
+
+static bool valid_input(const Node *n, int i)
+{
+    return n->inputs[i] >= 0 && n->inputs[i] < n->id;
+}
+
+/* False when an input failed: its error is already out, and a second
+ * message about the same mistake would only be noise. */
+static bool inputs_ready(Checker *ck, Node *n)
+{
+    if (n->ninputs < 1) {
+        fail(ck, n->loc, "%s: internal error: layer has no input", n->name);
+        return false;
+    }
+    for (int i = 0; i < n->ninputs; i++) {
+        if (!valid_input(n, i)) {
+            fail(ck, n->loc, "%s: internal error: input %d is not an earlier layer",
+                 n->name, n->inputs[i]);
+            return false;
+        }
+        if (!input_node(ck, n, i)->checked)
+            return false;
+    }
+    n->in_shape = input_node(ck, n, 0)->out;
+    return true;
+}
+
+static void check_input(Checker *ck, Node *n)
+{
+    Shape s = ck->net->input;
+    SrcLoc loc = ck->net->input_loc;
+    bool ok = true;
+    n->in_shape = s;
+    if (s.h < 1 || s.w < 1 || s.c < 1)
+        fail(ck, loc, "%s: size must be at least 1 in every dimension, not %s", n->name, hwc(s).s);
+    else if (s.h > DIM_MAX || s.w > DIM_MAX || s.c > DIM_MAX)
+        fail(ck, loc, "%s: %s is too large: each dimension must be at most %d",
+             n->name, hwc(s).s, DIM_MAX);
+    else if (mul(&ok, mul(&ok, s.h, s.w), s.c), !ok)
+        fail(ck, loc, "%s: size %s overflows", n->name, hwc(s).s);
+    else
+        finish(ck, n, s, true, 0, 0, true);
+}
+
+/* So that checking twice gives the same answer. */
+static void reset_results(Node *n)
+{
+    n->in_shape = n->out = (Shape){0, 0, 0};
+    n->out_elems = n->params = n->non_trainable = n->macs = 0;
+    n->pad_t = n->pad_b = n->pad_l = n->pad_r = 0;
+    n->checked = false;
+}
+
+/* A dangling layer is legal but is most often a missing `from`. */
+static void warn_unused(const Net *net)
+{
+    bool *used = xcalloc((size_t)net->nnodes, sizeof *used);
+    for (int i = 0; i < net->nnodes; i++) {
+        const Node *n = net->nodes[i];
+        for (int j = 0; j < n->ninputs; j++)
+            if (valid_input(n, j))
+                used[n->inputs[j]] = true;
+    }
+    for (int i = 1; i < net->nnodes - 1; i++)
+        if (!used[i])
+            warning_at(net->nodes[i]->loc, "%s: output is never used", net->nodes[i]->name);
+    free(used);
+}
+
+/* The peak of live activations, walking the nodes in order (see
+ * sum_totals).  Callers make sure the sum of all outputs fits. */
+static int64_t peak_live(const Net *net)
+{
+    int count = net->nnodes;
+    int *last_use = xmalloc((size_t)count * sizeof *last_use);
+    int64_t *freed_after = xcalloc((size_t)count, sizeof *freed_after);
+    for (int i = 0; i < count; i++) {
+        const Node *n = net->nodes[i];
+        last_use[i] = i;
+        for (int j = 0; j < n->ninputs; j++)
+            if (valid_input(n, j))
+                last_use[n->inputs[j]] = i;
+    }
+    for (int i = 0; i < count - 1; i++) /* the output is never freed */
+        freed_after[last_use[i]] += net->nodes[i]->out_elems;
+    int64_t live = 0, peak = 0;
+    for (int i = 0; i < count; i++) {
+        live += net->nodes[i]->out_elems;
+        if (live > peak)
+            peak = live;
+        live -= freed_after[i];
+    }
+    free(last_use);
+    free(freed_after);
+    return peak;
+}
+
+/* Adds v to *total; the first overflow is reported at the node causing it. */
+static void accumulate(Checker *ck, const Node *n, int64_t *total, bool *ok, int64_t v,
+                       const char *what)
+{
+    if (*ok && !add_ovf(*total, v, total)) {
+        *ok = false;
+        *total = 0;
+        fail(ck, n->loc, "%s: the network's %s overflows", n->name, what);
+    }
+}
+
+/* Totals over the checked nodes.  Memory is counted in elements (floats)
+ * per image:
+ *  - act_infer_elems: the peak, over the node order, of the sum of the
+ *    outputs alive at that point.  An output (the input's too) lives from
+ *    its producer to its last consumer, the network's output to the end;
+ *    a layer's inputs and its output are alive together (not in place).
+ *  - act_train_elems: 2 * the sum of all outputs, the input's included:
+ *    each is kept for the backward pass and gets a gradient of its size,
+ *    like torchinfo's "forward/backward pass size".
+ */
+static void sum_totals(Checker *ck)
+{
+    Net *net = ck->net;
+    bool params_ok = true, state_ok = true, macs_ok = true, elems_ok = true;
+    int64_t elems = 0;
+    net->params = net->non_trainable = net->macs = 0;
+    net->act_infer_elems = net->act_train_elems = 0;
+    for (int i = 0; i < net->nnodes; i++) {
+        const Node *n = net->nodes[i];
+        accumulate(ck, n, &net->params, &params_ok, n->params, "parameter count");
+        accumulate(ck, n, &net->non_trainable, &state_ok, n->non_trainable,
+                   "non-trainable state");
+        accumulate(ck, n, &net->macs, &macs_ok, n->macs, "multiply-accumulate count");
+        accumulate(ck, n, &elems, &elems_ok, n->out_elems, "activation size");
+    }
+    const Node *last = net->nodes[net->nnodes - 1];
+    if (elems_ok && !mul_ovf(2, elems, &net->act_train_elems)) {
+        net->act_train_elems = 0;
+        fail(ck, last->loc, "%s: the network's training activation size overflows", last->name);
+    }
+    if (elems_ok)
+        net->act_infer_elems = peak_live(net);
+}
+
+int check_net(Net *net)
+{
+    if (!net->has_input || net->nnodes == 0)
+        return 0;
+    Checker ck = {.net = net, .errors = 0};
+    for (int i = 0; i < net->nnodes; i++)
+        reset_results(net->nodes[i]);
+    check_input(&ck, net->nodes[0]);
+    for (int i = 1; i < net->nnodes; i++) {
+        Node *n = net->nodes[i];
+        if (inputs_ready(&ck, n) && check_values(&ck, n))
+            check_op(&ck, n);
+    }
+    net->output = net->nnodes - 1;
+    warn_unused(net);
+    sum_totals(&ck);
+    return ck.errors;
+}

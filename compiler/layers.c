@@ -1,0 +1,492 @@
+/* layers.c - the options of each layer statement (see docs/language.md).
+ *
+ * Each layer kind has a short parser over its words: positional arguments
+ * first (kernel, size, count), then options in any order, each at most
+ * once.  Unknown or misplaced words get a message naming the layer and what
+ * it does take. */
+#include "layers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const LayerKind kinds[] = {
+    {"conv", OP_CONV, ACT_NONE},         {"deconv", OP_DECONV, ACT_NONE},
+    {"pool", OP_POOL, ACT_NONE},         {"fc", OP_FC, ACT_NONE},
+    {"relu", OP_ACT, ACT_RELU},          {"sigmoid", OP_ACT, ACT_SIGMOID},
+    {"tanh", OP_ACT, ACT_TANH},          {"leaky", OP_ACT, ACT_LEAKY},
+    {"linear", OP_ACT, ACT_LINEAR},      {"softmax", OP_SOFTMAX, ACT_NONE},
+    {"batchnorm", OP_BATCHNORM, ACT_NONE}, {"dropout", OP_DROPOUT, ACT_NONE},
+    {"flatten", OP_FLATTEN, ACT_NONE},   {"upsample", OP_UPSAMPLE, ACT_NONE},
+    {"add", OP_ADD, ACT_NONE},           {"mul", OP_MUL, ACT_NONE},
+    {"concat", OP_CONCAT, ACT_NONE},     {"crop", OP_CROP, ACT_NONE},
+};
+enum { NKINDS = sizeof kinds / sizeof kinds[0] };
+
+const LayerKind *layer_kind(const char *keyword)
+{
+    for (int i = 0; i < NKINDS; i++)
+        if (strcmp(kinds[i].keyword, keyword) == 0)
+            return &kinds[i];
+    return NULL;
+}
+
+int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 99;
+    int row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *layer_suggest(const char *word)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    for (int i = 0; i < NKINDS; i++) {
+        int d = edit_distance(word, kinds[i].keyword);
+        /* conv2d, maxpool, dense: a prefix match is a better hint. */
+        if (strncmp(word, kinds[i].keyword, strlen(kinds[i].keyword)) == 0)
+            d = 1;
+        if (d < best_d) {
+            best_d = d;
+            best = kinds[i].keyword;
+        }
+    }
+    return best;
+}
+
+/* ---- word helpers ---- */
+
+static bool is_name(const Word *w, const char *s)
+{
+    return w && w->kind == W_NAME && strcmp(w->s, s) == 0;
+}
+
+static ActKind act_of(const Word *w)
+{
+    static const struct { const char *name; ActKind act; } acts[] = {
+        {"relu", ACT_RELU}, {"sigmoid", ACT_SIGMOID}, {"tanh", ACT_TANH},
+        {"leaky", ACT_LEAKY}, {"linear", ACT_LINEAR}, {"softmax", ACT_SOFTMAX},
+    };
+    if (!w || w->kind != W_NAME)
+        return ACT_NONE;
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        if (strcmp(w->s, acts[i].name) == 0)
+            return acts[i].act;
+    return ACT_NONE;
+}
+
+static bool is_number(const Word *w)
+{
+    return w && (w->kind == W_INT || w->kind == W_FLOAT);
+}
+
+static double number_of(const Word *w)
+{
+    return w->kind == W_INT ? (double)w->i : w->f;
+}
+
+/* The state of one statement's parse: the node, the cursor, and whether an
+ * error was reported. */
+typedef struct {
+    Node *n;
+    const char *kw;
+    const Word *w;         /* the next word */
+    SrcLoc end;            /* where "end of statement" is reported */
+    bool ok;
+    unsigned seen;         /* options given so far, by bit */
+    InputRefs *refs;
+} P;
+
+static void fail(P *p, const Word *w, const char *fmt, const char *a, const char *b)
+{
+    error_at(w ? w->loc : p->end, fmt, a, b);
+    p->ok = false;
+}
+
+/* Takes an integer or an HxW pair, e.g. stride 2 or stride 2x1. */
+static bool take_pair(P *p, const char *opt, int64_t *h, int64_t *w)
+{
+    const Word *v = p->w;
+    if (v && v->kind == W_INT) {
+        *h = *w = v->i;
+    } else if (v && v->kind == W_DIMS && v->natoms == 2) {
+        *h = v->atoms->i;
+        *w = v->atoms->next->i;
+    } else {
+        fail(p, v, "'%s' needs a number or HxW (e.g. 2 or 2x1), not '%s'", opt, word_text(v));
+        return false;
+    }
+    p->w = v->next;
+    return true;
+}
+
+static bool take_int(P *p, const char *opt, int64_t *out)
+{
+    const Word *v = p->w;
+    if (!v || v->kind != W_INT) {
+        fail(p, v, "'%s' needs a whole number, not '%s'", opt, word_text(v));
+        return false;
+    }
+    *out = v->i;
+    p->w = v->next;
+    return true;
+}
+
+static bool take_float(P *p, const char *opt, double *out)
+{
+    const Word *v = p->w;
+    if (!is_number(v)) {
+        fail(p, v, "'%s' needs a number, not '%s'", opt, word_text(v));
+        return false;
+    }
+    *out = number_of(v);
+    p->w = v->next;
+    return true;
+}
+
+/* Each option may appear once; bit is the option's own. */
+static bool once(P *p, const Word *opt, unsigned bit)
+{
+    if (p->seen & bit) {
+        fail(p, opt, "'%s' is given twice in this %s", opt->s, p->kw);
+        return false;
+    }
+    p->seen |= bit;
+    return true;
+}
+
+enum {
+    O_STRIDE = 1, O_PAD = 2, O_DIL = 4, O_GROUPS = 8, O_NOBIAS = 16,
+    O_FIT = 32, O_ACT = 64, O_FROM = 128, O_EPS = 256, O_MOM = 512
+};
+
+static bool take_act(P *p)
+{
+    const Word *w = p->w;
+    if (!once(p, w, O_ACT)) {
+        p->w = w->next;
+        return false;
+    }
+    p->n->act = act_of(w);
+    p->w = w->next;
+    if (p->n->act == ACT_LEAKY && is_number(p->w)) {
+        p->n->act_alpha = number_of(p->w);
+        p->w = p->w->next;
+    }
+    return true;
+}
+
+static bool take_from(P *p)
+{
+    const Word *opt = p->w;
+    p->w = opt->next;
+    if (!once(p, opt, O_FROM))
+        return false;
+    const Word *v = p->w;
+    if (!v || v->kind != W_NAME) {
+        fail(p, v, "'from' needs the name of a layer, not '%s'%s", word_text(v), "");
+        return false;
+    }
+    p->refs->names[p->refs->n++] = v;
+    p->refs->takes_previous = false;
+    p->w = v->next;
+    return true;
+}
+
+static bool take_fit(P *p)
+{
+    const Word *opt = p->w;
+    p->w = opt->next;
+    if (!once(p, opt, O_FIT))
+        return false;
+    const Word *v = p->w;
+    if (is_name(v, "floor"))
+        p->n->fit = FIT_FLOOR;
+    else if (is_name(v, "ceil"))
+        p->n->fit = FIT_CEIL;
+    else if (is_name(v, "error"))
+        p->n->fit = FIT_ERROR;
+    else {
+        fail(p, v, "'fit' takes floor, ceil or error, not '%s'%s", word_text(v), "");
+        return false;
+    }
+    p->w = v->next;
+    return true;
+}
+
+static bool take_pad(P *p, bool allow_modes)
+{
+    const Word *opt = p->w;
+    p->w = opt->next;
+    if (!once(p, opt, O_PAD))
+        return false;
+    if (allow_modes && is_name(p->w, "same")) {
+        p->n->pad_mode = PAD_SAME;
+        p->w = p->w->next;
+        return true;
+    }
+    if (allow_modes && is_name(p->w, "valid")) {
+        p->n->pad_mode = PAD_VALID;
+        p->w = p->w->next;
+        return true;
+    }
+    p->n->pad_mode = PAD_EXPLICIT;
+    return take_pair(p, "pad", &p->n->pad_h, &p->n->pad_w);
+}
+
+static void unknown_option(P *p, const char *takes)
+{
+    const Word *w = p->w;
+    if (w->kind == W_NAME || w->kind == W_COMMA)
+        error_at(w->loc, "%s does not take '%s'; it takes %s", p->kw, word_text(w), takes);
+    else
+        error_at(w->loc, "unexpected '%s' in %s; it takes %s", word_text(w), p->kw, takes);
+    p->ok = false;
+}
+
+/* The options loop shared by the layers; `allowed` says which options this
+ * layer takes, and `takes` lists them for messages. */
+static void options(P *p, unsigned allowed, const char *takes)
+{
+    while (p->w) {
+        const Word *w = p->w;
+        if ((allowed & O_STRIDE) && is_name(w, "stride")) {
+            p->w = w->next;
+            if (once(p, w, O_STRIDE))
+                take_pair(p, "stride", &p->n->sh, &p->n->sw);
+        } else if ((allowed & O_PAD) && is_name(w, "pad")) {
+            take_pad(p, p->n->op != OP_DECONV);
+        } else if ((allowed & O_DIL) && is_name(w, "dilation")) {
+            p->w = w->next;
+            if (once(p, w, O_DIL))
+                take_pair(p, "dilation", &p->n->dh, &p->n->dw);
+        } else if ((allowed & O_GROUPS) && is_name(w, "groups")) {
+            p->w = w->next;
+            if (once(p, w, O_GROUPS))
+                take_int(p, "groups", &p->n->groups);
+        } else if ((allowed & O_NOBIAS) && is_name(w, "nobias")) {
+            p->w = w->next;
+            if (once(p, w, O_NOBIAS))
+                p->n->bias = false;
+        } else if ((allowed & O_FIT) && is_name(w, "fit")) {
+            take_fit(p);
+        } else if ((allowed & O_EPS) && is_name(w, "eps")) {
+            p->w = w->next;
+            if (once(p, w, O_EPS))
+                take_float(p, "eps", &p->n->eps);
+        } else if ((allowed & O_MOM) && is_name(w, "momentum")) {
+            p->w = w->next;
+            if (once(p, w, O_MOM))
+                take_float(p, "momentum", &p->n->momentum);
+        } else if ((allowed & O_ACT) && act_of(w) != ACT_NONE) {
+            if (p->seen & O_ACT) {
+                fail(p, w, "only one activation may follow a layer; '%s' comes after another%s", w->s, "");
+                p->w = w->next;
+            } else {
+                take_act(p);
+            }
+        } else if ((allowed & O_FROM) && is_name(w, "from")) {
+            take_from(p);
+        } else {
+            unknown_option(p, takes);
+            return;  /* one message per statement is enough */
+        }
+        if (!p->ok)
+            return;
+    }
+}
+
+/* ---- per layer kind ---- */
+
+static void parse_conv(P *p)
+{
+    const Word *k = p->w;
+    bool deconv = p->n->op == OP_DECONV;
+    if (!k || k->kind != W_DIMS || k->natoms != 3) {
+        fail(p, k, "%s needs the kernel and filter count as KHxKWxF (e.g. 3x3x64), not '%s'",
+             p->kw, word_text(k));
+        return;
+    }
+    p->n->kh = k->atoms->i;
+    p->n->kw = k->atoms->next->i;
+    p->n->filters = k->atoms->next->next->i;
+    p->w = k->next;
+    if (deconv)
+        options(p, O_STRIDE | O_PAD | O_DIL | O_GROUPS | O_NOBIAS | O_ACT | O_FROM,
+                "stride, pad, dilation, groups, nobias, an activation and from");
+    else
+        options(p, O_STRIDE | O_PAD | O_DIL | O_GROUPS | O_NOBIAS | O_FIT | O_ACT | O_FROM,
+                "stride, pad, dilation, groups, nobias, fit, an activation and from");
+}
+
+static void parse_pool(P *p)
+{
+    const Word *mode = p->w;
+    if (is_name(mode, "max"))
+        p->n->pool = POOL_MAX;
+    else if (is_name(mode, "avg"))
+        p->n->pool = POOL_AVG;
+    else {
+        fail(p, mode, "pool needs 'max' or 'avg' first, not '%s'%s", word_text(mode), "");
+        return;
+    }
+    const Word *size = mode->next;
+    p->w = size;
+    if (is_name(size, "global")) {
+        p->n->global = true;
+        p->w = size->next;
+        options(p, O_FROM, "only from after 'global'");
+        return;
+    }
+    if (!size || !((size->kind == W_INT) || (size->kind == W_DIMS && size->natoms == 2))) {
+        fail(p, size, "pool needs a window size (e.g. 2 or 3x3) or 'global', not '%s'%s",
+             word_text(size), "");
+        return;
+    }
+    take_pair(p, "pool", &p->n->kh, &p->n->kw);
+    options(p, O_STRIDE | O_PAD | O_FIT | O_FROM, "stride, pad, fit and from");
+    if (!(p->seen & O_STRIDE)) {
+        p->n->sh = p->n->kh;
+        p->n->sw = p->n->kw;
+    }
+}
+
+static void parse_fc(P *p)
+{
+    if (!p->w || p->w->kind != W_INT) {
+        fail(p, p->w, "fc needs its number of outputs (e.g. fc 10), not '%s'%s", word_text(p->w), "");
+        return;
+    }
+    p->n->filters = p->w->i;
+    p->w = p->w->next;
+    options(p, O_NOBIAS | O_ACT | O_FROM, "nobias, an activation and from");
+}
+
+static void parse_activation(P *p)
+{
+    if (p->n->act == ACT_LEAKY && is_number(p->w)) {
+        p->n->act_alpha = number_of(p->w);
+        p->w = p->w->next;
+    }
+    options(p, O_FROM, "only from");
+}
+
+static void parse_batchnorm(P *p)
+{
+    options(p, O_EPS | O_MOM | O_ACT | O_FROM, "eps, momentum, an activation and from");
+}
+
+static void parse_dropout(P *p)
+{
+    if (!is_number(p->w)) {
+        fail(p, p->w, "dropout needs its probability (e.g. dropout 0.5), not '%s'%s", word_text(p->w), "");
+        return;
+    }
+    p->n->drop_p = number_of(p->w);
+    p->w = p->w->next;
+    options(p, O_FROM, "only from");
+}
+
+static void parse_upsample(P *p)
+{
+    if (!p->w || p->w->kind != W_INT) {
+        fail(p, p->w, "upsample needs its factor (e.g. upsample 2), not '%s'%s", word_text(p->w), "");
+        return;
+    }
+    p->n->factor = p->w->i;
+    p->w = p->w->next;
+    options(p, O_FROM, "only from");
+}
+
+static void parse_crop(P *p)
+{
+    const Word *v = p->w;
+    if (!v || v->kind != W_DIMS || v->natoms != 2) {
+        fail(p, v, "crop needs the size to keep as HxW (e.g. crop 64x64), not '%s'%s", word_text(v), "");
+        return;
+    }
+    p->n->crop_h = v->atoms->i;
+    p->n->crop_w = v->atoms->next->i;
+    p->w = v->next;
+    options(p, O_FROM, "only from");
+}
+
+/* add a[, b ...] [ACT]: names separated by commas; with one name the
+ * previous layer's output is the first operand. */
+static void parse_merge(P *p)
+{
+    bool act_allowed = p->n->op != OP_CONCAT;
+    for (;;) {
+        const Word *v = p->w;
+        if (!v || v->kind != W_NAME || (act_of(v) != ACT_NONE && p->refs->n > 0)) {
+            fail(p, v, "%s needs the name of a layer here, not '%s'", p->kw, word_text(v));
+            return;
+        }
+        if (p->refs->n == MAX_LAYER_INPUTS) {
+            fail(p, v, "%s takes at most 256 inputs%s", p->kw, "");
+            return;
+        }
+        p->refs->names[p->refs->n++] = v;
+        p->w = v->next;
+        if (!p->w || p->w->kind != W_COMMA)
+            break;
+        p->w = p->w->next;
+    }
+    p->refs->takes_previous = p->refs->n == 1;
+    if (p->n->op == OP_MUL && p->refs->n > 2) {
+        fail(p, p->refs->names[2], "mul takes two operands; '%s' is a third%s", p->refs->names[2]->s, "");
+        return;
+    }
+    if (act_allowed)
+        options(p, O_ACT, "an activation after its inputs");
+    else
+        options(p, 0, "only the names of its inputs");
+}
+
+bool layer_parse(Node *n, const LayerKind *kind, const Word *words, InputRefs *refs)
+{
+    P p = {n, kind->keyword, words, n->loc, true, 0, refs};
+    refs->n = 0;
+    refs->takes_previous = true;
+    n->act = ACT_NONE;
+    switch (kind->op) {
+    case OP_CONV:
+    case OP_DECONV: parse_conv(&p); break;
+    case OP_POOL: parse_pool(&p); break;
+    case OP_FC: parse_fc(&p); break;
+    case OP_ACT:
+        n->act = kind->act;
+        parse_activation(&p);
+        break;
+    case OP_SOFTMAX: options(&p, O_FROM, "only from"); break;
+    case OP_BATCHNORM: parse_batchnorm(&p); break;
+    case OP_DROPOUT: parse_dropout(&p); break;
+    case OP_FLATTEN: options(&p, O_FROM, "only from"); break;
+    case OP_UPSAMPLE: parse_upsample(&p); break;
+    case OP_CROP: parse_crop(&p); break;
+    case OP_ADD:
+    case OP_MUL:
+    case OP_CONCAT: parse_merge(&p); break;
+    case OP_INPUT:
+    case OP_COUNT_: break;
+    }
+    return p.ok;
+}

@@ -1,0 +1,102 @@
+/* optim.c - SGD and Adam updates and learning-rate schedules, as torch.optim.
+ *
+ * To agree with PyTorch to the last bit wherever possible, each update
+ * performs the same float operations as torch.optim's single-tensor code
+ * (torch 1.13, CPU): every tensor op that stores a float tensor rounds once
+ * to float here too.  torch's vectorised add(x, y, alpha=a) and
+ * addcmul(x, y, z, value=v) are fused multiply-adds, x + a*y and
+ * x + (v*y)*z rounded once; computing them in double and rounding to float
+ * gives the same result (short of a double-rounding tie, ~2^-29 odds)
+ * without needing hardware FMA. */
+#include <math.h>
+
+#include "cnnrt.h"
+
+/* a compiler-fused multiply-add would round differently from torch */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+cnn_optim cnn_sgd(float lr, float momentum)
+{
+    cnn_optim o = {0};
+    o.kind = CNN_SGD;
+    o.lr = lr;
+    o.momentum = momentum;
+    o.beta1 = 0.9f;
+    o.beta2 = 0.999f;
+    o.eps = 1e-8f;
+    o.sched = CNN_SCHED_CONST;
+    o.gamma = 0.1f;
+    return o;
+}
+
+cnn_optim cnn_adam(float lr)
+{
+    cnn_optim o = cnn_sgd(lr, 0.0f);
+    o.kind = CNN_ADAM;
+    return o;
+}
+
+float cnn_lr_at(const cnn_optim *o, int epoch)
+{
+    static const double pi = 3.14159265358979323846;
+    if (epoch < 0)
+        epoch = 0;
+    if (o->sched == CNN_SCHED_STEP && o->step_size > 0)
+        return (float)(o->lr * pow(o->gamma, epoch / o->step_size));
+    if (o->sched == CNN_SCHED_COSINE && o->total_epochs > 0)
+        return (float)(o->lr * (1.0 + cos(pi * epoch / o->total_epochs)) / 2.0);
+    return o->lr;
+}
+
+/* x + a*y rounded once to float: torch's add(x, y, alpha=a) */
+static float axpy(float x, float a, float y) { return (float)((double)x + (double)a * (double)y); }
+
+static void sgd_update(const cnn_optim *o, float lr, long step, float *w,
+                       const float *g, float *buf, size_t n)
+{
+    float wd = o->weight_decay, mom = o->momentum, d;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        d = wd != 0.0f ? axpy(g[i], wd, w[i]) : g[i];
+        if (mom != 0.0f) {
+            /* torch starts the buffer as a copy of the first gradient */
+            buf[i] = step <= 1 ? d : buf[i] * mom + d;
+            d = o->nesterov ? axpy(d, mom, buf[i]) : buf[i];
+        }
+        w[i] = axpy(w[i], -lr, d);
+    }
+}
+
+static void adam_update(const cnn_optim *o, float lr, long step, float *w,
+                        const float *g, float *m, float *v, size_t n)
+{
+    /* scalars in double, as torch computes them in Python */
+    double bc1 = 1.0 - pow((double)o->beta1, (double)step);
+    double bc2 = 1.0 - pow((double)o->beta2, (double)step);
+    float neg_step_size = (float)-((double)lr / bc1);
+    float bc2_sqrt = (float)sqrt(bc2);
+    float c1 = (float)(1.0 - (double)o->beta1), c2 = (float)(1.0 - (double)o->beta2);
+    float b1 = o->beta1, b2 = o->beta2, wd = o->weight_decay, eps = o->eps;
+    float d, denom;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        d = wd != 0.0f ? axpy(g[i], wd, w[i]) : g[i];
+        m[i] = axpy(m[i] * b1, c1, d);
+        v[i] = axpy(v[i] * b2, c2 * d, d);          /* addcmul: (c2*d) rounded, then fused */
+        denom = sqrtf(v[i]) / bc2_sqrt + eps;
+        w[i] = w[i] + neg_step_size * m[i] / denom;  /* addcdiv: (s*m)/denom, not fused */
+    }
+}
+
+void cnn_optim_update(const cnn_optim *o, float lr, long step, float *w,
+                      const float *g, float *state1, float *state2, size_t n)
+{
+    if (step < 1)
+        step = 1;
+    if (o->kind == CNN_ADAM)
+        adam_update(o, lr, step, w, g, state1, state2, n);
+    else
+        sgd_update(o, lr, step, w, g, state1, n);
+}

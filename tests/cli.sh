@@ -1,0 +1,105 @@
+#!/bin/sh
+# Tests of the cnnc command line as a user meets it: exit codes, where
+# output goes, that nothing is written on error, dependency rules.
+# Usage: CNNC=build/cnnc sh tests/cli.sh
+set -u
+CNNC=${CNNC:-build/cnnc}
+case $CNNC in /*) ;; *) CNNC=$PWD/$CNNC ;; esac
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+ok()   { pass=$((pass + 1)); }
+bad()  { fail=$((fail + 1)); echo "FAIL: $*"; }
+# expect STATUS CMD...: runs CMD, checks its exit status.
+expect() {
+    want=$1; shift
+    "$@" >"$tmp/out" 2>"$tmp/err"; got=$?
+    if [ "$got" = "$want" ]; then ok; else bad "$* -> exit $got, want $want: $(head -c 300 "$tmp/err")"; fi
+}
+contains() { # FILE TEXT
+    if grep -qF -- "$2" "$1"; then ok; else bad "$1 lacks '$2': $(head -c 300 "$1")"; fi
+}
+
+cat >"$tmp/lenet.net" <<'NET'
+# LeNet-5
+input 28x28x1
+conv 5x5x6 pad 2 relu
+pool max 2
+conv 5x5x16 relu
+pool max 2
+fc 120 relu
+fc 84 relu
+fc 10
+softmax
+NET
+printf 'input 7x7x1; conv 3x3x4 stride 3\n' >"$tmp/bad.net"
+
+expect 0 "$CNNC" --version;            contains "$tmp/out" "cnnc "
+expect 0 "$CNNC" --help;               contains "$tmp/out" "usage: cnnc"
+expect 0 "$CNNC" -h
+expect 2 "$CNNC";                      contains "$tmp/err" "no input file"
+expect 2 "$CNNC" --bogus "$tmp/lenet.net"; contains "$tmp/err" "unknown option '--bogus'"
+expect 2 "$CNNC" --report=xml "$tmp/lenet.net"
+expect 2 "$CNNC" "$tmp/lenet.net" "$tmp/bad.net"
+expect 2 "$CNNC" "$tmp/missing.net";   contains "$tmp/err" "cannot read"
+expect 2 "$CNNC" -p 9lives "$tmp/lenet.net"
+expect 2 "$CNNC" --unroll x "$tmp/lenet.net"
+expect 2 "$CNNC" --report -o
+
+# Checking only: silent success.
+expect 0 "$CNNC" "$tmp/lenet.net"
+[ -s "$tmp/out" ] && bad "check-only run printed to stdout" || ok
+
+# Reports.
+expect 0 "$CNNC" --report "$tmp/lenet.net"
+contains "$tmp/out" "Total params: 61,706"
+contains "$tmp/out" "416,520"
+expect 0 "$CNNC" --report=json "$tmp/lenet.net"
+if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["params"]==61706 and d["macs"]==416520 and d["network"]=="lenet" and d["layers"][0]["inputs"]==["input"]' "$tmp/out"; then ok; else bad "JSON report"; fi
+expect 0 "$CNNC" --report=dot "$tmp/lenet.net"
+contains "$tmp/out" "digraph"
+if command -v dot >/dev/null 2>&1; then
+    if dot -Tsvg "$tmp/out" >/dev/null 2>&1; then ok; else bad "dot rejects the DOT report"; fi
+fi
+
+# Standard input; the default network name for it.
+expect 0 sh -c "printf 'input 32x32x1; conv 5x5x6 stride 1; pool max 2; fc 10\n' | '$CNNC' --report=json -"
+contains "$tmp/out" '"network": "net"'
+
+# Errors: exit 1, gcc-style location, caret, nothing on stdout.
+expect 1 "$CNNC" --report "$tmp/bad.net"
+contains "$tmp/err" "bad.net:1:14: error: conv1: a 3x3 filter with stride 3 does not fit the 7x7 input"
+contains "$tmp/err" "^"
+[ -s "$tmp/out" ] && bad "a failing run printed a report" || ok
+
+# Warnings, -Werror and -w.
+printf 'input 8x8x1\nx = conv 3x3x2\nconv 3x3x2 from input\n' >"$tmp/warn.net"
+expect 0 "$CNNC" "$tmp/warn.net";          contains "$tmp/err" "warning:"
+expect 1 "$CNNC" -Werror "$tmp/warn.net";  contains "$tmp/err" "error:"
+expect 0 "$CNNC" -w "$tmp/warn.net"
+[ -s "$tmp/err" ] && bad "-w still printed: $(cat "$tmp/err")" || ok
+
+# Dependencies: -M lists the file and its includes, with phony targets.
+mkdir -p "$tmp/sub"
+printf 'block b(c) { conv 3x3x$c pad 1 relu }\n' >"$tmp/sub/blocks.net"
+printf 'include "sub/blocks.net"\ninput 8x8x1\nb(4)\nfc 2\n' >"$tmp/inc.net"
+expect 0 "$CNNC" -M "$tmp/inc.net"
+contains "$tmp/out" "inc.c: $tmp/inc.net $tmp/sub/blocks.net"
+contains "$tmp/out" "$tmp/sub/blocks.net:"
+expect 0 "$CNNC" -M -MF "$tmp/inc.d" -MT "x.c" "$tmp/inc.net"
+contains "$tmp/inc.d" "x.c: $tmp/inc.net $tmp/sub/blocks.net"
+
+# An include cycle is an input error.
+printf 'include "cyc.net"\ninput 8x8\nfc 2\n' >"$tmp/cyc.net"
+expect 1 "$CNNC" "$tmp/cyc.net";  contains "$tmp/err" "include cycle"
+
+# Nothing is created or changed when the input has errors.
+echo "keep me" >"$tmp/bad.c"
+expect 1 "$CNNC" "$tmp/bad.net" -o "$tmp/bad.c"
+contains "$tmp/bad.c" "keep me"
+[ -e "$tmp/bad.h" ] && bad "bad.h was created" || ok
+ls "$tmp" | grep -q tmp && bad "a temporary file was left behind" || ok
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,270 @@
+#!/usr/bin/python3
+"""counts.py - PyTorch reference counts for the networks in examples/.
+
+Builds each example network in PyTorch (torchvision's models where they
+exist, hand-written LeNet-5 and U-Net otherwise) and prints, per network:
+trainable parameters, non-trainable state (batchnorm running_mean and
+running_var), forward MACs by the SPEC's formula, the output shape as
+[H, W, C], and every module that holds weights with its state_dict keys.
+
+    /usr/bin/python3 tests/torch/counts.py                 # print everything
+    /usr/bin/python3 tests/torch/counts.py --cnnc build/cnnc
+        # also run `cnnc --report=json examples/X.net` and compare totals,
+        # output shape and per-layer names/params; exit 1 on a mismatch
+
+Needs torch and torchvision (Debian: python3-torch, python3-torchvision).
+The saved output is tests/torch/counts.txt.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import torch
+import torch.nn as nn
+import torchvision.models as tvm
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 with ReLU and max-pooling, 28x28x1 input (examples/lenet.net)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
+        self.pool1 = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.pool2 = nn.MaxPool2d(2)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+        self.softmax1 = nn.Softmax(dim=1)
+
+    def forward(self, x):
+        x = self.pool1(torch.relu(self.conv1(x)))
+        x = self.pool2(torch.relu(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        x = torch.relu(self.fc1(x))
+        x = torch.relu(self.fc2(x))
+        return self.softmax1(self.fc3(x))
+
+
+class DoubleConv(nn.Module):
+    """Two valid 3x3 convolutions, each followed by ReLU."""
+
+    def __init__(self, cin, c):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, c, 3)
+        self.conv2 = nn.Conv2d(c, c, 3)
+
+    def forward(self, x):
+        return torch.relu(self.conv2(torch.relu(self.conv1(x))))
+
+
+def centre_crop(x, h, w):
+    top = (x.shape[2] - h) // 2
+    left = (x.shape[3] - w) // 2
+    return x[:, :, top:top + h, left:left + w]
+
+
+class Up(nn.Module):
+    """2x2 up-convolution halving the channels, crop-and-concat, two convs."""
+
+    def __init__(self, cin, c):
+        super().__init__()
+        self.upconv = nn.ConvTranspose2d(cin, c, 2, stride=2)
+        self.conv1 = nn.Conv2d(2 * c, c, 3)
+        self.conv2 = nn.Conv2d(c, c, 3)
+
+    def forward(self, x, skip):
+        x = self.upconv(x)
+        x = torch.cat([centre_crop(skip, x.shape[2], x.shape[3]), x], 1)
+        return torch.relu(self.conv2(torch.relu(self.conv1(x))))
+
+
+class UNet(nn.Module):
+    """U-Net (Ronneberger, Fischer, Brox 2015), 572x572x1 in, 388x388x2 out."""
+
+    def __init__(self, cin=1, classes=2):
+        super().__init__()
+        self.down1 = DoubleConv(cin, 64)
+        self.pool1 = nn.MaxPool2d(2)
+        self.down2 = DoubleConv(64, 128)
+        self.pool2 = nn.MaxPool2d(2)
+        self.down3 = DoubleConv(128, 256)
+        self.pool3 = nn.MaxPool2d(2)
+        self.down4 = DoubleConv(256, 512)
+        self.pool4 = nn.MaxPool2d(2)
+        self.bottom = DoubleConv(512, 1024)
+        self.up1 = Up(1024, 512)
+        self.up2 = Up(512, 256)
+        self.up3 = Up(256, 128)
+        self.up4 = Up(128, 64)
+        self.classify = nn.Conv2d(64, classes, 1)
+
+    def forward(self, x):
+        d1 = self.down1(x)
+        d2 = self.down2(self.pool1(d1))
+        d3 = self.down3(self.pool2(d2))
+        d4 = self.down4(self.pool3(d3))
+        x = self.bottom(self.pool4(d4))
+        x = self.up1(x, d4)
+        x = self.up2(x, d3)
+        x = self.up3(x, d2)
+        x = self.up4(x, d1)
+        return self.classify(x)
+
+
+# example file, model constructor, input [H, W, C], published params
+NETS = [
+    ("lenet", LeNet5, (28, 28, 1)),
+    ("alexnet", lambda: tvm.alexnet(), (224, 224, 3)),
+    ("vgg16", lambda: tvm.vgg16(), (224, 224, 3)),
+    ("googlenet", lambda: tvm.googlenet(aux_logits=False, init_weights=False),
+     (224, 224, 3)),
+    ("resnet18", lambda: tvm.resnet18(), (224, 224, 3)),
+    ("resnet50", lambda: tvm.resnet50(), (224, 224, 3)),
+    ("unet", UNet, (572, 572, 1)),
+]
+
+NON_TRAINABLE = ("running_mean", "running_var")
+
+
+def measure(model, hwc):
+    """Returns (params, non_trainable, macs, output [H,W,C], per-module info)."""
+    model.eval()
+    macs = {}
+
+    def hook(mod, inp, out):
+        w = mod.weight.numel()
+        if isinstance(mod, nn.Conv2d):
+            # Hout*Wout * F*KH*KW*C/groups
+            m = out.shape[2] * out.shape[3] * w
+        elif isinstance(mod, nn.ConvTranspose2d):
+            # Hin*Win * C*F*KH*KW/groups
+            m = inp[0].shape[2] * inp[0].shape[3] * w
+        else:  # Linear: IN*OUT
+            m = w
+        macs[mod] = macs.get(mod, 0) + m
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    h, w, c = hwc
+    with torch.no_grad():
+        out = model(torch.zeros(1, c, h, w))
+    for hd in handles:
+        hd.remove()
+    if out.dim() == 4:
+        oshape = [out.shape[2], out.shape[3], out.shape[1]]
+    else:
+        oshape = [1, 1, out.shape[1]]
+
+    params = sum(p.numel() for p in model.parameters())
+    nontrain = sum(b.numel() for n, b in model.named_buffers()
+                   if n.rsplit(".", 1)[-1] in NON_TRAINABLE)
+    modules = []
+    for name, mod in model.named_modules():
+        keys = [(k, list(v.shape)) for k, v in mod.state_dict().items()
+                if "." not in k and k != "num_batches_tracked"]
+        if not keys:
+            continue
+        p = sum(v.numel() for v in mod.parameters(recurse=False))
+        nt = sum(v.numel() for k, v in mod.named_buffers(recurse=False)
+                 if k in NON_TRAINABLE)
+        modules.append({"name": name, "type": type(mod).__name__,
+                        "keys": keys, "params": p, "non_trainable": nt,
+                        "macs": macs.get(mod, 0)})
+    return params, nontrain, sum(macs.values()), oshape, modules
+
+
+def cnnc_report(cnnc, net):
+    path = os.path.join(TOP, "examples", net + ".net")
+    r = subprocess.run([cnnc, "--report=json", path], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    return json.loads(r.stdout), None
+
+
+def compare(net, ref, rep):
+    """Lists the differences between torch (ref) and a cnnc JSON report."""
+    params, nontrain, macs, oshape, modules = ref
+    diffs = []
+    for key, want in (("params", params), ("non_trainable", nontrain),
+                      ("macs", macs), ("output", oshape)):
+        if rep.get(key) != want:
+            diffs.append("%s: cnnc %s, torch %s" % (key, rep.get(key), want))
+    # Every torch module with weights must be a cnnc layer of the same
+    # name with the same count of parameters (and the other way round).
+    layers = {l["name"]: l for l in rep.get("layers", [])}
+    weighted = [l["name"] for l in rep.get("layers", [])
+                if l.get("params", 0) or l.get("non_trainable", 0)]
+    tnames = set()
+    for m in modules:
+        tnames.add(m["name"])
+        l = layers.get(m["name"])
+        if l is None:
+            diffs.append("torch module %s (%s) has no cnnc layer"
+                         % (m["name"], m["type"]))
+            continue
+        if l.get("params") != m["params"]:
+            diffs.append("%s params: cnnc %s, torch %s"
+                         % (m["name"], l.get("params"), m["params"]))
+        if "non_trainable" in l and l["non_trainable"] != m["non_trainable"]:
+            diffs.append("%s non_trainable: cnnc %s, torch %s"
+                         % (m["name"], l["non_trainable"], m["non_trainable"]))
+        if "macs" in l and l["macs"] != m["macs"]:
+            diffs.append("%s macs: cnnc %s, torch %s"
+                         % (m["name"], l["macs"], m["macs"]))
+    for n in weighted:
+        if n not in tnames:
+            diffs.append("cnnc layer %s has weights but no torch module" % n)
+    return diffs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cnnc", help="compare with this cnnc's --report=json")
+    ap.add_argument("--brief", action="store_true",
+                    help="totals only, no state_dict keys")
+    ap.add_argument("nets", nargs="*", help="only these examples")
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    bad = 0
+    for net, make, hwc in NETS:
+        if args.nets and net not in args.nets:
+            continue
+        ref = measure(make(), hwc)
+        params, nontrain, macs, oshape, modules = ref
+        print("== %s (input %s)" % (net, "x".join(map(str, hwc))))
+        print("params %d" % params)
+        print("non_trainable %d" % nontrain)
+        print("macs %d" % macs)
+        print("output %s" % oshape)
+        if not args.brief:
+            print("state_dict (module: key[shape] ... params macs):")
+            for m in modules:
+                keys = " ".join("%s%s" % (k, s) for k, s in m["keys"])
+                print("  %-28s %-17s %s  params %d  macs %d"
+                      % (m["name"], m["type"], keys, m["params"], m["macs"]))
+        if args.cnnc:
+            rep, err = cnnc_report(args.cnnc, net)
+            if rep is None:
+                print("cnnc: FAILED\n" + err)
+                bad += 1
+            else:
+                diffs = compare(net, ref, rep)
+                print("cnnc: " + ("matches" if not diffs else "DIFFERS"))
+                for d in diffs:
+                    print("  " + d)
+                bad += bool(diffs)
+        print()
+        sys.stdout.flush()
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
