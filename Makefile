@@ -12,15 +12,29 @@ VERSION  := 0.1.0
 # Flex and bison output is not ours to keep warning-free.
 GENFLAGS := -std=c11 -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
 
-FRONT := util diag ir ast names layers expand frontend check report options outputs
+FRONT := util diag ir ast names layers expand frontend check report options outputs emit emit_conv emit_layers
 FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o
 CNNC_OBJS  := $(FRONT_OBJS) $(BUILD)/compiler/main.o
+
+# The runtime is C99 like the code it serves.
+RT_SRCS := $(wildcard runtime/*.c)
+RT_OBJS := $(RT_SRCS:%.c=$(BUILD)/%.o)
+RT_WARN := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+RT_LIBS := -lz -lm
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all check unit-check asan-check demo install clean fuzz setup
-all: $(BUILD)/cnnc
+.PHONY: all check unit-check asan-check system-check demo install clean fuzz setup
+all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a
+
+$(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h runtime/cnnrt_net.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(RT_WARN) -fPIC -Iruntime -MMD -c -o $@ $<
+
+$(BUILD)/libcnnrt.a: $(RT_OBJS)
+	rm -f $@
+	ar rcs $@ $^
 
 $(BUILD)/cnnc: $(CNNC_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lm
@@ -50,20 +64,43 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c $(BUILD)/compiler/parser.h
 $(BUILD)/test_unit: $(UNIT_OBJS) $(FRONT_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcunit -lm
 
--include $(wildcard $(BUILD)/compiler/*.d $(BUILD)/tests/unit/*.d)
+$(BUILD)/test_runtime: tests/runtime/test_runtime.c tests/runtime/optim_ref.h $(BUILD)/libcnnrt.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Iruntime -o $@ $< $(BUILD)/libcnnrt.a -lcunit -lz -lm
+
+# Generated code under test: hand-computed cases from the literature.
+GEN_NETS := edge pool4
+$(BUILD)/gen/%.c: tests/gen/%.net $(BUILD)/cnnc
+	@mkdir -p $(dir $@)
+	$(BUILD)/cnnc $< -o $@
+
+$(BUILD)/gen/test_known: tests/gen/test_known.c $(GEN_NETS:%=$(BUILD)/gen/%.c) $(BUILD)/libcnnrt.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Wall -Wextra -pedantic -Iruntime -I$(BUILD)/gen -o $@ \
+	    $< $(GEN_NETS:%=$(BUILD)/gen/%.c) $(BUILD)/libcnnrt.a -lcunit -lz -lm
+
+-include $(wildcard $(BUILD)/compiler/*.d $(BUILD)/tests/unit/*.d $(BUILD)/runtime/*.d)
 
 # The tests run from the top so that they find examples/ and tests/ files.
-unit-check: $(BUILD)/test_unit $(BUILD)/cnnc
+unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/gen/test_known
 	CNNC=$(BUILD)/cnnc $(BUILD)/test_unit
 	CNNC=$(BUILD)/cnnc sh tests/cli.sh
+	sh tests/runtime/torch_check.sh $(BUILD)/test_runtime
+	$(BUILD)/gen/test_known
 
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan-check:
 	$(MAKE) BUILD=build/asan CFLAGS='$(SAN)' LDFLAGS='$(SAN)' unit-check
 
+# Once, with the normal build: the generated code of every example, the
+# driver, and conformance with PyTorch.
+system-check: all
+	CNNC=$(BUILD)/cnnc sh tests/gen/examples.sh
+	@if [ -f tests/driver/run.sh ]; then CNNC=$(BUILD)/cnnc sh tests/driver/run.sh; fi
+	@if [ -f tests/torch/run.sh ]; then CNNC=$(BUILD)/cnnc sh tests/torch/run.sh; fi
+
 check: setup
 	$(MAKE) unit-check
 	ASAN_OPTIONS=detect_leaks=1 $(MAKE) asan-check
+	$(MAKE) system-check
 
 # Installs missing Debian packages (as root); a no-op when all are there.
 setup:
@@ -71,3 +108,26 @@ setup:
 
 clean:
 	rm -rf build
+
+# Fuzzing the front end with libFuzzer under ASan+UBSan (needs clang):
+# `make fuzz FUZZ_SECONDS=N`.  The corpus grows in $(BUILD)/fuzz/corpus,
+# seeded from fuzz/seeds; crashes are written to $(BUILD)/fuzz/.
+FUZZ_SECONDS ?= 600
+FUZZ_TIMEOUT ?= 2
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all
+FUZZ_SRCS    := fuzz/fuzz_frontend.c $(addprefix compiler/,util.c diag.c ir.c ast.c names.c \
+                layers.c expand.c frontend.c check.c report.c) \
+                $(BUILD)/compiler/lexer.c $(BUILD)/compiler/parser.c
+
+$(BUILD)/fuzz/fuzz_frontend: $(FUZZ_SRCS) $(wildcard compiler/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -I$(BUILD)/compiler \
+		-o $@ $(FUZZ_SRCS) -lm
+
+fuzz: $(BUILD)/fuzz/fuzz_frontend
+	@mkdir -p $(BUILD)/fuzz/corpus
+	cp fuzz/seeds/* $(BUILD)/fuzz/corpus/
+	$< -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -report_slow_units=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ -dict=fuzz/net.dict -max_len=4096 $(BUILD)/fuzz/corpus

@@ -11,6 +11,7 @@
 #ifndef CNNC_AST_H
 #define CNNC_AST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,6 +67,9 @@ typedef struct Stmt {
     Word *args;           /* S_CALL arguments */
     Word *params;         /* S_BLOCK parameter names (W_NAME) */
     struct Stmt *body;    /* S_BLOCK, S_REPEAT */
+    bool broken;          /* a syntax error was reported in it (S_INPUT, S_BLOCK
+                             or its body, S_REPEAT body): the expander then
+                             keeps quiet about what is missing */
     struct Stmt *next;
 } Stmt;
 

@@ -21,9 +21,10 @@
 
 #define DIM_MAX INT32_MAX
 
-/* Divisor search for stride suggestions is O(sqrt(n)); beyond this the
- * suggestion would overflow the output size anyway. */
-#define DIVISOR_SEARCH_MAX ((int64_t)1 << 40)
+/* Stride suggestions search divisors in O(sqrt(span)): bounded so that a
+ * file of many huge misfits stays fast.  Larger spans need padding beyond
+ * any real input, so nothing useful is lost. */
+#define DIVISOR_SEARCH_MAX ((int64_t)DIM_MAX)
 
 typedef struct {
     Net *net;
@@ -64,11 +65,10 @@ static Text hw(int64_t h, int64_t w)
 /* How an option is written: "3" when both axes agree, else "3x2". */
 static Text opt(int64_t h, int64_t w)
 {
+    if (h != w)
+        return hw(h, w);
     Text t;
-    if (h == w)
-        snprintf(t.s, sizeof t.s, "%" PRId64, h);
-    else
-        snprintf(t.s, sizeof t.s, "%" PRId64 "x%" PRId64, h, w);
+    snprintf(t.s, sizeof t.s, "%" PRId64, h);
     return t;
 }
 
@@ -84,21 +84,15 @@ static Text hwc(Shape s)
 static int64_t mul(bool *ok, int64_t a, int64_t b)
 {
     int64_t r;
-    if (!mul_ovf(a, b, &r)) {
-        *ok = false;
-        return 0;
-    }
-    return r;
+    *ok = mul_ovf(a, b, &r) && *ok;
+    return *ok ? r : 0;
 }
 
 static int64_t add(bool *ok, int64_t a, int64_t b)
 {
     int64_t r;
-    if (!add_ovf(a, b, &r)) {
-        *ok = false;
-        return 0;
-    }
-    return r;
+    *ok = add_ovf(a, b, &r) && *ok;
+    return *ok ? r : 0;
 }
 
 static bool same_shape(Shape a, Shape b)
@@ -404,27 +398,23 @@ static bool stride_to_fit(const Axis *ah, const Axis *aw, bool below, int64_t *t
     return *th != 0 && *tw != 0;
 }
 
-
-/* Up to three "'pad 1' (output 3x3)" options; only real ones are added. */
+/* "'pad 1' (output 3x3)": an option that fits, and what it gives. */
 typedef struct {
-    struct {
-        const char *option;
-        Text value;
-        int64_t oh, ow;
-    } item[3];
+    const char *option;
+    Text value;
+    int64_t oh, ow;
+} Choice;
+
+typedef struct {
+    Choice item[3];
     int n;
 } Choices;
 
 static void add_choice(Choices *c, const char *option, Text value,
                        int64_t oh, int64_t ow, bool ok)
 {
-    if (!ok || oh > DIM_MAX || ow > DIM_MAX)
-        return;
-    c->item[c->n].option = option;
-    c->item[c->n].value = value;
-    c->item[c->n].oh = oh;
-    c->item[c->n].ow = ow;
-    c->n++;
+    if (ok && oh <= DIM_MAX && ow <= DIM_MAX && c->n < 3)
+        c->item[c->n++] = (Choice){option, value, oh, ow};
 }
 
 static void suggest_pad(Choices *c, const Node *n, const Axis *ah, const Axis *aw)
@@ -580,18 +570,10 @@ static bool check_window(Checker *ck, Node *n, Shape *out)
 static bool check_groups(Checker *ck, const Node *n)
 {
     int64_t c = n->in_shape.c, f = n->filters, g = n->groups;
-    bool c_ok = c % g == 0, f_ok = f % g == 0;
-    if (c_ok && f_ok)
+    if (c % g == 0 && f % g == 0)
         return true;
-    if (!c_ok && !f_ok)
-        fail(ck, n->loc, "%s: groups %" PRId64 " must divide both the %" PRId64
-             " input channels and the %" PRId64 " filters", n->name, g, c, f);
-    else if (!c_ok)
-        fail(ck, n->loc, "%s: groups %" PRId64 " must divide the %" PRId64 " input channels",
-             n->name, g, c);
-    else
-        fail(ck, n->loc, "%s: groups %" PRId64 " must divide the %" PRId64 " filters",
-             n->name, g, f);
+    fail(ck, n->loc, "%s: groups %" PRId64 " must divide both the %" PRId64
+         " input channels and the %" PRId64 " filters", n->name, g, c, f);
     return false;
 }
 
@@ -654,12 +636,11 @@ static bool check_deconv(Checker *ck, Node *n)
 static bool check_pool(Checker *ck, Node *n)
 {
     Shape out = n->in_shape;
-    if (n->global) {
+    if (n->global)
         out.h = out.w = 1;
-        n->pad_t = n->pad_b = n->pad_l = n->pad_r = 0;
-        return finish(ck, n, out, true, 0, 0, true);
-    }
-    return check_window(ck, n, &out) && finish(ck, n, out, true, 0, 0, true);
+    else if (!check_window(ck, n, &out))
+        return false;
+    return finish(ck, n, out, true, 0, 0, true);
 }
 
 static bool check_fc(Checker *ck, Node *n)
@@ -676,8 +657,10 @@ static bool check_batchnorm(Checker *ck, Node *n)
 {
     bool ok = true;
     int64_t scale_shift = mul(&ok, 2, n->in_shape.c);
+    if (!finish(ck, n, n->in_shape, true, scale_shift, 0, ok))
+        return false;
     n->non_trainable = scale_shift; /* running mean and variance */
-    return finish(ck, n, n->in_shape, true, scale_shift, 0, ok);
+    return true;
 }
 
 static bool check_reshape(Checker *ck, Node *n)
@@ -728,15 +711,9 @@ static bool check_mul(Checker *ck, Node *n)
         return finish(ck, n, a->out, true, 0, 0, true);
     if (scales(a->out, b->out))
         return finish(ck, n, b->out, true, 0, 0, true);
-    bool a_1x1 = a->out.h == 1 && a->out.w == 1, b_1x1 = b->out.h == 1 && b->out.w == 1;
-    if (a_1x1 || b_1x1)
-        fail(ck, n->input_locs[1], "%s: cannot scale %s (%s) by %s (%s): the channel counts differ",
-             n->name, b_1x1 ? a->name : b->name, hwc(b_1x1 ? a->out : b->out).s,
-             b_1x1 ? b->name : a->name, hwc(b_1x1 ? b->out : a->out).s);
-    else
-        fail(ck, n->input_locs[1], "%s: cannot multiply %s (%s) and %s (%s): shapes differ,"
-             " and neither is a 1x1xC channel scale", n->name, a->name, hwc(a->out).s,
-             b->name, hwc(b->out).s);
+    fail(ck, n->input_locs[1], "%s: cannot multiply %s (%s) and %s (%s): the shapes must be"
+         " equal, or one 1x1xC with the other's C channels", n->name, a->name, hwc(a->out).s,
+         b->name, hwc(b->out).s);
     return false;
 }
 
@@ -820,6 +797,8 @@ static bool valid_input(const Node *n, int i)
  * message about the same mistake would only be noise. */
 static bool inputs_ready(Checker *ck, Node *n)
 {
+    if (n->invalid)
+        return false;   /* the expander reported the statement */
     if (n->ninputs < 1) {
         fail(ck, n->loc, "%s: internal error: layer has no input", n->name);
         return false;
@@ -841,14 +820,13 @@ static void check_input(Checker *ck, Node *n)
 {
     Shape s = ck->net->input;
     SrcLoc loc = ck->net->input_loc;
-    bool ok = true;
     n->in_shape = s;
     if (s.h < 1 || s.w < 1 || s.c < 1)
         fail(ck, loc, "%s: size must be at least 1 in every dimension, not %s", n->name, hwc(s).s);
     else if (s.h > DIM_MAX || s.w > DIM_MAX || s.c > DIM_MAX)
         fail(ck, loc, "%s: %s is too large: each dimension must be at most %d",
              n->name, hwc(s).s, DIM_MAX);
-    else if (mul(&ok, mul(&ok, s.h, s.w), s.c), !ok)
+    else if (s.h * s.w > INT64_MAX / s.c) /* h*w cannot overflow: both <= 2^31 */
         fail(ck, loc, "%s: size %s overflows", n->name, hwc(s).s);
     else
         finish(ck, n, s, true, 0, 0, true);
@@ -874,7 +852,7 @@ static void warn_unused(const Net *net)
                 used[n->inputs[j]] = true;
     }
     for (int i = 1; i < net->nnodes - 1; i++)
-        if (!used[i])
+        if (!used[i] && !net->nodes[i]->invalid)
             warning_at(net->nodes[i]->loc, "%s: output is never used", net->nodes[i]->name);
     free(used);
 }
@@ -962,7 +940,10 @@ int check_net(Net *net)
     check_input(&ck, net->nodes[0]);
     for (int i = 1; i < net->nnodes; i++) {
         Node *n = net->nodes[i];
-        if (inputs_ready(&ck, n) && check_values(&ck, n))
+        if (n->invalid)
+            continue;   /* the expander reported it; its fields are partial */
+        bool values_ok = check_values(&ck, n); /* a mistake of its own: always said */
+        if (inputs_ready(&ck, n) && values_ok)
             check_op(&ck, n);
     }
     net->output = net->nnodes - 1;

@@ -4,6 +4,7 @@
 #ifndef CNNC_DIAG_H
 #define CNNC_DIAG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 typedef struct {
@@ -16,6 +17,11 @@ typedef struct {
 const char *diag_add_source(const char *name, const char *text, size_t len);
 
 void diag_set_stream(FILE *f);       /* default stderr; tests capture it */
+/* While on, a diagnostic identical to one printed before (same place, same
+ * text) is counted but not printed again: the expander turns it on, since a
+ * block called N times would otherwise repeat its mistakes N times.  Each
+ * call starts afresh. */
+void diag_dedupe(bool on);
 void diag_set_werror(int on);        /* -Werror: warnings count as errors */
 void diag_set_nowarn(int on);        /* -w: warnings are not printed */
 

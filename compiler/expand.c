@@ -14,13 +14,16 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "frontend.h"
 #include "layers.h"
 #include "names.h"
 #include "util.h"
 
-enum { MAX_WORK = 10 * 1000 * 1000 };
+/* Statements expanded (repeat iterations, layers, calls), so that nested
+ * repeats of empty bodies cannot keep the compiler busy for long. */
+enum { MAX_WORK = 1000 * 1000 };
 
 typedef struct Counter {
     const char *kind;
@@ -102,6 +105,13 @@ static const char *auto_name(Expander *E, Scope *S, const char *kind)
 static bool define(Expander *E, const char *full, int id, SrcLoc loc, bool automatic)
 {
     const NameEntry *old = names_get(&E->names, full);
+    if (old && !automatic && old->loc.file == loc.file && old->loc.line == loc.line &&
+        old->loc.col == loc.col) {
+        /* The same statement again: a named layer in a repeat. */
+        error_at(loc, "'%s' is defined again by the next iteration of its repeat; leave the "
+                      "layer unnamed, or put it in a block and call that", full);
+        return false;
+    }
     if (old) {
         if (automatic)
             error_at(loc, "the automatic name '%s' is already taken; give this layer a name "
@@ -221,8 +231,22 @@ static Word *resolve_dims(Expander *E, const Scope *S, const Word *w, bool *ok)
 
 /* A copy of a word list with every $param replaced.  *ok turns false on an
  * unknown parameter (reported). */
-static Word *resolve_words(Expander *E, const Scope *S, const Word *in, bool *ok)
+static bool has_params(const Word *w)
 {
+    for (; w; w = w->next) {
+        if (w->kind == W_PARAM)
+            return true;
+        for (const Word *a = w->kind == W_DIMS ? w->atoms : NULL; a; a = a->next)
+            if (a->kind == W_PARAM)
+                return true;
+    }
+    return false;
+}
+
+static const Word *resolve_words(Expander *E, const Scope *S, const Word *in, bool *ok)
+{
+    if (!has_params(in))
+        return in;   /* nothing to copy: a repeat must not allocate per iteration */
     Word *head = NULL, **tail = &head;
     for (const Word *w = in; w; w = w->next) {
         Word *c;
@@ -309,6 +333,12 @@ static void stmt_input(Expander *E, Scope *S, const Stmt *st, bool top)
     }
     if (E->net->nnodes > 0)
         return;  /* a layer before it was reported already */
+    if (st->broken) {
+        /* Its syntax error is out; later layers must not say "no input". */
+        E->input_problem = true;
+        create_input_node(E, st->loc);
+        return;
+    }
     bool ok = true;
     const Word *w = resolve_words(E, S, st->words, &ok);
     if (!ok)
@@ -374,14 +404,25 @@ static void stmt_block(Expander *E, const Stmt *st, bool top)
         error_at(st->head_loc, "a block cannot be called '%s': that is a layer kind", st->head);
         return;
     }
+    /* Kept even so, so that its calls do not say "unknown block". */
     for (const Word *p = st->params; p; p = p->next)
         for (const Word *q = p->next; q; q = q->next)
-            if (strcmp(p->s, q->s) == 0) {
+            if (strcmp(p->s, q->s) == 0)
                 error_at(q->loc, "parameter '%s' is listed twice", q->s);
-                return;
-            }
     E->blocks = xrealloc(E->blocks, (size_t)(E->nblocks + 1) * sizeof *E->blocks);
     E->blocks[E->nblocks++] = st;
+}
+
+/* Why path cannot be included, or NULL.  Only a regular file may be: a
+ * FIFO or /dev/zero would hang or exhaust memory. */
+static const char *not_includable(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return strerror(errno);
+    if (S_ISDIR(sb.st_mode))
+        return "it is a directory";
+    return S_ISREG(sb.st_mode) ? NULL : "not a regular file";
 }
 
 static void stmt_include(Expander *E, Scope *S, const Stmt *st, bool top)
@@ -401,17 +442,18 @@ static void stmt_include(Expander *E, Scope *S, const Stmt *st, bool top)
     char *path = path_join(dir, w->s);
     free(dir);
     char *real = realpath(path, NULL);
+    const char *why = real ? not_includable(real) : strerror(errno);
     size_t len = 0;
-    char *text = real ? read_file(path, &len) : NULL;
+    char *text = why ? NULL : read_file_max(path, CNNC_MAX_SOURCE, &len);
     if (!text) {
-        error_at(w->loc, "cannot read '%s': %s", path, strerror(errno));
+        error_at(w->loc, "cannot read '%s': %s", path, why ? why : strerror(errno));
         free(real);
         free(path);
         return;
     }
     for (int i = 0; i < E->ninclude; i++)
         if (strcmp(E->includes[i], real) == 0) {
-            error_at(w->loc, "'%s' includes itself (an include cycle)", path);
+            error_at(w->loc, "'%s' is already being included: an include cycle", path);
             goto done;
         }
     if (len > CNNC_MAX_SOURCE) {
@@ -445,10 +487,13 @@ static void stmt_repeat(Expander *E, Scope *S, const Stmt *st)
         error_at(w->loc, "'repeat' count must not be negative, not %lld", (long long)w->i);
         return;
     }
+    int errors = diag_errors();
     for (int64_t i = 0; i < w->i && st->body; i++) {
         if (over_limit(E, st->loc))
             return;
         expand_list(E, S, st->body, false);
+        if (diag_errors() > errors)
+            return;   /* the next iteration would only say it again */
     }
 }
 
@@ -499,9 +544,10 @@ static void stmt_layer(Expander *E, Scope *S, const Stmt *st)
     InputRefs refs;
     if (!layer_parse(n, kind, words, &refs))
         ok = false;
-    const char *auto_kind = op_auto_prefix(n);
+    /* Named layers count too, so that the third conv is conv3 either way. */
+    const char *automatic = auto_name(E, S, op_auto_prefix(n));
     if (!name)
-        name = scoped(E, S, auto_name(E, S, auto_kind));
+        name = scoped(E, S, automatic);
     free(n->name);
     n->name = xstrdup(name);
     if (!define(E, name, n->id, st->def ? st->def_loc : st->loc, !st->def))
@@ -521,6 +567,8 @@ static void stmt_layer(Expander *E, Scope *S, const Stmt *st)
 
 static bool check_call(const Scope *S, const Stmt *st, const Stmt *block)
 {
+    if (block && block->broken && !block->body)
+        return false;   /* its header had a syntax error: nothing to add */
     if (!block) {
         if (layer_kind(st->head))
             error_at(st->head_loc, "'%s' is a layer, not a block: write it without parentheses", st->head);
@@ -594,10 +642,10 @@ static void stmt_call(Expander *E, Scope *S, const Stmt *st)
     inner.args = args;
     inner.parent = S;
     inner.depth = S->depth + 1;
-    int before = E->net->nnodes;
+    int before = E->net->nnodes, errors = diag_errors();
     E->prev = input;
     expand_list(E, &inner, block->body, false);
-    if (E->net->nnodes == before && !E->too_big) {
+    if (E->net->nnodes == before && diag_errors() == errors && !block->broken) {
         error_at(st->head_loc, "block '%s' has no layers, so its call has no output", st->head);
         return;
     }
@@ -637,11 +685,13 @@ void expand_program(Net *net, Arena *arena, const Stmt *program, const char *fil
         E.includes[E.ninclude++] = real;
     Scope top = {0};
     top.prefix = "";
+    diag_dedupe(true);
     expand_list(&E, &top, program, true);
+    diag_dedupe(false);
     SrcLoc start = {file, 1, 1};
     if (!net->has_input && !E.input_problem)
         error_at(start, "no 'input' statement: say the image size first, e.g. input 28x28x1");
-    else if (net->nnodes == 1 && !E.too_big)
+    else if (net->nnodes == 1 && diag_errors() == 0)
         error_at(net->input_loc, "the network has no layers after 'input'");
     net->output = net->nnodes - 1;
     while (E.ninclude > 0)

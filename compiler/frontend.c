@@ -58,7 +58,7 @@ Net *compile_text(const char *name, const char *text, size_t len)
 Net *compile_file(const char *path)
 {
     size_t len;
-    char *text = read_file(path, &len);
+    char *text = read_file_max(path, CNNC_MAX_SOURCE, &len);
     if (!text) {
         error_plain("cannot read '%s': %s", path, strerror(errno));
         return NULL;

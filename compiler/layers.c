@@ -248,6 +248,11 @@ static bool take_pad(P *p, bool allow_modes)
         p->w = p->w->next;
         return true;
     }
+    if (is_name(p->w, "same") || is_name(p->w, "valid")) {
+        fail(p, p->w, "'pad %s' is not supported for %s; give the padding as a number or HxW",
+             p->w->s, p->kw);
+        return false;
+    }
     p->n->pad_mode = PAD_EXPLICIT;
     return take_pair(p, "pad", &p->n->pad_h, &p->n->pad_w);
 }
@@ -463,7 +468,12 @@ static void parse_merge(P *p)
 
 bool layer_parse(Node *n, const LayerKind *kind, const Word *words, InputRefs *refs)
 {
-    P p = {n, kind->keyword, words, n->loc, true, 0, refs};
+    /* A missing value is reported at the statement's last word ("pad"),
+     * where the reader looks for it. */
+    SrcLoc end = n->loc;
+    for (const Word *w = words; w; w = w->next)
+        end = w->loc;
+    P p = {n, kind->keyword, words, end, true, 0, refs};
     refs->n = 0;
     refs->takes_previous = true;
     n->act = ACT_NONE;

@@ -4,14 +4,19 @@
 
 #include "ast.h"
 
+enum { LEX_MAX_BRACES = 64 };   /* open '{' whose place is remembered */
+
 typedef struct LexState {
     Arena *arena;
     const char *file;     /* interned, for locations */
     int line, col;        /* where the next token starts */
     int paren;            /* depth of ( ): newlines inside do not end statements */
+    SrcLoc paren_open;    /* the outermost open '(' */
+    int braces;           /* depth of { } */
+    SrcLoc brace_open[LEX_MAX_BRACES];  /* the innermost open '{'s */
+    int stray_close;      /* the last '}' had no '{' to close */
     int last;             /* the last token returned */
     int at_eof;
-    int suppress_next_syntax_error;  /* the lexer already reported it */
 } LexState;
 
 #endif

@@ -54,7 +54,7 @@ int main(int argc, char **argv)
     diag_set_nowarn(opt.nowarn);
 
     size_t len;
-    char *text = read_file(opt.input, &len);
+    char *text = read_file_max(opt.input, CNNC_MAX_SOURCE, &len);
     if (!text) {
         fprintf(stderr, "cnnc: error: cannot read '%s': %s\n", opt.input, strerror(errno));
         return 2;

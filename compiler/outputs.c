@@ -1,5 +1,8 @@
 /* outputs.c - see outputs.h. */
+#define _POSIX_C_SOURCE 200809L
 #include "outputs.h"
+
+#include <unistd.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +10,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "emit.h"
 #include "report.h"
 #include "util.h"
 
@@ -58,6 +62,34 @@ static int write_or_fail(const char *path, const StrBuf *sb)
     return 2;
 }
 
+/* Writes sb to a new temporary file beside path; *tmp gets its name. */
+static int stage_file(const char *path, const StrBuf *sb, char **tmp)
+{
+    *tmp = xasprintf("%s.tmpXXXXXX", path);
+    int fd = mkstemp(*tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            remove(*tmp);
+        }
+        free(*tmp);
+        *tmp = NULL;
+        return -1;
+    }
+    int bad = fwrite(sb->data ? sb->data : "", 1, sb->len, f) != sb->len;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
+        remove(*tmp);
+        free(*tmp);
+        *tmp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static void build_report(const Net *net, ReportFormat fmt, StrBuf *out)
 {
     switch (fmt) {
@@ -100,17 +132,65 @@ static int write_deps(const Net *net, const Options *opt)
     return rc;
 }
 
+/* The .c names its header by base name when both sit in one directory. */
+static const char *include_name(const char *c_path, const char *h_path)
+{
+    char *cdir = path_dirname(c_path), *hdir = path_dirname(h_path);
+    int same = strcmp(cdir, hdir) == 0;
+    free(cdir);
+    free(hdir);
+    const char *slash = strrchr(h_path, '/');
+    return same && slash ? slash + 1 : h_path;
+}
+
+/* Both files are written to temporaries first and renamed only when both
+ * were written, so a failure leaves the old pair in place. */
+static int write_code(const Net *net, const Options *opt)
+{
+    char *header = opt->header ? xstrdup(opt->header) : replace_ext(opt->output, ".h");
+    EmitOptions eo = {0};
+    eo.prefix = opt->prefix ? opt->prefix : net->name;
+    eo.header_name = include_name(opt->output, header);
+    eo.emit_main = opt->emit_main;
+    eo.no_train = opt->no_train;
+    eo.unroll = opt->unroll;
+    eo.embed = opt->embed;
+    StrBuf c, h;
+    sb_init(&c);
+    sb_init(&h);
+    char err[512];
+    int rc = 0;
+    if (emit_c(net, &eo, &c, &h, err, sizeof err) != 0) {
+        fprintf(stderr, "cnnc: error: %s\n", err);
+        rc = 2;
+    }
+    char *tmp_c = NULL, *tmp_h = NULL;
+    if (rc == 0 && (stage_file(header, &h, &tmp_h) != 0 || stage_file(opt->output, &c, &tmp_c) != 0))
+        rc = 2;
+    if (rc == 0 && (rename(tmp_h, header) != 0 || rename(tmp_c, opt->output) != 0)) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", opt->output, strerror(errno));
+        rc = 2;
+    }
+    if (rc != 0) {
+        if (tmp_h)
+            remove(tmp_h);
+        if (tmp_c)
+            remove(tmp_c);
+    }
+    free(tmp_c);
+    free(tmp_h);
+    free(header);
+    sb_free(&c);
+    sb_free(&h);
+    return rc;
+}
+
 int outputs_write(const Net *net, const Options *opt)
 {
     if (opt->deps_only)
         return write_deps(net, opt);
-    if (opt->output) {
-        fprintf(stderr, "cnnc: error: code generation (-o) comes with the C emitter; "
-                        "this build can only check and report (--report)\n");
-        return 2;
-    }
-    int rc = 0;
-    if (opt->deps_too)
+    int rc = opt->output ? write_code(net, opt) : 0;
+    if (rc == 0 && opt->deps_too)
         rc = write_deps(net, opt);
     if (rc == 0 && opt->report != REPORT_NONE) {
         StrBuf report;

@@ -10,7 +10,7 @@
  * statements parsed so far; the separators are written into stmt_list for
  * the same reason. */
 %define api.pure full
-%define parse.error detailed
+%define parse.error custom
 %define lr.type canonical-lr
 %define lr.default-reduction accepting
 %locations
@@ -18,22 +18,26 @@
 %parse-param {ParseCtx *ctx}
 
 %code requires {
+#include <stdbool.h>
+
 #include "ast.h"
 typedef struct ParseCtx ParseCtx;
 typedef struct { Word *head, *tail; } WordList;
-typedef struct { Stmt *head, *tail; } StmtList;
+typedef struct { Stmt *head, *tail; bool broken; } StmtList;
 }
 
 %code provides {
 struct ParseCtx {
     Arena *arena;
     const char *file;
-    Stmt *result;
+    Stmt *result, *last;   /* the top-level statements parsed so far */
+    int errors;            /* syntax errors recovered from so far */
     struct LexState *lex;
 };
 }
 
 %union {
+    int count;
     Word *word;
     Stmt *stmt;
     WordList words;
@@ -41,16 +45,19 @@ struct ParseCtx {
 }
 
 %code {
+#include <stdbool.h>
 #include <string.h>
 
 #include "lexstate.h"
 #include "lexer.h"
+#include "util.h"
 
 static void yyerror(YYLTYPE *loc, void *scanner, ParseCtx *ctx, const char *msg);
 static Stmt *new_stmt(ParseCtx *ctx, StmtKind kind, const YYLTYPE *loc);
 static SrcLoc to_loc(ParseCtx *ctx, const YYLTYPE *loc);
 static WordList words_add(WordList l, Word *w);
 static StmtList stmts_add(StmtList l, Stmt *s);
+static void top_add(ParseCtx *ctx, Stmt *s);
 static Word *comma_word(ParseCtx *ctx, const YYLTYPE *loc);
 }
 
@@ -62,18 +69,28 @@ static Word *comma_word(ParseCtx *ctx, const YYLTYPE *loc);
 %token BAD "invalid token"
 
 %type <stmts> stmt_list body
+%type <count> lbrace
 %type <stmt> opt_stmt stmt layer call
 %type <words> words opt_args args opt_params params
 %type <word> word value keyword
 
 %%
 
+/* Top-level statements go into ctx as soon as they are complete, so that
+ * they survive a syntax error the parser cannot recover from (an unclosed
+ * '{' at the end of the file). */
 program
-    : stmt_list                  { ctx->result = $1.head; }
+    : top_stmt
+    | program NEWLINE top_stmt
+    | program ';' top_stmt
+    ;
+
+top_stmt
+    : opt_stmt                   { top_add(ctx, $1); }
     ;
 
 stmt_list
-    : opt_stmt                   { StmtList l = {0, 0}; $$ = stmts_add(l, $1); }
+    : opt_stmt                   { StmtList l = {0, 0, false}; $$ = stmts_add(l, $1); }
     | stmt_list NEWLINE opt_stmt { $$ = stmts_add($1, $3); }
     | stmt_list ';' opt_stmt     { $$ = stmts_add($1, $3); }
     ;
@@ -87,9 +104,15 @@ opt_stmt
 stmt
     : NETWORK words              { $$ = new_stmt(ctx, S_NETWORK, &@1); $$->words = $2.head; }
     | INPUT words                { $$ = new_stmt(ctx, S_INPUT, &@1); $$->words = $2.head; }
+    | INPUT error                { $$ = new_stmt(ctx, S_INPUT, &@1); $$->broken = true; }
     | FIT words                  { $$ = new_stmt(ctx, S_FIT, &@1); $$->words = $2.head; }
     | INCLUDE words              { $$ = new_stmt(ctx, S_INCLUDE, &@1); $$->words = $2.head; }
-    | REPEAT words body          { $$ = new_stmt(ctx, S_REPEAT, &@1); $$->words = $2.head; $$->body = $3.head; }
+    | REPEAT words body          {
+                                     $$ = new_stmt(ctx, S_REPEAT, &@1);
+                                     $$->words = $2.head;
+                                     $$->body = $3.head;
+                                     $$->broken = $3.broken;
+                                 }
     | BLOCK CALLNAME '(' opt_params ')' body
                                  {
                                      $$ = new_stmt(ctx, S_BLOCK, &@1);
@@ -97,6 +120,13 @@ stmt
                                      $$->head_loc = $2->loc;
                                      $$->params = $4.head;
                                      $$->body = $6.head;
+                                     $$->broken = $6.broken;
+                                 }
+    | BLOCK CALLNAME error       {
+                                     $$ = new_stmt(ctx, S_BLOCK, &@1);
+                                     $$->head = $2->s;
+                                     $$->head_loc = $2->loc;
+                                     $$->broken = true;
                                  }
     | layer
     | call
@@ -104,8 +134,14 @@ stmt
     | DEFNAME '=' call           { $$ = $3; $$->def = $1->s; $$->def_loc = $1->loc; $$->loc = $1->loc; }
     ;
 
+/* A body knows whether a statement in it was dropped for a syntax error,
+ * so that the expander does not add "block has no layers" to it. */
 body
-    : '{' stmt_list '}'          { $$ = $2; }
+    : lbrace stmt_list '}'       { $$ = $2; $$.broken = ctx->errors != $1; }
+    ;
+
+lbrace
+    : '{'                        { $$ = ctx->errors; }
     ;
 
 layer
@@ -215,14 +251,112 @@ static Word *comma_word(ParseCtx *ctx, const YYLTYPE *loc)
     return w;
 }
 
+static void top_add(ParseCtx *ctx, Stmt *s)
+{
+    if (!s)
+        return;
+    if (ctx->last)
+        ctx->last->next = s;
+    else
+        ctx->result = s;
+    ctx->last = s;
+}
+
+/* Only for the parser's own failures; syntax errors go through
+ * yyreport_syntax_error. */
 static void yyerror(YYLTYPE *loc, void *scanner, ParseCtx *ctx, const char *msg)
 {
     (void)scanner;
-    if (ctx->lex->suppress_next_syntax_error) {
-        ctx->lex->suppress_next_syntax_error = 0;
-        return;
-    }
+    if (strcmp(msg, "memory exhausted") == 0)
+        msg = "statements are nested too deeply";
     error_at(to_loc(ctx, loc), "%s", msg);
+}
+
+/* How a token is named in messages: its text when it has one that helps. */
+static void describe_token(StrBuf *sb, yysymbol_kind_t kind, void *scanner, const LexState *ls)
+{
+    if (kind == YYSYMBOL_NEWLINE && ls->at_eof)
+        kind = YYSYMBOL_YYEOF;   /* the newline that ends the last line */
+    switch (kind) {
+    case YYSYMBOL_WORD: case YYSYMBOL_INT: case YYSYMBOL_FLOAT: case YYSYMBOL_DIMS:
+    case YYSYMBOL_PARAM: case YYSYMBOL_STRING: case YYSYMBOL_DEFNAME: case YYSYMBOL_CALLNAME:
+        sb_printf(sb, "'%.40s%s'", yyget_text(scanner),
+                  yyget_leng(scanner) > 40 ? "..." : "");
+        break;
+    default:
+        sb_puts(sb, yysymbol_name(kind));
+    }
+}
+
+/* The unclosed bracket that explains an error at the end of the input. */
+static bool report_unclosed(const LexState *ls, yysymbol_kind_t got)
+{
+    if (got != YYSYMBOL_YYEOF && !(got == YYSYMBOL_NEWLINE && ls->at_eof))
+        return false;
+    if (ls->paren > 0) {
+        error_at(ls->paren_open, "this '(' is not closed: a ')' is missing");
+        return true;
+    }
+    if (ls->braces > 0) {
+        int i = ls->braces <= LEX_MAX_BRACES ? ls->braces - 1 : LEX_MAX_BRACES - 1;
+        error_at(ls->brace_open[i], "this '{' is not closed: a '}' is missing before the end of the file");
+        return true;
+    }
+    return false;
+}
+
+/* "syntax error: unexpected X, expecting A or B" in the language's words,
+ * with the common mistakes said plainly. */
+static int yyreport_syntax_error(const yypcontext_t *yyctx, void *scanner, ParseCtx *ctx)
+{
+    enum { MAX_LISTED = 4 };
+    const LexState *ls = ctx->lex;
+    yysymbol_kind_t got = yypcontext_token(yyctx);
+    ctx->errors++;
+    if (got == YYSYMBOL_BAD)        /* the lexer has said what is wrong */
+        return 0;
+    if (report_unclosed(ls, got))
+        return 0;
+    SrcLoc loc = to_loc(ctx, yypcontext_location(yyctx));
+    yysymbol_kind_t expected[YYNTOKENS];
+    int n = yypcontext_expected_tokens(yyctx, expected, YYNTOKENS);
+    if (n < 0)
+        return n;
+    bool want_brace = false, want_word = false, want_call = false;
+    for (int i = 0; i < n; i++) {
+        want_brace |= expected[i] == YYTRANSLATE('{');
+        want_word |= expected[i] == YYSYMBOL_WORD;
+        want_call |= expected[i] == YYSYMBOL_CALLNAME;
+    }
+    if (want_call && n == 1) {
+        error_at(loc, "'block' needs a name and its parameters here, e.g. block basic(c, s) { ... }");
+        return 0;
+    }
+    if (got == YYTRANSLATE('}') && ls->stray_close) {
+        error_at(loc, "this '}' has no '{' to close");
+        return 0;
+    }
+    StrBuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, "syntax error: unexpected ");
+    describe_token(&sb, got, scanner, ls);
+    if (want_brace && (got == YYSYMBOL_NEWLINE || got == YYTRANSLATE(';'))) {
+        sb_puts(&sb, ", expecting '{' (a body starts on the line of its 'block' or 'repeat')");
+    } else if (want_word && want_call && n == 2) {
+        sb_puts(&sb, ", expecting a layer or a block call after '='");
+    } else {
+        for (int i = 0; i < n && n <= MAX_LISTED; i++) {
+            sb_puts(&sb, i == 0 ? ", expecting " : i == n - 1 ? " or " : ", ");
+            sb_puts(&sb, yysymbol_name(expected[i]));
+        }
+    }
+    error_at(loc, "%s", sb.data);
+    sb_free(&sb);
+    /* Newlines inside ( ) do not end the statement, so a missing ')'
+     * shows up lines later. */
+    if (ls->paren > 0 && ls->paren_open.line != loc.line)
+        note_at(ls->paren_open, "the '(' here is not closed");
+    return 0;
 }
 
 Stmt *parse_text(Arena *arena, const char *file, const char *text, size_t len)
@@ -232,7 +366,7 @@ Stmt *parse_text(Arena *arena, const char *file, const char *text, size_t len)
     ls.arena = arena;
     ls.file = file;
     ls.line = ls.col = 1;
-    ParseCtx ctx = {arena, file, NULL, &ls};
+    ParseCtx ctx = {arena, file, NULL, NULL, 0, &ls};
     yyscan_t scanner;
     if (yylex_init_extra(&ls, &scanner) != 0)
         return NULL;

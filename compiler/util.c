@@ -77,17 +77,25 @@ bool mul_ovf(int64_t a, int64_t b, int64_t *r)
 
 char *read_file(const char *path, size_t *len)
 {
+    return read_file_max(path, SIZE_MAX - 1, len);
+}
+
+char *read_file_max(const char *path, size_t max, size_t *len)
+{
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f)
         return NULL;
     size_t cap = 4096, n = 0;
     char *buf = xmalloc(cap);
-    for (;;) {
+    while (n <= max) {
         if (n + 1 >= cap) {
             cap *= 2;
             buf = xrealloc(buf, cap);
         }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        size_t want = cap - n - 1;
+        if (want > max + 1 - n)
+            want = max + 1 - n;
+        size_t got = fread(buf + n, 1, want, f);
         n += got;
         if (got == 0)
             break;

@@ -26,6 +26,9 @@ bool mul_ovf(int64_t a, int64_t b, int64_t *r);
 /* Reads a whole file (or stdin when path is "-").  Returns NULL and sets
  * errno on failure; *len gets the size.  The buffer is NUL-terminated. */
 char *read_file(const char *path, size_t *len);
+/* The same, but stops after max + 1 bytes, so that /dev/zero or an endless
+ * pipe gives "too large" (*len > max) instead of exhausting memory. */
+char *read_file_max(const char *path, size_t max, size_t *len);
 
 /* Writes data to path atomically: a temporary file in the same directory,
  * then rename().  Returns 0, or -1 with errno set (nothing is changed). */

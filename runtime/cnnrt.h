@@ -40,7 +40,8 @@ void cnn_init_bias(float *b, size_t n, int fan_in, cnn_rng *r);
 /* ---- optimizers -----------------------------------------------------------
  * Updates match torch.optim.SGD (dampening 0) and torch.optim.Adam
  * (amsgrad off, L2 weight decay added to the gradient, eps added outside
- * the square root) to within an ulp or two per step. */
+ * the square root, bias correction) bit for bit: the same float operations
+ * in the same order as torch 1.13's CPU kernels. */
 typedef enum { CNN_SGD, CNN_ADAM } cnn_optim_kind;
 typedef enum { CNN_SCHED_CONST, CNN_SCHED_STEP, CNN_SCHED_COSINE } cnn_sched_kind;
 
@@ -116,5 +117,7 @@ int cnn_idx_find(const char *dir, const char *name, char *out, size_t outlen);
 #ifdef __cplusplus
 }
 #endif
+
+#include "cnnrt_net.h"
 
 #endif /* CNNRT_H */

@@ -62,6 +62,10 @@ static gzFile idx_open(const char *path, uint32_t magic, int ndims, uint32_t *di
     long long got;
     int i, hlen = 4 + 4 * ndims;
     gzFile f;
+    if (!path) {
+        set_err(err, errlen, "IDX: no path");
+        return NULL;
+    }
     errno = 0;
     if (!(f = gzopen(path, "rb"))) {
         set_err(err, errlen, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");

@@ -12,9 +12,12 @@
 
 #include "cnnrt.h"
 
-/* a compiler-fused multiply-add would round differently from torch */
+/* A compiler-fused multiply-add would round differently from torch (GNU C
+ * modes fuse across statements when the target has FMA). */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
 #endif
 
 cnn_optim cnn_sgd(float lr, float momentum)

@@ -11,6 +11,8 @@
 /* a fused multiply-add would change results on machines that have one */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
 #endif
 
 static uint64_t splitmix64(uint64_t *x)

@@ -133,6 +133,13 @@ NETS = [
 NON_TRAINABLE = ("running_mean", "running_var")
 
 
+def hwc_of(t):
+    """[H, W, C] of an NCHW tensor; [1, 1, F] of an NF one."""
+    if t.dim() == 4:
+        return [t.shape[2], t.shape[3], t.shape[1]]
+    return [1, 1, t[0].numel()]
+
+
 def measure(model, hwc):
     """Returns (params, non_trainable, macs, output [H,W,C], per-module info)."""
     model.eval()
@@ -150,17 +157,21 @@ def measure(model, hwc):
             m = w
         macs[mod] = macs.get(mod, 0) + m
 
+    shapes = {}  # module -> output shapes, one per call
+
+    def shape_hook(mod, inp, out):
+        if isinstance(out, torch.Tensor):
+            shapes.setdefault(mod, []).append(hwc_of(out))
+
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    handles += [m.register_forward_hook(shape_hook) for m in model.modules()]
     h, w, c = hwc
     with torch.no_grad():
         out = model(torch.zeros(1, c, h, w))
     for hd in handles:
         hd.remove()
-    if out.dim() == 4:
-        oshape = [out.shape[2], out.shape[3], out.shape[1]]
-    else:
-        oshape = [1, 1, out.shape[1]]
+    oshape = hwc_of(out)
 
     params = sum(p.numel() for p in model.parameters())
     nontrain = sum(b.numel() for n, b in model.named_buffers()
@@ -177,7 +188,11 @@ def measure(model, hwc):
         modules.append({"name": name, "type": type(mod).__name__,
                         "keys": keys, "params": p, "non_trainable": nt,
                         "macs": macs.get(mod, 0)})
-    return params, nontrain, sum(macs.values()), oshape, modules
+    # Output shapes of the modules called once, by name, to compare with
+    # the cnnc layers of the same name.
+    outs = {name: shapes[mod][0] for name, mod in model.named_modules()
+            if name and len(shapes.get(mod, [])) == 1}
+    return params, nontrain, sum(macs.values()), oshape, modules, outs
 
 
 def cnnc_report(cnnc, net):
@@ -191,7 +206,7 @@ def cnnc_report(cnnc, net):
 
 def compare(net, ref, rep):
     """Lists the differences between torch (ref) and a cnnc JSON report."""
-    params, nontrain, macs, oshape, modules = ref
+    params, nontrain, macs, oshape, modules, outs = ref
     diffs = []
     for key, want in (("params", params), ("non_trainable", nontrain),
                       ("macs", macs), ("output", oshape)):
@@ -222,6 +237,25 @@ def compare(net, ref, rep):
     for n in weighted:
         if n not in tnames:
             diffs.append("cnnc layer %s has weights but no torch module" % n)
+    # The layers holding weights come in the state_dict's order.
+    order = [m["name"] for m in modules]
+    if [n for n in weighted if n in tnames] != [n for n in order if n in layers]:
+        diffs.append("layers with weights are not in the state_dict's order")
+    # Every layer that has a torch module of its name has its output shape
+    # (torch's flattened [N, F] outputs compare by element count).
+    nshape = 0
+    for name, l in layers.items():
+        want = outs.get(name)
+        if want is None:
+            continue
+        nshape += 1
+        got = l.get("output")
+        if want[:2] == [1, 1] and got and got[0] * got[1] * got[2] == want[2]:
+            continue
+        if got != want:
+            diffs.append("%s output: cnnc %s, torch %s" % (name, got, want))
+    print("cnnc: %d layers, %d with weights, %d output shapes compared"
+          % (len(layers), len(weighted), nshape))
     return diffs
 
 
@@ -238,7 +272,7 @@ def main():
         if args.nets and net not in args.nets:
             continue
         ref = measure(make(), hwc)
-        params, nontrain, macs, oshape, modules = ref
+        params, nontrain, macs, oshape, modules, _ = ref
         print("== %s (input %s)" % (net, "x".join(map(str, hwc))))
         print("params %d" % params)
         print("non_trainable %d" % nontrain)

@@ -19,6 +19,7 @@
 /* ---- Helpers ---- */
 
 static char *messages; /* what the last run() printed */
+static int warnings;    /* and how many warnings */
 
 static SrcLoc line_loc(int line)
 {
@@ -85,19 +86,21 @@ static Node *join(Net *net, OpKind op, const char *name, int count, const char *
 }
 
 /* Runs the checker with diagnostics captured into `messages`; also checks
- * that the returned count is what was reported. */
+ * that the returned count is what was reported.  Sources registered with
+ * diag_add_source stay until the suite's cleanup. */
 static int run(Net *net)
 {
     free(messages);
     messages = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&messages, &len);
-    diag_reset();
+    int errors_before = diag_errors(), warnings_before = diag_warnings();
     diag_set_stream(f);
     int errors = check_net(net);
     diag_set_stream(NULL);
     fclose(f);
-    CU_ASSERT_EQUAL(errors, diag_errors());
+    CU_ASSERT_EQUAL(errors, diag_errors() - errors_before);
+    warnings = diag_warnings() - warnings_before;
     return errors;
 }
 
@@ -248,7 +251,7 @@ static void test_conv_same(void)
 
 static void test_conv_nonsquare(void)
 {
-    Net *net = new_net(10, 20, 3);
+    Net *net = new_net(10, 19, 3);
     Node *c = conv(net, "conv1", 3, 4);
     c->kw = 5;
     c->sh = 1;
@@ -256,7 +259,7 @@ static void test_conv_nonsquare(void)
     c->pad_h = 1;
     c->pad_w = 2;
     CU_ASSERT_EQUAL(run(net), 0);
-    CU_ASSERT(shape_is(c, 10, 7, 4)); /* (20 + 4 - 5) / 3 + 1 = 7 */
+    CU_ASSERT(shape_is(c, 10, 7, 4)); /* (19 + 4 - 5) / 3 + 1 = 7 */
     CU_ASSERT_EQUAL(c->macs, 10 * 7 * 4 * 15 * 3);
     net_free(net);
 }
@@ -276,13 +279,13 @@ static void test_conv_groups(void)
     net = new_net(8, 8, 6);
     conv(net, "conv1", 3, 8)->groups = 4;
     CU_ASSERT_EQUAL(run(net), 1);
-    CU_ASSERT(said("conv1: groups 4 must divide the 6 input channels"));
+    CU_ASSERT(said("conv1: groups 4 must divide both the 6 input channels and the 8 filters"));
 
     net_free(net);
     net = new_net(8, 8, 8);
     conv(net, "conv1", 3, 6)->groups = 4;
     CU_ASSERT_EQUAL(run(net), 1);
-    CU_ASSERT(said("conv1: groups 4 must divide the 6 filters"));
+    CU_ASSERT(said("conv1: groups 4 must divide both the 8 input channels and the 6 filters"));
     net_free(net);
 
     net = new_net(8, 8, 6);
@@ -334,7 +337,7 @@ static void test_misfit_message(void)
     /* Only the rows miss; the stride stays square. */
     CU_ASSERT_EQUAL(one_window(OP_CONV, 7, 6, 3, 3, 0, FIT_DEFAULT, NULL), 1);
     CU_ASSERT(said("does not fit the 7x6 input: the last window misses 1 row (2 more would "
-                   "complete another window); use 'pad 1x0' (output 3x2), 'stride 1' "
+                   "complete another window); use 'pad 1x0' (output 3x2) or 'stride 1' "
                    "(output 5x4), or 'fit floor' (output 2x2) or 'fit ceil' (output 3x2)"));
 
     /* Pooling says window; an even stride cannot be fixed by symmetric padding. */
@@ -444,7 +447,7 @@ static void test_suggestions_fit(void)
         net_free(net);
     }
     CU_ASSERT(misfits > 300);
-    CU_ASSERT(verified > 3 * misfits);
+    CU_ASSERT(verified >= 3 * misfits);
 }
 
 /* ---- fit floor and ceil against PyTorch ---- */
@@ -468,14 +471,15 @@ static void test_fit_pytorch(void)
         CU_ASSERT_EQUAL(one_window(OP_POOL, cases[i].h, cases[i].w, cases[i].k, cases[i].s,
                                    cases[i].pad, FIT_CEIL, &n), 0);
         CU_ASSERT(shape_is(&n, cases[i].ceil_h, cases[i].ceil_w, 3));
-        /* The padding as used makes the computation exact. */
-        CU_ASSERT_EQUAL((n.out.h - 1) * n.sh + n.kh, n.in_shape.h + n.pad_t + n.pad_b);
-        CU_ASSERT_EQUAL((n.out.w - 1) * n.sw + n.kw, n.in_shape.w + n.pad_l + n.pad_r);
+        /* Every window lies within the padding as used. */
+        CU_ASSERT((n.out.h - 1) * n.sh + n.kh <= n.in_shape.h + n.pad_t + n.pad_b);
+        CU_ASSERT((n.out.w - 1) * n.sw + n.kw <= n.in_shape.w + n.pad_l + n.pad_r);
         CU_ASSERT_EQUAL(n.pad_t, cases[i].pad);
     }
     Node n;
     CU_ASSERT_EQUAL(one_window(OP_POOL, 112, 112, 3, 2, 0, FIT_CEIL, &n), 0);
-    CU_ASSERT_EQUAL(n.pad_b, 1);
+    CU_ASSERT_EQUAL(n.pad_b, 1); /* exactly what the last window reads */
+    CU_ASSERT_EQUAL((n.out.h - 1) * 2 + 3, 112 + n.pad_b);
     CU_ASSERT_EQUAL(one_window(OP_CONV, 7, 7, 3, 3, 0, FIT_FLOOR, &n), 0);
     CU_ASSERT(shape_is(&n, 2, 2, 4)); /* PyTorch nn.Conv2d */
 }
@@ -622,14 +626,14 @@ static void test_add(void)
     net_free(net);
 
     net = two_branches(64, 1, 64, 2);
-    diag_reset();
-    const char *file = diag_add_source("t.net", "input\na\nb\nadd a, b\n", 20);
+    const char *text = "input\na\nb\nadd a, b\n";
+    const char *file = diag_add_source("t.net", text, strlen(text));
     n = join(net, OP_ADD, "add1", 2, ab);
     n->input_locs[1].file = file;
     join(net, OP_ACT, "relu1", 1, (const char *[]){"add1"});
     CU_ASSERT_EQUAL(run(net), 1);
     CU_ASSERT(said("t.net:4:20: error: add1: cannot add a (28x28x64) and b (14x14x64): "
-                   "shapes differ\n"));
+                   "shapes differ\n add a, b\n"));
     CU_ASSERT(!strstr(messages, "relu1")); /* skipped silently */
     net_free(net);
 }
@@ -654,7 +658,8 @@ static void test_mul(void)
     net = two_branches(64, 1, 32, 2);
     join(net, OP_MUL, "mul1", 2, ab);
     CU_ASSERT_EQUAL(run(net), 1);
-    CU_ASSERT(said("mul1: cannot multiply a (28x28x64) and b (14x14x32): shapes differ"));
+    CU_ASSERT(said("mul1: cannot multiply a (28x28x64) and b (14x14x32): the shapes must be "
+                   "equal, or one 1x1xC with the other's C channels"));
     net_free(net);
 
     net = new_net(28, 28, 3);
@@ -662,7 +667,7 @@ static void test_mul(void)
     fc(net, "b", 32);
     join(net, OP_MUL, "mul1", 2, ba);
     CU_ASSERT_EQUAL(run(net), 1);
-    CU_ASSERT(said("mul1: cannot scale a (28x28x64) by b (1x1x32): the channel counts differ"));
+    CU_ASSERT(said("mul1: cannot multiply b (1x1x32) and a (28x28x64)"));
     net_free(net);
 }
 
@@ -699,7 +704,7 @@ static void test_concat_crop(void)
 static void test_values(void)
 {
     Net *net = new_net(28, 28, 1);
-    Node *c = conv(net, "conv1", 3, 4);
+    conv(net, "conv1", 3, 4);
     conv(net, "conv2", 3, 4)->sh = 0;
     Node *k = conv(net, "conv3", 0, 0);
     k->kw = 3;
@@ -718,11 +723,10 @@ static void test_values(void)
     Node *cr = layer(net, OP_CROP, "crop1");
     cr->crop_h = 0;
     cr->crop_w = 5;
-    (void)c;
     for (int i = 2; i < net->nnodes; i++) /* each from conv1, so errors do not hide */
         net->nodes[i]->inputs[0] = 1;
-    CU_ASSERT_EQUAL(run(net), 14);
-    CU_ASSERT(said("conv2: stride must be at least 1, not 2x0"));
+    CU_ASSERT_EQUAL(run(net), 13);
+    CU_ASSERT(said("conv2: stride must be at least 1, not 0x1"));
     CU_ASSERT(said("conv3: filter size must be at least 1, not 0x3"));
     CU_ASSERT(said("conv3: number of filters must be at least 1, not 0"));
     CU_ASSERT(said("conv4: padding must be at least 0, not -1x0"));
@@ -773,7 +777,7 @@ static void build_pad_huge_strided(Net *net)
 
 static void build_params_huge(Net *net)
 {
-    conv(net, "conv1", 46341, INT32_MAX);
+    conv(net, "conv1", 46341, INT32_MAX); /* 2^31 * 1000 * 46341^2 parameters */
 }
 
 static void build_total_huge(Net *net)
@@ -820,7 +824,7 @@ static void test_overflow(void)
     CU_ASSERT(said("conv1: output size overflows"));
     CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_pad_huge_strided), 1);
     CU_ASSERT(said("conv1: a 3x3 filter with stride 4398046511104 does not fit"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){46341, 46341, INT32_MAX}, build_params_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){46341, 46341, 1000}, build_params_huge), 1);
     CU_ASSERT(said("conv1: parameter or multiply-accumulate count overflows"));
     CU_ASSERT_EQUAL(overflow_case((Shape){1, 1, INT32_MAX}, build_total_huge), 2);
     CU_ASSERT(said("fc3: the network's parameter count overflows"));
@@ -833,15 +837,16 @@ static void test_errors_counted(void)
 {
     Net *net = new_net(28, 28, 1);
     conv(net, "conv1", 3, 4)->sh = 0;  /* 1 */
-    pool(net, "pool1", 2);             /* skipped: input failed */
-    fc(net, "fc1", 10);                /* skipped */
+    pool(net, "pool1", 2)->sw = 0;     /* 2: its own mistake */
+    fc(net, "fc1", 10);                /* skipped: input failed */
     Node *c2 = conv(net, "conv2", 3, 4);
     c2->inputs[0] = 0;
-    c2->sh = c2->sw = 2;               /* 2: does not fit */
+    c2->sh = c2->sw = 2;               /* 3: does not fit */
     Node *c3 = conv(net, "conv3", 30, 4);
-    c3->inputs[0] = 0;                 /* 3: too large */
-    CU_ASSERT_EQUAL(run(net), 3);
-    CU_ASSERT(!strstr(messages, "pool1") && !strstr(messages, "fc1"));
+    c3->inputs[0] = 0;                 /* 4: too large */
+    CU_ASSERT_EQUAL(run(net), 4);
+    CU_ASSERT(said("pool1: stride must be at least 1, not 2x0"));
+    CU_ASSERT(!strstr(messages, "error: fc1"));
     CU_ASSERT(!net_find(net, "pool1")->checked);
     net_free(net);
 
@@ -864,7 +869,7 @@ static void test_unused_and_memory(void)
     c->inputs[0] = 0;
     join(net, OP_ADD, "add1", 2, (const char *[]){"a", "b"});
     CU_ASSERT_EQUAL(run(net), 0);
-    CU_ASSERT_EQUAL(diag_warnings(), 1);
+    CU_ASSERT_EQUAL(warnings, 1);
     CU_ASSERT(said("cnnc: warning: c: output is never used\n"));
     CU_ASSERT_EQUAL(net->output, 4);
     /* Live: {in}, {in,a}, {a,b,in} (in is used by c), {in,c,a,b}, {a,b,add}. */

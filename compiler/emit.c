@@ -1,0 +1,830 @@
+/* emit.c - the C backend's frame: the memory plan, the model struct, the
+ * public API (SPEC section 3), the pass drivers, the loss and the
+ * descriptor the runtime's driver uses.  The kernels of each layer kind are
+ * in emit_conv.c and emit_layers.c.
+ *
+ * The generated code keeps one arena per model: parameters, gradients,
+ * optimizer state, batchnorm state and statistics, and per-image
+ * activations, gradients and dropout masks scaled by max_batch.  Every layer
+ * reads its inputs' activations, so a training step keeps all of them, and
+ * gradients accumulate (+=) into the inputs' gradient buffers, so a tensor
+ * read by several layers gets the sum. */
+#include "emit.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emitter.h"
+#include "report.h"
+
+/* ---- printing ---- */
+
+static void vout(Emitter *E, const char *fmt, va_list ap)
+{
+    for (int i = 0; i < E->indent; i++)
+        sb_puts(E->out, "    ");
+    char buf[1024];
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    if (n >= (int)sizeof buf) {
+        char *big = xmalloc((size_t)n + 1);
+        vsnprintf(big, (size_t)n + 1, fmt, again);
+        sb_puts(E->out, big);
+        free(big);
+    } else {
+        sb_puts(E->out, buf);
+    }
+    va_end(again);
+}
+
+void out(Emitter *E, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (*fmt)
+        vout(E, fmt, ap);
+    va_end(ap);
+    sb_puts(E->out, "\n");
+}
+
+void open_block(Emitter *E, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vout(E, fmt, ap);
+    va_end(ap);
+    sb_puts(E->out, " {\n");
+    E->indent++;
+}
+
+void open_scope(Emitter *E)
+{
+    out(E, "{");
+    E->indent++;
+}
+
+void blank(Emitter *E)
+{
+    sb_puts(E->out, "\n");
+}
+
+void close_block(Emitter *E)
+{
+    E->indent--;
+    out(E, "}");
+}
+
+/* ---- buffers ---- */
+
+const Node *in_node(const Emitter *E, const LayerPlan *lp, int k)
+{
+    return E->net->nodes[lp->node->inputs[k]];
+}
+
+long in_elems(const Emitter *E, const LayerPlan *lp, int k)
+{
+    return (long)in_node(E, lp, k)->out_elems;
+}
+
+const char *in_ptr(Emitter *E, const LayerPlan *lp, int k)
+{
+    static char buf[64];
+    int id = lp->node->inputs[k];
+    if (id == 0)
+        return "m->x";
+    snprintf(buf, sizeof buf, "ACT(%ld)", E->plan[id].act_off);
+    return buf;
+}
+
+const char *in_grad_ptr(Emitter *E, const LayerPlan *lp, int k)
+{
+    static char buf[64];
+    int id = lp->node->inputs[k];
+    if (id == 0)
+        return "m->dx";
+    snprintf(buf, sizeof buf, "DACT(%ld)", E->plan[id].act_off);
+    return buf;
+}
+
+const char *out_ptr(Emitter *E, const LayerPlan *lp)
+{
+    static char buf[64];
+    (void)E;
+    snprintf(buf, sizeof buf, "ACT(%ld)", lp->act_off);
+    return buf;
+}
+
+const char *out_grad_ptr(Emitter *E, const LayerPlan *lp)
+{
+    static char buf[64];
+    (void)E;
+    snprintf(buf, sizeof buf, "DACT(%ld)", lp->act_off);
+    return buf;
+}
+
+const char *flt(double v)
+{
+    static char buf[8][40];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%.9g", v);
+    if (!strpbrk(buf[k], ".eEn"))
+        strcat(buf[k], ".0");
+    strcat(buf[k], "f");
+    return buf[k];
+}
+
+/* ---- activations ---- */
+
+void emit_act_forward(Emitter *E, ActKind act, double alpha, const char *y, const char *count)
+{
+    switch (act) {
+    case ACT_NONE:
+    case ACT_LINEAR:
+    case ACT_SOFTMAX:   /* over channels: emitted by the layer, see emit_layers.c */
+        return;
+    case ACT_RELU:
+        out(E, "for (long p = 0; p < %s; p++) %s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;", count, y, y, y);
+        return;
+    case ACT_LEAKY:
+        out(E, "for (long p = 0; p < %s; p++) %s[p] = %s[p] > 0.0f ? %s[p] : %s * %s[p];", count, y, y,
+            y, flt(alpha), y);
+        return;
+    case ACT_SIGMOID:
+        out(E, "for (long p = 0; p < %s; p++) %s[p] = 1.0f / (1.0f + expf(-%s[p]));", count, y, y);
+        return;
+    case ACT_TANH:
+        out(E, "for (long p = 0; p < %s; p++) %s[p] = tanhf(%s[p]);", count, y, y);
+        return;
+    }
+}
+
+/* Derivatives come from the output alone, so no pre-activation is kept:
+ * relu and leaky (slope >= 0) by the sign of y, sigmoid y(1-y), tanh 1-y^2. */
+void emit_act_backward(Emitter *E, ActKind act, double alpha, const char *y, const char *dy,
+                       const char *count)
+{
+    switch (act) {
+    case ACT_NONE:
+    case ACT_LINEAR:
+    case ACT_SOFTMAX:
+        return;
+    case ACT_RELU:
+        out(E, "for (long p = 0; p < %s; p++) if (!(%s[p] > 0.0f)) %s[p] = 0.0f;", count, y, dy);
+        return;
+    case ACT_LEAKY:
+        out(E, "for (long p = 0; p < %s; p++) if (!(%s[p] > 0.0f)) %s[p] *= %s;", count, y, dy, flt(alpha));
+        return;
+    case ACT_SIGMOID:
+        out(E, "for (long p = 0; p < %s; p++) %s[p] *= %s[p] * (1.0f - %s[p]);", count, dy, y, y);
+        return;
+    case ACT_TANH:
+        out(E, "for (long p = 0; p < %s; p++) %s[p] *= 1.0f - %s[p] * %s[p];", count, dy, y, y);
+        return;
+    }
+}
+
+/* ---- the plan ---- */
+
+static char *c_identifier(const char *name)
+{
+    char *id = xmalloc(strlen(name) + 2);
+    char *p = id;
+    if (isdigit((unsigned char)name[0]))
+        *p++ = '_';
+    for (const char *s = name; *s; s++)
+        *p++ = isalnum((unsigned char)*s) ? *s : '_';
+    *p = '\0';
+    return id;
+}
+
+/* A weight layer is initialised for ReLU when a ReLU follows it directly
+ * or behind a batchnorm. */
+static bool relu_follows(const Net *net, const Node *n)
+{
+    if (n->act == ACT_RELU || n->act == ACT_LEAKY)
+        return true;
+    for (int i = n->id + 1; i < net->nnodes; i++) {
+        const Node *next = net->nodes[i];
+        if (next->ninputs != 1 || next->inputs[0] != n->id)
+            continue;
+        if (next->op == OP_ACT)
+            return next->act == ACT_RELU || next->act == ACT_LEAKY;
+        if (next->op == OP_BATCHNORM)
+            return relu_follows(net, next);
+    }
+    return false;
+}
+
+static void plan_layers(Emitter *E)
+{
+    const Net *net = E->net;
+    E->plan = xcalloc((size_t)net->nnodes, sizeof *E->plan);
+    for (int i = 0; i < net->nnodes; i++) {
+        const Node *n = net->nodes[i];
+        LayerPlan *lp = &E->plan[i];
+        lp->node = n;
+        lp->w_off = lp->b_off = lp->rm_off = lp->rv_off = lp->stats_off = lp->mask_off = -1;
+        /* A name that two layers share as C identifiers gets the id too. */
+        lp->cname = c_identifier(n->name);
+        for (int j = 0; j < i; j++)
+            if (strcmp(E->plan[j].cname, lp->cname) == 0) {
+                char *fixed = xasprintf("%s_%d", lp->cname, i);
+                free(lp->cname);
+                lp->cname = fixed;
+                break;
+            }
+        long cin = (long)n->in_shape.c;
+        switch (n->op) {
+        case OP_CONV:
+            lp->w_size = (long)(n->filters * (cin / n->groups) * n->kh * n->kw);
+            lp->b_size = n->bias ? (long)n->filters : 0;
+            break;
+        case OP_DECONV:
+            lp->w_size = (long)(cin * (n->filters / n->groups) * n->kh * n->kw);
+            lp->b_size = n->bias ? (long)n->filters : 0;
+            break;
+        case OP_FC:
+            lp->w_size = (long)(n->in_shape.h * n->in_shape.w * cin * n->filters);
+            lp->b_size = n->bias ? (long)n->filters : 0;
+            break;
+        case OP_BATCHNORM:
+            lp->w_size = lp->b_size = cin;
+            lp->rm_off = E->num_state;
+            lp->rv_off = E->num_state + cin;
+            E->num_state += 2 * cin;
+            lp->stats_off = E->num_stats;
+            E->num_stats += 2 * cin;
+            break;
+        case OP_DROPOUT:
+            lp->mask_off = E->mask_elems;
+            E->mask_elems += (long)n->out_elems;
+            break;
+        default:
+            break;
+        }
+        if (lp->w_size) {
+            lp->w_off = E->num_params;
+            E->num_params += lp->w_size;
+        }
+        if (lp->b_size) {
+            lp->b_off = E->num_params;
+            E->num_params += lp->b_size;
+        }
+        lp->he_init = relu_follows(net, n);
+        if (i > 0) {
+            lp->act_off = E->act_elems;
+            E->act_elems += (long)n->out_elems;
+        }
+    }
+}
+
+/* ---- the file's parts ---- */
+
+static const char *shape_str(Shape s)
+{
+    static char buf[4][64];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%lldx%lldx%lld", (long long)s.h, (long long)s.w, (long long)s.c);
+    return buf[k];
+}
+
+static bool ends_in_softmax(const Net *net)
+{
+    const Node *last = net->nodes[net->output];
+    return last->op == OP_SOFTMAX || last->act == ACT_SOFTMAX;
+}
+
+static void emit_header(Emitter *E, StrBuf *h)
+{
+    const Net *net = E->net;
+    const char *P = E->opt->prefix, *U = E->upper;
+    const Node *last = net->nodes[net->output];
+    sb_printf(h, "/* %s.h - generated by cnnc %s; do not edit.\n", P, CNNC_VERSION);
+    sb_printf(h, " * Network %s: input %s, output %s, %ld parameters. */\n", net->name,
+              shape_str(net->input), shape_str(last->out), E->num_params);
+    sb_printf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n#include \"cnnrt.h\"\n\n", U, U);
+    sb_printf(h, "#define %s_IN_C %lld\n#define %s_IN_H %lld\n#define %s_IN_W %lld\n", U,
+              (long long)net->input.c, U, (long long)net->input.h, U, (long long)net->input.w);
+    sb_printf(h, "#define %s_IN_SIZE %lld\n", U, (long long)(net->input.c * net->input.h * net->input.w));
+    sb_printf(h, "#define %s_OUT_C %lld\n#define %s_OUT_H %lld\n#define %s_OUT_W %lld\n", U,
+              (long long)last->out.c, U, (long long)last->out.h, U, (long long)last->out.w);
+    sb_printf(h, "#define %s_OUT_SIZE %lld\n", U, (long long)last->out_elems);
+    sb_printf(h, "#define %s_NUM_PARAMS %ld\n#define %s_NUM_STATE %ld\n", U, E->num_params, U, E->num_state);
+    sb_printf(h, "#define %s_TRAINABLE %d\n\n", U, E->train);
+    sb_printf(h, "typedef struct %s %s;   /* parameters, gradients, state */\n\n", P, P);
+    sb_printf(h, "%s *%s_new(int max_batch);          /* NULL on allocation failure */\n", P, P);
+    sb_printf(h, "void %s_free(%s *m);\n", P, P);
+    sb_printf(h, "void %s_init(%s *m, uint64_t seed);   /* He/Glorot, deterministic */\n", P, P);
+    sb_printf(h, "int %s_load(%s *m, const char *path);  /* safetensors; 0 ok, <0 error (cnn_error()) */\n", P, P);
+    sb_printf(h, "int %s_save(const %s *m, const char *path);\n", P, P);
+    sb_printf(h, "/* Inference: n images x (NCHW) to n outputs y; any n. */\n");
+    sb_printf(h, "void %s_forward(%s *m, const float *x, float *y, int n);\n", P, P);
+    if (E->train) {
+        sb_printf(h, "/* One optimizer step on n <= max_batch images; labels: one class per\n"
+                     " * output pixel (OUT_H*OUT_W per image).  Returns the mean loss (%s),\n"
+                     " * NAN if n is out of range. */\n",
+                  ends_in_softmax(net) ? "softmax cross-entropy" : "mean squared error against one-hot labels");
+        sb_printf(h, "float %s_train_step(%s *m, const float *x, const int *labels, int n,\n"
+                     "                    const cnn_optim *opt);\n", P, P);
+        sb_printf(h, "/* Inference-mode backward: given dL/dy, writes dL/dx (if dx is not NULL)\n"
+                     " * and the weight gradients (%s_grads); nothing is updated. */\n", P);
+        sb_printf(h, "void %s_backward(%s *m, const float *x, const float *dy, float *dx, int n);\n", P, P);
+        sb_printf(h, "float *%s_grads(%s *m);          /* NUM_PARAMS floats, as %s_params */\n", P, P, P);
+    }
+    sb_printf(h, "float *%s_params(%s *m);         /* NUM_PARAMS floats, tensors in order */\n", P, P);
+    sb_printf(h, "float *%s_state(%s *m);          /* NUM_STATE floats: batchnorm statistics */\n", P, P);
+    sb_printf(h, "extern const cnn_net %s_net;   /* descriptor for the driver */\n\n#endif\n", P);
+}
+
+static void emit_prologue(Emitter *E)
+{
+    const char *P = E->opt->prefix;
+    out(E, "/* %s.c - generated by cnnc %s from %s; do not edit.", P, CNNC_VERSION, E->net->files[0]);
+    out(E, " * Every size is a constant; kernel loops of up to %ld iterations are unrolled. */",
+        E->opt->unroll);
+    out(E, "#include <math.h>");
+    out(E, "#include <stdlib.h>");
+    out(E, "#include <string.h>");
+    blank(E);
+    out(E, "#include \"%s\"", E->opt->header_name);
+    blank(E);
+    out(E, "#ifdef _OPENMP");
+    out(E, "#define PARALLEL_FOR _Pragma(\"omp parallel for schedule(static)\")");
+    out(E, "#else");
+    out(E, "#define PARALLEL_FOR");
+    out(E, "#endif");
+    blank(E);
+    open_block(E, "struct %s", P);
+    out(E, "int max_batch;");
+    out(E, "int training;          /* batch statistics and dropout on */");
+    out(E, "int loss_fused;        /* the loss gave dL/dlogits: skip softmax backward */");
+    out(E, "long step;             /* optimizer steps so far */");
+    out(E, "cnn_rng rng;           /* dropout */");
+    out(E, "const float *x;        /* the batch being run */");
+    out(E, "float *dx;             /* where dL/dx goes, or NULL */");
+    out(E, "float *params;         /* %ld */", E->num_params);
+    out(E, "float *grads, *opt1, *opt2;");
+    out(E, "float *state;          /* %ld: batchnorm running mean and variance */", E->num_state);
+    out(E, "float *stats;          /* %ld: batchnorm batch mean and 1/std */", E->num_stats);
+    out(E, "float *act, *dact;     /* %ld per image each */", E->act_elems);
+    out(E, "float *mask;           /* %ld per image: dropout */", E->mask_elems);
+    E->indent--;
+    out(E, "};");
+    blank(E);
+    out(E, "#define ACT(off) (m->act + (size_t)(off) * (size_t)m->max_batch)");
+    out(E, "#define DACT(off) (m->dact + (size_t)(off) * (size_t)m->max_batch)");
+    out(E, "#define MASK(off) (m->mask + (size_t)(off) * (size_t)m->max_batch)");
+    blank(E);
+}
+
+/* The comment above each layer's functions: what it is and its shapes. */
+static void layer_comment(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    StrBuf opts;
+    sb_init(&opts);
+    report_options(n, &opts);
+    out(E, "/* %s: %s%s%s, %s -> %s, %lld parameters */", n->name, n->kind_name,
+        opts.len ? " " : "", opts.len ? opts.data : "", shape_str(n->in_shape), shape_str(n->out),
+        (long long)n->params);
+    sb_free(&opts);
+}
+
+static void emit_layer_functions(Emitter *E)
+{
+    const char *P = E->opt->prefix;
+    for (int i = 1; i < E->net->nnodes; i++) {
+        const LayerPlan *lp = &E->plan[i];
+        layer_comment(E, lp);
+        open_block(E, "static void %s_forward(%s *m, int n)", lp->cname, P);
+        switch (lp->node->op) {
+        case OP_CONV: emit_conv_forward(E, lp); break;
+        case OP_DECONV: emit_deconv_forward(E, lp); break;
+        case OP_FC: emit_fc_forward(E, lp); break;
+        default: emit_layer_forward(E, lp); break;
+        }
+        close_block(E);
+        blank(E);
+        if (!E->train)
+            continue;
+        open_block(E, "static void %s_backward(%s *m, int n)", lp->cname, P);
+        switch (lp->node->op) {
+        case OP_CONV: emit_conv_backward(E, lp); break;
+        case OP_DECONV: emit_deconv_backward(E, lp); break;
+        case OP_FC: emit_fc_backward(E, lp); break;
+        default: emit_layer_backward(E, lp); break;
+        }
+        close_block(E);
+        blank(E);
+    }
+}
+
+static void emit_passes(Emitter *E)
+{
+    const char *P = E->opt->prefix;
+    open_block(E, "static void forward_pass(%s *m, int n)", P);
+    for (int i = 1; i < E->net->nnodes; i++)
+        out(E, "%s_forward(m, n);", E->plan[i].cname);
+    close_block(E);
+    blank(E);
+    if (!E->train)
+        return;
+    out(E, "/* Gradients accumulate into the inputs' buffers: clear them first. */");
+    open_block(E, "static void backward_pass(%s *m, int n)", P);
+    for (int i = 1; i < E->net->nnodes - 1; i++)
+        out(E, "memset(DACT(%ld), 0, sizeof(float) * (size_t)n * %lld);", E->plan[i].act_off,
+            (long long)E->net->nodes[i]->out_elems);
+    for (int i = E->net->nnodes - 1; i >= 1; i--)
+        out(E, "%s_backward(m, n);", E->plan[i].cname);
+    close_block(E);
+    blank(E);
+}
+
+static void emit_lifecycle(Emitter *E)
+{
+    const char *P = E->opt->prefix;
+    long np = E->num_params, mb_fixed = np * (E->train ? 4 : 1) + E->num_state + E->num_stats;
+    long per_image = E->act_elems * (E->train ? 2 : 1) + (E->train ? E->mask_elems : 0);
+    open_block(E, "%s *%s_new(int max_batch)", P, P);
+    out(E, "if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(float) - %ldu) / %ldu)", mb_fixed,
+        per_image > 0 ? per_image : 1);
+    out(E, "    return NULL;");
+    out(E, "%s *m = calloc(1, sizeof *m);", P);
+    out(E, "float *arena = calloc(%ldu + (size_t)%ldu * (size_t)max_batch, sizeof(float));", mb_fixed + 1,
+        per_image);
+    open_block(E, "if (!m || !arena)");
+    out(E, "free(m);");
+    out(E, "free(arena);");
+    out(E, "return NULL;");
+    close_block(E);
+    out(E, "m->max_batch = max_batch;");
+    out(E, "m->params = arena;");
+    if (E->train) {
+        out(E, "m->grads = m->params + %ld;", np);
+        out(E, "m->opt1 = m->grads + %ld;", np);
+        out(E, "m->opt2 = m->opt1 + %ld;", np);
+        out(E, "m->state = m->opt2 + %ld;", np);
+    } else {
+        out(E, "m->state = m->params + %ld;", np);
+    }
+    out(E, "m->stats = m->state + %ld;", E->num_state);
+    out(E, "m->act = m->stats + %ld;", E->num_stats);
+    if (E->train) {
+        out(E, "m->dact = m->act + (size_t)%ld * (size_t)max_batch;", E->act_elems);
+        out(E, "m->mask = m->dact + (size_t)%ld * (size_t)max_batch;", E->act_elems);
+    }
+    out(E, "%s_init(m, 0);", P);
+    out(E, "return m;");
+    close_block(E);
+    blank(E);
+    open_block(E, "void %s_free(%s *m)", P, P);
+    out(E, "if (m)");
+    out(E, "    free(m->params);");
+    out(E, "free(m);");
+    close_block(E);
+    blank(E);
+    open_block(E, "float *%s_params(%s *m)", P, P);
+    out(E, "return m->params;");
+    close_block(E);
+    blank(E);
+    open_block(E, "float *%s_state(%s *m)", P, P);
+    out(E, "return m->state;");
+    close_block(E);
+    blank(E);
+    if (E->train) {
+        open_block(E, "float *%s_grads(%s *m)", P, P);
+        out(E, "return m->grads;");
+        close_block(E);
+        blank(E);
+    }
+}
+
+static void emit_init(Emitter *E)
+{
+    const char *P = E->opt->prefix;
+    open_block(E, "void %s_init(%s *m, uint64_t seed)", P, P);
+    out(E, "cnn_rng r;");
+    out(E, "cnn_rng_seed(&r, seed);");
+    for (int i = 1; i < E->net->nnodes; i++) {
+        const LayerPlan *lp = &E->plan[i];
+        const Node *n = lp->node;
+        if (n->op == OP_BATCHNORM) {
+            out(E, "cnn_fill(m->params + %ld, %ld, 1.0f);   /* %s.weight */", lp->w_off, lp->w_size, n->name);
+            out(E, "cnn_fill(m->params + %ld, %ld, 0.0f);   /* %s.bias */", lp->b_off, lp->b_size, n->name);
+            out(E, "cnn_fill(m->state + %ld, %ld, 0.0f);    /* %s.running_mean */", lp->rm_off, lp->w_size, n->name);
+            out(E, "cnn_fill(m->state + %ld, %ld, 1.0f);    /* %s.running_var */", lp->rv_off, lp->w_size, n->name);
+            continue;
+        }
+        if (lp->w_off < 0)
+            continue;
+        long fan_in, fan_out;
+        if (n->op == OP_FC) {
+            fan_in = lp->w_size / (long)n->filters;
+            fan_out = (long)n->filters;
+        } else if (n->op == OP_CONV) {
+            fan_in = (long)((n->in_shape.c / n->groups) * n->kh * n->kw);
+            fan_out = (long)(n->filters / n->groups * n->kh * n->kw);
+        } else {   /* deconv: torch's fan_in is weight.size(1) * kernel */
+            fan_in = (long)((n->filters / n->groups) * n->kh * n->kw);
+            fan_out = (long)(n->in_shape.c / n->groups * n->kh * n->kw);
+        }
+        if (lp->he_init)
+            out(E, "cnn_init_he(m->params + %ld, %ld, %ld, &r);   /* %s.weight */", lp->w_off, lp->w_size,
+                fan_in, n->name);
+        else
+            out(E, "cnn_init_glorot(m->params + %ld, %ld, %ld, %ld, &r);   /* %s.weight */", lp->w_off,
+                lp->w_size, fan_in, fan_out, n->name);
+        if (lp->b_off >= 0)
+            out(E, "cnn_init_bias(m->params + %ld, %ld, %ld, &r);   /* %s.bias */", lp->b_off, lp->b_size,
+                fan_in, n->name);
+    }
+    if (E->train)
+        out(E, "memset(m->opt1, 0, sizeof(float) * 2 * %ldu);", E->num_params);
+    out(E, "m->step = 0;");
+    out(E, "cnn_rng_seed(&m->rng, seed ^ 0x9e3779b97f4a7c15u);");
+    close_block(E);
+    blank(E);
+}
+
+/* The tensor table: PyTorch's names and layouts, for load and save. */
+static void emit_tensors(Emitter *E)
+{
+    const char *P = E->opt->prefix;
+    open_block(E, "static const cnn_tensor %s_tensors[] =", P);
+    int count = 0;
+    for (int i = 1; i < E->net->nnodes; i++) {
+        const LayerPlan *lp = &E->plan[i];
+        const Node *n = lp->node;
+        if (lp->w_off < 0)
+            continue;
+        long long c = n->in_shape.c, f = n->filters, g = n->groups;
+        switch (n->op) {
+        case OP_CONV:
+            out(E, "{\"%s.weight\", 4, {%lld, %lld, %lld, %lld}, %ld, 0},", n->name, f, c / g,
+                (long long)n->kh, (long long)n->kw, lp->w_off);
+            break;
+        case OP_DECONV:
+            out(E, "{\"%s.weight\", 4, {%lld, %lld, %lld, %lld}, %ld, 0},", n->name, c, f / g,
+                (long long)n->kh, (long long)n->kw, lp->w_off);
+            break;
+        case OP_FC:
+            out(E, "{\"%s.weight\", 2, {%lld, %ld}, %ld, 0},", n->name, f, lp->w_size / (long)f, lp->w_off);
+            break;
+        default:
+            out(E, "{\"%s.weight\", 1, {%ld}, %ld, 0},", n->name, lp->w_size, lp->w_off);
+            break;
+        }
+        count++;
+        if (lp->b_off >= 0) {
+            out(E, "{\"%s.bias\", 1, {%ld}, %ld, 0},", n->name, lp->b_size, lp->b_off);
+            count++;
+        }
+        if (lp->rm_off >= 0) {
+            out(E, "{\"%s.running_mean\", 1, {%ld}, %ld, 1},", n->name, lp->w_size, lp->rm_off);
+            out(E, "{\"%s.running_var\", 1, {%ld}, %ld, 1},", n->name, lp->w_size, lp->rv_off);
+            count += 2;
+        }
+    }
+    if (count == 0)
+        out(E, "{\"\", 0, {0}, 0, 0}");
+    E->indent--;
+    out(E, "};");
+    out(E, "enum { NUM_TENSORS = %d };", count);
+    blank(E);
+    open_block(E, "int %s_load(%s *m, const char *path)", P, P);
+    out(E, "return cnn_load_tensors(path, %s_tensors, NUM_TENSORS, m->params, %ldu, m->state, %ldu);", P,
+        E->num_params, E->num_state);
+    close_block(E);
+    blank(E);
+    open_block(E, "int %s_save(const %s *m, const char *path)", P, P);
+    out(E, "return cnn_save_tensors(path, %s_tensors, NUM_TENSORS, m->params, m->state);", P);
+    close_block(E);
+    blank(E);
+}
+
+static void emit_forward_api(Emitter *E)
+{
+    const char *P = E->opt->prefix, *U = E->upper;
+    const LayerPlan *last = &E->plan[E->net->output];
+    out(E, "/* Inference runs in chunks of max_batch images. */");
+    open_block(E, "void %s_forward(%s *m, const float *x, float *y, int n)", P, P);
+    out(E, "m->training = 0;");
+    open_block(E, "for (int done = 0; done < n; done += m->max_batch)");
+    out(E, "int k = n - done < m->max_batch ? n - done : m->max_batch;");
+    out(E, "m->x = x + (size_t)done * %s_IN_SIZE;", U);
+    out(E, "forward_pass(m, k);");
+    out(E, "memcpy(y + (size_t)done * %s_OUT_SIZE, ACT(%ld), sizeof(float) * (size_t)k * %s_OUT_SIZE);", U,
+        last->act_off, U);
+    close_block(E);
+    close_block(E);
+    blank(E);
+}
+
+/* The loss and its gradient with respect to the last layer's output; for a
+ * softmax output, with respect to the logits (the softmax is fused). */
+static void emit_loss(Emitter *E)
+{
+    const char *P = E->opt->prefix, *U = E->upper;
+    const LayerPlan *last = &E->plan[E->net->output];
+    const Node *ln = last->node;
+    long long hw = ln->out.h * ln->out.w, classes = ln->out.c;
+    out(E, "/* %s over %lld classes at each of %lld output pixels. */",
+        ends_in_softmax(E->net) ? "Softmax cross-entropy" : "Mean squared error against one-hot labels",
+        classes, hw);
+    open_block(E, "static float loss_and_grad(%s *m, const int *labels, int n)", P);
+    out(E, "const float *y = ACT(%ld);", last->act_off);
+    out(E, "float *dy = DACT(%ld);", last->act_off);
+    out(E, "double total = 0.0;");
+    if (ends_in_softmax(E->net)) {
+        out(E, "const float scale = 1.0f / ((float)n * %lld.0f);", hw);
+        open_block(E, "for (int i = 0; i < n; i++)");
+        open_block(E, "for (int p = 0; p < %lld; p++)", hw);
+        out(E, "int label = labels[(size_t)i * %lld + p];", hw);
+        out(E, "if (label < 0 || label >= %lld)", classes);
+        out(E, "    return NAN;");
+        out(E, "const float *yp = y + (size_t)i * %s_OUT_SIZE + p;", U);
+        out(E, "float *dp = dy + (size_t)i * %s_OUT_SIZE + p;", U);
+        out(E, "total -= log(yp[(size_t)label * %lld] > 1e-30f ? yp[(size_t)label * %lld] : 1e-30f);", hw, hw);
+        out(E, "for (int c = 0; c < %lld; c++)", classes);
+        out(E, "    dp[(size_t)c * %lld] = (yp[(size_t)c * %lld] - (c == label)) * scale;", hw, hw);
+        close_block(E);
+        close_block(E);
+        out(E, "m->loss_fused = 1;");
+        out(E, "return (float)(total / ((double)n * %lld));", hw);
+    } else {
+        out(E, "const float scale = 2.0f / ((float)n * %s_OUT_SIZE);", U);
+        open_block(E, "for (int i = 0; i < n; i++)");
+        open_block(E, "for (int p = 0; p < %lld; p++)", hw);
+        out(E, "int label = labels[(size_t)i * %lld + p];", hw);
+        out(E, "if (label < 0 || label >= %lld)", classes);
+        out(E, "    return NAN;");
+        open_block(E, "for (int c = 0; c < %lld; c++)", classes);
+        out(E, "size_t at = (size_t)i * %s_OUT_SIZE + (size_t)c * %lld + p;", U, hw);
+        out(E, "float d = y[at] - (c == label);");
+        out(E, "total += (double)d * d;");
+        out(E, "dy[at] = d * scale;");
+        close_block(E);
+        close_block(E);
+        close_block(E);
+        out(E, "m->loss_fused = 0;");
+        out(E, "return (float)(total / ((double)n * %s_OUT_SIZE));", U);
+    }
+    close_block(E);
+    blank(E);
+}
+
+static void emit_train_api(Emitter *E)
+{
+    const char *P = E->opt->prefix, *U = E->upper;
+    const LayerPlan *last = &E->plan[E->net->output];
+    emit_loss(E);
+    open_block(E, "float %s_train_step(%s *m, const float *x, const int *labels, int n, const cnn_optim *opt)", P, P);
+    out(E, "if (n < 1 || n > m->max_batch)");
+    out(E, "    return NAN;");
+    out(E, "m->training = 1;");
+    out(E, "m->x = x;");
+    out(E, "m->dx = NULL;");
+    out(E, "forward_pass(m, n);");
+    out(E, "float loss = loss_and_grad(m, labels, n);");
+    out(E, "if (!(loss == loss))");
+    out(E, "    return loss;   /* a bad label or a diverged net: change nothing */");
+    out(E, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
+    out(E, "backward_pass(m, n);");
+    out(E, "m->step++;");
+    out(E, "cnn_optim_update(opt, opt->lr, m->step, m->params, m->grads, m->opt1, m->opt2, %ldu);", E->num_params);
+    out(E, "return loss;");
+    close_block(E);
+    blank(E);
+    open_block(E, "void %s_backward(%s *m, const float *x, const float *dy, float *dx, int n)", P, P);
+    out(E, "m->training = 0;");
+    out(E, "m->loss_fused = 0;");
+    out(E, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
+    open_block(E, "for (int done = 0; done < n; done += m->max_batch)");
+    out(E, "int k = n - done < m->max_batch ? n - done : m->max_batch;");
+    out(E, "m->x = x + (size_t)done * %s_IN_SIZE;", U);
+    out(E, "m->dx = dx ? dx + (size_t)done * %s_IN_SIZE : NULL;", U);
+    out(E, "if (m->dx)");
+    out(E, "    memset(m->dx, 0, sizeof(float) * (size_t)k * %s_IN_SIZE);", U);
+    out(E, "forward_pass(m, k);");
+    out(E, "memcpy(DACT(%ld), dy + (size_t)done * %s_OUT_SIZE, sizeof(float) * (size_t)k * %s_OUT_SIZE);",
+        last->act_off, U, U);
+    out(E, "backward_pass(m, k);");
+    close_block(E);
+    out(E, "m->dx = NULL;");
+    close_block(E);
+    blank(E);
+}
+
+/* The descriptor: untyped wrappers so that the runtime's driver can run
+ * any generated network. */
+static void emit_descriptor(Emitter *E, const char *report_text)
+{
+    const char *P = E->opt->prefix, *U = E->upper;
+    out(E, "static void *d_new(int b) { return %s_new(b); }", P);
+    out(E, "static void d_free(void *m) { %s_free(m); }", P);
+    out(E, "static void d_init(void *m, uint64_t s) { %s_init(m, s); }", P);
+    out(E, "static int d_load(void *m, const char *p) { return %s_load(m, p); }", P);
+    out(E, "static int d_save(const void *m, const char *p) { return %s_save(m, p); }", P);
+    out(E, "static void d_forward(void *m, const float *x, float *y, int n) { %s_forward(m, x, y, n); }", P);
+    out(E, "static float *d_params(void *m) { return %s_params(m); }", P);
+    out(E, "static float *d_state(void *m) { return %s_state(m); }", P);
+    if (E->train) {
+        out(E, "static float d_train(void *m, const float *x, const int *l, int n, const cnn_optim *o)");
+        out(E, "{");
+        out(E, "    return %s_train_step(m, x, l, n, o);", P);
+        out(E, "}");
+        out(E, "static void d_backward(void *m, const float *x, const float *dy, float *dx, int n)");
+        out(E, "{");
+        out(E, "    %s_backward(m, x, dy, dx, n);", P);
+        out(E, "}");
+        out(E, "static float *d_grads(void *m) { return %s_grads(m); }", P);
+    }
+    blank(E);
+    /* One literal per line: C99 promises only 4095 characters a string. */
+    open_block(E, "static const char *const report[] =");
+    const char *line = report_text;
+    while (*line) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        StrBuf lit;
+        sb_init(&lit);
+        for (size_t i = 0; i < len; i++) {
+            unsigned char ch = (unsigned char)line[i];
+            if (ch == '"' || ch == '\\')
+                sb_printf(&lit, "\\%c", ch);
+            else if (ch < 32 || ch >= 127)
+                sb_printf(&lit, "\\%03o", ch);
+            else
+                sb_putn(&lit, line + i, 1);
+        }
+        out(E, "\"%s\",", lit.data ? lit.data : "");
+        sb_free(&lit);
+        line += len + (eol != NULL);
+    }
+    out(E, "NULL");
+    E->indent--;
+    out(E, "};");
+    blank(E);
+    open_block(E, "const cnn_net %s_net =", P);
+    out(E, "\"%s\",", P);
+    out(E, "%s_IN_C, %s_IN_H, %s_IN_W, %s_IN_SIZE,", U, U, U, U);
+    out(E, "%s_OUT_C, %s_OUT_H, %s_OUT_W, %s_OUT_SIZE,", U, U, U, U);
+    out(E, "%s_NUM_PARAMS, %s_NUM_STATE,", U, U);
+    out(E, "%s,", ends_in_softmax(E->net) ? "CNN_LOSS_CROSS_ENTROPY" : "CNN_LOSS_MSE");
+    out(E, "%s_tensors, NUM_TENSORS, report,", P);
+    out(E, "d_new, d_free, d_init, d_load, d_save, d_forward, d_params, d_state,");
+    if (E->train)
+        out(E, "d_train, d_backward, d_grads,");
+    else
+        out(E, "NULL, NULL, NULL,");
+    E->indent--;
+    out(E, "};");
+    if (E->opt->emit_main) {
+        blank(E);
+        open_block(E, "int main(int argc, char **argv)");
+        out(E, "return cnn_main(&%s_net, argc, argv);", P);
+        close_block(E);
+    }
+}
+
+int emit_c(const Net *net, const EmitOptions *opt, StrBuf *c, StrBuf *h, char *err, size_t errlen)
+{
+    if (opt->embed) {
+        snprintf(err, errlen, "--embed-weights is not supported by this version of the emitter");
+        return -1;
+    }
+    Emitter E = {0};
+    E.net = net;
+    E.opt = opt;
+    E.out = c;
+    E.train = !opt->no_train;
+    E.upper = xstrdup(opt->prefix);
+    for (char *p = E.upper; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    plan_layers(&E);
+    emit_header(&E, h);
+    emit_prologue(&E);
+    emit_layer_functions(&E);
+    emit_passes(&E);
+    emit_lifecycle(&E);
+    emit_init(&E);
+    emit_tensors(&E);
+    emit_forward_api(&E);
+    if (E.train)
+        emit_train_api(&E);
+    StrBuf report;
+    sb_init(&report);
+    report_table(net, &report);
+    emit_descriptor(&E, report.data ? report.data : "");
+    sb_free(&report);
+    for (int i = 0; i < net->nnodes; i++)
+        free(E.plan[i].cname);
+    free(E.plan);
+    free(E.upper);
+    return 0;
+}

@@ -1,0 +1,450 @@
+/* emit_conv.c - kernels of the layers with weights: conv, deconv and fc.
+ *
+ * Convolution is direct, image by image and filter by filter.  For each
+ * kernel tap (kh, kw) the rows and columns it reaches are known when the
+ * code is written, so padding costs no test in the inner loop, which runs
+ * along a row and vectorises.  A kernel of at most --unroll taps is written
+ * out tap by tap with its constants; a larger one stays a loop whose bounds
+ * are computed at run time.
+ *
+ * Every kernel here is one of three statements over a pair of grids: the
+ * "dense" grid a, walked with step 1, and the "strided" grid b, where a
+ * position o of a meets o*stride + tap offset.  Convolution forward adds
+ * into a (its output), its input gradient adds into b, its weight gradient
+ * is a dot product of the two; transposed convolution swaps the roles. */
+#include <string.h>
+
+#include "emitter.h"
+
+typedef enum { TAP_ADD_TO_A, TAP_ADD_TO_B, TAP_DOT } TapOp;
+
+typedef struct {
+    long a_h, a_w;      /* dense grid */
+    long b_h, b_w;      /* strided grid */
+    long kh, kw, sh, sw, dh, dw, pt, pl;
+    TapOp op;
+    const char *a, *b;  /* pointers to the two planes */
+    const char *wk;     /* the KHxKW weights of this (filter, channel) pair */
+} Taps;
+
+/* Positions o in [0, n) with 0 <= o*s + off < in. */
+static void tap_range(long in, long n, long s, long off, long *lo, long *hi)
+{
+    long l = 0;
+    while (l < n && l * s + off < 0)
+        l++;
+    long h = n - 1;
+    while (h >= l && h * s + off >= in)
+        h--;
+    *lo = l;
+    *hi = h;
+}
+
+static void tap_statement(Emitter *E, const Taps *t, const char *wexpr, const char *lo_w,
+                          const char *hi_w)
+{
+    switch (t->op) {
+    case TAP_ADD_TO_A:
+        out(E, "const float wv = %s;", wexpr);
+        out(E, "for (long o = %s; o <= %s; o++) ar[o] += wv * br[o * %ld];", lo_w, hi_w, t->sw);
+        break;
+    case TAP_ADD_TO_B:
+        out(E, "const float wv = %s;", wexpr);
+        out(E, "for (long o = %s; o <= %s; o++) br[o * %ld] += wv * ar[o];", lo_w, hi_w, t->sw);
+        break;
+    case TAP_DOT:
+        out(E, "for (long o = %s; o <= %s; o++) acc += ar[o] * br[o * %ld];", lo_w, hi_w, t->sw);
+        break;
+    }
+}
+
+static const char *constness(const Taps *t, char grid)
+{
+    if (t->op == TAP_DOT)
+        return "const ";
+    return (t->op == TAP_ADD_TO_A) == (grid == 'a') ? "" : "const ";
+}
+
+/* One tap written out with constant bounds. */
+static void unrolled_tap(Emitter *E, const Taps *t, long kh, long kw)
+{
+    long off_h = kh * t->dh - t->pt, off_w = kw * t->dw - t->pl, lo_h, hi_h, lo_w, hi_w;
+    tap_range(t->b_h, t->a_h, t->sh, off_h, &lo_h, &hi_h);
+    tap_range(t->b_w, t->a_w, t->sw, off_w, &lo_w, &hi_w);
+    if (lo_h > hi_h || lo_w > hi_w)
+        return;   /* this tap only ever meets padding */
+    char wexpr[64], lo[32], hi[32];
+    snprintf(wexpr, sizeof wexpr, "%s[%ld]", t->wk, kh * t->kw + kw);
+    snprintf(lo, sizeof lo, "%ld", lo_w);
+    snprintf(hi, sizeof hi, "%ld", hi_w);
+    open_scope(E);
+    if (t->op == TAP_DOT)
+        out(E, "float acc = 0.0f;");
+    open_block(E, "for (long r = %ld; r <= %ld; r++)", lo_h, hi_h);
+    out(E, "%sfloat *ar = %s + r * %ld;", constness(t, 'a'), t->a, t->a_w);
+    out(E, "%sfloat *br = %s + (r * %ld + %ld) * %ld + %ld;", constness(t, 'b'), t->b, t->sh, off_h, t->b_w,
+        off_w);
+    tap_statement(E, t, wexpr, lo, hi);
+    close_block(E);
+    if (t->op == TAP_DOT)
+        out(E, "%s[%ld] += acc;", t->wk, kh * t->kw + kw);
+    close_block(E);
+}
+
+/* All taps as loops, bounds computed at run time. */
+static void looped_taps(Emitter *E, const Taps *t)
+{
+    open_block(E, "for (long kh = 0; kh < %ld; kh++)", t->kh);
+    out(E, "const long off_h = kh * %ld - %ld;", t->dh, t->pt);
+    out(E, "long lo_h = 0, hi_h = %ld;", t->a_h - 1);
+    out(E, "while (lo_h <= hi_h && lo_h * %ld + off_h < 0) lo_h++;", t->sh);
+    out(E, "while (hi_h >= lo_h && hi_h * %ld + off_h >= %ld) hi_h--;", t->sh, t->b_h);
+    open_block(E, "for (long kw = 0; kw < %ld; kw++)", t->kw);
+    out(E, "const long off_w = kw * %ld - %ld;", t->dw, t->pl);
+    out(E, "long lo_w = 0, hi_w = %ld;", t->a_w - 1);
+    out(E, "while (lo_w <= hi_w && lo_w * %ld + off_w < 0) lo_w++;", t->sw);
+    out(E, "while (hi_w >= lo_w && hi_w * %ld + off_w >= %ld) hi_w--;", t->sw, t->b_w);
+    if (t->op == TAP_DOT)
+        out(E, "float acc = 0.0f;");
+    open_block(E, "for (long r = lo_h; r <= hi_h; r++)");
+    out(E, "%sfloat *ar = %s + r * %ld;", constness(t, 'a'), t->a, t->a_w);
+    out(E, "%sfloat *br = %s + (r * %ld + off_h) * %ld + off_w;", constness(t, 'b'), t->b, t->sh, t->b_w);
+    char wexpr[64];
+    snprintf(wexpr, sizeof wexpr, "%s[kh * %ld + kw]", t->wk, t->kw);
+    tap_statement(E, t, wexpr, "lo_w", "hi_w");
+    close_block(E);
+    if (t->op == TAP_DOT)
+        out(E, "%s[kh * %ld + kw] += acc;", t->wk, t->kw);
+    close_block(E);
+    close_block(E);
+}
+
+static void emit_taps(Emitter *E, const Taps *t)
+{
+    if (t->kh * t->kw <= E->opt->unroll) {
+        for (long kh = 0; kh < t->kh; kh++)
+            for (long kw = 0; kw < t->kw; kw++)
+                unrolled_tap(E, t, kh, kw);
+    } else {
+        looped_taps(E, t);
+    }
+}
+
+/* ---- shared shapes ---- */
+
+typedef struct {
+    long c, cg, h, w, hw, in_size;     /* input */
+    long f, fg, oh, ow, ohw, out_size; /* output */
+    long k;                            /* taps */
+} Dims;
+
+static Dims dims_of(const Node *n)
+{
+    Dims d;
+    d.c = (long)n->in_shape.c;
+    d.h = (long)n->in_shape.h;
+    d.w = (long)n->in_shape.w;
+    d.hw = d.h * d.w;
+    d.in_size = d.c * d.hw;
+    d.cg = d.c / (long)n->groups;
+    d.f = (long)n->filters;
+    d.fg = d.f / (long)n->groups;
+    d.oh = (long)n->out.h;
+    d.ow = (long)n->out.w;
+    d.ohw = d.oh * d.ow;
+    d.out_size = d.f * d.ohw;
+    d.k = (long)(n->kh * n->kw);
+    return d;
+}
+
+static Taps taps_of(const Node *n, bool transposed)
+{
+    Taps t;
+    memset(&t, 0, sizeof t);
+    long h = (long)n->in_shape.h, w = (long)n->in_shape.w, oh = (long)n->out.h, ow = (long)n->out.w;
+    t.a_h = transposed ? h : oh;
+    t.a_w = transposed ? w : ow;
+    t.b_h = transposed ? oh : h;
+    t.b_w = transposed ? ow : w;
+    t.kh = (long)n->kh;
+    t.kw = (long)n->kw;
+    t.sh = (long)n->sh;
+    t.sw = (long)n->sw;
+    t.dh = (long)n->dh;
+    t.dw = (long)n->dw;
+    t.pt = (long)n->pad_t;
+    t.pl = (long)n->pad_l;
+    return t;
+}
+
+static void declare_weights(Emitter *E, const LayerPlan *lp, bool grads)
+{
+    out(E, "const float *w = m->params + %ld;", lp->w_off);
+    if (grads) {
+        out(E, "float *dw = m->grads + %ld;", lp->w_off);
+        if (lp->b_off >= 0)
+            out(E, "float *db = m->grads + %ld;", lp->b_off);
+    } else if (lp->b_off >= 0) {
+        out(E, "const float *b = m->params + %ld;", lp->b_off);
+    }
+}
+
+/* The derivative of the trailing activation, in place in dy, per image. */
+static void act_backward_in_place(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    if (n->act == ACT_SOFTMAX)
+        emit_softmax_backward(E, "y", "dy", (long)n->out.c, (long)(n->out.h * n->out.w),
+                              n->id == E->net->output);
+    if (n->act == ACT_NONE || n->act == ACT_LINEAR || n->act == ACT_SOFTMAX)
+        return;
+    char count[64];
+    snprintf(count, sizeof count, "(long)n * %lld", (long long)n->out_elems);
+    emit_act_backward(E, n->act, n->act_alpha, "y", "dy", count);
+}
+
+static void act_forward_plane(Emitter *E, const Node *n, const char *ptr, long count)
+{
+    char c[32];
+    snprintf(c, sizeof c, "%ld", count);
+    emit_act_forward(E, n->act, n->act_alpha, ptr, c);
+}
+
+/* ---- conv ---- */
+
+void emit_conv_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    Dims d = dims_of(n);
+    Taps t = taps_of(n, false);
+    t.op = TAP_ADD_TO_A;
+    t.a = "yf";
+    t.b = "xc";
+    t.wk = "wk";
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    declare_weights(E, lp, false);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
+    out(E, "float *yf = y + (size_t)i * %ld + f * %ld;", d.out_size, d.ohw);
+    out(E, "for (long p = 0; p < %ld; p++) yf[p] = %s;", d.ohw, lp->b_off >= 0 ? "b[f]" : "0.0f");
+    open_block(E, "for (long c = 0; c < %ld; c++)", d.cg);
+    out(E, "const float *xc = x + (size_t)i * %ld + (f / %ld * %ld + c) * %ld;", d.in_size, d.fg, d.cg, d.hw);
+    out(E, "const float *wk = w + (f * %ld + c) * %ld;", d.cg, d.k);
+    emit_taps(E, &t);
+    close_block(E);
+    act_forward_plane(E, n, "yf", d.ohw);
+    close_block(E);
+    close_block(E);
+    if (n->act == ACT_SOFTMAX)
+        emit_softmax_forward(E, "y", d.f, d.ohw);
+}
+
+void emit_conv_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    Dims d = dims_of(n);
+    Taps t = taps_of(n, false);
+    t.a = "dyf";
+    t.b = "xc";
+    t.wk = "dwk";
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "const float *y = %s;", out_ptr(E, lp));
+    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
+    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
+    declare_weights(E, lp, true);
+    out(E, "(void)y;");
+    act_backward_in_place(E, lp);
+    out(E, "/* weights: each filter's gradient is one thread's */");
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
+    open_block(E, "for (int i = 0; i < n; i++)");
+    out(E, "const float *dyf = dy + (size_t)i * %ld + f * %ld;", d.out_size, d.ohw);
+    if (lp->b_off >= 0) {
+        out(E, "float sum = 0.0f;");
+        out(E, "for (long p = 0; p < %ld; p++) sum += dyf[p];", d.ohw);
+        out(E, "db[f] += sum;");
+    }
+    open_block(E, "for (long c = 0; c < %ld; c++)", d.cg);
+    out(E, "const float *xc = x + (size_t)i * %ld + (f / %ld * %ld + c) * %ld;", d.in_size, d.fg, d.cg, d.hw);
+    out(E, "float *dwk = dw + (f * %ld + c) * %ld;", d.cg, d.k);
+    t.op = TAP_DOT;
+    emit_taps(E, &t);
+    close_block(E);
+    close_block(E);
+    close_block(E);
+    out(E, "if (!dx)");
+    out(E, "    return;");
+    out(E, "/* inputs: each image's gradient is one thread's */");
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
+    out(E, "const float *dyf = dy + (size_t)i * %ld + f * %ld;", d.out_size, d.ohw);
+    open_block(E, "for (long c = 0; c < %ld; c++)", d.cg);
+    out(E, "float *xc = dx + (size_t)i * %ld + (f / %ld * %ld + c) * %ld;", d.in_size, d.fg, d.cg, d.hw);
+    out(E, "const float *wk = w + (f * %ld + c) * %ld;", d.cg, d.k);
+    t.op = TAP_ADD_TO_B;
+    t.wk = "wk";
+    emit_taps(E, &t);
+    close_block(E);
+    close_block(E);
+    close_block(E);
+}
+
+/* ---- deconv: weights [C][F/G][KH][KW]; input is the dense grid ---- */
+
+void emit_deconv_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    Dims d = dims_of(n);
+    Taps t = taps_of(n, true);
+    t.op = TAP_ADD_TO_B;
+    t.a = "xc";
+    t.b = "yf";
+    t.wk = "wk";
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    declare_weights(E, lp, false);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
+    out(E, "float *yf = y + (size_t)i * %ld + f * %ld;", d.out_size, d.ohw);
+    out(E, "for (long p = 0; p < %ld; p++) yf[p] = %s;", d.ohw, lp->b_off >= 0 ? "b[f]" : "0.0f");
+    open_block(E, "for (long c = f / %ld * %ld; c < (f / %ld + 1) * %ld; c++)", d.fg, d.cg, d.fg, d.cg);
+    out(E, "const float *xc = x + (size_t)i * %ld + c * %ld;", d.in_size, d.hw);
+    out(E, "const float *wk = w + (c * %ld + f %% %ld) * %ld;", d.fg, d.fg, d.k);
+    emit_taps(E, &t);
+    close_block(E);
+    act_forward_plane(E, n, "yf", d.ohw);
+    close_block(E);
+    close_block(E);
+    if (n->act == ACT_SOFTMAX)
+        emit_softmax_forward(E, "y", d.f, d.ohw);
+}
+
+void emit_deconv_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    Dims d = dims_of(n);
+    Taps t = taps_of(n, true);
+    t.a = "xc";
+    t.b = "dyf";
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "const float *y = %s;", out_ptr(E, lp));
+    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
+    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
+    declare_weights(E, lp, true);
+    out(E, "(void)y;");
+    act_backward_in_place(E, lp);
+    if (lp->b_off >= 0) {
+        open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
+        out(E, "float sum = 0.0f;");
+        out(E, "for (int i = 0; i < n; i++)");
+        out(E, "    for (long p = 0; p < %ld; p++) sum += dy[(size_t)i * %ld + f * %ld + p];", d.ohw,
+            d.out_size, d.ohw);
+        out(E, "db[f] += sum;");
+        close_block(E);
+    }
+    out(E, "/* weights: each input channel's gradient is one thread's */");
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long c = 0; c < %ld; c++)", d.c);
+    open_block(E, "for (int i = 0; i < n; i++)");
+    out(E, "const float *xc = x + (size_t)i * %ld + c * %ld;", d.in_size, d.hw);
+    open_block(E, "for (long f = c / %ld * %ld; f < (c / %ld + 1) * %ld; f++)", d.cg, d.fg, d.cg, d.fg);
+    out(E, "const float *dyf = dy + (size_t)i * %ld + f * %ld;", d.out_size, d.ohw);
+    out(E, "float *dwk = dw + (c * %ld + f %% %ld) * %ld;", d.fg, d.fg, d.k);
+    t.op = TAP_DOT;
+    t.wk = "dwk";
+    emit_taps(E, &t);
+    close_block(E);
+    close_block(E);
+    close_block(E);
+    out(E, "if (!dx)");
+    out(E, "    return;");
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long c = 0; c < %ld; c++)", d.c);
+    out(E, "float *xc = dx + (size_t)i * %ld + c * %ld;", d.in_size, d.hw);
+    open_block(E, "for (long f = c / %ld * %ld; f < (c / %ld + 1) * %ld; f++)", d.cg, d.fg, d.cg, d.fg);
+    out(E, "const float *dyf = dy + (size_t)i * %ld + f * %ld;", d.out_size, d.ohw);
+    out(E, "const float *wk = w + (c * %ld + f %% %ld) * %ld;", d.fg, d.fg, d.k);
+    t.op = TAP_ADD_TO_A;
+    t.wk = "wk";
+    emit_taps(E, &t);
+    close_block(E);
+    close_block(E);
+    close_block(E);
+}
+
+/* ---- fc: weights [OUT][IN], IN in C,H,W order ---- */
+
+/* A dot product of IN floats with eight partial sums, which compilers turn
+ * into vector code without -ffast-math. */
+static void dot8(Emitter *E, const char *dst, const char *a, const char *b, long len)
+{
+    out(E, "float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};");
+    out(E, "long k = 0;");
+    out(E, "for (; k + 8 <= %ld; k += 8)", len);
+    out(E, "    for (int j = 0; j < 8; j++) s[j] += %s[k + j] * %s[k + j];", a, b);
+    out(E, "for (; k < %ld; k++) s[0] += %s[k] * %s[k];", len, a, b);
+    out(E, "%s += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));", dst);
+}
+
+void emit_fc_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    declare_weights(E, lp, false);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    out(E, "const float *xi = x + (size_t)i * %ld;", in);
+    out(E, "float *yi = y + (size_t)i * %ld;", outs);
+    open_block(E, "for (long o = 0; o < %ld; o++)", outs);
+    out(E, "const float *wo = w + o * %ld;", in);
+    out(E, "float acc = %s;", lp->b_off >= 0 ? "b[o]" : "0.0f");
+    dot8(E, "acc", "wo", "xi", in);
+    out(E, "yi[o] = acc;");
+    close_block(E);
+    act_forward_plane(E, n, "yi", outs);
+    close_block(E);
+    if (n->act == ACT_SOFTMAX)
+        emit_softmax_forward(E, "y", outs, 1);
+}
+
+void emit_fc_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "const float *y = %s;", out_ptr(E, lp));
+    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
+    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
+    declare_weights(E, lp, true);
+    out(E, "(void)y;");
+    act_backward_in_place(E, lp);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long o = 0; o < %ld; o++)", outs);
+    out(E, "float *dwo = dw + o * %ld;", in);
+    open_block(E, "for (int i = 0; i < n; i++)");
+    out(E, "const float g = dy[(size_t)i * %ld + o];", outs);
+    out(E, "const float *xi = x + (size_t)i * %ld;", in);
+    out(E, "for (long k = 0; k < %ld; k++) dwo[k] += g * xi[k];", in);
+    if (lp->b_off >= 0)
+        out(E, "db[o] += g;");
+    close_block(E);
+    close_block(E);
+    out(E, "if (!dx)");
+    out(E, "    return;");
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    out(E, "float *dxi = dx + (size_t)i * %ld;", in);
+    open_block(E, "for (long o = 0; o < %ld; o++)", outs);
+    out(E, "const float g = dy[(size_t)i * %ld + o];", outs);
+    out(E, "const float *wo = w + o * %ld;", in);
+    out(E, "for (long k = 0; k < %ld; k++) dxi[k] += g * wo[k];", in);
+    close_block(E);
+    close_block(E);
+}

@@ -1,0 +1,593 @@
+/* emit_layers.c - kernels of the layers without weights (and batchnorm):
+ * pooling, activations, softmax, batchnorm, dropout, flatten, upsample,
+ * add, mul, concat and crop.  Each backward adds into its inputs' gradient
+ * buffers; the input image's gradient (m->dx) may be NULL. */
+#include <string.h>
+
+#include "emitter.h"
+
+static long elems(const Node *n) { return (long)n->out_elems; }
+static long plane(const Node *n) { return (long)(n->out.h * n->out.w); }
+
+/* ---- softmax over channels ---- */
+
+void emit_softmax_forward(Emitter *E, const char *y, long c, long hw)
+{
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long p = 0; p < %ld; p++)", hw);
+    out(E, "float *v = %s + (size_t)i * %ld + p;", y, c * hw);
+    out(E, "float top = v[0], sum = 0.0f;");
+    out(E, "for (long k = 1; k < %ld; k++) if (v[k * %ld] > top) top = v[k * %ld];", c, hw, hw);
+    out(E, "for (long k = 0; k < %ld; k++) sum += v[k * %ld] = expf(v[k * %ld] - top);", c, hw, hw);
+    out(E, "for (long k = 0; k < %ld; k++) v[k * %ld] /= sum;", c, hw);
+    close_block(E);
+    close_block(E);
+}
+
+void emit_softmax_backward(Emitter *E, const char *y, const char *dy, long c, long hw, bool fusable)
+{
+    if (fusable)
+        open_block(E, "if (!m->loss_fused)");
+    else
+        open_scope(E);
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long p = 0; p < %ld; p++)", hw);
+    out(E, "const float *v = %s + (size_t)i * %ld + p;", y, c * hw);
+    out(E, "float *g = %s + (size_t)i * %ld + p;", dy, c * hw);
+    out(E, "float dot = 0.0f;");
+    out(E, "for (long k = 0; k < %ld; k++) dot += g[k * %ld] * v[k * %ld];", c, hw, hw);
+    out(E, "for (long k = 0; k < %ld; k++) g[k * %ld] = v[k * %ld] * (g[k * %ld] - dot);", c, hw, hw, hw);
+    close_block(E);
+    close_block(E);
+    close_block(E);
+}
+
+/* The common head of a backward: pointers to x, y, dy and dx. */
+static void backward_head(Emitter *E, const LayerPlan *lp)
+{
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "const float *y = %s;", out_ptr(E, lp));
+    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
+    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
+    out(E, "(void)x;");
+    out(E, "(void)y;");
+}
+
+static void trailing_act_backward(Emitter *E, const Node *n)
+{
+    char count[64];
+    snprintf(count, sizeof count, "(long)n * %ld", elems(n));
+    if (n->act == ACT_SOFTMAX)
+        emit_softmax_backward(E, "y", "dy", (long)n->out.c, plane(n), n->id == E->net->output);
+    else
+        emit_act_backward(E, n->act, n->act_alpha, "y", "dy", count);
+}
+
+static void trailing_act_forward(Emitter *E, const Node *n)
+{
+    char count[64];
+    snprintf(count, sizeof count, "(long)n * %ld", elems(n));
+    if (n->act == ACT_SOFTMAX)
+        emit_softmax_forward(E, "y", (long)n->out.c, plane(n));
+    else
+        emit_act_forward(E, n->act, n->act_alpha, "y", count);
+}
+
+/* ---- pooling ---- */
+
+/* Opens the loops over images, channels and output pixels, with the
+ * window [h0, h1) x [w0, w1) clipped to the image: padding never counts. */
+static void pool_window_open(Emitter *E, const Node *n, bool parallel)
+{
+    long c = (long)n->out.c, h = (long)n->in_shape.h, w = (long)n->in_shape.w;
+    if (parallel)
+        out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    out(E, "const size_t xo = (size_t)i * %ld + c * %ld;", c * h * w, h * w);
+    out(E, "const size_t yo = (size_t)i * %ld + c * %ld;", elems(n), plane(n));
+    if (n->global) {
+        open_block(E, "for (long oh = 0; oh < 1; oh++)");
+        open_block(E, "for (long ow = 0; ow < 1; ow++)");
+        out(E, "const long h0 = 0, h1 = %ld, w0 = 0, w1 = %ld, p = 0;", h, w);
+        return;
+    }
+    open_block(E, "for (long oh = 0; oh < %lld; oh++)", (long long)n->out.h);
+    out(E, "long h0 = oh * %lld - %lld, h1 = h0 + %lld;", (long long)n->sh, (long long)n->pad_t,
+        (long long)n->kh);
+    out(E, "if (h0 < 0) h0 = 0;");
+    out(E, "if (h1 > %ld) h1 = %ld;", h, h);
+    open_block(E, "for (long ow = 0; ow < %lld; ow++)", (long long)n->out.w);
+    out(E, "long w0 = ow * %lld - %lld, w1 = w0 + %lld;", (long long)n->sw, (long long)n->pad_l,
+        (long long)n->kw);
+    out(E, "if (w0 < 0) w0 = 0;");
+    out(E, "if (w1 > %ld) w1 = %ld;", w, w);
+    out(E, "const long p = oh * %lld + ow;", (long long)n->out.w);
+}
+
+static void pool_window_close(Emitter *E)
+{
+    close_block(E);
+    close_block(E);
+    close_block(E);
+    close_block(E);
+}
+
+static void pool_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long w = (long)n->in_shape.w;
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    pool_window_open(E, n, true);
+    if (n->pool == POOL_MAX) {
+        out(E, "float best = -INFINITY;");
+        out(E, "for (long ih = h0; ih < h1; ih++)");
+        out(E, "    for (long iw = w0; iw < w1; iw++)");
+        out(E, "        if (x[xo + ih * %ld + iw] > best) best = x[xo + ih * %ld + iw];", w, w);
+        out(E, "y[yo + p] = best;");
+    } else {
+        out(E, "float sum = 0.0f;");
+        out(E, "for (long ih = h0; ih < h1; ih++)");
+        out(E, "    for (long iw = w0; iw < w1; iw++)");
+        out(E, "        sum += x[xo + ih * %ld + iw];", w);
+        out(E, "y[yo + p] = h1 > h0 && w1 > w0 ? sum / (float)((h1 - h0) * (w1 - w0)) : 0.0f;");
+    }
+    pool_window_close(E);
+}
+
+/* Max-pool's backward finds the window's first maximum again, as the
+ * forward did, instead of keeping indices. */
+static void pool_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long w = (long)n->in_shape.w;
+    backward_head(E, lp);
+    out(E, "if (!dx)");
+    out(E, "    return;");
+    pool_window_open(E, n, true);
+    if (n->pool == POOL_MAX) {
+        out(E, "float best = -INFINITY;");
+        out(E, "long at = -1;");
+        out(E, "for (long ih = h0; ih < h1; ih++)");
+        out(E, "    for (long iw = w0; iw < w1; iw++)");
+        out(E, "        if (x[xo + ih * %ld + iw] > best) {", w);
+        out(E, "            best = x[xo + ih * %ld + iw];", w);
+        out(E, "            at = ih * %ld + iw;", w);
+        out(E, "        }");
+        out(E, "if (at >= 0)");
+        out(E, "    dx[xo + (size_t)at] += dy[yo + p];");
+    } else {
+        out(E, "if (h1 <= h0 || w1 <= w0)");
+        out(E, "    continue;");
+        out(E, "const float g = dy[yo + p] / (float)((h1 - h0) * (w1 - w0));");
+        out(E, "for (long ih = h0; ih < h1; ih++)");
+        out(E, "    for (long iw = w0; iw < w1; iw++)");
+        out(E, "        dx[xo + ih * %ld + iw] += g;", w);
+    }
+    pool_window_close(E);
+}
+
+/* ---- element-wise activations ---- */
+
+static const char *act_expr(ActKind act, double alpha, char *buf, size_t len)
+{
+    switch (act) {
+    case ACT_RELU: return "v > 0.0f ? v : 0.0f";
+    case ACT_LEAKY: snprintf(buf, len, "v > 0.0f ? v : %s * v", flt(alpha)); return buf;
+    case ACT_SIGMOID: return "1.0f / (1.0f + expf(-v))";
+    case ACT_TANH: return "tanhf(v)";
+    default: return "v";
+    }
+}
+
+static const char *act_deriv(ActKind act, double alpha, char *buf, size_t len)
+{
+    switch (act) {
+    case ACT_RELU: return "v > 0.0f ? 1.0f : 0.0f";
+    case ACT_LEAKY: snprintf(buf, len, "v > 0.0f ? 1.0f : %s", flt(alpha)); return buf;
+    case ACT_SIGMOID: return "v * (1.0f - v)";
+    case ACT_TANH: return "1.0f - v * v";
+    default: return "1.0f";
+    }
+}
+
+static void act_forward(Emitter *E, const LayerPlan *lp)
+{
+    char buf[64];
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    open_block(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(lp->node));
+    out(E, "const float v = x[p];");
+    out(E, "y[p] = %s;", act_expr(lp->node->act, lp->node->act_alpha, buf, sizeof buf));
+    close_block(E);
+}
+
+static void act_backward(Emitter *E, const LayerPlan *lp)
+{
+    char buf[64];
+    backward_head(E, lp);
+    out(E, "if (!dx)");
+    out(E, "    return;");
+    open_block(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(lp->node));
+    out(E, "const float v = y[p];");
+    out(E, "dx[p] += dy[p] * (%s);", act_deriv(lp->node->act, lp->node->act_alpha, buf, sizeof buf));
+    close_block(E);
+}
+
+/* ---- copies: softmax, flatten, dropout share "y = x, then ..." ---- */
+
+static void copy_forward(Emitter *E, const LayerPlan *lp)
+{
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    out(E, "memcpy(y, x, sizeof(float) * (size_t)n * %ld);", elems(lp->node));
+}
+
+static void copy_backward(Emitter *E, const LayerPlan *lp)
+{
+    backward_head(E, lp);
+    out(E, "if (dx)");
+    out(E, "    for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(lp->node));
+}
+
+static void dropout_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    copy_forward(E, lp);
+    out(E, "if (!m->training)");
+    out(E, "    return;");
+    out(E, "float *mask = MASK(%ld);", lp->mask_off);
+    open_block(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(n));
+    out(E, "mask[p] = cnn_rng_uniform(&m->rng) < %s ? 0.0f : %s;", flt(n->drop_p), flt(1.0 / (1.0 - n->drop_p)));
+    out(E, "y[p] *= mask[p];");
+    close_block(E);
+}
+
+static void dropout_backward(Emitter *E, const LayerPlan *lp)
+{
+    backward_head(E, lp);
+    out(E, "if (!dx)");
+    out(E, "    return;");
+    out(E, "const float *mask = MASK(%ld);", lp->mask_off);
+    out(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(lp->node));
+    out(E, "    dx[p] += m->training ? dy[p] * mask[p] : dy[p];");
+}
+
+/* ---- batchnorm: statistics per channel over images and pixels ---- */
+
+static void bn_pointers(Emitter *E, const LayerPlan *lp, bool grads)
+{
+    out(E, "const float *gamma = m->params + %ld, *beta = m->params + %ld;", lp->w_off, lp->b_off);
+    out(E, "float *rmean = m->state + %ld, *rvar = m->state + %ld;", lp->rm_off, lp->rv_off);
+    out(E, "float *mean = m->stats + %ld, *istd = m->stats + %ld;", lp->stats_off,
+        lp->stats_off + (long)lp->node->out.c);
+    if (grads)
+        out(E, "float *dgamma = m->grads + %ld, *dbeta = m->grads + %ld;", lp->w_off, lp->b_off);
+    out(E, "(void)rmean;");
+    out(E, "(void)rvar;");
+    out(E, "(void)beta;");
+}
+
+static void bn_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long c = (long)n->out.c, hw = plane(n), size = elems(n);
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    bn_pointers(E, lp, false);
+    out(E, "const double count = (double)n * %ld;", hw);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    open_block(E, "if (m->training)");
+    out(E, "double sum = 0.0, sq = 0.0;");
+    out(E, "for (int i = 0; i < n; i++)");
+    out(E, "    for (long p = 0; p < %ld; p++) sum += x[(size_t)i * %ld + c * %ld + p];", hw, size, hw);
+    out(E, "const double mu = sum / count;");
+    out(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "    for (long p = 0; p < %ld; p++)", hw);
+    out(E, "double d = x[(size_t)i * %ld + c * %ld + p] - mu;", size, hw);
+    out(E, "sq += d * d;");
+    close_block(E);
+    out(E, "const double var = sq / count;");
+    out(E, "mean[c] = (float)mu;");
+    out(E, "istd[c] = (float)(1.0 / sqrt(var + %.9g));", n->eps);
+    out(E, "rmean[c] = (float)((1.0 - %.9g) * rmean[c] + %.9g * mu);", n->momentum, n->momentum);
+    out(E, "rvar[c] = (float)((1.0 - %.9g) * rvar[c] + %.9g * (count > 1.0 ? var * count / (count - 1.0) : var));",
+        n->momentum, n->momentum);
+    close_block(E);
+    open_block(E, "else");
+    out(E, "mean[c] = rmean[c];");
+    out(E, "istd[c] = (float)(1.0 / sqrt((double)rvar[c] + %.9g));", n->eps);
+    close_block(E);
+    out(E, "const float scale = gamma[c] * istd[c], shift = beta[c] - mean[c] * scale;");
+    out(E, "for (int i = 0; i < n; i++)");
+    out(E, "    for (long p = 0; p < %ld; p++)", hw);
+    out(E, "        y[(size_t)i * %ld + c * %ld + p] = x[(size_t)i * %ld + c * %ld + p] * scale + shift;", size, hw,
+        size, hw);
+    close_block(E);
+    trailing_act_forward(E, n);
+}
+
+/* Training: the batch statistics depend on x, hence the two sums; in
+ * inference they are constants. */
+static void bn_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long c = (long)n->out.c, hw = plane(n), size = elems(n);
+    backward_head(E, lp);
+    bn_pointers(E, lp, true);
+    trailing_act_backward(E, n);
+    out(E, "const float count = (float)n * %ld.0f;", hw);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    out(E, "float sum_dy = 0.0f, sum_dy_xhat = 0.0f;");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long p = 0; p < %ld; p++)", hw);
+    out(E, "const size_t at = (size_t)i * %ld + c * %ld + p;", size, hw);
+    out(E, "sum_dy += dy[at];");
+    out(E, "sum_dy_xhat += dy[at] * (x[at] - mean[c]) * istd[c];");
+    close_block(E);
+    close_block(E);
+    out(E, "dgamma[c] += sum_dy_xhat;");
+    out(E, "dbeta[c] += sum_dy;");
+    out(E, "if (!dx)");
+    out(E, "    continue;");
+    out(E, "const float k = gamma[c] * istd[c];");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long p = 0; p < %ld; p++)", hw);
+    out(E, "const size_t at = (size_t)i * %ld + c * %ld + p;", size, hw);
+    out(E, "if (m->training)");
+    out(E, "    dx[at] += k * (dy[at] - (sum_dy + (x[at] - mean[c]) * istd[c] * sum_dy_xhat) / count);");
+    out(E, "else");
+    out(E, "    dx[at] += k * dy[at];");
+    close_block(E);
+    close_block(E);
+    close_block(E);
+}
+
+/* ---- upsample, crop ---- */
+
+static void upsample_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long f = (long)n->factor, w = (long)n->in_shape.w, ow = (long)n->out.w;
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    out(E, "for (long c = 0; c < %lld; c++)", (long long)n->out.c);
+    out(E, "    for (long oh = 0; oh < %lld; oh++)", (long long)n->out.h);
+    out(E, "        for (long o = 0; o < %ld; o++)", ow);
+    out(E, "            y[(size_t)i * %ld + (c * %lld + oh) * %ld + o] =", elems(n), (long long)n->out.h, ow);
+    out(E, "                x[(size_t)i * %lld + (c * %lld + oh / %ld) * %ld + o / %ld];",
+        (long long)(n->in_shape.h * w * n->in_shape.c), (long long)n->in_shape.h, f, w, f);
+    close_block(E);
+}
+
+static void upsample_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long f = (long)n->factor, w = (long)n->in_shape.w, ow = (long)n->out.w;
+    backward_head(E, lp);
+    out(E, "if (!dx)");
+    out(E, "    return;");
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    out(E, "for (long c = 0; c < %lld; c++)", (long long)n->out.c);
+    out(E, "    for (long oh = 0; oh < %lld; oh++)", (long long)n->out.h);
+    out(E, "        for (long o = 0; o < %ld; o++)", ow);
+    out(E, "            dx[(size_t)i * %lld + (c * %lld + oh / %ld) * %ld + o / %ld] +=",
+        (long long)(n->in_shape.h * w * n->in_shape.c), (long long)n->in_shape.h, f, w, f);
+    out(E, "                dy[(size_t)i * %ld + (c * %lld + oh) * %ld + o];", elems(n), (long long)n->out.h, ow);
+    close_block(E);
+}
+
+static void crop_loops(Emitter *E, const Node *n)
+{
+    long top = (long)(n->in_shape.h - n->out.h) / 2, left = (long)(n->in_shape.w - n->out.w) / 2;
+    long w = (long)n->in_shape.w, in_size = (long)(n->in_shape.h * n->in_shape.w * n->in_shape.c);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    out(E, "for (long c = 0; c < %lld; c++)", (long long)n->out.c);
+    open_block(E, "    for (long oh = 0; oh < %lld; oh++)", (long long)n->out.h);
+    out(E, "const size_t xo = (size_t)i * %ld + (c * %lld + oh + %ld) * %ld + %ld;", in_size,
+        (long long)n->in_shape.h, top, w, left);
+    out(E, "const size_t yo = (size_t)i * %ld + (c * %lld + oh) * %lld;", elems(n), (long long)n->out.h,
+        (long long)n->out.w);
+}
+
+static void crop_forward(Emitter *E, const LayerPlan *lp)
+{
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    crop_loops(E, lp->node);
+    out(E, "memcpy(y + yo, x + xo, sizeof(float) * %lld);", (long long)lp->node->out.w);
+    close_block(E);
+    close_block(E);
+}
+
+static void crop_backward(Emitter *E, const LayerPlan *lp)
+{
+    backward_head(E, lp);
+    out(E, "if (!dx)");
+    out(E, "    return;");
+    crop_loops(E, lp->node);
+    out(E, "for (long o = 0; o < %lld; o++) dx[xo + o] += dy[yo + o];", (long long)lp->node->out.w);
+    close_block(E);
+    close_block(E);
+}
+
+/* ---- add, mul, concat ---- */
+
+static void add_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    out(E, "memcpy(y, %s, sizeof(float) * (size_t)n * %ld);", in_ptr(E, lp, 0), elems(n));
+    for (int k = 1; k < n->ninputs; k++) {
+        open_scope(E);
+        out(E, "const float *x = %s;", in_ptr(E, lp, k));
+        out(E, "for (long p = 0; p < (long)n * %ld; p++) y[p] += x[p];", elems(n));
+        close_block(E);
+    }
+    trailing_act_forward(E, n);
+}
+
+static void add_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    out(E, "const float *y = %s;", out_ptr(E, lp));
+    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
+    out(E, "(void)y;");
+    trailing_act_backward(E, n);
+    for (int k = 0; k < n->ninputs; k++) {
+        open_scope(E);
+        out(E, "float *dx = %s;", in_grad_ptr(E, lp, k));
+        out(E, "if (dx)");
+        out(E, "    for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(n));
+        close_block(E);
+    }
+}
+
+/* mul: a (input 0) times b (input 1); an operand of 1x1xC scales each
+ * channel of the other. */
+static bool is_scale(const Node *x, const Node *y)
+{
+    return x->out.h == 1 && x->out.w == 1 && (y->out.h != 1 || y->out.w != 1);
+}
+
+static void mul_index(Emitter *E, const LayerPlan *lp, int k, const char *var)
+{
+    const Node *n = lp->node;
+    if (is_scale(in_node(E, lp, k), n))
+        out(E, "const size_t %s = (size_t)i * %lld + c;", var, (long long)n->out.c);
+    else
+        out(E, "const size_t %s = at;", var);
+}
+
+static void mul_loops_open(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long c = 0; c < %lld; c++)", (long long)n->out.c);
+    open_block(E, "for (long p = 0; p < %ld; p++)", plane(n));
+    out(E, "const size_t at = (size_t)i * %ld + c * %ld + p;", elems(n), plane(n));
+    mul_index(E, lp, 0, "ia");
+    mul_index(E, lp, 1, "ib");
+}
+
+static void mul_forward(Emitter *E, const LayerPlan *lp)
+{
+    out(E, "const float *a = %s;", in_ptr(E, lp, 0));
+    out(E, "const float *b = %s;", in_ptr(E, lp, 1));
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    mul_loops_open(E, lp);
+    out(E, "y[at] = a[ia] * b[ib];");
+    close_block(E);
+    close_block(E);
+    close_block(E);
+    trailing_act_forward(E, lp->node);
+}
+
+static void mul_backward(Emitter *E, const LayerPlan *lp)
+{
+    out(E, "const float *a = %s;", in_ptr(E, lp, 0));
+    out(E, "const float *b = %s;", in_ptr(E, lp, 1));
+    out(E, "const float *y = %s;", out_ptr(E, lp));
+    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
+    out(E, "(void)y;");
+    trailing_act_backward(E, lp->node);
+    out(E, "float *da = %s;", in_grad_ptr(E, lp, 0));
+    out(E, "float *db = %s;", in_grad_ptr(E, lp, 1));
+    mul_loops_open(E, lp);
+    out(E, "if (da) da[ia] += dy[at] * b[ib];");
+    out(E, "if (db) db[ib] += dy[at] * a[ia];");
+    close_block(E);
+    close_block(E);
+    close_block(E);
+}
+
+static void concat_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long offset = 0;
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    for (int k = 0; k < n->ninputs; k++) {
+        long size = in_elems(E, lp, k);
+        open_scope(E);
+        out(E, "const float *x = %s;", in_ptr(E, lp, k));
+        out(E, "for (int i = 0; i < n; i++)");
+        out(E, "    memcpy(y + (size_t)i * %ld + %ld, x + (size_t)i * %ld, sizeof(float) * %ld);", elems(n),
+            offset, size, size);
+        close_block(E);
+        offset += size;
+    }
+}
+
+static void concat_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long offset = 0;
+    out(E, "const float *dy = %s;", out_grad_ptr(E, lp));
+    for (int k = 0; k < n->ninputs; k++) {
+        long size = in_elems(E, lp, k);
+        open_scope(E);
+        out(E, "float *dx = %s;", in_grad_ptr(E, lp, k));
+        out(E, "if (dx)");
+        out(E, "    for (int i = 0; i < n; i++)");
+        out(E, "        for (long p = 0; p < %ld; p++) dx[(size_t)i * %ld + p] += dy[(size_t)i * %ld + %ld + p];",
+            size, size, elems(n), offset);
+        close_block(E);
+        offset += size;
+    }
+}
+
+/* ---- dispatch ---- */
+
+void emit_layer_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    switch (n->op) {
+    case OP_POOL: pool_forward(E, lp); break;
+    case OP_ACT: act_forward(E, lp); break;
+    case OP_SOFTMAX:
+        copy_forward(E, lp);
+        emit_softmax_forward(E, "y", (long)n->out.c, plane(n));
+        break;
+    case OP_BATCHNORM: bn_forward(E, lp); break;
+    case OP_DROPOUT: dropout_forward(E, lp); break;
+    case OP_FLATTEN: copy_forward(E, lp); break;
+    case OP_UPSAMPLE: upsample_forward(E, lp); break;
+    case OP_ADD: add_forward(E, lp); break;
+    case OP_MUL: mul_forward(E, lp); break;
+    case OP_CONCAT: concat_forward(E, lp); break;
+    case OP_CROP: crop_forward(E, lp); break;
+    default: break;
+    }
+}
+
+void emit_layer_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    switch (n->op) {
+    case OP_POOL: pool_backward(E, lp); break;
+    case OP_ACT: act_backward(E, lp); break;
+    case OP_SOFTMAX:
+        backward_head(E, lp);
+        emit_softmax_backward(E, "y", "dy", (long)n->out.c, plane(n), n->id == E->net->output);
+        out(E, "if (dx)");
+        out(E, "    for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(n));
+        break;
+    case OP_BATCHNORM: bn_backward(E, lp); break;
+    case OP_DROPOUT: dropout_backward(E, lp); break;
+    case OP_FLATTEN: copy_backward(E, lp); break;
+    case OP_UPSAMPLE: upsample_backward(E, lp); break;
+    case OP_ADD: add_backward(E, lp); break;
+    case OP_MUL: mul_backward(E, lp); break;
+    case OP_CONCAT: concat_backward(E, lp); break;
+    case OP_CROP: crop_backward(E, lp); break;
+    default: break;
+    }
+}

@@ -1,0 +1,87 @@
+/* emitter.h - what the C backend's files share: the plan of the model's
+ * memory and a small printer for indented C. */
+#ifndef CNNC_EMITTER_H
+#define CNNC_EMITTER_H
+
+#include <stdarg.h>
+
+#include "emit.h"
+
+/* Where one layer's data lives.  Offsets are in floats: parameter, state
+ * and stats offsets absolute; activation and mask offsets per image (the
+ * generated code multiplies them by max_batch). */
+typedef struct {
+    const Node *node;
+    char *cname;             /* C identifier for functions, e.g. layer1_0_conv1 */
+    long w_off, b_off;       /* -1 when absent */
+    long w_size, b_size;
+    long rm_off, rv_off;     /* batchnorm running mean/var, in state */
+    long stats_off;          /* batchnorm batch mean and 1/std, in stats */
+    long act_off;            /* output, per image */
+    long mask_off;           /* dropout mask, per image; -1 when none */
+    bool he_init;            /* a ReLU follows: He, else Glorot */
+} LayerPlan;
+
+typedef struct {
+    const Net *net;
+    const EmitOptions *opt;
+    StrBuf *out;
+    int indent;
+    char *upper;             /* the prefix in capitals, for macros */
+    LayerPlan *plan;
+    long num_params, num_state, num_stats, act_elems, mask_elems;
+    bool train;
+} Emitter;
+
+void out(Emitter *E, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void open_block(Emitter *E, const char *fmt, ...)   /* prints "... {" and indents */
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void close_block(Emitter *E);                       /* "}" */
+void open_scope(Emitter *E);                        /* a bare "{" */
+void blank(Emitter *E);                             /* an empty line */
+
+/* C expressions for the buffers of layer lp: its k-th input, its output,
+ * and their gradients.  Returned strings are static: use before the next
+ * call of the same function. */
+const char *in_ptr(Emitter *E, const LayerPlan *lp, int k);
+const char *in_grad_ptr(Emitter *E, const LayerPlan *lp, int k);
+const char *out_ptr(Emitter *E, const LayerPlan *lp);
+const char *out_grad_ptr(Emitter *E, const LayerPlan *lp);
+long in_elems(const Emitter *E, const LayerPlan *lp, int k);
+const Node *in_node(const Emitter *E, const LayerPlan *lp, int k);
+
+/* v as a C float literal ("2.0f", "0.1f", "1e-05f"); the result lives
+ * in one of a few static buffers. */
+const char *flt(double v);
+
+/* The trailing activation applied in place to n floats at y, and its
+ * derivative multiplied into dy, as C statements. */
+void emit_act_forward(Emitter *E, ActKind act, double alpha, const char *y, const char *count);
+void emit_act_backward(Emitter *E, ActKind act, double alpha, const char *y, const char *dy,
+                       const char *count);
+
+/* Softmax over the c channels of each of the hw pixels of n images at y,
+ * in place; its backward turns dy (dL/dy) into dL/dlogits in place, unless
+ * the loss already left dL/dlogits there (m->loss_fused; only the output
+ * layer is fusable). */
+void emit_softmax_forward(Emitter *E, const char *y, long c, long hw);
+void emit_softmax_backward(Emitter *E, const char *y, const char *dy, long c, long hw, bool fusable);
+
+/* Kernels, one pair per layer kind (emit_conv.c, emit_layers.c). */
+void emit_conv_forward(Emitter *E, const LayerPlan *lp);
+void emit_conv_backward(Emitter *E, const LayerPlan *lp);
+void emit_deconv_forward(Emitter *E, const LayerPlan *lp);
+void emit_deconv_backward(Emitter *E, const LayerPlan *lp);
+void emit_fc_forward(Emitter *E, const LayerPlan *lp);
+void emit_fc_backward(Emitter *E, const LayerPlan *lp);
+void emit_layer_forward(Emitter *E, const LayerPlan *lp);   /* all other kinds */
+void emit_layer_backward(Emitter *E, const LayerPlan *lp);
+
+#endif

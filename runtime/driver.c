@@ -1,0 +1,149 @@
+/* driver.c - cnn_main: the command line of a generated network (`cnnc
+ * --main`).  This file dispatches commands and holds the usage text and the
+ * `info` command; each other command lives in its own driver_*.c file. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "driver.h"
+
+/* A command, the options it accepts (space-separated, with spaces at both
+ * ends so that strstr(" name ") is exact), and its entry point.  "FILES"
+ * means the command takes positional arguments. */
+typedef struct {
+    const char *name;
+    const char *options;
+    int (*run)(const cnn_net *net, const cnn_drv_opts *o);
+} command;
+
+static const command commands[] = {
+    {"info", " ", cnn_drv_info},
+    {"train",
+     " data epochs batch lr momentum seed threads load save optim weight-decay nesterov schedule"
+     " step-size gamma limit ",
+     cnn_drv_train},
+    {"eval", " load data batch threads ", cnn_drv_eval},
+    {"predict", " load batch threads FILES ", cnn_drv_predict},
+    {"bench", " batch threads seconds seed ", cnn_drv_bench},
+    {"forward", " load input output batch threads ", cnn_drv_forward},
+    {"backward", " load input grad-output grad-input grad-weights batch threads ", cnn_drv_backward},
+    {"gradcheck", " seed samples threads ", cnn_drv_gradcheck},
+};
+
+void cnn_drv_error(const cnn_drv_opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", o && o->prog ? o->prog : "cnn");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static const char usage_text[] =
+    "commands:\n"
+    "  info                         the network's report and its tensors\n"
+    "  train [options]              train on MNIST-format IDX data; prints one line per epoch\n"
+    "  eval --load W                loss and accuracy on the t10k set of --data\n"
+    "  predict --load W FILE...     one line per image: index, class, probability;\n"
+    "                               FILE is an IDX image file (plain or .gz), or raw\n"
+    "                               little-endian float32 NCHW if its name ends in .bin\n"
+    "  bench                        images/s of forward and of training (median of runs)\n"
+    "  forward --load W --input X.bin --output Y.bin\n"
+    "                               inference on raw float32 NCHW items\n"
+    "  backward --load W --input X.bin --grad-output GY.bin --grad-input GX.bin\n"
+    "           --grad-weights GW.safetensors\n"
+    "                               dL/dx and dL/dW for the given dL/dy, in inference mode\n"
+    "                               (dropout off, batchnorm on running statistics)\n"
+    "  gradcheck                    analytic vs numerical gradients, in inference mode\n"
+    "  help                         this text\n"
+    "\n"
+    "options (default):\n"
+    "  --data DIR          train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-... (.gz too)\n"
+    "                      (" DRV_DEFAULT_DATA ")\n"
+    "  --epochs N          training epochs (5)\n"
+    "  --batch B           mini-batch; for inference, images per call (64)\n"
+    "  --optim sgd|adam    optimizer (sgd)\n"
+    "  --lr F              learning rate (0.05 for sgd, 0.001 for adam)\n"
+    "  --momentum F        SGD momentum (0.9)\n"
+    "  --nesterov          SGD with Nesterov momentum\n"
+    "  --weight-decay F    L2 weight decay (0)\n"
+    "  --schedule S        learning rate by epoch: const, step or cosine (const)\n"
+    "  --step-size N       step schedule: epochs per step (1)\n"
+    "  --gamma F           step schedule: factor per step (0.1)\n"
+    "  --seed S            initial weights, shuffling, random inputs (1)\n"
+    "  --threads T         OpenMP threads, when the network is built with -fopenmp\n"
+    "  --load W            weights (.safetensors) to start from\n"
+    "  --save W            train: save the weights to W after every epoch (atomically)\n"
+    "  --limit N           train: use only the first N training images (all)\n"
+    "  --seconds S         bench: total measuring time (2)\n"
+    "  --samples K         gradcheck: random parameters and inputs to check (20)\n"
+    "  --input X.bin, --output Y.bin, --grad-output GY.bin, --grad-input GX.bin,\n"
+    "  --grad-weights GW.safetensors   files of forward and backward\n"
+    "  --name=VALUE works as well as --name VALUE.\n"
+    "\n"
+    "exit status: 0 success, 1 bad usage, 2 I/O or data error, 3 training diverged,\n"
+    "4 gradcheck failed.\n";
+
+void cnn_drv_usage(const cnn_net *net, const char *prog, int to_stdout)
+{
+    FILE *f = to_stdout ? stdout : stderr;
+    fprintf(f, "usage: %s COMMAND [OPTIONS]\n", prog);
+    fprintf(f, "Network %s: input %dx%dx%d, output %dx%dx%d, %ld parameters%s.\n\n", net->name,
+            net->in_h, net->in_w, net->in_c, net->out_h, net->out_w, net->out_c, net->num_params,
+            net->train_step ? "" : " (inference only)");
+    fputs(usage_text, f);
+}
+
+/* `info`: the report cnnc printed at compile time, then the tensor table
+ * (what a weights file must hold). */
+int cnn_drv_info(const cnn_net *net, const cnn_drv_opts *o)
+{
+    (void)o;
+    fputs(net->report ? net->report : "", stdout);
+    printf("Tensors (%d):\n", net->ntensors);
+    for (int i = 0; i < net->ntensors; i++) {
+        const cnn_tensor *t = &net->tensors[i];
+        printf("  %-28s [", t->name);
+        for (int d = 0; d < t->ndim; d++)
+            printf("%s%lld", d ? ", " : "", (long long)t->shape[d]);
+        printf("]%s\n", t->in_state ? "  (state, not trained)" : "");
+    }
+    return DRV_OK;
+}
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+int cnn_main(const cnn_net *net, int argc, char **argv)
+{
+    cnn_drv_opts o;
+    const char *prog = argc > 0 && argv[0] ? argv[0] : net->name;
+    if (argc < 2) {
+        cnn_drv_usage(net, prog, 0);
+        return DRV_USAGE;
+    }
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        cnn_drv_usage(net, prog, 1);
+        return DRV_OK;
+    }
+    const command *c = find_command(argv[1]);
+    if (!c) {
+        fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
+        cnn_drv_usage(net, prog, 0);
+        return DRV_USAGE;
+    }
+    if (cnn_drv_parse(prog, c->name, argc - 2, argv + 2, c->options, &o) != DRV_OK) {
+        fprintf(stderr, "%s: try '%s help'\n", prog, prog);
+        return DRV_USAGE;
+    }
+    cnn_drv_threads(&o);
+    int rc = c->run(net, &o);
+    fflush(stdout);
+    return rc;
+}

@@ -1,0 +1,118 @@
+/* driver.h - what the files of the driver (cnn_main) share; not installed.
+ *
+ * The driver is split one idea per file: option parsing (driver_opts.c),
+ * data sets (driver_data.c), raw .bin files (driver_bin.c), model set-up
+ * (driver_model.c), scoring (driver_score.c), one file per command, and the
+ * clock and progress bar (progress.c).  Commands return the process exit
+ * status (DRV_OK ...) and print their own messages. */
+#ifndef CNNRT_DRIVER_H
+#define CNNRT_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cnnrt.h"
+
+/* Exit statuses of the driver, as documented in `help`. */
+enum { DRV_OK = 0, DRV_USAGE = 1, DRV_IO = 2, DRV_DIVERGED = 3, DRV_GRADCHECK = 4 };
+
+#define DRV_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+/* Everything the command line can say; see cnn_drv_usage for meanings. */
+typedef struct {
+    const char *prog;           /* argv[0], for messages */
+    const char *command;
+    const char *data, *load, *save;
+    const char *input, *output, *grad_output, *grad_input, *grad_weights;
+    int epochs, batch, threads, limit, samples, step_size;
+    int batch_set, lr_set, threads_set;  /* given on the command line */
+    uint64_t seed;
+    double lr, momentum, weight_decay, gamma, seconds;
+    int nesterov;
+    cnn_optim_kind optim;
+    cnn_sched_kind schedule;
+    char **files;               /* positional arguments (predict) */
+    int nfiles;
+} cnn_drv_opts;
+
+/* A data set in memory: n images of h x w pixels in [0,1] and n labels. */
+typedef struct {
+    float *x;
+    int *y;
+    int n, h, w;
+} cnn_drv_set;
+
+/* driver.c */
+void cnn_drv_error(const cnn_drv_opts *o, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void cnn_drv_usage(const cnn_net *net, const char *prog, int to_stdout);
+
+/* driver_opts.c: sets o to the defaults, then fills it from the options
+ * in argv[0..argc-1]; `allowed` lists the options the command takes (see
+ * driver.c).  DRV_OK, or DRV_USAGE after printing why. */
+int cnn_drv_parse(const char *prog, const char *command, int argc, char **argv, const char *allowed,
+                  cnn_drv_opts *o);
+cnn_optim cnn_drv_optim(const cnn_drv_opts *o);
+
+/* driver_data.c: loads DIR/PREFIX-images-idx3-ubyte and -labels-idx1-ubyte
+ * ("train" or "t10k") and checks them against the network. */
+int cnn_drv_load_set(const cnn_net *net, const cnn_drv_opts *o, const char *prefix,
+                     cnn_drv_set *s);
+void cnn_drv_free_set(cnn_drv_set *s);
+/* Train/eval/predict need one class per image: DRV_OK or DRV_USAGE. */
+int cnn_drv_need_classifier(const cnn_net *net, const cnn_drv_opts *o);
+/* Checks that IDX images of h x w fit the network's input; DRV_OK or DRV_IO. */
+int cnn_drv_check_images(const cnn_net *net, const cnn_drv_opts *o, const char *path, int h,
+                         int w);
+
+/* driver_bin.c: raw little-endian float32 files.  read: the whole file,
+ * whose size must be a positive multiple of item floats; *n items. */
+int cnn_drv_read_bin(const cnn_drv_opts *o, const char *path, size_t item, float **out, int *n);
+/* Writes count floats atomically (temporary file + rename). */
+int cnn_drv_write_bin(const cnn_drv_opts *o, const char *path, const float *v, size_t count);
+
+/* driver_model.c: creates a model for max_batch images, initialised with
+ * o->seed, then loaded from o->load if set.  NULL after printing why. */
+void *cnn_drv_model(const cnn_net *net, const cnn_drv_opts *o, int max_batch);
+/* Commands other than train/gradcheck/bench need --load. */
+int cnn_drv_need(const cnn_drv_opts *o, const char *value, const char *option);
+/* Sets the OpenMP thread count when the network can use it. */
+void cnn_drv_threads(const cnn_drv_opts *o);
+
+/* driver_score.c: inference over a data set. */
+typedef struct {
+    double loss;     /* mean: cross-entropy or MSE, as the network's loss */
+    long correct;
+    int n;
+} cnn_drv_score;
+int cnn_drv_argmax(const float *y, int classes);
+/* Runs net->forward over s; DRV_OK or DRV_IO (out of memory). */
+int cnn_drv_evaluate(const cnn_net *net, void *m, const cnn_drv_opts *o, const cnn_drv_set *s,
+                     cnn_drv_score *r);
+
+/* One function per command. */
+int cnn_drv_info(const cnn_net *net, const cnn_drv_opts *o);
+int cnn_drv_train(const cnn_net *net, const cnn_drv_opts *o);
+int cnn_drv_eval(const cnn_net *net, const cnn_drv_opts *o);
+int cnn_drv_predict(const cnn_net *net, const cnn_drv_opts *o);
+int cnn_drv_bench(const cnn_net *net, const cnn_drv_opts *o);
+int cnn_drv_forward(const cnn_net *net, const cnn_drv_opts *o);
+int cnn_drv_backward(const cnn_net *net, const cnn_drv_opts *o);
+int cnn_drv_gradcheck(const cnn_net *net, const cnn_drv_opts *o);
+
+/* progress.c: a monotonic clock and the training progress bar. */
+double cnn_drv_now(void);   /* seconds */
+typedef struct {
+    int active;             /* stderr is a terminal */
+    double start, last;     /* when the epoch began, last redraw */
+    int epoch, epochs;
+    long total;             /* images in the epoch */
+} cnn_progress;
+void cnn_progress_begin(cnn_progress *p, int epoch, int epochs, long total);
+void cnn_progress_update(cnn_progress *p, long done, double loss);
+void cnn_progress_end(cnn_progress *p);   /* erases the bar */
+
+#endif
