@@ -13,7 +13,8 @@ VERSION  := 0.1.0
 GENFLAGS := -std=c11 -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
 
 FRONT := util diag ir ast names layers expand frontend check report options outputs emit emit_conv emit_layers
-FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o
+FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o \
+              $(BUILD)/runtime/safetensors.o
 CNNC_OBJS  := $(FRONT_OBJS) $(BUILD)/compiler/main.o
 
 # The runtime is C99 like the code it serves.
@@ -21,6 +22,7 @@ RT_SRCS := $(wildcard runtime/*.c)
 RT_OBJS := $(RT_SRCS:%.c=$(BUILD)/%.o)
 RT_WARN := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 RT_LIBS := -lz -lm
+OPENMP  ?= -fopenmp
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
@@ -30,7 +32,7 @@ all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a
 
 $(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h runtime/cnnrt_net.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(RT_WARN) -fPIC -Iruntime -MMD -c -o $@ $<
+	$(CC) $(CFLAGS) $(RT_WARN) $(OPENMP) -fPIC -Iruntime -MMD -c -o $@ $<
 
 $(BUILD)/libcnnrt.a: $(RT_OBJS)
 	rm -f $@
@@ -55,7 +57,7 @@ $(BUILD)/compiler/parser.o: $(BUILD)/compiler/parser.c $(BUILD)/compiler/lexer.c
 
 $(BUILD)/compiler/%.o: compiler/%.c $(BUILD)/compiler/parser.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -I$(BUILD)/compiler -MMD -c -o $@ $<
+	$(CC) $(CFLAGS) $(WARN) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -Iruntime -I$(BUILD)/compiler -MMD -c -o $@ $<
 
 $(BUILD)/tests/unit/%.o: tests/unit/%.c $(BUILD)/compiler/parser.h
 	@mkdir -p $(dir $@)
@@ -94,6 +96,7 @@ asan-check:
 # driver, and conformance with PyTorch.
 system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/gen/examples.sh
+	CNNC=$(BUILD)/cnnc sh tests/gen/embed.sh
 	@if [ -f tests/driver/run.sh ]; then CNNC=$(BUILD)/cnnc sh tests/driver/run.sh; fi
 	@if [ -f tests/torch/run.sh ]; then CNNC=$(BUILD)/cnnc sh tests/torch/run.sh; fi
 
@@ -106,6 +109,35 @@ check: setup
 setup:
 	@sh scripts/setup.sh
 
+# The main job: build, compile an example network, train it briefly,
+# print its report and its test accuracy.
+DEMO_EPOCHS ?= 3
+DEMO_FLAGS  ?= -O3 -march=native -fopenmp
+demo: setup all
+	@mkdir -p $(BUILD)/demo
+	@echo '$$ cnnc --report examples/lenet.net'
+	@$(BUILD)/cnnc --report examples/lenet.net
+	@echo '$$ cnnc --main examples/lenet.net -o build/demo/lenet.c'
+	@$(BUILD)/cnnc --main examples/lenet.net -o $(BUILD)/demo/lenet.c
+	@wc -l $(BUILD)/demo/lenet.c
+	$(CC) $(DEMO_FLAGS) -std=c99 -Iruntime $(BUILD)/demo/lenet.c $(BUILD)/libcnnrt.a -lz -lm -o $(BUILD)/demo/lenet
+	@echo '$$ ./lenet train --epochs $(DEMO_EPOCHS) --save lenet.safetensors   (Fashion-MNIST)'
+	@$(BUILD)/demo/lenet train --epochs $(DEMO_EPOCHS) --save $(BUILD)/demo/lenet.safetensors
+	@echo '$$ ./lenet eval --load lenet.safetensors'
+	@$(BUILD)/demo/lenet eval --load $(BUILD)/demo/lenet.safetensors
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/cnnc $(DESTDIR)$(PREFIX)/bin/cnnc
+	install -m 644 $(BUILD)/libcnnrt.a $(DESTDIR)$(PREFIX)/lib/libcnnrt.a
+	install -m 644 runtime/cnnrt.h runtime/cnnrt_net.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 docs/cnnc.1 $(DESTDIR)$(PREFIX)/share/man/man1/cnnc.1
+	for pc in cnnrt cnnrt-blas; do \
+	    sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' runtime/$$pc.pc.in \
+	        > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc; \
+	done
+
 clean:
 	rm -rf build
 
@@ -113,7 +145,7 @@ clean:
 # `make fuzz FUZZ_SECONDS=N`.  The corpus grows in $(BUILD)/fuzz/corpus,
 # seeded from fuzz/seeds; crashes are written to $(BUILD)/fuzz/.
 FUZZ_SECONDS ?= 600
-FUZZ_TIMEOUT ?= 2
+FUZZ_TIMEOUT ?= 10
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnnrt.h"
 #include "emitter.h"
 #include "report.h"
 
@@ -315,7 +316,11 @@ static void emit_header(Emitter *E, StrBuf *h)
               (long long)last->out.c, U, (long long)last->out.h, U, (long long)last->out.w);
     sb_printf(h, "#define %s_OUT_SIZE %lld\n", U, (long long)last->out_elems);
     sb_printf(h, "#define %s_NUM_PARAMS %ld\n#define %s_NUM_STATE %ld\n", U, E->num_params, U, E->num_state);
-    sb_printf(h, "#define %s_TRAINABLE %d\n\n", U, E->train);
+    sb_printf(h, "#define %s_TRAINABLE %d\n", U, E->train);
+    if (E->opt->embed)
+        sb_printf(h, "#ifndef %s_MAX_BATCH\n#define %s_MAX_BATCH 1   /* images per call: buffers are static */\n#endif\n",
+                  U, U);
+    sb_puts(h, "\n");
     sb_printf(h, "typedef struct %s %s;   /* parameters, gradients, state */\n\n", P, P);
     sb_printf(h, "%s *%s_new(int max_batch);          /* NULL on allocation failure */\n", P, P);
     sb_printf(h, "void %s_free(%s *m);\n", P, P);
@@ -552,43 +557,74 @@ static void emit_init(Emitter *E)
 }
 
 /* The tensor table: PyTorch's names and layouts, for load and save. */
-static void emit_tensors(Emitter *E)
+typedef struct {
+    char *name;
+    int ndim;
+    int64_t shape[4];
+    long offset;
+    int in_state;
+} TensorInfo;
+
+static void add_tensor(TensorInfo *t, int *count, const char *layer, const char *what, int ndim,
+                       const int64_t *shape, long offset, int in_state)
 {
-    const char *P = E->opt->prefix;
-    open_block(E, "static const cnn_tensor %s_tensors[] =", P);
+    TensorInfo *ti = &t[(*count)++];
+    ti->name = xasprintf("%s.%s", layer, what);
+    ti->ndim = ndim;
+    for (int d = 0; d < 4; d++)
+        ti->shape[d] = d < ndim ? shape[d] : 0;
+    ti->offset = offset;
+    ti->in_state = in_state;
+}
+
+static int collect_tensors(const Emitter *E, TensorInfo **out_tensors)
+{
+    TensorInfo *t = xcalloc((size_t)E->net->nnodes * 4 + 1, sizeof *t);
     int count = 0;
     for (int i = 1; i < E->net->nnodes; i++) {
         const LayerPlan *lp = &E->plan[i];
         const Node *n = lp->node;
         if (lp->w_off < 0)
             continue;
-        long long c = n->in_shape.c, f = n->filters, g = n->groups;
+        int64_t c = n->in_shape.c, f = n->filters, g = n->groups;
+        int64_t conv[4] = {f, c / g, n->kh, n->kw}, deconv[4] = {c, f / g, n->kh, n->kw};
+        int64_t fc[2] = {f, lp->w_size / f}, vec[1] = {lp->w_size}, bias[1] = {lp->b_size};
         switch (n->op) {
-        case OP_CONV:
-            out(E, "{\"%s.weight\", 4, {%lld, %lld, %lld, %lld}, %ld, 0},", n->name, f, c / g,
-                (long long)n->kh, (long long)n->kw, lp->w_off);
-            break;
-        case OP_DECONV:
-            out(E, "{\"%s.weight\", 4, {%lld, %lld, %lld, %lld}, %ld, 0},", n->name, c, f / g,
-                (long long)n->kh, (long long)n->kw, lp->w_off);
-            break;
-        case OP_FC:
-            out(E, "{\"%s.weight\", 2, {%lld, %ld}, %ld, 0},", n->name, f, lp->w_size / (long)f, lp->w_off);
-            break;
-        default:
-            out(E, "{\"%s.weight\", 1, {%ld}, %ld, 0},", n->name, lp->w_size, lp->w_off);
-            break;
+        case OP_CONV: add_tensor(t, &count, n->name, "weight", 4, conv, lp->w_off, 0); break;
+        case OP_DECONV: add_tensor(t, &count, n->name, "weight", 4, deconv, lp->w_off, 0); break;
+        case OP_FC: add_tensor(t, &count, n->name, "weight", 2, fc, lp->w_off, 0); break;
+        default: add_tensor(t, &count, n->name, "weight", 1, vec, lp->w_off, 0); break;
         }
-        count++;
-        if (lp->b_off >= 0) {
-            out(E, "{\"%s.bias\", 1, {%ld}, %ld, 0},", n->name, lp->b_size, lp->b_off);
-            count++;
-        }
+        if (lp->b_off >= 0)
+            add_tensor(t, &count, n->name, "bias", 1, bias, lp->b_off, 0);
         if (lp->rm_off >= 0) {
-            out(E, "{\"%s.running_mean\", 1, {%ld}, %ld, 1},", n->name, lp->w_size, lp->rm_off);
-            out(E, "{\"%s.running_var\", 1, {%ld}, %ld, 1},", n->name, lp->w_size, lp->rv_off);
-            count += 2;
+            add_tensor(t, &count, n->name, "running_mean", 1, vec, lp->rm_off, 1);
+            add_tensor(t, &count, n->name, "running_var", 1, vec, lp->rv_off, 1);
         }
+    }
+    *out_tensors = t;
+    return count;
+}
+
+static void free_tensors(TensorInfo *t, int count)
+{
+    for (int i = 0; i < count; i++)
+        free(t[i].name);
+    free(t);
+}
+
+static void emit_tensors(Emitter *E, const TensorInfo *t, int count)
+{
+    const char *P = E->opt->prefix;
+    open_block(E, "static const cnn_tensor %s_tensors[] =", P);
+    for (int i = 0; i < count; i++) {
+        StrBuf dims;
+        sb_init(&dims);
+        for (int d = 0; d < t[i].ndim; d++)
+            sb_printf(&dims, "%s%lld", d ? ", " : "", (long long)t[i].shape[d]);
+        out(E, "{\"%s\", %d, {%s}, %ld, %d},", t[i].name, t[i].ndim, dims.data ? dims.data : "0",
+            t[i].offset, t[i].in_state);
+        sb_free(&dims);
     }
     if (count == 0)
         out(E, "{\"\", 0, {0}, 0, 0}");
@@ -596,6 +632,22 @@ static void emit_tensors(Emitter *E)
     out(E, "};");
     out(E, "enum { NUM_TENSORS = %d };", count);
     blank(E);
+    if (E->opt->embed) {
+        out(E, "/* The weights are compiled in: nothing to load, and no file I/O. */");
+        open_block(E, "int %s_load(%s *m, const char *path)", P, P);
+        out(E, "(void)m;");
+        out(E, "(void)path;");
+        out(E, "return -1;");
+        close_block(E);
+        blank(E);
+        open_block(E, "int %s_save(const %s *m, const char *path)", P, P);
+        out(E, "(void)m;");
+        out(E, "(void)path;");
+        out(E, "return -1;");
+        close_block(E);
+        blank(E);
+        return;
+    }
     open_block(E, "int %s_load(%s *m, const char *path)", P, P);
     out(E, "return cnn_load_tensors(path, %s_tensors, NUM_TENSORS, m->params, %ldu, m->state, %ldu);", P,
         E->num_params, E->num_state);
@@ -603,6 +655,98 @@ static void emit_tensors(Emitter *E)
     blank(E);
     open_block(E, "int %s_save(const %s *m, const char *path)", P, P);
     out(E, "return cnn_save_tensors(path, %s_tensors, NUM_TENSORS, m->params, m->state);", P);
+    close_block(E);
+    blank(E);
+}
+
+/* ---- --embed-weights: constant weights, static buffers, no malloc ---- */
+
+/* Reads the weights file at compile time, checked like a load at run time. */
+static int read_embedded(const char *path, const TensorInfo *t, int count, float *params, float *state,
+                         char *err, size_t errlen)
+{
+    cnn_st *st = cnn_st_open(path, err, errlen);
+    if (!st)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < count && rc == 0; i++)
+        rc = cnn_st_get(st, t[i].name, t[i].shape, t[i].ndim, (t[i].in_state ? state : params) + t[i].offset,
+                        err, errlen);
+    cnn_st_close(st);
+    return rc;
+}
+
+static void emit_float_array(Emitter *E, const char *decl, const float *v, long n)
+{
+    open_block(E, "%s[%ld] =", decl, n + 1);
+    StrBuf line;
+    sb_init(&line);
+    for (long i = 0; i < n; i++) {
+        sb_printf(&line, "%s,%s", flt(v[i]), (i % 8 == 7 || i == n - 1) ? "" : " ");
+        if (i % 8 == 7 || i == n - 1) {
+            out(E, "%s", line.data);
+            line.len = 0;
+        }
+    }
+    sb_free(&line);
+    out(E, "0.0f   /* so that no array is empty */");
+    E->indent--;
+    out(E, "};");
+    blank(E);
+}
+
+static int emit_embedded(Emitter *E, const TensorInfo *t, int count, char *err, size_t errlen)
+{
+    float *params = xcalloc((size_t)E->num_params + 1, sizeof *params);
+    float *state = xcalloc((size_t)E->num_state + 1, sizeof *state);
+    int rc = read_embedded(E->opt->embed, t, count, params, state, err, errlen);
+    if (rc == 0) {
+        out(E, "/* Weights from %s. */", E->opt->embed);
+        emit_float_array(E, "static const float weights", params, E->num_params);
+        emit_float_array(E, "static const float state_values", state, E->num_state);
+    }
+    free(params);
+    free(state);
+    return rc;
+}
+
+static void emit_static_lifecycle(Emitter *E)
+{
+    const char *P = E->opt->prefix, *U = E->upper;
+    out(E, "static float scratch[%ldu + (size_t)%ld * %s_MAX_BATCH + 1];", E->num_stats, E->act_elems, U);
+    out(E, "static %s instance;", P);
+    out(E, "static int instance_taken;");
+    blank(E);
+    out(E, "/* The one model there is: buffers are static, weights constant. */");
+    open_block(E, "%s *%s_new(int max_batch)", P, P);
+    out(E, "if (max_batch < 1 || max_batch > %s_MAX_BATCH || instance_taken)", U);
+    out(E, "    return NULL;");
+    out(E, "instance_taken = 1;");
+    out(E, "memset(&instance, 0, sizeof instance);");
+    out(E, "instance.max_batch = max_batch;");
+    out(E, "instance.params = (float *)weights;   /* never written: no training here */");
+    out(E, "instance.state = (float *)state_values;");
+    out(E, "instance.stats = scratch;");
+    out(E, "instance.act = scratch + %ld;", E->num_stats);
+    out(E, "return &instance;");
+    close_block(E);
+    blank(E);
+    open_block(E, "void %s_free(%s *m)", P, P);
+    out(E, "if (m == &instance)");
+    out(E, "    instance_taken = 0;");
+    close_block(E);
+    blank(E);
+    open_block(E, "float *%s_params(%s *m)", P, P);
+    out(E, "return m->params;");
+    close_block(E);
+    blank(E);
+    open_block(E, "float *%s_state(%s *m)", P, P);
+    out(E, "return m->state;");
+    close_block(E);
+    blank(E);
+    open_block(E, "void %s_init(%s *m, uint64_t seed)   /* the weights are fixed */", P, P);
+    out(E, "(void)m;");
+    out(E, "(void)seed;");
     close_block(E);
     blank(E);
 }
@@ -794,10 +938,6 @@ static void emit_descriptor(Emitter *E, const char *report_text)
 
 int emit_c(const Net *net, const EmitOptions *opt, StrBuf *c, StrBuf *h, char *err, size_t errlen)
 {
-    if (opt->embed) {
-        snprintf(err, errlen, "--embed-weights is not supported by this version of the emitter");
-        return -1;
-    }
     Emitter E = {0};
     E.net = net;
     E.opt = opt;
@@ -811,9 +951,18 @@ int emit_c(const Net *net, const EmitOptions *opt, StrBuf *c, StrBuf *h, char *e
     emit_prologue(&E);
     emit_layer_functions(&E);
     emit_passes(&E);
-    emit_lifecycle(&E);
-    emit_init(&E);
-    emit_tensors(&E);
+    TensorInfo *tensors;
+    int ntensors = collect_tensors(&E, &tensors);
+    int rc = 0;
+    if (opt->embed) {
+        rc = emit_embedded(&E, tensors, ntensors, err, errlen);
+        emit_static_lifecycle(&E);
+    } else {
+        emit_lifecycle(&E);
+        emit_init(&E);
+    }
+    emit_tensors(&E, tensors, ntensors);
+    free_tensors(tensors, ntensors);
     emit_forward_api(&E);
     if (E.train)
         emit_train_api(&E);
@@ -826,5 +975,5 @@ int emit_c(const Net *net, const EmitOptions *opt, StrBuf *c, StrBuf *h, char *e
         free(E.plan[i].cname);
     free(E.plan);
     free(E.upper);
-    return 0;
+    return rc;
 }

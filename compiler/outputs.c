@@ -28,7 +28,7 @@ static void put_make_name(StrBuf *out, const char *name)
 
 void deps_rule(const Net *net, const char *target, StrBuf *out)
 {
-    put_make_name(out, target);
+    sb_puts(out, target);   /* already escaped: it may name several files */
     sb_puts(out, ":");
     for (int i = 0; i < net->nfiles; i++) {
         if (strcmp(net->files[i], "<stdin>") == 0)
@@ -102,15 +102,22 @@ static void build_report(const Net *net, ReportFormat fmt, StrBuf *out)
 
 static char *dep_target(const Net *net, const Options *opt)
 {
-    if (opt->deptarget)
-        return xstrdup(opt->deptarget);
-    if (opt->output) {
+    StrBuf t;
+    sb_init(&t);
+    if (opt->deptarget) {
+        sb_puts(&t, opt->deptarget);   /* as gcc's -MT: used as written */
+    } else if (opt->output) {
         char *header = opt->header ? xstrdup(opt->header) : replace_ext(opt->output, ".h");
-        char *t = xasprintf("%s %s", opt->output, header);
+        put_make_name(&t, opt->output);
+        sb_puts(&t, " ");
+        put_make_name(&t, header);
         free(header);
-        return t;
+    } else {
+        char *c = xasprintf("%s.c", net->name);
+        put_make_name(&t, c);
+        free(c);
     }
-    return xasprintf("%s.c", net->name);
+    return t.data;
 }
 
 static int write_deps(const Net *net, const Options *opt)

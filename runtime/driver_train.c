@@ -1,0 +1,200 @@
+/* driver_train.c - the `train` command: mini-batch training on an
+ * MNIST-format data set with a test-set evaluation after every epoch.
+ *
+ * Deterministic for a given --seed (initial weights and the shuffle of
+ * each epoch come from it; OpenMP threads may change float rounding).
+ * With --save the weights are saved atomically after every epoch, so
+ * that a diverged or interrupted run keeps its last good checkpoint. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+
+typedef struct {
+    const cnn_net *net;
+    const cnn_drv_opts *o;
+    void *m;
+    cnn_drv_set train, test;
+    int ntrain;          /* training images used: --limit */
+    int *perm;           /* this epoch's order */
+    float *xb;           /* the batch's images and labels, gathered */
+    int *yb;
+    cnn_rng rng;         /* shuffling */
+    cnn_optim opt;
+    int saved_epoch;     /* last epoch written to --save; 0: none */
+} trainer;
+
+static void trainer_free(trainer *t)
+{
+    if (t->m)
+        t->net->destroy(t->m);
+    cnn_drv_free_set(&t->train);
+    cnn_drv_free_set(&t->test);
+    free(t->perm);
+    free(t->xb);
+    free(t->yb);
+}
+
+static int check_trainable(const cnn_net *net, const cnn_drv_opts *o)
+{
+    if (!net->train_step) {
+        cnn_drv_error(o, "network %s was compiled with --no-train: it cannot be trained", net->name);
+        return DRV_USAGE;
+    }
+    return cnn_drv_need_classifier(net, o);
+}
+
+/* The model first: a bad --load fails before the data set is read. */
+static int trainer_setup(trainer *t, const cnn_net *net, const cnn_drv_opts *o)
+{
+    memset(t, 0, sizeof *t);
+    t->net = net;
+    t->o = o;
+    int rc = check_trainable(net, o);
+    if (rc != DRV_OK)
+        return rc;
+    if (!(t->m = cnn_drv_model(net, o, o->batch)))
+        return DRV_IO;
+    if ((rc = cnn_drv_load_set(net, o, "train", &t->train)) != DRV_OK ||
+        (rc = cnn_drv_load_set(net, o, "t10k", &t->test)) != DRV_OK)
+        return rc;
+    t->ntrain = o->limit > 0 && o->limit < t->train.n ? o->limit : t->train.n;
+    t->perm = malloc((size_t)t->ntrain * sizeof *t->perm);
+    t->xb = malloc((size_t)o->batch * (size_t)net->in_size * sizeof *t->xb);
+    t->yb = malloc((size_t)o->batch * sizeof *t->yb);
+    if (!t->perm || !t->xb || !t->yb) {
+        cnn_drv_error(o, "out of memory");
+        return DRV_IO;
+    }
+    for (int i = 0; i < t->ntrain; i++)
+        t->perm[i] = i;
+    /* Its own stream, so that shuffling does not depend on the init. */
+    cnn_rng_seed(&t->rng, o->seed ^ 0x53485546464c45ull);
+    t->opt = cnn_drv_optim(o);
+    return DRV_OK;
+}
+
+/* Fisher-Yates.  j = u * (i + 1) / 2^32 for 32 random bits u maps onto
+ * [0, i] with a bias below n / 2^32 (negligible) and no division. */
+static void shuffle(int *p, int n, cnn_rng *r)
+{
+    for (int i = n - 1; i > 0; i--) {
+        uint64_t j = ((cnn_rng_next(r) >> 32) * (uint64_t)(i + 1)) >> 32;
+        int tmp = p[i];
+        p[i] = p[j];
+        p[j] = tmp;
+    }
+}
+
+static void gather(trainer *t, int from, int k)
+{
+    size_t size = (size_t)t->net->in_size;
+    for (int j = 0; j < k; j++) {
+        int idx = t->perm[from + j];
+        memcpy(t->xb + (size_t)j * size, t->train.x + (size_t)idx * size, size * sizeof *t->xb);
+        t->yb[j] = t->train.y[idx];
+    }
+}
+
+static void report_divergence(const trainer *t, int epoch, int step, float loss)
+{
+    const cnn_drv_opts *o = t->o;
+    fprintf(stderr, "%s: training diverged at epoch %d step %d: loss is %s", o->prog, epoch, step,
+            isnan(loss) ? "nan" : "inf");
+    if (o->save && t->saved_epoch)
+        fprintf(stderr, "; the last good checkpoint is %s (epoch %d)", o->save, t->saved_epoch);
+    else if (o->save)
+        fprintf(stderr, "; nothing was saved to %s", o->save);
+    fprintf(stderr, " (try a smaller --lr)\n");
+}
+
+/* One pass over the shuffled training images; *loss is their mean loss. */
+static int run_epoch(trainer *t, int epoch, double *loss)
+{
+    const int batch = t->o->batch, n = t->ntrain;
+    cnn_optim cur = t->opt;
+    cnn_progress bar;
+    double sum = 0.0;
+    cur.lr = cnn_lr_at(&t->opt, epoch - 1);
+    shuffle(t->perm, n, &t->rng);
+    cnn_progress_begin(&bar, epoch, t->o->epochs, n);
+    for (int i = 0, step = 1; i < n; i += batch, step++) {
+        int k = n - i < batch ? n - i : batch;
+        gather(t, i, k);
+        float l = t->net->train_step(t->m, t->xb, t->yb, k, &cur);
+        if (!isfinite(l)) {
+            cnn_progress_end(&bar);
+            report_divergence(t, epoch, step, l);
+            return DRV_DIVERGED;
+        }
+        sum += (double)l * k;
+        cnn_progress_update(&bar, i + k, sum / (i + k));
+    }
+    cnn_progress_end(&bar);
+    *loss = sum / n;
+    return DRV_OK;
+}
+
+static int checkpoint(trainer *t, int epoch)
+{
+    if (!t->o->save)
+        return DRV_OK;
+    if (t->net->save(t->m, t->o->save) < 0) {
+        cnn_drv_error(t->o, "%s", cnn_error());
+        return DRV_IO;
+    }
+    t->saved_epoch = epoch;
+    return DRV_OK;
+}
+
+static void print_plan(const trainer *t)
+{
+    const cnn_drv_opts *o = t->o;
+    printf("training %s on %d images of %s (test: %d), %s lr %g", t->net->name, t->ntrain, o->data,
+           t->test.n, o->optim == CNN_ADAM ? "adam" : "sgd", o->lr);
+    if (o->optim == CNN_SGD)
+        printf(" momentum %g%s", o->momentum, o->nesterov ? " nesterov" : "");
+    if (o->weight_decay > 0)
+        printf(" weight-decay %g", o->weight_decay);
+    printf(", batch %d, %d epochs, seed %llu\n", o->batch, o->epochs, (unsigned long long)o->seed);
+}
+
+static int train_epochs(trainer *t, double *acc)
+{
+    const cnn_drv_opts *o = t->o;
+    cnn_drv_score sc;
+    int rc = DRV_OK;
+    print_plan(t);
+    for (int e = 1; e <= o->epochs && rc == DRV_OK; e++) {
+        double loss = 0.0, t0 = cnn_drv_now();
+        if ((rc = run_epoch(t, e, &loss)) != DRV_OK)
+            break;
+        double secs = cnn_drv_now() - t0;
+        if ((rc = cnn_drv_evaluate(t->net, t->m, o, &t->test, &sc)) != DRV_OK)
+            break;
+        *acc = 100.0 * (double)sc.correct / sc.n;
+        printf("epoch %d/%d  loss %.4f  test-acc %.2f%%  time %.1f s  %.0f images/s\n", e, o->epochs,
+               loss, *acc, secs, secs > 0 ? t->ntrain / secs : 0.0);
+        fflush(stdout);   /* a log file shows each epoch as it ends */
+        rc = checkpoint(t, e);
+    }
+    return rc;
+}
+
+int cnn_drv_train(const cnn_net *net, const cnn_drv_opts *o)
+{
+    trainer t;
+    double acc = 0.0;
+    int rc = trainer_setup(&t, net, o);
+    if (rc == DRV_OK)
+        rc = train_epochs(&t, &acc);
+    if (rc == DRV_OK) {
+        printf("final test accuracy: %.2f%%\n", acc);
+        if (o->save)
+            printf("weights saved to %s\n", o->save);
+    }
+    trainer_free(&t);
+    return rc;
+}
