@@ -12,7 +12,7 @@ VERSION  := 0.1.0
 # Flex and bison output is not ours to keep warning-free.
 GENFLAGS := -std=c11 -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
 
-FRONT := util diag ir ast names layers expand frontend check report options outputs emit emit_conv emit_layers
+FRONT := util diag ir ast names layers expand frontend check report options outputs emit emit_conv emit_layers emit_blas
 FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o \
               $(BUILD)/runtime/safetensors.o
 CNNC_OBJS  := $(FRONT_OBJS) $(BUILD)/compiler/main.o
@@ -97,6 +97,7 @@ asan-check:
 system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/gen/examples.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/embed.sh
+	CNNC=$(BUILD)/cnnc sh tests/gen/blas.sh
 	@if [ -f tests/driver/run.sh ]; then CNNC=$(BUILD)/cnnc sh tests/driver/run.sh; fi
 	@if [ -f tests/torch/run.sh ]; then CNNC=$(BUILD)/cnnc sh tests/torch/run.sh; fi
 
@@ -148,7 +149,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_TIMEOUT ?= 10
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-                -fno-sanitize-recover=all
+                -fno-sanitize-recover=all -DCNNC_FUZZ_LIMITS
 FUZZ_SRCS    := fuzz/fuzz_frontend.c $(addprefix compiler/,util.c diag.c ir.c ast.c names.c \
                 layers.c expand.c frontend.c check.c report.c) \
                 $(BUILD)/compiler/lexer.c $(BUILD)/compiler/parser.c

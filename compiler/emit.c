@@ -276,6 +276,8 @@ static void plan_layers(Emitter *E)
             E->num_params += lp->b_size;
         }
         lp->he_init = relu_follows(net, n);
+        if (E->opt->blas && blas_col_elems(n) > E->col_elems)
+            E->col_elems = blas_col_elems(n);
         if (i > 0) {
             lp->act_off = E->act_elems;
             E->act_elems += (long)n->out_elems;
@@ -356,6 +358,8 @@ static void emit_prologue(Emitter *E)
     out(E, "#include <stdlib.h>");
     out(E, "#include <string.h>");
     blank(E);
+    if (E->opt->blas)
+        out(E, "#include <cblas.h>");
     out(E, "#include \"%s\"", E->opt->header_name);
     blank(E);
     out(E, "#ifdef _OPENMP");
@@ -378,6 +382,8 @@ static void emit_prologue(Emitter *E)
     out(E, "float *stats;          /* %ld: batchnorm batch mean and 1/std */", E->num_stats);
     out(E, "float *act, *dact;     /* %ld per image each */", E->act_elems);
     out(E, "float *mask;           /* %ld per image: dropout */", E->mask_elems);
+    if (E->opt->blas)
+        out(E, "float *col;            /* %ld: im2col of one image and group */", E->col_elems);
     E->indent--;
     out(E, "};");
     blank(E);
@@ -407,10 +413,11 @@ static void emit_layer_functions(Emitter *E)
         const LayerPlan *lp = &E->plan[i];
         layer_comment(E, lp);
         open_block(E, "static void %s_forward(%s *m, int n)", lp->cname, P);
+        bool blas = E->opt->blas;
         switch (lp->node->op) {
-        case OP_CONV: emit_conv_forward(E, lp); break;
+        case OP_CONV: blas ? emit_conv_forward_blas(E, lp) : emit_conv_forward(E, lp); break;
         case OP_DECONV: emit_deconv_forward(E, lp); break;
-        case OP_FC: emit_fc_forward(E, lp); break;
+        case OP_FC: blas ? emit_fc_forward_blas(E, lp) : emit_fc_forward(E, lp); break;
         default: emit_layer_forward(E, lp); break;
         }
         close_block(E);
@@ -419,9 +426,9 @@ static void emit_layer_functions(Emitter *E)
             continue;
         open_block(E, "static void %s_backward(%s *m, int n)", lp->cname, P);
         switch (lp->node->op) {
-        case OP_CONV: emit_conv_backward(E, lp); break;
+        case OP_CONV: blas ? emit_conv_backward_blas(E, lp) : emit_conv_backward(E, lp); break;
         case OP_DECONV: emit_deconv_backward(E, lp); break;
-        case OP_FC: emit_fc_backward(E, lp); break;
+        case OP_FC: blas ? emit_fc_backward_blas(E, lp) : emit_fc_backward(E, lp); break;
         default: emit_layer_backward(E, lp); break;
         }
         close_block(E);
@@ -453,7 +460,7 @@ static void emit_passes(Emitter *E)
 static void emit_lifecycle(Emitter *E)
 {
     const char *P = E->opt->prefix;
-    long np = E->num_params, mb_fixed = np * (E->train ? 4 : 1) + E->num_state + E->num_stats;
+    long np = E->num_params, mb_fixed = np * (E->train ? 4 : 1) + E->num_state + E->num_stats + E->col_elems;
     long per_image = E->act_elems * (E->train ? 2 : 1) + (E->train ? E->mask_elems : 0);
     open_block(E, "%s *%s_new(int max_batch)", P, P);
     out(E, "if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(float) - %ldu) / %ldu)", mb_fixed,
@@ -478,7 +485,12 @@ static void emit_lifecycle(Emitter *E)
         out(E, "m->state = m->params + %ld;", np);
     }
     out(E, "m->stats = m->state + %ld;", E->num_state);
-    out(E, "m->act = m->stats + %ld;", E->num_stats);
+    if (E->opt->blas) {
+        out(E, "m->col = m->stats + %ld;", E->num_stats);
+        out(E, "m->act = m->col + %ld;", E->col_elems);
+    } else {
+        out(E, "m->act = m->stats + %ld;", E->num_stats);
+    }
     if (E->train) {
         out(E, "m->dact = m->act + (size_t)%ld * (size_t)max_batch;", E->act_elems);
         out(E, "m->mask = m->dact + (size_t)%ld * (size_t)max_batch;", E->act_elems);
@@ -713,7 +725,8 @@ static int emit_embedded(Emitter *E, const TensorInfo *t, int count, char *err, 
 static void emit_static_lifecycle(Emitter *E)
 {
     const char *P = E->opt->prefix, *U = E->upper;
-    out(E, "static float scratch[%ldu + (size_t)%ld * %s_MAX_BATCH + 1];", E->num_stats, E->act_elems, U);
+    out(E, "static float scratch[%ldu + (size_t)%ld * %s_MAX_BATCH + 1];", E->num_stats + E->col_elems,
+        E->act_elems, U);
     out(E, "static %s instance;", P);
     out(E, "static int instance_taken;");
     blank(E);
@@ -727,7 +740,9 @@ static void emit_static_lifecycle(Emitter *E)
     out(E, "instance.params = (float *)weights;   /* never written: no training here */");
     out(E, "instance.state = (float *)state_values;");
     out(E, "instance.stats = scratch;");
-    out(E, "instance.act = scratch + %ld;", E->num_stats);
+    if (E->opt->blas)
+        out(E, "instance.col = scratch + %ld;", E->num_stats);
+    out(E, "instance.act = scratch + %ld;", E->num_stats + E->col_elems);
     out(E, "return &instance;");
     close_block(E);
     blank(E);

@@ -13,6 +13,7 @@ typedef struct {
     const char *header_name;   /* how the .c includes the header */
     bool emit_main;            /* main() calling the runtime's driver */
     bool no_train;             /* forward only */
+    bool blas;                 /* conv and fc through cblas_sgemm */
     long unroll;               /* fully unroll kernel loops up to this many iterations */
     const char *embed;         /* --embed-weights file, or NULL */
 } EmitOptions;

@@ -30,6 +30,7 @@ typedef struct {
     char *upper;             /* the prefix in capitals, for macros */
     LayerPlan *plan;
     long num_params, num_state, num_stats, act_elems, mask_elems;
+    long col_elems;          /* --blas: the largest im2col matrix */
     bool train;
 } Emitter;
 
@@ -82,6 +83,12 @@ void emit_deconv_backward(Emitter *E, const LayerPlan *lp);
 void emit_fc_forward(Emitter *E, const LayerPlan *lp);
 void emit_fc_backward(Emitter *E, const LayerPlan *lp);
 void emit_layer_forward(Emitter *E, const LayerPlan *lp);   /* all other kinds */
+/* --blas variants (emit_blas.c) */
+long blas_col_elems(const Node *n);
+void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp);
+void emit_conv_backward_blas(Emitter *E, const LayerPlan *lp);
+void emit_fc_forward_blas(Emitter *E, const LayerPlan *lp);
+void emit_fc_backward_blas(Emitter *E, const LayerPlan *lp);
 void emit_layer_backward(Emitter *E, const LayerPlan *lp);
 
 #endif

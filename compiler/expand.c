@@ -21,9 +21,6 @@
 #include "names.h"
 #include "util.h"
 
-/* Statements expanded (repeat iterations, layers, calls), so that nested
- * repeats of empty bodies cannot keep the compiler busy for long. */
-enum { MAX_WORK = 1000 * 1000 };
 
 typedef struct Counter {
     const char *kind;
@@ -126,11 +123,12 @@ static bool define(Expander *E, const char *full, int id, SrcLoc loc, bool autom
     return true;
 }
 
-/* Suggests a defined name close to a misspelled one (small nets only: the
- * scan is linear). */
+/* Suggests a defined name close to a misspelled one.  The scan is linear,
+ * so only for small nets and the first errors: a generated file with a
+ * hundred thousand bad names must not take minutes. */
 static const char *suggest_name(Expander *E, const char *name)
 {
-    if (E->names.count > 5000)
+    if (E->names.count > 5000 || diag_errors() > 100)
         return NULL;
     const char *best = NULL;
     int best_d = (int)(strlen(name) / 3) + 1;   /* "foo" is not a typo of "fc1" */

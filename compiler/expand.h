@@ -5,8 +5,21 @@
 #include "ast.h"
 #include "ir.h"
 
+/* The fuzzer (make fuzz) builds with CNNC_FUZZ_LIMITS: its inputs reach
+ * the limits easily, and a network of 100,000 layers takes seconds under
+ * the sanitizers, so it uses a fiftieth of them to keep its pace. */
+#ifdef CNNC_FUZZ_LIMITS
+enum { MAX_NODES = 2000, MAX_WORK = 20000 };
+#else
 enum {
     MAX_NODES = 100000,       /* layers after expansion */
+    MAX_WORK = 1000000        /* statements expanded: repeat iterations,
+                                 layers and calls, so that nested repeats
+                                 of empty bodies cannot run for long */
+};
+#endif
+
+enum {
     MAX_CALL_DEPTH = 64,      /* nested block calls */
     MAX_INCLUDE_DEPTH = 32
 };

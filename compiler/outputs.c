@@ -160,6 +160,7 @@ static int write_code(const Net *net, const Options *opt)
     eo.header_name = include_name(opt->output, header);
     eo.emit_main = opt->emit_main;
     eo.no_train = opt->no_train;
+    eo.blas = opt->blas;
     eo.unroll = opt->unroll;
     eo.embed = opt->embed;
     StrBuf c, h;

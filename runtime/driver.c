@@ -95,12 +95,14 @@ void cnn_drv_usage(const cnn_net *net, const char *prog, int to_stdout)
     fputs(usage_text, f);
 }
 
-/* `info`: the report cnnc printed at compile time, then the tensor table
- * (what a weights file must hold). */
+/* `info`: the report cnnc printed at compile time (kept as lines: C99
+ * compilers need only accept string literals of 4095 characters), then the
+ * tensor table (what a weights file must hold). */
 int cnn_drv_info(const cnn_net *net, const cnn_drv_opts *o)
 {
     (void)o;
-    fputs(net->report ? net->report : "", stdout);
+    for (const char *const *line = net->report; line && *line; line++)
+        puts(*line);
     printf("Tensors (%d):\n", net->ntensors);
     for (int i = 0; i < net->ntensors; i++) {
         const cnn_tensor *t = &net->tensors[i];

@@ -1,37 +1,35 @@
 /* driver_model.c - creating a model (initialised, or loaded from --load)
  * and the settings that apply to every command (required options, threads). */
+#include <stddef.h>
 #include <stdio.h>
 
 #include "driver.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#elif defined(__GNUC__) && defined(__ELF__)
-/* libcnnrt is built without OpenMP, while the generated network may be
- * built with -fopenmp.  A weak reference finds libgomp's
- * omp_set_num_threads when the program links it, and is NULL otherwise. */
+/* The runtime may be built with -fopenmp while a program links it without
+ * (or the other way round).  On ELF a weak reference finds libgomp's
+ * omp_set_num_threads when the program links it and is NULL otherwise, so
+ * linking never fails for want of OpenMP. */
+#if defined(__GNUC__) && defined(__ELF__)
 #pragma weak omp_set_num_threads
 void omp_set_num_threads(int n);
-#define WEAK_OMP 1
+#define HAVE_OMP (omp_set_num_threads != NULL)
+#elif defined(_OPENMP)
+#include <omp.h>
+#define HAVE_OMP 1
+#else
+#define HAVE_OMP 0
+#define omp_set_num_threads(n) ((void)(n))
 #endif
 
 void cnn_drv_threads(const cnn_drv_opts *o)
 {
     if (!o->threads_set)
         return;
-#ifdef _OPENMP
-    omp_set_num_threads(o->threads);
-#else
-#ifdef WEAK_OMP
-    if (omp_set_num_threads) {
+    if (HAVE_OMP)
         omp_set_num_threads(o->threads);
-        return;
-    }
-#endif
-    if (o->threads > 1)
+    else if (o->threads > 1)
         fprintf(stderr, "%s: note: built without OpenMP; --threads %d is ignored (one thread)\n",
                 o->prog, o->threads);
-#endif
 }
 
 int cnn_drv_need(const cnn_drv_opts *o, const char *value, const char *option)

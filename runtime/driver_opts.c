@@ -106,7 +106,7 @@ static int parse_int(const char *s, double lo, double hi, int *out)
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (end == s || *end || errno == ERANGE || v < lo || v > hi)
+    if (end == s || *end || errno == ERANGE || (double)v < lo || (double)v > hi)
         return -1;
     *out = (int)v;
     return 0;

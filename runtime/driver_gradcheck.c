@@ -1,0 +1,212 @@
+/* driver_gradcheck.c - the `gradcheck` command: the generated backward
+ * pass against central differences of the forward pass.
+ *
+ * For random inputs x (batch 2) and a random dL/dy, the objective is
+ * L = sum(y * dy), so backward(x, dy) gives dL/dW and dL/dx exactly.  The
+ * network runs in inference mode (dropout off, batchnorm on its running
+ * statistics), the mode of the `backward` command: training mode would
+ * make forward passes random (dropout) or batch-coupled.
+ *
+ * The network computes in float32, so differences need a step large
+ * enough to rise above rounding (L is summed in double): h = 1e-2 *
+ * max(1, |v|).  A step that crosses a kink of relu or max-pool gives a
+ * wrong difference; such an element is retried with h / 10, and passes if
+ * either agrees.  Pass: |num - ana| <= 1e-2 * max(1, |num|, |ana|). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+
+#define GC_BATCH 2
+#define GC_STEP 1e-2
+#define GC_TOL 1e-2
+
+typedef struct {
+    const char *name;
+    float *values;       /* what is perturbed: a tensor of params, or x */
+    const float *grad;   /* its analytic gradient (params' grads, or dx) */
+    long size;
+    int samples;         /* random elements, besides the first and last */
+} gc_target;
+
+typedef struct {
+    const cnn_net *net;
+    void *m;
+    float *x, *dy, *y, *dx;
+    int n;
+    gc_target *targets;
+    int ntargets;
+    cnn_rng rng;
+    long passed, failed;
+} gc;
+
+static void gc_free(gc *g)
+{
+    if (g->m)
+        g->net->destroy(g->m);
+    free(g->x);
+    free(g->dy);
+    free(g->y);
+    free(g->dx);
+    free(g->targets);
+}
+
+/* L = sum(y * dy) of an inference forward pass, in double. */
+static double objective(gc *g)
+{
+    double sum = 0.0;
+    g->net->forward(g->m, g->x, g->y, g->n);
+    for (long i = 0; i < (long)g->n * g->net->out_size; i++)
+        sum += (double)g->y[i] * (double)g->dy[i];
+    return sum;
+}
+
+/* Central difference dL/dv; the step actually taken is what float32
+ * can represent around v. */
+static double numeric(gc *g, float *v, double rel)
+{
+    const float old = *v;
+    const double h = rel * (fabs((double)old) > 1.0 ? fabs((double)old) : 1.0);
+    const float up = (float)(old + h), down = (float)(old - h);
+    *v = up;
+    double lp = objective(g);
+    *v = down;
+    double lm = objective(g);
+    *v = old;
+    return (lp - lm) / ((double)up - (double)down);
+}
+
+static double scale_of(double num, double ana)
+{
+    double s = fabs(num) > fabs(ana) ? fabs(num) : fabs(ana);
+    return s > 1.0 ? s : 1.0;
+}
+
+/* Checks element i of t; updates the worst errors. */
+static int check_element(gc *g, const gc_target *t, long i, double *max_abs, double *max_rel)
+{
+    double ana = (double)t->grad[i];
+    double num = numeric(g, &t->values[i], GC_STEP);
+    double err = fabs(num - ana);
+    if (err > GC_TOL * scale_of(num, ana)) {
+        double again = numeric(g, &t->values[i], GC_STEP / 10);
+        if (fabs(again - ana) < err) {
+            num = again;
+            err = fabs(num - ana);
+        }
+    }
+    double rel = err / scale_of(num, ana);
+    if (err > *max_abs)
+        *max_abs = err;
+    if (rel > *max_rel)
+        *max_rel = rel;
+    if (rel <= GC_TOL)
+        return 1;
+    printf("  %s[%ld]: numeric %.6g, analytic %.6g\n", t->name, i, num, ana);
+    return 0;
+}
+
+static void check_target(gc *g, const gc_target *t)
+{
+    double max_abs = 0.0, max_rel = 0.0;
+    long ok = 0, bad = 0;
+    for (int k = -2; k < t->samples; k++) {
+        long i = k == -2 ? 0 : k == -1 ? t->size - 1 : (long)(cnn_rng_next(&g->rng) % (uint64_t)t->size);
+        if (check_element(g, t, i, &max_abs, &max_rel))
+            ok++;
+        else
+            bad++;
+    }
+    printf("%-28s %4ld checked  max abs err %.2e  max rel err %.2e  %s\n", t->name, ok + bad, max_abs,
+           max_rel, bad ? "FAILED" : "ok");
+    g->passed += ok;
+    g->failed += bad;
+}
+
+/* Trained tensors, then the input; `samples` random elements are spread
+ * evenly over the parameter tensors, and as many again over the input. */
+static int make_targets(gc *g, int samples)
+{
+    const cnn_net *net = g->net;
+    float *params = net->params(g->m);
+    const float *grads = net->grads(g->m);
+    g->targets = calloc((size_t)net->ntensors + 1, sizeof *g->targets);
+    if (!g->targets)
+        return -1;
+    int nparams = 0;
+    for (int i = 0; i < net->ntensors; i++)
+        nparams += !net->tensors[i].in_state;
+    for (int i = 0; i < net->ntensors; i++) {
+        const cnn_tensor *w = &net->tensors[i];
+        if (w->in_state)
+            continue;
+        gc_target *t = &g->targets[g->ntargets];
+        t->name = w->name;
+        t->values = params + w->offset;
+        t->grad = grads + w->offset;
+        t->size = 1;
+        for (int d = 0; d < w->ndim; d++)
+            t->size *= (long)w->shape[d];
+        t->samples = samples / nparams + (g->ntargets < samples % nparams);
+        g->ntargets++;
+    }
+    gc_target *in = &g->targets[g->ntargets++];
+    in->name = "input";
+    in->values = g->x;
+    in->grad = g->dx;
+    in->size = (long)g->n * net->in_size;
+    in->samples = samples;
+    return 0;
+}
+
+static int gc_setup(gc *g, const cnn_net *net, const cnn_drv_opts *o)
+{
+    size_t in = (size_t)GC_BATCH * (size_t)net->in_size, out = (size_t)GC_BATCH * (size_t)net->out_size;
+    memset(g, 0, sizeof *g);
+    g->net = net;
+    g->n = GC_BATCH;
+    g->x = malloc(in * sizeof *g->x);
+    g->dx = malloc(in * sizeof *g->dx);
+    g->dy = malloc(out * sizeof *g->dy);
+    g->y = malloc(out * sizeof *g->y);
+    if (!g->x || !g->dx || !g->dy || !g->y) {
+        cnn_drv_error(o, "out of memory");
+        return DRV_IO;
+    }
+    cnn_rng_seed(&g->rng, o->seed);
+    for (size_t i = 0; i < in; i++)
+        g->x[i] = cnn_rng_normal(&g->rng);
+    for (size_t i = 0; i < out; i++)
+        g->dy[i] = cnn_rng_normal(&g->rng);
+    if (!(g->m = cnn_drv_model(net, o, GC_BATCH)))
+        return DRV_IO;
+    if (make_targets(g, o->samples)) {
+        cnn_drv_error(o, "out of memory");
+        return DRV_IO;
+    }
+    return DRV_OK;
+}
+
+int cnn_drv_gradcheck(const cnn_net *net, const cnn_drv_opts *o)
+{
+    gc g;
+    if (!net->backward) {
+        cnn_drv_error(o, "network %s was compiled with --no-train: it has no backward pass", net->name);
+        return DRV_USAGE;
+    }
+    int rc = gc_setup(&g, net, o);
+    if (rc == DRV_OK) {
+        printf("gradcheck %s: batch %d, inference mode, float32; pass if |num - ana| <= %g * max(1, |num|, "
+               "|ana|)\n",
+               net->name, GC_BATCH, GC_TOL);
+        net->backward(g.m, g.x, g.dy, g.dx, g.n);
+        for (int i = 0; i < g.ntargets; i++)
+            check_target(&g, &g.targets[i]);
+        printf("gradcheck: %ld passed, %ld failed\n", g.passed, g.failed);
+        rc = g.failed ? DRV_GRADCHECK : DRV_OK;
+    }
+    gc_free(&g);
+    return rc;
+}

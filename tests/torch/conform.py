@@ -1,0 +1,722 @@
+#!/usr/bin/python3
+"""conform.py - conformance of cnnc's generated C with PyTorch.
+
+For each network (tests/torch/cases/*.net, seeded random sequential nets
+and DAGs, and ResNet-18 at 64x64x3):
+
+ 1. `cnnc --report=json` and `cnnc -p net -o DIR/net.c [ARGS]`;
+ 2. the generated code is compiled with tests/torch/harness.c under
+    `-std=c99 -O1 -Wall -Wextra -pedantic -Werror` by gcc or clang (they
+    alternate), the other compiler checking the same files with
+    -fsyntax-only;
+ 3. PyTorch builds the same graph from the report (torchnet.py), with
+    random weights (kaiming-uniform weights, torch's bias bounds,
+    random batchnorm gamma/beta and running statistics near the batch's),
+    random inputs x and output gradients dy, batch 3;
+ 4. inference forward and backward (eval mode: dropout off, batchnorm on
+    running statistics): y, dL/dx and every dL/dW are compared with a
+    float64 PyTorch reference, element by element within
+    1e-4 + 1e-3*|ref|;
+ 5. training (train mode: batchnorm batch statistics and torch's momentum
+    convention; dropout set to 0 in both, since the masks cannot agree):
+    two SGD steps with momentum 0.9 and two Adam steps on one batch, with
+    softmax cross-entropy if the net ends in softmax, mean squared error
+    against one-hot labels otherwise.  The losses, the new weights and the
+    running statistics are compared.  Adam's first steps move a weight by
+    about lr*sign(g), so weights whose gradients are too small for their
+    sign to be known in float32 may differ by up to 2*lr*steps.
+
+One line per net: PASS/FAIL, the largest errors (each as max |c - ref| and,
+in brackets, its ratio to the tolerance when above 0.1), and the time.
+
+    /usr/bin/python3 tests/torch/conform.py [-j JOBS] [--only REGEX] [--keep DIR]
+        [--random N] [--dags N] [--no-resnet] [--list] [FILE.net ...]
+"""
+import argparse
+import concurrent.futures
+import glob
+import json
+import math
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import zlib
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import torchnet  # noqa: E402
+
+torch.set_num_threads(1)
+
+CNNC = os.environ.get("CNNC", os.path.join(TOP, "build", "cnnc"))
+LIBDIR = os.path.dirname(os.path.abspath(CNNC))
+CFLAGS = ["-std=c99", "-O1", "-Wall", "-Wextra", "-pedantic", "-Werror"]
+BATCH = 3
+ATOL, RTOL = 1e-4, 1e-3
+SGD_LR, SGD_MOMENTUM, ADAM_LR, STEPS = 0.05, 0.9, 1e-3, 2
+
+
+class Case:
+    def __init__(self, name, text, args=(), cflags=(), env=None):
+        self.name, self.text, self.args = name, text, list(args)
+        self.cflags, self.env = list(cflags), env or {}
+
+
+# ---------------------------------------------------------------- cases --
+
+def file_cases(paths):
+    """A .net file may carry `# args: CNNC OPTIONS` (a case per args line),
+    `# cflags: ...` and `# env: NAME=VALUE ...` comments."""
+    cases = []
+    for path in paths:
+        text = open(path).read()
+        base = os.path.splitext(os.path.basename(path))[0]
+        argsets = [a.split() for a in re.findall(r"^# args:(.*)$", text, re.M)] or [[]]
+        cflags = sum((c.split() for c in re.findall(r"^# cflags:(.*)$", text, re.M)), [])
+        env = dict(kv.split("=", 1) for e in re.findall(r"^# env:(.*)$", text, re.M) for kv in e.split())
+        for args in argsets:
+            name = base + "".join(a.replace("--", "+").replace("=", "") for a in args)
+            cases.append(Case(name, text, args, cflags, env))
+    return cases
+
+
+def resnet18_case():
+    text = open(os.path.join(TOP, "examples", "resnet18.net")).read()
+    text = re.sub(r"^input .*$", "input 64x64x3", text, count=1, flags=re.M)
+    # The parallel loops too: OpenMP with two threads.
+    return Case("resnet18_64", text, cflags=["-fopenmp"], env={"OMP_NUM_THREADS": "2"})
+
+
+def window_out(n, k, s, p0, p1, d, fit):
+    """cnnc's output size for a window layer; None when it cannot exist."""
+    span = n + p0 + p1 - d * (k - 1) - 1
+    if span < 0:
+        return None
+    if fit == "ceil":
+        o = -(-span // s) + 1
+        if (o - 1) * s >= n + p0:
+            o -= 1
+        return o
+    return span // s + 1
+
+
+class Gen:
+    """Random valid layers.  Shapes are tracked as (H, W, C)."""
+
+    ACTS = ["relu", "sigmoid", "tanh", "leaky", "leaky 0.25", "linear"]
+
+    def __init__(self, seed):
+        self.r = random.Random(seed)
+
+    def act(self, p=0.5, softmax=False):
+        r = self.r
+        if r.random() >= p:
+            return ""
+        if softmax and r.random() < 0.15:
+            return " softmax"
+        return " " + r.choice(self.ACTS)
+
+    def conv(self, s):
+        """A conv statement and its output shape, or None."""
+        r = self.r
+        H, W, C = s
+        kh = r.choice([1, 2, 3, 3, 5])
+        kw = kh if r.random() < 0.7 else r.choice([1, 2, 3, 5])
+        sh = r.choice([1, 1, 2])
+        sw = sh if r.random() < 0.8 else r.choice([1, 2])
+        d = r.choice([1, 1, 1, 2]) if max(kh, kw) > 1 else 1
+        opts = ""
+        u = r.random()
+        if u < 0.25:
+            pt = pl = 0
+            pb = pr = 0
+            fit = "floor"
+        elif u < 0.45:
+            # pad same: out = ceil(in / stride)
+            oh, ow = -(-H // sh), -(-W // sw)
+            th = max((oh - 1) * sh + d * (kh - 1) + 1 - H, 0)
+            tw = max((ow - 1) * sw + d * (kw - 1) + 1 - W, 0)
+            opts += " pad same"
+            out = (oh, ow)
+            fit = None
+        else:
+            ph = r.randint(0, d * (kh - 1) // 2 + (1 if r.random() < 0.2 else 0))
+            pw = ph if r.random() < 0.6 else r.randint(0, d * (kw - 1) // 2)
+            opts += " pad %d" % ph if ph == pw else " pad %dx%d" % (ph, pw)
+            pt, pl, pb, pr = ph, pw, ph, pw
+            fit = "floor"
+        if fit is not None:
+            if r.random() < 0.25:
+                fit = "ceil"
+                opts += " fit ceil"
+            out = (window_out(H, kh, sh, pt, pb, d, fit), window_out(W, kw, sw, pl, pr, d, fit))
+        if None in out or min(out) < 1:
+            return None
+        g = 1
+        u = r.random()
+        if u < 0.15 and C > 1:
+            g = C                                     # depthwise
+        elif u < 0.35 and C % 2 == 0:
+            g = 2
+        F = g * r.randint(1, max(1, 8 // g))
+        if g > 1:
+            opts += " groups %d" % g
+        if sh != 1 or sw != 1:
+            opts = (" stride %d" % sh if sh == sw else " stride %dx%d" % (sh, sw)) + opts
+        if d > 1:
+            opts += " dilation %d" % d
+        if r.random() < 0.2:
+            opts += " nobias"
+        return "conv %dx%dx%d%s%s" % (kh, kw, F, opts, self.act()), (out[0], out[1], F)
+
+    def deconv(self, s):
+        r = self.r
+        H, W, C = s
+        if H > 10 or W > 10:
+            return None
+        k = r.choice([2, 3, 4])
+        st = r.choice([1, 2])
+        p = r.randint(0, (k - 1) // 2)
+        g = 2 if C % 2 == 0 and r.random() < 0.3 else 1
+        F = g * r.randint(1, 4)
+        oh, ow = (H - 1) * st - 2 * p + k, (W - 1) * st - 2 * p + k
+        opts = (" stride %d" % st if st > 1 else "") + (" pad %d" % p if p else "")
+        opts += " groups %d" % g if g > 1 else ""
+        opts += " nobias" if r.random() < 0.2 else ""
+        return "deconv %dx%dx%d%s%s" % (k, k, F, opts, self.act()), (oh, ow, F)
+
+    def pool(self, s):
+        r = self.r
+        H, W, C = s
+        kind = r.choice(["max", "avg"])
+        if r.random() < 0.12:
+            return "pool %s global" % kind, (1, 1, C)
+        k = r.choice([2, 2, 3])
+        st = r.choice([1, 2, k])
+        p = r.randint(0, k // 2)
+        fit = "ceil" if r.random() < 0.3 else "floor"
+        oh, ow = window_out(H, k, st, p, p, 1, fit), window_out(W, k, st, p, p, 1, fit)
+        if oh is None or ow is None or oh < 1 or ow < 1:
+            return None
+        opts = (" stride %d" % st if st != k else "") + (" pad %d" % p if p else "")
+        opts += " fit ceil" if fit == "ceil" else ""
+        return "pool %s %d%s" % (kind, k, opts), (oh, ow, C)
+
+    def batchnorm(self, s):
+        r = self.r
+        opts = ""
+        if r.random() < 0.3:
+            opts += " eps %g" % r.choice([1e-3, 1e-4])
+        if r.random() < 0.3:
+            opts += " momentum %g" % r.choice([0.2, 0.5])
+        return "batchnorm" + opts + self.act(0.4), s
+
+    def single(self, s, flat):
+        """One single-input layer for shape s, or None."""
+        r = self.r
+        H, W, C = s
+        if flat:
+            choices = [("fc", 3), ("bn", 1), ("act", 1), ("dropout", 0.5), ("softmax", 0.2)]
+        else:
+            choices = [("conv", 4), ("deconv", 0.7), ("pool", 2), ("bn", 1.2), ("act", 1), ("dropout", 0.4),
+                       ("upsample", 0.5 if H * W <= 64 else 0), ("crop", 0.5 if min(H, W) >= 4 else 0),
+                       ("softmax", 0.2), ("fc", 0.8), ("flatten", 0.2)]
+        kind = r.choices([c for c, _ in choices], [w for _, w in choices])[0]
+        if kind == "conv":
+            return self.conv(s)
+        if kind == "deconv":
+            return self.deconv(s)
+        if kind == "pool":
+            return self.pool(s)
+        if kind == "bn":
+            return self.batchnorm(s)
+        if kind == "act":
+            return r.choice(self.ACTS), s
+        if kind == "dropout":
+            return "dropout %g" % r.choice([0, 0.25, 0.5]), s
+        if kind == "softmax":
+            return "softmax", s
+        if kind == "upsample":
+            f = r.choice([2, 2, 3])
+            return "upsample %d" % f, (H * f, W * f, C)
+        if kind == "crop":
+            h, w = H - r.randint(1, 3), W - r.randint(0, 3)
+            return "crop %dx%d" % (h, w), (h, w, C)
+        if kind == "flatten":
+            return "flatten", (1, 1, H * W * C)
+        n = r.randint(2, 10)
+        return "fc %d%s%s" % (n, " nobias" if r.random() < 0.2 else "", self.act(0.5, True)), (1, 1, n)
+
+    def input(self):
+        r = self.r
+        s = (r.randint(5, 14), r.randint(5, 14), r.randint(1, 4))
+        return "input %dx%dx%d" % (s[0], s[1], s[2]), s
+
+    def ending(self, lines, s):
+        r = self.r
+        u = r.random()
+        if u < 0.35:
+            lines.append("fc %d" % r.randint(2, 10) + (" softmax" if r.random() < 0.5 else ""))
+        elif u < 0.5:
+            lines.append("fc %d" % r.randint(2, 10))
+            lines.append("softmax")
+        elif u < 0.65 and s[0] * s[1] > 1:
+            lines.append("conv 1x1x%d" % r.randint(2, 5))
+            lines.append("softmax")
+
+
+def random_sequential(seed):
+    g = Gen(seed)
+    r = g.r
+    line, s = g.input()
+    lines = ["# random sequential net, seed %d" % seed, line, "fit floor"]
+    flat = False
+    n = r.randint(3, 8)
+    while n > 0:
+        got = g.single(s, flat)
+        if got is None:
+            continue
+        stmt, s2 = got
+        if s2[0] * s2[1] * s2[2] > 4096 or max(s2[0], s2[1]) > 40:
+            continue
+        lines.append(stmt)
+        flat = flat or stmt.startswith("fc") or stmt.startswith("flatten")
+        s = s2
+        n -= 1
+    g.ending(lines, s)
+    return Case("seq%02d" % seed, "\n".join(lines) + "\n")
+
+
+def random_dag(seed):
+    g = Gen(1000 + seed)
+    r = g.r
+    line, s = g.input()
+    lines = ["# random DAG, seed %d" % seed, line, "fit floor"]
+    nodes = {"input": s}           # name -> shape
+    used = {"input": 0}
+    order = ["input"]
+    count = [0]
+
+    def new(stmt, shape, src=None):
+        count[0] += 1
+        name = "n%d" % count[0]
+        lines.append("%s = %s%s" % (name, stmt, " from " + src if src else ""))
+        nodes[name] = shape
+        used[name] = 0
+        order.append(name)
+        return name
+
+    def pick(pred=lambda n: True):
+        cands = [n for n in order if pred(n)]
+        if not cands:
+            return None
+        fresh = [n for n in cands if used[n] == 0]
+        n = r.choice(fresh) if fresh and r.random() < 0.7 else r.choice(cands[-4:])
+        used[n] += 1
+        return n
+
+    def spatial(n):
+        return nodes[n][0] * nodes[n][1] > 1
+
+    def same_shape_pair(x):
+        """Another node of x's shape, made by a shape-keeping conv if needed."""
+        others = [n for n in order if n != x and nodes[n] == nodes[x]]
+        if others and r.random() < 0.6:
+            y = r.choice(others)
+            used[y] += 1
+            return y
+        k = r.choice([1, 3])
+        C = nodes[x][2]
+        return new("conv %dx%dx%d pad same%s" % (k, k, C, g.act()), nodes[x], x)
+
+    steps = r.randint(5, 10)
+    while steps > 0:
+        kind = r.choices(["single", "add", "concat", "mul", "crop"], [5, 2, 1.5, 1, 0.7])[0]
+        if kind == "single":
+            x = pick()
+            got = g.single(nodes[x], not spatial(x))
+            if got is None:
+                continue
+            stmt, s2 = got
+            if s2[0] * s2[1] * s2[2] > 4096 or max(s2[0], s2[1]) > 40:
+                continue
+            new(stmt, s2, x)
+        elif kind == "add":
+            x = pick()
+            ins = [x, same_shape_pair(x)]
+            if r.random() < 0.3:
+                ins.append(same_shape_pair(x))
+            if len(ins) == 2 and order[-1] == ins[1] and r.random() < 0.5:
+                new("add %s%s" % (x, g.act()), nodes[x])       # the one-name form
+            else:
+                new("add %s%s" % (", ".join(ins), g.act()), nodes[x])
+        elif kind == "concat":
+            x = pick(spatial)
+            if x is None:
+                continue
+            ins = [x] + [n for n in order if n != x and nodes[n][:2] == nodes[x][:2]][-2:]
+            if len(ins) == 1:
+                F = r.randint(1, 4)
+                ins.append(new("conv 1x1x%d%s" % (F, g.act()), nodes[x][:2] + (F,), x))
+            r.shuffle(ins)
+            for n in ins:
+                used[n] += 1
+            new("concat %s" % ", ".join(ins), nodes[x][:2] + (sum(nodes[n][2] for n in ins),))
+        elif kind == "mul":
+            x = pick(spatial)
+            if x is None:
+                continue
+            H, W, C = nodes[x]
+            if r.random() < 0.7:
+                # squeeze and excitation
+                sq = new("pool %s global" % r.choice(["avg", "max"]), (1, 1, C), x)
+                ex = new("fc %d sigmoid" % C, (1, 1, C), sq)
+                a, b = (x, ex) if r.random() < 0.6 else (ex, x)
+            else:
+                a, b = x, same_shape_pair(x)
+            new("mul %s, %s%s" % (a, b, g.act(0.3)), (H, W, C))
+        elif kind == "crop":
+            big = pick(lambda n: min(nodes[n][:2]) >= 4)
+            if big is None:
+                continue
+            H, W, C = nodes[big]
+            smaller = [n for n in order if nodes[n][0] < H and nodes[n][1] <= W and spatial(n)]
+            if smaller and r.random() < 0.6:
+                y = r.choice(smaller)
+                used[y] += 1
+                c = new("crop %dx%d" % nodes[y][:2], nodes[y][:2] + (C,), big)
+                new("concat %s, %s" % (c, y), nodes[y][:2] + (C + nodes[y][2],))
+            else:
+                h, w = H - r.randint(1, 3), W - r.randint(1, 3)
+                new("crop %dx%d" % (h, w), (h, w, C), big)
+        steps -= 1
+    # The output: what is left unused joins the last node when it can.
+    last = order[-1]
+    loose = [n for n in order if used[n] == 0 and n != last and n != "input" and nodes[n] == nodes[last]]
+    if loose:
+        new("add %s, %s" % (last, loose[0]), nodes[last])
+    g.ending(lines, nodes[order[-1]])
+    return Case("dag%02d" % seed, "\n".join(lines) + "\n")
+
+
+# ------------------------------------------------------------- checking --
+
+def run(cmd, cwd=None, env=None, timeout=600):
+    p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+class Failure(Exception):
+    pass
+
+
+def must(cmd, what, **kw):
+    rc, out, err = run(cmd, **kw)
+    if rc != 0:
+        raise Failure("%s failed (exit %d): %s\n%s" % (what, rc, " ".join(cmd), (err or out)[-3000:]))
+    return out
+
+
+def compile_net(text, args, d, index, cflags):
+    """cnnc, then the harness with the generated code; returns the binary."""
+    os.makedirs(d, exist_ok=True)
+    src = os.path.join(d, "case.net")
+    with open(src, "w") as f:
+        f.write(text)
+    must([CNNC, src, "-p", "net", "-o", os.path.join(d, "net.c")] + args, "cnnc")
+    compilers = ["gcc", "clang"] if index % 2 == 0 else ["clang", "gcc"]
+    compilers = [c for c in compilers if shutil.which(c)] or ["cc"]
+    common = CFLAGS + ["-I", os.path.join(TOP, "runtime"), "-I", d]
+    files = [os.path.join(HERE, "harness.c"), os.path.join(d, "net.c")]
+    exe = os.path.join(d, "harness")
+    must([compilers[0]] + common + cflags + files + [os.path.join(LIBDIR, "libcnnrt.a"), "-lz", "-lm",
+                                                     "-o", exe], compilers[0])
+    for other in compilers[1:]:
+        must([other] + common + ["-fsyntax-only", os.path.join(d, "net.c")], other + " -fsyntax-only")
+    return exe, compilers[0]
+
+
+def write_bin(path, t):
+    t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tofile(path)
+
+
+def read_bin(path, shape):
+    return torch.from_numpy(np.fromfile(path, dtype="<f4").astype(np.float32)).reshape(shape)
+
+
+class Errors:
+    """The largest error of each kind of comparison, and what failed."""
+
+    def __init__(self):
+        self.worst = {}        # label -> (max abs err, max ratio)
+        self.fails = []
+
+    def check(self, label, what, got, ref, slack=None):
+        got = got.detach().double().reshape(-1)
+        ref = ref.detach().double().reshape(-1)
+        if got.numel() != ref.numel():
+            self.fails.append("%s: %d values, torch %d" % (what, got.numel(), ref.numel()))
+            self.worst[label] = (math.inf, math.inf)
+            return
+        if got.numel() == 0:
+            return
+        tol = ATOL + RTOL * ref.abs()
+        if slack is not None:
+            tol = tol + slack.reshape(-1)
+        err = (got - ref).abs()
+        err = torch.where(torch.isnan(err), torch.full_like(err, math.inf), err)
+        ratio = err / tol
+        i = int(torch.argmax(ratio))
+        m, q = float(err.max()), float(ratio[i])
+        a, b = self.worst.get(label, (0.0, 0.0))
+        self.worst[label] = (max(a, m), max(b, q))
+        if q > 1:
+            self.fails.append("%s: |c - torch| = %.3g at [%d] (c %.7g, torch %.7g; %d of %d values off)"
+                              % (what, float(err[i]), i, float(got[i]), float(ref[i]),
+                                 int((ratio > 1).sum()), ratio.numel()))
+
+    def summary(self):
+        parts = []
+        for label, (m, q) in self.worst.items():
+            parts.append("%s %.1e%s" % (label, m, " (%.2f)" % q if q > 0.1 else ""))
+        return " ".join(parts)
+
+
+def init_weights(net, report, gen, x):
+    """Random weights: kaiming-uniform weights, torch's bias bounds;
+    batchnorm gamma, beta random and running statistics near those of the
+    batch x (so that the activations keep their scale)."""
+    with torch.no_grad():
+        for L in report["layers"]:
+            k = L["kind"]
+            if k in ("conv", "deconv", "fc"):
+                m = net.module(L["name"])
+                fan_in = m.weight[0].numel()
+                bound = math.sqrt(6.0 / fan_in)
+                m.weight.uniform_(-bound, bound, generator=gen)
+                if m.bias is not None:
+                    b = 1 / math.sqrt(fan_in)
+                    m.bias.uniform_(-b, b, generator=gen)
+            elif k == "batchnorm":
+                m = net.module(L["name"])
+                m.weight.uniform_(0.5, 1.5, generator=gen)
+                m.bias.uniform_(-0.5, 0.5, generator=gen)
+                m.reset_running_stats()
+                m.momentum_saved, m.momentum = m.momentum, None    # running = batch statistics
+        net.train()
+        for m in net.mods.values():
+            if isinstance(m, nn.Dropout):
+                m.eval()
+        net.check_native = False
+        net(x)
+        net.check_native = True
+        for L in report["layers"]:
+            if L["kind"] == "batchnorm":
+                m = net.module(L["name"])
+                m.momentum = m.momentum_saved
+                del m.momentum_saved
+                var = m.running_var.clamp(min=1e-2)
+                m.running_mean.add_(0.2 * var.sqrt() * (torch.rand(var.shape, generator=gen) - 0.5))
+                m.running_var.copy_(var * (0.7 + 0.6 * torch.rand(var.shape, generator=gen)))
+                m.num_batches_tracked.zero_()
+        net.eval()
+
+
+def ends_in_softmax(report):
+    last = report["layers"][-1]
+    return last["kind"] == "softmax" or last.get("activation") == "softmax"
+
+
+def loss_fn(report, y, labels):
+    """The generated code's loss: cross-entropy of the softmax output (the
+    mean over images and output pixels), else MSE against one-hot labels."""
+    C = y.shape[1]
+    onehot = torch.zeros_like(y).scatter_(1, labels.reshape(y.shape[0], 1, y.shape[2], y.shape[3]), 1.0)
+    if ends_in_softmax(report):
+        p = (y * onehot).sum(dim=1)
+        return -torch.log(p.clamp(min=1e-30)).mean()
+    del C
+    return ((y - onehot) ** 2).mean()
+
+
+def no_dropout(text):
+    return re.sub(r"\bdropout\s+[0-9.eE+-]+", "dropout 0", text)
+
+
+def run_case(case, index, root):
+    t0 = time.time()
+    d = os.path.join(root, case.name)
+    os.makedirs(d, exist_ok=True)
+    E = Errors()
+    notes = []
+    gen = torch.Generator().manual_seed(zlib.crc32(case.name.encode()))
+    env = dict(os.environ, **case.env)
+    try:
+        src = os.path.join(d, "case.net")
+        with open(src, "w") as f:
+            f.write(case.text)
+        report = json.loads(must([CNNC, "--report=json", src] + case.args, "cnnc --report=json"))
+        exe, cc = compile_net(case.text, case.args, os.path.join(d, "fb"), index, case.cflags)
+        notes.append(cc)
+        H, W, C = report["input"]
+        oh, ow, oc = report["output"]
+        net = torchnet.TorchNet(report)
+        x = torch.randn((BATCH, C, H, W), generator=gen)
+        init_weights(net, report, gen, x)
+        w0 = {k: v.detach().clone() for k, v in net.tensors().items()}
+        wpath = os.path.join(d, "w0.safetensors")
+        torchnet.save_safetensors(wpath, w0)
+        dy = torch.randn((BATCH, oc, oh, ow), generator=gen)
+        write_bin(os.path.join(d, "x.bin"), x)
+        write_bin(os.path.join(d, "dy.bin"), dy)
+
+        # -- inference forward and backward, max_batch 2: two chunks
+        out = os.path.join(d, "fb")
+        must([exe, "fb", wpath, os.path.join(d, "x.bin"), os.path.join(d, "dy.bin"), str(BATCH), "2", out],
+             "harness fb", env=env)
+        ref = net.double()
+        ref.eval()
+        xr = x.double().requires_grad_(True)
+        yr = ref(xr)
+        if ref.native_errors:
+            E.fails.extend("shape/ceil vs torch: " + e for e in ref.native_errors)
+        yr.backward(dy.double())
+        E.check("y", "y", read_bin(os.path.join(out, "y.bin"), yr.shape), yr)
+        E.check("dx", "dx", read_bin(os.path.join(out, "dx.bin"), xr.shape), xr.grad)
+        grads = torchnet.load_safetensors(os.path.join(out, "grads.safetensors"))
+        params = ref.tensors(with_state=False)
+        if set(grads) != set(params):
+            E.fails.append("gradient names: C %s, torch %s" % (sorted(grads), sorted(params)))
+        for name, p in params.items():
+            if name in grads:
+                g = p.grad if p.grad is not None else torch.zeros_like(p)
+                E.check("dW", "d " + name, grads[name], g)
+
+        # -- training: SGD with momentum, then Adam, STEPS steps each
+        text = no_dropout(case.text)
+        if text != case.text:
+            exe, _ = compile_net(text, case.args, os.path.join(d, "train"), index + 1, case.cflags)
+            notes.append("train without dropout")
+        labels = torch.randint(0, oc, (BATCH, oh, ow), generator=gen, dtype=torch.int32)
+        labels.numpy().astype("<i4").tofile(os.path.join(d, "labels.bin"))
+        for opt in ("sgd", "adam"):
+            out = os.path.join(d, opt)
+            os.makedirs(out, exist_ok=True)
+            lr = SGD_LR if opt == "sgd" else ADAM_LR
+            must([exe, "train", wpath, os.path.join(d, "x.bin"), os.path.join(d, "labels.bin"), str(BATCH), opt,
+                  repr(lr), repr(SGD_MOMENTUM), str(STEPS), out], "harness train " + opt, env=env)
+            closs = [float(v) for v in open(os.path.join(out, "loss.txt")).read().split()]
+            ref = torchnet.TorchNet(report).double()
+            ref.load_tensors(w0)
+            ref.train()
+            for m in ref.mods.values():
+                if isinstance(m, nn.Dropout):
+                    m.p = 0.0
+            params = ref.tensors(with_state=False)
+            plist = list(params.values())
+            o = (torch.optim.SGD(plist, lr=lr, momentum=SGD_MOMENTUM) if opt == "sgd"
+                 else torch.optim.Adam(plist, lr=lr))
+            small = {n: torch.zeros_like(p, dtype=torch.bool) for n, p in params.items()}
+            tloss = []
+            for _ in range(STEPS):
+                o.zero_grad()
+                loss = loss_fn(report, ref(x.double()), labels.long())
+                loss.backward()
+                tloss.append(loss.detach())
+                for n, p in params.items():
+                    if p.grad is not None:
+                        g = p.grad.abs()
+                        small[n] |= g <= 1e-5 * float(g.max()) + 1e-10
+                o.step()
+            E.check("loss", opt + " loss", torch.tensor(closs), torch.stack(tloss))
+            got = torchnet.load_safetensors(os.path.join(out, "w.safetensors"))
+            for name, t in ref.tensors().items():
+                label = "bn" if name.endswith(("running_mean", "running_var")) else opt
+                slack = None
+                if opt == "adam" and name in small:
+                    slack = small[name].double() * (2 * lr * STEPS)
+                E.check(label, "%s: %s" % (opt, name), got[name], t, slack)
+    except Failure as e:
+        E.fails.append(str(e))
+    except torchnet.ShapeError as e:
+        E.fails.append("shape vs torch: %s" % e)
+    except Exception:
+        E.fails.append("exception:\n" + traceback.format_exc())
+    return case, E, notes, time.time() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--only", help="run the cases whose name matches this regex")
+    ap.add_argument("--keep", help="keep every case's files in this directory")
+    ap.add_argument("--random", type=int, default=20, help="random sequential nets")
+    ap.add_argument("--dags", type=int, default=20, help="random DAGs")
+    ap.add_argument("--no-resnet", action="store_true")
+    ap.add_argument("--list", action="store_true", help="print the cases' texts and exit")
+    ap.add_argument("files", nargs="*", help=".net files instead of the built-in set")
+    a = ap.parse_args()
+
+    if a.files:
+        cases = file_cases(a.files)
+    else:
+        cases = file_cases(sorted(glob.glob(os.path.join(HERE, "cases", "*.net"))))
+        cases += [random_sequential(s) for s in range(a.random)]
+        cases += [random_dag(s) for s in range(a.dags)]
+        if not a.no_resnet:
+            cases.append(resnet18_case())
+    if a.only:
+        cases = [c for c in cases if re.search(a.only, c.name)]
+    if a.list:
+        for c in cases:
+            print("==== %s %s\n%s" % (c.name, " ".join(c.args), c.text))
+        return 0
+    for tool in (CNNC, os.path.join(LIBDIR, "libcnnrt.a")):
+        if not os.path.exists(tool):
+            print("conform.py: %s is missing (run make)" % tool)
+            return 2
+
+    root = a.keep or tempfile.mkdtemp(prefix="cnnc-conform-")
+    os.makedirs(root, exist_ok=True)
+    t0 = time.time()
+    passed = failed = 0
+    lock = threading.Lock()
+    # The big ones first, so that they overlap with the rest.
+    order = sorted(range(len(cases)), key=lambda i: not cases[i].name.startswith("resnet"))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+        futs = [pool.submit(run_case, cases[i], i, root) for i in order]
+        for fut in concurrent.futures.as_completed(futs):
+            case, E, notes, secs = fut.result()
+            with lock:
+                ok = not E.fails
+                passed += ok
+                failed += not ok
+                print("%s %-22s %s  [%s, %.1fs]" % ("PASS" if ok else "FAIL", case.name, E.summary(),
+                                                    ", ".join(notes), secs), flush=True)
+                for f in E.fails[:12]:
+                    print("     " + f.replace("\n", "\n     "), flush=True)
+                if len(E.fails) > 12:
+                    print("     ... and %d more" % (len(E.fails) - 12), flush=True)
+    if not a.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    print("conformance: %d passed, %d failed (%.0f s)" % (passed, failed, time.time() - t0))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
