@@ -106,7 +106,7 @@ const char *in_grad_ptr(Emitter *E, const LayerPlan *lp, int k)
     int id = lp->node->inputs[k];
     if (id == 0)
         return "m->dx";
-    snprintf(buf, sizeof buf, "DACT(%ld)", E->plan[id].act_off);
+    snprintf(buf, sizeof buf, "DACT(%ld)", E->plan[id].grad_off);
     return buf;
 }
 
@@ -122,7 +122,7 @@ const char *out_grad_ptr(Emitter *E, const LayerPlan *lp)
 {
     static char buf[64];
     (void)E;
-    snprintf(buf, sizeof buf, "DACT(%ld)", lp->act_off);
+    snprintf(buf, sizeof buf, "DACT(%ld)", lp->grad_off);
     return buf;
 }
 
@@ -223,6 +223,9 @@ static bool relu_follows(const Net *net, const Node *n)
 static void plan_layers(Emitter *E)
 {
     const Net *net = E->net;
+    plan_memory(net, E->train, &E->mem);
+    E->act_elems = E->mem.act_elems;
+    E->grad_elems = E->mem.grad_elems;
     E->plan = xcalloc((size_t)net->nnodes, sizeof *E->plan);
     for (int i = 0; i < net->nnodes; i++) {
         const Node *n = net->nodes[i];
@@ -278,10 +281,8 @@ static void plan_layers(Emitter *E)
         lp->he_init = relu_follows(net, n);
         if (E->opt->blas && blas_col_elems(n) > E->col_elems)
             E->col_elems = blas_col_elems(n);
-        if (i > 0) {
-            lp->act_off = E->act_elems;
-            E->act_elems += (long)n->out_elems;
-        }
+        lp->act_off = E->mem.act_off[i];
+        lp->grad_off = E->mem.grad_off[i];
     }
 }
 
@@ -380,7 +381,8 @@ static void emit_prologue(Emitter *E)
     out(E, "float *grads, *opt1, *opt2;");
     out(E, "float *state;          /* %ld: batchnorm running mean and variance */", E->num_state);
     out(E, "float *stats;          /* %ld: batchnorm batch mean and 1/std */", E->num_stats);
-    out(E, "float *act, *dact;     /* %ld per image each */", E->act_elems);
+    out(E, "float *act, *dact;     /* per image: %ld and %ld (buffers shared by", E->act_elems, E->grad_elems);
+    out(E, "                          tensors whose lifetimes do not overlap) */");
     out(E, "float *mask;           /* %ld per image: dropout */", E->mask_elems);
     if (E->opt->blas)
         out(E, "float *col;            /* %ld: im2col of one image and group */", E->col_elems);
@@ -446,13 +448,23 @@ static void emit_passes(Emitter *E)
     blank(E);
     if (!E->train)
         return;
-    out(E, "/* Gradients accumulate into the inputs' buffers: clear them first. */");
+    out(E, "/* Gradients accumulate into the inputs' buffers, which may hold another");
+    out(E, " * gradient until then (they share memory): each is cleared just before");
+    out(E, " * its last reader's backward, the first to write it. */");
     open_block(E, "static void backward_pass(%s *m, int n)", P);
-    for (int i = 1; i < E->net->nnodes - 1; i++)
-        out(E, "memset(DACT(%ld), 0, sizeof(float) * (size_t)n * %lld);", E->plan[i].act_off,
-            (long long)E->net->nodes[i]->out_elems);
-    for (int i = E->net->nnodes - 1; i >= 1; i--)
+    for (int i = E->net->nnodes - 1; i >= 1; i--) {
+        const Node *node = E->net->nodes[i];
+        for (int k = 0; k < node->ninputs; k++) {
+            int j = node->inputs[k];
+            bool first = true;
+            for (int q = 0; q < k; q++)
+                first &= node->inputs[q] != j;
+            if (j > 0 && first && E->mem.last_use[j] == i)
+                out(E, "memset(DACT(%ld), 0, sizeof(float) * (size_t)n * %lld);   /* d %s */",
+                    E->plan[j].grad_off, (long long)E->net->nodes[j]->out_elems, E->net->nodes[j]->name);
+        }
         out(E, "%s_backward(m, n);", E->plan[i].cname);
+    }
     close_block(E);
     blank(E);
 }
@@ -461,7 +473,7 @@ static void emit_lifecycle(Emitter *E)
 {
     const char *P = E->opt->prefix;
     long np = E->num_params, mb_fixed = np * (E->train ? 4 : 1) + E->num_state + E->num_stats + E->col_elems;
-    long per_image = E->act_elems * (E->train ? 2 : 1) + (E->train ? E->mask_elems : 0);
+    long per_image = E->act_elems + E->grad_elems + (E->train ? E->mask_elems : 0);
     open_block(E, "%s *%s_new(int max_batch)", P, P);
     out(E, "if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(float) - %ldu) / %ldu)", mb_fixed,
         per_image > 0 ? per_image : 1);
@@ -493,7 +505,7 @@ static void emit_lifecycle(Emitter *E)
     }
     if (E->train) {
         out(E, "m->dact = m->act + (size_t)%ld * (size_t)max_batch;", E->act_elems);
-        out(E, "m->mask = m->dact + (size_t)%ld * (size_t)max_batch;", E->act_elems);
+        out(E, "m->mask = m->dact + (size_t)%ld * (size_t)max_batch;", E->grad_elems);
     }
     out(E, "%s_init(m, 0);", P);
     out(E, "return m;");
@@ -797,7 +809,7 @@ static void emit_loss(Emitter *E)
         classes, hw);
     open_block(E, "static float loss_and_grad(%s *m, const int *labels, int n)", P);
     out(E, "const float *y = ACT(%ld);", last->act_off);
-    out(E, "float *dy = DACT(%ld);", last->act_off);
+    out(E, "float *dy = DACT(%ld);", last->grad_off);
     out(E, "double total = 0.0;");
     if (ends_in_softmax(E->net)) {
         out(E, "const float scale = 1.0f / ((float)n * %lld.0f);", hw);
@@ -871,7 +883,7 @@ static void emit_train_api(Emitter *E)
     out(E, "    memset(m->dx, 0, sizeof(float) * (size_t)k * %s_IN_SIZE);", U);
     out(E, "forward_pass(m, k);");
     out(E, "memcpy(DACT(%ld), dy + (size_t)done * %s_OUT_SIZE, sizeof(float) * (size_t)k * %s_OUT_SIZE);",
-        last->act_off, U, U);
+        last->grad_off, U, U);
     out(E, "backward_pass(m, k);");
     close_block(E);
     out(E, "m->dx = NULL;");
@@ -990,5 +1002,6 @@ int emit_c(const Net *net, const EmitOptions *opt, StrBuf *c, StrBuf *h, char *e
         free(E.plan[i].cname);
     free(E.plan);
     free(E.upper);
+    plan_free(&E.mem);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 
 #include "emit.h"
+#include "plan.h"
 
 /* Where one layer's data lives.  Offsets are in floats: parameter, state
  * and stats offsets absolute; activation and mask offsets per image (the
@@ -18,6 +19,7 @@ typedef struct {
     long rm_off, rv_off;     /* batchnorm running mean/var, in state */
     long stats_off;          /* batchnorm batch mean and 1/std, in stats */
     long act_off;            /* output, per image */
+    long grad_off;           /* its gradient, per image (training) */
     long mask_off;           /* dropout mask, per image; -1 when none */
     bool he_init;            /* a ReLU follows: He, else Glorot */
 } LayerPlan;
@@ -31,6 +33,8 @@ typedef struct {
     LayerPlan *plan;
     long num_params, num_state, num_stats, act_elems, mask_elems;
     long col_elems;          /* --blas: the largest im2col matrix */
+    long grad_elems;         /* gradients per image, as planned */
+    MemPlan mem;
     bool train;
 } Emitter;
 

@@ -5,6 +5,8 @@
  * bytes are float32 elements times 4. */
 #include "report.h"
 
+#include "plan.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -376,6 +378,24 @@ static void put_row(StrBuf *out, const Row *row, const size_t width[NCOLS])
     } while (*options);
 }
 
+/* What the generated code allocates per image for activations (and, in
+ * training, their gradients), with buffer reuse and without (plan.c). */
+typedef struct {
+    int64_t infer, infer_plain, train, train_plain;
+} Planned;
+
+static Planned planned(const Net *net)
+{
+    MemPlan infer, train;
+    plan_memory(net, false, &infer);
+    plan_memory(net, true, &train);
+    Planned p = {infer.act_elems, infer.act_plain, train.act_elems + train.grad_elems,
+                 train.act_plain + train.grad_plain};
+    plan_free(&infer);
+    plan_free(&train);
+    return p;
+}
+
 static void put_totals(StrBuf *out, const Net *net)
 {
     sb_puts(out, "Total params: ");
@@ -394,7 +414,16 @@ static void put_totals(StrBuf *out, const Net *net)
     put_bytes(out, (double)net->act_infer_elems * 4);
     sb_puts(out, ", training ");
     put_bytes(out, (double)net->act_train_elems * 4);
-    sb_puts(out, "\n");
+    Planned p = planned(net);
+    sb_puts(out, "\nGenerated code's buffers per image: inference ");
+    put_bytes(out, (double)p.infer * 4);
+    sb_puts(out, " (");
+    put_bytes(out, (double)p.infer_plain * 4);
+    sb_puts(out, " without reuse), training ");
+    put_bytes(out, (double)p.train * 4);
+    sb_puts(out, " (");
+    put_bytes(out, (double)p.train_plain * 4);
+    sb_puts(out, ")\n");
 }
 
 void report_table(const Net *net, StrBuf *out)
@@ -652,6 +681,12 @@ void report_json(const Net *net, StrBuf *out)
     sb_puts(out, ",\n \"activation_bytes\": {");
     sb_printf(out, "\"inference\": %" PRId64, float_bytes(net->act_infer_elems));
     json_int(out, "training", float_bytes(net->act_train_elems));
+    Planned p = planned(net);
+    sb_puts(out, "},\n \"planned_bytes\": {");
+    sb_printf(out, "\"inference\": %" PRId64, float_bytes(p.infer));
+    json_int(out, "inference_no_reuse", float_bytes(p.infer_plain));
+    json_int(out, "training", float_bytes(p.train));
+    json_int(out, "training_no_reuse", float_bytes(p.train_plain));
     sb_puts(out, "}}\n");
 }
 

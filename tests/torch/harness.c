@@ -175,9 +175,9 @@ static int train(char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc == 7 && strcmp(argv[1], "fb") == 0)
+    if (argc == 8 && strcmp(argv[1], "fb") == 0)
         return forward_backward(argv + 1);
-    if (argc == 10 && strcmp(argv[1], "train") == 0)
+    if (argc == 11 && strcmp(argv[1], "train") == 0)
         return train(argv + 1);
     fprintf(stderr, "usage: harness fb W X.bin DY.bin N MAXBATCH OUTDIR\n"
                     "       harness train W X.bin LABELS.bin N sgd|adam LR MOMENTUM STEPS OUTDIR\n");
