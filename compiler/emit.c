@@ -232,10 +232,13 @@ static void plan_layers(Emitter *E)
         LayerPlan *lp = &E->plan[i];
         lp->node = n;
         lp->w_off = lp->b_off = lp->rm_off = lp->rv_off = lp->stats_off = lp->mask_off = -1;
-        /* A name that two layers share as C identifiers gets the id too. */
+        /* A name that two layers share as C identifiers gets the id too,
+         * and so does one whose NAME_forward would be the API's
+         * (PREFIX_forward) or the descriptor's (d_forward). */
         lp->cname = c_identifier(n->name);
+        bool taken = strcmp(lp->cname, "d") == 0 || strcmp(lp->cname, E->opt->prefix) == 0;
         for (int j = 0; j < i; j++)
-            if (strcmp(E->plan[j].cname, lp->cname) == 0) {
+            if (taken || strcmp(E->plan[j].cname, lp->cname) == 0) {
                 char *fixed = xasprintf("%s_%d", lp->cname, i);
                 free(lp->cname);
                 lp->cname = fixed;

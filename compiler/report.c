@@ -415,15 +415,15 @@ static void put_totals(StrBuf *out, const Net *net)
     sb_puts(out, ", training ");
     put_bytes(out, (double)net->act_train_elems * 4);
     Planned p = planned(net);
-    sb_puts(out, "\nGenerated code's buffers per image: inference ");
+    sb_puts(out, "\nPlanned buffers per image, inference: ");
     put_bytes(out, (double)p.infer * 4);
     sb_puts(out, " (");
     put_bytes(out, (double)p.infer_plain * 4);
-    sb_puts(out, " without reuse), training ");
+    sb_puts(out, " without reuse)\nPlanned buffers per image, training: ");
     put_bytes(out, (double)p.train * 4);
     sb_puts(out, " (");
     put_bytes(out, (double)p.train_plain * 4);
-    sb_puts(out, ")\n");
+    sb_puts(out, " without reuse)\n");
 }
 
 void report_table(const Net *net, StrBuf *out)

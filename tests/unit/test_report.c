@@ -477,7 +477,7 @@ static void test_json_lenet(void)
     ASSERT_CONTAINS(js, "{\"name\": \"fc3\", \"kind\": \"fc\", \"inputs\": [\"fc2\"]");
     ASSERT_CONTAINS(js, "\"activation\": null");
     ASSERT_CONTAINS(js, "\"params\": 61706, \"non_trainable\": 0, \"macs\": 416520");
-    ASSERT_CONTAINS(js, "\"activation_bytes\": {\"inference\": 37632, \"training\": 120000}}\n");
+    ASSERT_CONTAINS(js, "\"activation_bytes\": {\"inference\": 37632, \"training\": 120000},\n");
     /* The input is named by the first layer, not listed as one. */
     CU_ASSERT_PTR_NULL(strstr(js, "\"name\": \"input\""));
     /* One layer object per node after the input. */
