@@ -98,6 +98,7 @@ system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/gen/examples.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/embed.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/blas.sh
+	sh tests/install.sh
 	@if [ -f tests/driver/run.sh ]; then CNNC=$(BUILD)/cnnc sh tests/driver/run.sh; fi
 	@if [ -f tests/torch/run.sh ]; then CNNC=$(BUILD)/cnnc sh tests/torch/run.sh; fi
 
@@ -150,13 +151,14 @@ FUZZ_TIMEOUT ?= 10
 FUZZ_CC      ?= clang
 FUZZ_FLAGS   := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -DCNNC_FUZZ_LIMITS
-FUZZ_SRCS    := fuzz/fuzz_frontend.c $(addprefix compiler/,util.c diag.c ir.c ast.c names.c \
-                layers.c expand.c frontend.c check.c report.c) \
-                $(BUILD)/compiler/lexer.c $(BUILD)/compiler/parser.c
+# cnnc's own sources (those of FRONT_OBJS), so that the list cannot go stale.
+FUZZ_GEN     := $(BUILD)/compiler/lexer.c $(BUILD)/compiler/parser.c
+FUZZ_SRCS    := fuzz/fuzz_frontend.c $(FUZZ_GEN) $(patsubst $(BUILD)/%.o,%.c, \
+                $(filter-out $(FUZZ_GEN:.c=.o),$(FRONT_OBJS)))
 
-$(BUILD)/fuzz/fuzz_frontend: $(FUZZ_SRCS) $(wildcard compiler/*.h)
+$(BUILD)/fuzz/fuzz_frontend: $(FUZZ_SRCS) $(wildcard compiler/*.h runtime/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -I$(BUILD)/compiler \
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -Iruntime -I$(BUILD)/compiler \
 		-o $@ $(FUZZ_SRCS) -lm
 
 fuzz: $(BUILD)/fuzz/fuzz_frontend

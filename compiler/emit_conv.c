@@ -65,14 +65,14 @@ static const char *constness(const Taps *t, char grid)
     return (t->op == TAP_ADD_TO_A) == (grid == 'a') ? "" : "const ";
 }
 
-/* One tap written out with constant bounds. */
-static void unrolled_tap(Emitter *E, const Taps *t, long kh, long kw)
+/* One tap written out with constant bounds; false if it has nothing to do. */
+static bool unrolled_tap(Emitter *E, const Taps *t, long kh, long kw)
 {
     long off_h = kh * t->dh - t->pt, off_w = kw * t->dw - t->pl, lo_h, hi_h, lo_w, hi_w;
     tap_range(t->b_h, t->a_h, t->sh, off_h, &lo_h, &hi_h);
     tap_range(t->b_w, t->a_w, t->sw, off_w, &lo_w, &hi_w);
     if (lo_h > hi_h || lo_w > hi_w)
-        return;   /* this tap only ever meets padding */
+        return false;   /* this tap only ever meets padding */
     char wexpr[64], lo[32], hi[32];
     snprintf(wexpr, sizeof wexpr, "%s[%ld]", t->wk, kh * t->kw + kw);
     snprintf(lo, sizeof lo, "%ld", lo_w);
@@ -89,6 +89,7 @@ static void unrolled_tap(Emitter *E, const Taps *t, long kh, long kw)
     if (t->op == TAP_DOT)
         out(E, "%s[%ld] += acc;", t->wk, kh * t->kw + kw);
     close_block(E);
+    return true;
 }
 
 /* All taps as loops, bounds computed at run time. */
@@ -122,9 +123,15 @@ static void looped_taps(Emitter *E, const Taps *t)
 static void emit_taps(Emitter *E, const Taps *t)
 {
     if (t->kh * t->kw <= E->opt->unroll) {
+        bool any = false;
         for (long kh = 0; kh < t->kh; kh++)
             for (long kw = 0; kw < t->kw; kw++)
-                unrolled_tap(E, t, kh, kw);
+                any |= unrolled_tap(E, t, kh, kw);
+        if (!any) {   /* every tap meets only padding (e.g. pad same on a 1x1 input) */
+            out(E, "(void)%s;", t->a);
+            out(E, "(void)%s;", t->b);
+            out(E, "(void)%s;", t->wk);
+        }
     } else {
         looped_taps(E, t);
     }

@@ -210,6 +210,10 @@ static void act_backward(Emitter *E, const LayerPlan *lp)
     backward_head(E, lp);
     out(E, "if (!dx)");
     out(E, "    return;");
+    if (lp->node->act == ACT_NONE || lp->node->act == ACT_LINEAR) {
+        out(E, "for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(lp->node));
+        return;
+    }
     open_block(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(lp->node));
     out(E, "const float v = y[p];");
     out(E, "dx[p] += dy[p] * (%s);", act_deriv(lp->node->act, lp->node->act_alpha, buf, sizeof buf));

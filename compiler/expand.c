@@ -93,9 +93,15 @@ static const char *auto_name(Expander *E, Scope *S, const char *kind)
         S->counters = c;
     }
     c->count++;
-    char buf[64];
-    snprintf(buf, sizeof buf, "%.40s%lld", kind, (long long)c->count);
-    return arena_strndup(E->arena, buf, strlen(buf));
+    /* Not cut short: two blocks whose long names share a prefix must
+     * still get different automatic names. */
+    char digits[24];
+    snprintf(digits, sizeof digits, "%lld", (long long)c->count);
+    size_t lk = strlen(kind), ld = strlen(digits);
+    char *name = arena_alloc(E->arena, lk + ld + 1);
+    memcpy(name, kind, lk);
+    memcpy(name + lk, digits, ld + 1);
+    return name;
 }
 
 /* Registers full as naming node id; false (reported) if it is taken. */

@@ -65,17 +65,16 @@ static int write_or_fail(const char *path, const StrBuf *sb)
 /* Writes sb to a new temporary file beside path; *tmp gets its name. */
 static int stage_file(const char *path, const StrBuf *sb, char **tmp)
 {
-    *tmp = xasprintf("%s.tmpXXXXXX", path);
-    int fd = mkstemp(*tmp);
+    int fd = create_temp_beside(path, tmp);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
         if (fd >= 0) {
             close(fd);
             remove(*tmp);
+            free(*tmp);
+            *tmp = NULL;
         }
-        free(*tmp);
-        *tmp = NULL;
         return -1;
     }
     int bad = fwrite(sb->data ? sb->data : "", 1, sb->len, f) != sb->len;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void out_of_memory(void)
@@ -114,14 +115,31 @@ char *read_file_max(const char *path, size_t max, size_t *len)
     return buf;
 }
 
-int write_file_atomic(const char *path, const char *data, size_t len)
+int create_temp_beside(const char *path, char **tmp)
 {
-    char *tmp = xasprintf("%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
+    *tmp = xasprintf("%s.tmpXXXXXX", path);
+    int fd = mkstemp(*tmp);
     if (fd < 0) {
-        free(tmp);
+        int saved = errno;
+        free(*tmp);
+        *tmp = NULL;
+        errno = saved;
         return -1;
     }
+    /* mkstemp makes the file private (0600); an output should get the
+     * mode any new file gets, as with cc -o. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    return fd;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len)
+{
+    char *tmp;
+    int fd = create_temp_beside(path, &tmp);
+    if (fd < 0)
+        return -1;
     FILE *f = fdopen(fd, "wb");
     if (!f) {
         int saved = errno;

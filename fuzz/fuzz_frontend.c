@@ -5,9 +5,10 @@
  * report in all three formats.  Diagnostics go to /dev/null; ASan and
  * UBSan turn every memory error, leak or undefined operation into a crash.
  *
- * Includes are resolved relative to the input's name, which lies in an
- * empty temporary directory: `include "x.net"` just fails, as it should,
- * instead of reading whatever the current directory holds. */
+ * Includes are resolved relative to the input's name, which lies in a
+ * temporary directory: `include "x.net"` just fails, as it should, instead
+ * of reading whatever the current directory holds, while the few files
+ * written there (see helpers) let includes succeed, nest and loop. */
 #define _DEFAULT_SOURCE
 #include <stddef.h>
 #include <stdint.h>
@@ -27,9 +28,44 @@ static FILE *sink;
 static char dir[] = "/tmp/cnnc-fuzz-XXXXXX";
 static char *name;
 
+/* Files an input may include; net.dict has their include statements. */
+static const struct {
+    const char *name, *text;
+} helpers[] = {
+    {"a.net", "block blk(c) { conv 3x3x$c pad 1 relu }\nblock two(c, s) {\n"
+              "    x = blk($c)\n    conv 1x1x$c stride $s from x\n}\n"},
+    {"b.net", "include \"a.net\"\nrelu\nblk(4)\n"},
+    {"loop.net", "include \"loop.net\"\n"},
+    {"bad.net", "conv 3x3x @\nblock q(a) { fc $b\n"},
+};
+enum { NHELPERS = sizeof helpers / sizeof helpers[0] };
+
+static char *helper_path(int i)
+{
+    return xasprintf("%s/%s", dir, helpers[i].name);
+}
+
 static void remove_dir(void)
 {
+    for (int i = 0; i < NHELPERS; i++) {
+        char *path = helper_path(i);
+        unlink(path);
+        free(path);
+    }
     rmdir(dir);
+}
+
+static void write_helpers(void)
+{
+    for (int i = 0; i < NHELPERS; i++) {
+        char *path = helper_path(i);
+        FILE *f = fopen(path, "w");
+        if (!f || fputs(helpers[i].text, f) == EOF || fclose(f) != 0) {
+            perror(path);
+            exit(1);
+        }
+        free(path);
+    }
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -42,6 +78,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         exit(1);
     }
     atexit(remove_dir);
+    write_helpers();
     name = xasprintf("%s/fuzz.net", dir);
     return 0;
 }

@@ -68,7 +68,7 @@ static const char usage_text[] =
     "  --momentum F        SGD momentum (0.9)\n"
     "  --nesterov          SGD with Nesterov momentum\n"
     "  --weight-decay F    L2 weight decay (0)\n"
-    "  --schedule S        learning rate by epoch: const, step or cosine (const)\n"
+    "  --schedule S        learning rate by epoch: const, step or cosine (cosine)\n"
     "  --step-size N       step schedule: epochs per step (1)\n"
     "  --gamma F           step schedule: factor per step (0.1)\n"
     "  --seed S            initial weights, shuffling, random inputs (1)\n"

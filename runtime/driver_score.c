@@ -61,6 +61,7 @@ int cnn_drv_evaluate(const cnn_net *net, void *m, const cnn_drv_opts *o, const c
     return DRV_OK;
 }
 
+/* The model first: a bad --load fails before the data set is read. */
 int cnn_drv_eval(const cnn_net *net, const cnn_drv_opts *o)
 {
     cnn_drv_set test;
@@ -70,18 +71,16 @@ int cnn_drv_eval(const cnn_net *net, const cnn_drv_opts *o)
         rc = cnn_drv_need_classifier(net, o);
     if (rc != DRV_OK)
         return rc;
-    if ((rc = cnn_drv_load_set(net, o, "t10k", &test)) != DRV_OK)
-        return rc;
     void *m = cnn_drv_model(net, o, o->batch);
     if (!m)
-        rc = DRV_IO;
-    else
+        return DRV_IO;
+    if ((rc = cnn_drv_load_set(net, o, "t10k", &test)) == DRV_OK) {
         rc = cnn_drv_evaluate(net, m, o, &test, &sc);
+        cnn_drv_free_set(&test);
+    }
     if (rc == DRV_OK)
         printf("t10k: loss %.4f  accuracy %.2f%% (%ld/%d)\n", sc.loss, 100.0 * (double)sc.correct / sc.n,
                sc.correct, sc.n);
-    if (m)
-        net->destroy(m);
-    cnn_drv_free_set(&test);
+    net->destroy(m);
     return rc;
 }

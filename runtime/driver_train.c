@@ -158,7 +158,12 @@ static void print_plan(const trainer *t)
         printf(" momentum %g%s", o->momentum, o->nesterov ? " nesterov" : "");
     if (o->weight_decay > 0)
         printf(" weight-decay %g", o->weight_decay);
+    if (o->schedule == CNN_SCHED_COSINE)
+        printf(" cosine");
+    else if (o->schedule == CNN_SCHED_STEP)
+        printf(" step %d gamma %g", o->step_size, o->gamma);
     printf(", batch %d, %d epochs, seed %llu\n", o->batch, o->epochs, (unsigned long long)o->seed);
+    fflush(stdout);
 }
 
 static int train_epochs(trainer *t, double *acc)

@@ -19,12 +19,12 @@ and DAGs, and ResNet-18 at 64x64x3):
     1e-4 + 1e-3*|ref|;
  5. training (train mode: batchnorm batch statistics and torch's momentum
     convention; dropout set to 0 in both, since the masks cannot agree):
-    two SGD steps with momentum 0.9 and two Adam steps on one batch, with
+    two SGD steps with momentum 0.9 and one Adam step on one batch, with
     softmax cross-entropy if the net ends in softmax, mean squared error
     against one-hot labels otherwise.  The losses, the new weights and the
-    running statistics are compared.  Adam's first steps move a weight by
+    running statistics are compared.  Adam's first step moves a weight by
     about lr*sign(g), so weights whose gradients are too small for their
-    sign to be known in float32 may differ by up to 2*lr*steps.
+    sign to be known in float32 may differ by up to 2*lr.
 
 One line per net: PASS/FAIL, the largest errors (each as max |c - ref| and,
 in brackets, its ratio to the tolerance when above 0.1), and the time.
@@ -68,7 +68,15 @@ LIBDIR = os.path.dirname(os.path.abspath(CNNC))
 CFLAGS = ["-std=c99", "-O1", "-Wall", "-Wextra", "-pedantic", "-Werror"]
 BATCH = 3
 ATOL, RTOL = 1e-4, 1e-3
-SGD_LR, SGD_MOMENTUM, ADAM_LR, STEPS = 0.05, 0.9, 1e-3, 2
+SGD_LR, SGD_MOMENTUM, ADAM_LR = 0.05, 0.9, 1e-3
+# Two SGD steps so that the momentum buffer counts; one Adam step, since
+# Adam moves a weight whose gradient is zero up to rounding (a bias before
+# a batchnorm) by +-lr, and a second step would carry that into the
+# batchnorm's running statistics.
+STEPS = {"sgd": 2, "adam": 1}
+# Near-kinks (torchnet.KinkSlack): decisions within this much of the
+# tensor's rms of the other side.
+KINK_REL = 1e-4
 
 
 class Case:
@@ -81,7 +89,8 @@ class Case:
 
 def file_cases(paths):
     """A .net file may carry `# args: CNNC OPTIONS` (a case per args line),
-    `# cflags: ...` and `# env: NAME=VALUE ...` comments."""
+    `# cflags: ...` and `# env: NAME=VALUE ...` comments.  Code generated
+    with --blas is linked with -lopenblas."""
     cases = []
     for path in paths:
         text = open(path).read()
@@ -122,6 +131,7 @@ class Gen:
 
     def __init__(self, seed):
         self.r = random.Random(seed)
+        self.flat_ok = 1        # may a spatial layer be followed by fc/flatten
 
     def act(self, p=0.5, softmax=False):
         r = self.r
@@ -235,7 +245,7 @@ class Gen:
         else:
             choices = [("conv", 4), ("deconv", 0.7), ("pool", 2), ("bn", 1.2), ("act", 1), ("dropout", 0.4),
                        ("upsample", 0.5 if H * W <= 64 else 0), ("crop", 0.5 if min(H, W) >= 4 else 0),
-                       ("softmax", 0.2), ("fc", 0.8), ("flatten", 0.2)]
+                       ("softmax", 0.2), ("fc", 0.3 * self.flat_ok), ("flatten", 0.1 * self.flat_ok)]
         kind = r.choices([c for c, _ in choices], [w for _, w in choices])[0]
         if kind == "conv":
             return self.conv(s)
@@ -250,6 +260,8 @@ class Gen:
         if kind == "dropout":
             return "dropout %g" % r.choice([0, 0.25, 0.5]), s
         if kind == "softmax":
+            if C == 1:
+                return None          # the constant 1: ill-conditioned downstream
             return "softmax", s
         if kind == "upsample":
             f = r.choice([2, 2, 3])
@@ -280,6 +292,11 @@ class Gen:
             lines.append("softmax")
 
 
+# The random nets take turns: the defaults, kernels of more than 4 taps as
+# loops, and im2col + cblas_sgemm.
+VARIANTS = [[], ["--unroll", "4"], ["--blas"]]
+
+
 def random_sequential(seed):
     g = Gen(seed)
     r = g.r
@@ -288,6 +305,7 @@ def random_sequential(seed):
     flat = False
     n = r.randint(3, 8)
     while n > 0:
+        g.flat_ok = n <= 2
         got = g.single(s, flat)
         if got is None:
             continue
@@ -299,7 +317,7 @@ def random_sequential(seed):
         s = s2
         n -= 1
     g.ending(lines, s)
-    return Case("seq%02d" % seed, "\n".join(lines) + "\n")
+    return Case("seq%02d" % seed, "\n".join(lines) + "\n", VARIANTS[seed % 3])
 
 
 def random_dag(seed):
@@ -316,6 +334,9 @@ def random_dag(seed):
         count[0] += 1
         name = "n%d" % count[0]
         lines.append("%s = %s%s" % (name, stmt, " from " + src if src else ""))
+        for ref in re.findall(r"[A-Za-z_][\w.]*", stmt) + [src or ""]:
+            if ref in used:
+                used[ref] += 1
         nodes[name] = shape
         used[name] = 0
         order.append(name)
@@ -326,9 +347,7 @@ def random_dag(seed):
         if not cands:
             return None
         fresh = [n for n in cands if used[n] == 0]
-        n = r.choice(fresh) if fresh and r.random() < 0.7 else r.choice(cands[-4:])
-        used[n] += 1
-        return n
+        return r.choice(fresh) if fresh and r.random() < 0.7 else r.choice(cands[-4:])
 
     def spatial(n):
         return nodes[n][0] * nodes[n][1] > 1
@@ -362,6 +381,7 @@ def random_dag(seed):
             if r.random() < 0.3:
                 ins.append(same_shape_pair(x))
             if len(ins) == 2 and order[-1] == ins[1] and r.random() < 0.5:
+                used[ins[1]] += 1
                 new("add %s%s" % (x, g.act()), nodes[x])       # the one-name form
             else:
                 new("add %s%s" % (", ".join(ins), g.act()), nodes[x])
@@ -405,13 +425,21 @@ def random_dag(seed):
                 h, w = H - r.randint(1, 3), W - r.randint(1, 3)
                 new("crop %dx%d" % (h, w), (h, w, C), big)
         steps -= 1
-    # The output: what is left unused joins the last node when it can.
-    last = order[-1]
-    loose = [n for n in order if used[n] == 0 and n != last and n != "input" and nodes[n] == nodes[last]]
-    if loose:
-        new("add %s, %s" % (last, loose[0]), nodes[last])
+    # The output joins every node that nothing reads yet (so that no layer
+    # is dead): by concatenation when they agree in size, else after global
+    # pooling.
+    leaves = [n for n in order if used[n] == 0 and n != "input"]
+    if len(leaves) > 1:
+        if len(set(nodes[n][:2] for n in leaves)) > 1:
+            flat = []
+            for n in leaves:
+                if spatial(n):
+                    n = new("pool %s global" % r.choice(["avg", "max"]), (1, 1, nodes[n][2]), n)
+                flat.append(n)
+            leaves = flat
+        new("concat %s" % ", ".join(leaves), nodes[leaves[0]][:2] + (sum(nodes[n][2] for n in leaves),))
     g.ending(lines, nodes[order[-1]])
-    return Case("dag%02d" % seed, "\n".join(lines) + "\n")
+    return Case("dag%02d" % seed, "\n".join(lines) + "\n", VARIANTS[(seed + 1) % 3])
 
 
 # ------------------------------------------------------------- checking --
@@ -444,8 +472,9 @@ def compile_net(text, args, d, index, cflags):
     common = CFLAGS + ["-I", os.path.join(TOP, "runtime"), "-I", d]
     files = [os.path.join(HERE, "harness.c"), os.path.join(d, "net.c")]
     exe = os.path.join(d, "harness")
-    must([compilers[0]] + common + cflags + files + [os.path.join(LIBDIR, "libcnnrt.a"), "-lz", "-lm",
-                                                     "-o", exe], compilers[0])
+    libs = ["-lopenblas"] if "--blas" in args else []
+    must([compilers[0]] + common + cflags + files + [os.path.join(LIBDIR, "libcnnrt.a")] + libs +
+         ["-lz", "-lm", "-o", exe], compilers[0])
     for other in compilers[1:]:
         must([other] + common + ["-fsyntax-only", os.path.join(d, "net.c")], other + " -fsyntax-only")
     return exe, compilers[0]
@@ -554,6 +583,67 @@ def loss_fn(report, y, labels):
     return ((y - onehot) ** 2).mean()
 
 
+def torch_train(report, w0, x, labels, opt, lr, steps):
+    """The float64 reference of `steps` training steps on one batch: per
+    step the loss, the gradients with their near-kink slack (a KinkSlack
+    whose graph stays valid: each step runs on a copy of the weights), and
+    every tensor after the update."""
+    master = torchnet.TorchNet(report).double()
+    master.load_tensors(w0)
+    params = master.tensors(with_state=False)
+    plist = list(params.values())
+    if not plist:
+        o = None                      # nothing to learn: the losses only
+    elif opt == "sgd":
+        o = torch.optim.SGD(plist, lr=lr, momentum=SGD_MOMENTUM)
+    else:
+        o = torch.optim.Adam(plist, lr=lr)
+    hist = []
+    for _ in range(steps):
+        net = torchnet.TorchNet(report).double()
+        net.load_tensors({k: v.detach() for k, v in master.tensors().items()})
+        net.train()
+        net.kink_rel = KINK_REL
+        for m in net.mods.values():
+            if isinstance(m, nn.Dropout):
+                m.p = 0.0
+        loss = loss_fn(report, net(x.double()), labels.long())
+        ks = torchnet.KinkSlack(net, loss, None, list(net.tensors(with_state=False).values()))
+        with torch.no_grad():
+            for k, v in net.tensors().items():
+                if k not in params:
+                    master.tensors()[k].copy_(v)           # running statistics
+        for p, g in zip(plist, ks.base):
+            p.grad = g.clone()
+        if o:
+            o.step()
+        hist.append({"loss": loss.detach(), "ks": ks, "names": list(params),
+                     "tensors": {k: v.detach().clone() for k, v in master.tensors().items()}})
+    return hist
+
+
+def within(got, ref, slack):
+    got = got.detach().double().reshape(-1)
+    ref = ref.detach().double().reshape(-1)
+    if got.numel() != ref.numel():
+        return False
+    tol = ATOL + RTOL * ref.abs()
+    if slack is not None:
+        tol = tol + slack.reshape(-1)
+    return bool(((got - ref).abs() <= tol).all())
+
+
+def check_kinks(E, ks, checks):
+    """checks: (label, what, got, ref, slack()) with slack() reading
+    ks.slack.  Near-kinks are added, closest first, only while something
+    is off: usually none are needed."""
+    while not all(within(got, ref, sl()) for _, _, got, ref, sl in checks) and ks.more():
+        pass
+    for label, what, got, ref, sl in checks:
+        E.check(label, what, got, ref, sl())
+    return ks.used
+
+
 def no_dropout(text):
     return re.sub(r"\bdropout\s+[0-9.eE+-]+", "dropout 0", text)
 
@@ -570,9 +660,7 @@ def run_case(case, index, root):
         src = os.path.join(d, "case.net")
         with open(src, "w") as f:
             f.write(case.text)
-        report = json.loads(must([CNNC, "--report=json", src] + case.args, "cnnc --report=json"))
-        exe, cc = compile_net(case.text, case.args, os.path.join(d, "fb"), index, case.cflags)
-        notes.append(cc)
+        report = json.loads(must([CNNC, "--report=json", src], "cnnc --report=json"))
         H, W, C = report["input"]
         oh, ow, oc = report["output"]
         net = torchnet.TorchNet(report)
@@ -584,6 +672,15 @@ def run_case(case, index, root):
         dy = torch.randn((BATCH, oc, oh, ow), generator=gen)
         write_bin(os.path.join(d, "x.bin"), x)
         write_bin(os.path.join(d, "dy.bin"), dy)
+        # --no-train and --embed-weights (whose weights are w0): the forward only
+        args, cflags = [], list(case.cflags)
+        for a in case.args:
+            args += [a, wpath] if a == "--embed-weights" else [a]
+        forward_only = "--no-train" in args or "--embed-weights" in args
+        cflags += ["-DFORWARD_ONLY"] if forward_only else []
+        cflags += ["-DEMBEDDED"] if "--embed-weights" in args else []
+        exe, cc = compile_net(case.text, args, os.path.join(d, "fb"), index, cflags)
+        notes.append(cc)
 
         # -- inference forward and backward, max_batch 2: two chunks
         out = os.path.join(d, "fb")
@@ -591,23 +688,28 @@ def run_case(case, index, root):
              "harness fb", env=env)
         ref = net.double()
         ref.eval()
+        ref.kink_rel = KINK_REL
         xr = x.double().requires_grad_(True)
         yr = ref(xr)
         if ref.native_errors:
             E.fails.extend("shape/ceil vs torch: " + e for e in ref.native_errors)
-        yr.backward(dy.double())
         E.check("y", "y", read_bin(os.path.join(out, "y.bin"), yr.shape), yr)
-        E.check("dx", "dx", read_bin(os.path.join(out, "dx.bin"), xr.shape), xr.grad)
-        grads = torchnet.load_safetensors(os.path.join(out, "grads.safetensors"))
+        if forward_only:
+            return case, E, notes, time.time() - t0
         params = ref.tensors(with_state=False)
-        if set(grads) != set(params):
-            E.fails.append("gradient names: C %s, torch %s" % (sorted(grads), sorted(params)))
-        for name, p in params.items():
-            if name in grads:
-                g = p.grad if p.grad is not None else torch.zeros_like(p)
-                E.check("dW", "d " + name, grads[name], g)
+        ks = torchnet.KinkSlack(ref, yr, dy.double(), [xr] + list(params.values()))
+        checks = [("dx", "dx", read_bin(os.path.join(out, "dx.bin"), xr.shape), ks.base[0],
+                   lambda: ks.slack[0])]
+        got = torchnet.load_safetensors(os.path.join(out, "grads.safetensors"))
+        if set(got) != set(params):
+            E.fails.append("gradient names: C %s, torch %s" % (sorted(got), sorted(params)))
+        for i, name in enumerate(params, 1):
+            if name in got:
+                checks.append(("dW", "d " + name, got[name], ks.base[i], lambda i=i: ks.slack[i]))
+        if check_kinks(E, ks, checks):
+            notes.append("%d of %d near-kinks used" % (ks.used, ks.near()))
 
-        # -- training: SGD with momentum, then Adam, STEPS steps each
+        # -- training: SGD with momentum, then Adam
         text = no_dropout(case.text)
         if text != case.text:
             exe, _ = compile_net(text, case.args, os.path.join(d, "train"), index + 1, case.cflags)
@@ -615,48 +717,47 @@ def run_case(case, index, root):
         labels = torch.randint(0, oc, (BATCH, oh, ow), generator=gen, dtype=torch.int32)
         labels.numpy().astype("<i4").tofile(os.path.join(d, "labels.bin"))
         for opt in ("sgd", "adam"):
+            lr = SGD_LR if opt == "sgd" else ADAM_LR
+            hist = torch_train(report, w0, x, labels, opt, lr, STEPS[opt])
+            steps = len(hist)
+            if any(h["ks"].near() for h in hist):
+                # a second step would start from weights that may differ by a
+                # kink's gradient: one step only
+                steps = 1
+            h = hist[steps - 1]
+            ks = h["ks"]
             out = os.path.join(d, opt)
             os.makedirs(out, exist_ok=True)
-            lr = SGD_LR if opt == "sgd" else ADAM_LR
             must([exe, "train", wpath, os.path.join(d, "x.bin"), os.path.join(d, "labels.bin"), str(BATCH), opt,
-                  repr(lr), repr(SGD_MOMENTUM), str(STEPS), out], "harness train " + opt, env=env)
+                  repr(lr), repr(SGD_MOMENTUM), str(steps), out], "harness train " + opt, env=env)
             closs = [float(v) for v in open(os.path.join(out, "loss.txt")).read().split()]
-            ref = torchnet.TorchNet(report).double()
-            ref.load_tensors(w0)
-            ref.train()
-            for m in ref.mods.values():
-                if isinstance(m, nn.Dropout):
-                    m.p = 0.0
-            params = ref.tensors(with_state=False)
-            plist = list(params.values())
-            if not plist:
-                o = None                      # nothing to learn: the losses only
-            elif opt == "sgd":
-                o = torch.optim.SGD(plist, lr=lr, momentum=SGD_MOMENTUM)
-            else:
-                o = torch.optim.Adam(plist, lr=lr)
-            small = {n: torch.zeros_like(p, dtype=torch.bool) for n, p in params.items()}
-            tloss = []
-            for _ in range(STEPS):
-                if o:
-                    o.zero_grad()
-                loss = loss_fn(report, ref(x.double()), labels.long())
-                loss.backward()
-                tloss.append(loss.detach())
-                for n, p in params.items():
-                    if p.grad is not None:
-                        g = p.grad.abs()
-                        small[n] |= g <= 1e-5 * float(g.max()) + 1e-10
-                if o:
-                    o.step()
-            E.check("loss", opt + " loss", torch.tensor(closs), torch.stack(tloss))
+            E.check("loss", opt + " loss", torch.tensor(closs), torch.stack([h["loss"] for h in hist[:steps]]))
+            checks = []
+            # the training backward (batchnorm on batch statistics), last step
+            got = torchnet.load_safetensors(os.path.join(out, "grads.safetensors"))
+            index_of = {name: i for i, name in enumerate(h["names"])}
+            for name, i in index_of.items():
+                checks.append(("tdW", "%s: train d %s" % (opt, name), got[name], ks.base[i],
+                               lambda i=i: ks.slack[i]))
             got = torchnet.load_safetensors(os.path.join(out, "w.safetensors"))
-            for name, t in ref.tensors().items():
+            for name, t in h["tensors"].items():
                 label = "bn" if name.endswith(("running_mean", "running_var")) else opt
-                slack = None
-                if opt == "adam" and name in small:
-                    slack = small[name].double() * (2 * lr * STEPS)
-                E.check(label, "%s: %s" % (opt, name), got[name], t, slack)
+                sl = lambda: None
+                if name in index_of:
+                    i = index_of[name]
+                    if opt == "sgd":
+                        sl = lambda i=i: lr * ks.slack[i]
+                    else:
+                        # Adam's first step is about lr*sign(g): a gradient
+                        # whose sign float32 cannot know moves by up to 2*lr
+                        def sl(g=ks.base[i], i=i):
+                            a = g.abs()
+                            return ((a <= 1e-5 * float(a.max()) + 1e-10) | (ks.slack[i] >= 0.5 * a)).double() * (2 * lr)
+                checks.append((label, "%s: %s" % (opt, name), got[name], t, sl))
+            if steps < len(hist):
+                notes.append("%s: 1 step (near-kinks)" % opt)
+            if check_kinks(E, ks, checks):
+                notes.append("%s: %d of %d near-kinks used" % (opt, ks.used, ks.near()))
     except Failure as e:
         E.fails.append(str(e))
     except torchnet.ShapeError as e:

@@ -118,6 +118,48 @@ class UNet(nn.Module):
         return self.classify(x)
 
 
+class SqueezeExcitation(nn.Module):
+    """SENet's squeeze-and-excitation (Hu et al. 2018): global average pool,
+    1x1 conv to C/r + ReLU, 1x1 conv to C + sigmoid (both with bias), and
+    the input's channels scaled by the result (examples/se_resnet50.net)."""
+
+    def __init__(self, c, reduction=16):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(c, c // reduction, 1)
+        self.fc2 = nn.Conv2d(c // reduction, c, 1)
+
+    def forward(self, x):
+        s = torch.relu(self.fc1(self.avgpool(x)))
+        return x * torch.sigmoid(self.fc2(s))
+
+
+class SEBottleneck(tvm.resnet.Bottleneck):
+    """torchvision's Bottleneck with `se` applied to the residual branch
+    after bn3, before the shortcut is added."""
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.se(self.bn3(self.conv3(out)))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        return self.relu(out + identity)
+
+
+def se_resnet50():
+    """SE-ResNet-50: torchvision's resnet50 with an SE module, reduction 16,
+    in every bottleneck (registered last, so after downsample in the
+    state_dict)."""
+    model = tvm.resnet50()
+    for m in model.modules():
+        if isinstance(m, tvm.resnet.Bottleneck):
+            m.se = SqueezeExcitation(m.bn3.num_features, 16)
+            m.__class__ = SEBottleneck
+    return model
+
+
 # example file, model constructor, input [H, W, C], published params
 NETS = [
     ("lenet", LeNet5, (28, 28, 1)),
@@ -128,6 +170,7 @@ NETS = [
     ("resnet18", lambda: tvm.resnet18(), (224, 224, 3)),
     ("resnet50", lambda: tvm.resnet50(), (224, 224, 3)),
     ("unet", UNet, (572, 572, 1)),
+    ("se_resnet50", se_resnet50, (224, 224, 3)),
 ]
 
 NON_TRAINABLE = ("running_mean", "running_var")

@@ -13,7 +13,13 @@
  *   harness train W.safetensors X.bin LABELS.bin N sgd|adam LR MOMENTUM STEPS OUTDIR
  *       loads W and runs STEPS training steps on the same batch (labels:
  *       int32, one per output pixel); writes the losses, one per line, to
- *       OUTDIR/loss.txt and the weights and state to OUTDIR/w.safetensors.
+ *       OUTDIR/loss.txt, the weights and state to OUTDIR/w.safetensors and
+ *       the last step's gradients to OUTDIR/grads.safetensors.
+ *
+ * Code generated with --no-train: compile with -DFORWARD_ONLY (fb runs
+ * the forward pass only, train is an error); with --embed-weights also
+ * -DEMBEDDED (the weights file is not read; MAXBATCH is then at most
+ * NET_MAX_BATCH, or -DMAX_BATCH_MACRO=X_MAX_BATCH for another prefix).
  *
  * .bin files are raw little-endian float32 (labels int32).  Exit status 0
  * on success, 1 on any error (with a message on stderr).
@@ -27,6 +33,9 @@
 #endif
 #ifndef NET
 #define NET net
+#endif
+#ifndef MAX_BATCH_MACRO
+#define MAX_BATCH_MACRO NET_MAX_BATCH   /* PREFIX_MAX_BATCH, with --embed-weights */
 #endif
 
 #include NET_HEADER
@@ -74,6 +83,18 @@ static int to_int(const char *s)
     return (int)v;
 }
 
+static void load(void *m, const char *path)
+{
+#ifdef EMBEDDED
+    (void)m;
+    (void)path;
+#else
+    if (FN(_load)(m, path) != 0)
+        die("cannot load weights", cnn_error());
+#endif
+}
+
+#ifndef FORWARD_ONLY
 static float to_float(const char *s)
 {
     char *end;
@@ -83,34 +104,14 @@ static float to_float(const char *s)
     return v;
 }
 
-static void load(void *m, const char *path)
-{
-    if (FN(_load)(m, path) != 0)
-        die("cannot load weights", cnn_error());
-}
-
-static int forward_backward(char **argv)
+/* The gradients of the trainable tensors, under the tensors' names. */
+static void write_grads(void *m, const char *dir)
 {
     const cnn_net *d = &FN(_net);
-    int n = to_int(argv[4]), mb = to_int(argv[5]);
-    const char *dir = argv[6];
-    float *x = read_file(argv[2], sizeof(float) * (size_t)n * (size_t)d->in_size);
-    float *dy = read_file(argv[3], sizeof(float) * (size_t)n * (size_t)d->out_size);
-    float *y = malloc(sizeof(float) * (size_t)n * (size_t)d->out_size);
-    float *dx = malloc(sizeof(float) * (size_t)n * (size_t)d->in_size);
-    cnn_st_tensor *t = malloc(sizeof *t * (size_t)(d->ntensors + 1));
-    void *m = FN(_new)(mb);
-    if (!y || !dx || !t || !m)
-        die("out of memory", NULL);
-    load(m, argv[1]);
-    FN(_forward)(m, x, y, n);
-    write_file(dir, "y.bin", y, sizeof(float) * (size_t)n * (size_t)d->out_size);
-    /* dx starts as garbage: backward must overwrite it, not add to it. */
-    for (size_t i = 0; i < (size_t)n * (size_t)d->in_size; i++)
-        dx[i] = 12345.0f;
-    FN(_backward)(m, x, dy, dx, n);
-    write_file(dir, "dx.bin", dx, sizeof(float) * (size_t)n * (size_t)d->in_size);
     const float *g = FN(_grads)(m);
+    cnn_st_tensor *t = malloc(sizeof *t * (size_t)(d->ntensors + 1));
+    if (!t)
+        die("out of memory", NULL);
     int nt = 0;
     for (int i = 0; i < d->ntensors; i++) {
         const cnn_tensor *s = &d->tensors[i];
@@ -126,17 +127,53 @@ static int forward_backward(char **argv)
     snprintf(path, sizeof path, "%s/grads.safetensors", dir);
     if (cnn_st_write(path, t, nt, err, sizeof err) != 0)
         die("cannot write gradients", err);
+    free(t);
+}
+
+#endif
+
+static int forward_backward(char **argv)
+{
+    const cnn_net *d = &FN(_net);
+    int n = to_int(argv[4]), mb = to_int(argv[5]);
+    const char *dir = argv[6];
+    float *x = read_file(argv[2], sizeof(float) * (size_t)n * (size_t)d->in_size);
+    float *dy = read_file(argv[3], sizeof(float) * (size_t)n * (size_t)d->out_size);
+    float *y = malloc(sizeof(float) * (size_t)n * (size_t)d->out_size);
+    float *dx = malloc(sizeof(float) * (size_t)n * (size_t)d->in_size);
+#ifdef EMBEDDED
+    if (mb > MAX_BATCH_MACRO)
+        mb = MAX_BATCH_MACRO;
+#endif
+    void *m = FN(_new)(mb);
+    if (!y || !dx || !m)
+        die("out of memory", NULL);
+    load(m, argv[1]);
+    FN(_forward)(m, x, y, n);
+    write_file(dir, "y.bin", y, sizeof(float) * (size_t)n * (size_t)d->out_size);
+#ifndef FORWARD_ONLY
+    /* dx starts as garbage: backward must overwrite it, not add to it. */
+    for (size_t i = 0; i < (size_t)n * (size_t)d->in_size; i++)
+        dx[i] = 12345.0f;
+    FN(_backward)(m, x, dy, dx, n);
+    write_file(dir, "dx.bin", dx, sizeof(float) * (size_t)n * (size_t)d->in_size);
+    write_grads(m, dir);
+#endif
     FN(_free)(m);
     free(x);
     free(dy);
     free(y);
     free(dx);
-    free(t);
     return 0;
 }
 
 static int train(char **argv)
 {
+#ifdef FORWARD_ONLY
+    (void)argv;
+    die("generated with --no-train", NULL);
+    return 1;
+#else
     const cnn_net *d = &FN(_net);
     int n = to_int(argv[4]), steps = to_int(argv[8]);
     const char *dir = argv[9];
@@ -167,10 +204,12 @@ static int train(char **argv)
     snprintf(path, sizeof path, "%s/w.safetensors", dir);
     if (FN(_save)(m, path) != 0)
         die("cannot save weights", cnn_error());
+    write_grads(m, dir);
     FN(_free)(m);
     free(x);
     free(labels);
     return 0;
+#endif
 }
 
 int main(int argc, char **argv)

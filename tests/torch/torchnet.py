@@ -16,20 +16,138 @@ checked against the report (ShapeError names the layer).  Pooling layers
 whose pads torch's own MaxPool2d/AvgPool2d(ceil_mode=True) can express are
 also run natively, and any difference is collected in `net.native_errors`.
 
+Kinks: float32 code and a float64 reference may take different sides of a
+non-differentiable point (a ReLU input within rounding of 0, two values of
+a max-pooling window within rounding of each other), and then their
+gradients differ by that element's whole gradient.  With `net.kink_rel =
+R` the forward records every such near decision (|x| < R*rms(x) for
+relu/leaky; a max-pool window whose best two values differ by less than
+R*rms(x), exact ties excluded since both sides break them alike) as a
+Site, and KinkSlack computes the gradients with them flipped one at a
+time, closest first: the sum of the differences bounds what the float32
+code may differ by.
+
 Also: safetensors read/write in pure Python (load_safetensors,
 save_safetensors), since the `safetensors` package may be missing.
 """
 import json
 import math
 import struct
+import warnings
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 
+# the native check of `pad same` with even kernels copies the input: fine
+warnings.filterwarnings("ignore", message=".*padding=.same. with even kernel.*")
+
+
 class ShapeError(Exception):
     pass
+
+
+class Site:
+    """One layer's near-kink decisions: `dist` is each decision's distance
+    from its other side over the tensor's rms, `near` marks those closer
+    than kink_rel, `g` is the gradient arriving there (recorded by the
+    first backward); `flip`, when set, is a mask of the decisions the
+    backward takes the other way."""
+
+    def __init__(self, name, dist, rel):
+        self.name, self.dist, self.near = name, dist, dist < rel
+        self.g = self.flip = None
+
+
+class _Rectifier(torch.autograd.Function):
+    """relu (alpha 0) / leaky relu whose backward can flip the sign test."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, site):
+        ctx.save_for_backward(x)
+        ctx.alpha, ctx.site = alpha, site
+        return torch.where(x > 0, x, x * alpha)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        pos = x > 0
+        if ctx.site.flip is not None:
+            pos = pos ^ ctx.site.flip
+        elif ctx.site.g is None:
+            ctx.site.g = g.detach()
+        return torch.where(pos, g, g * ctx.alpha), None, None
+
+
+class _MaxSelect(torch.autograd.Function):
+    """cols.gather(1, idx) whose backward can route to the runner-up."""
+
+    @staticmethod
+    def forward(ctx, cols, idx, alt, site):
+        ctx.save_for_backward(idx, alt)
+        ctx.site, ctx.shape = site, cols.shape
+        return cols.gather(1, idx)
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, alt = ctx.saved_tensors
+        if ctx.site.flip is not None:
+            idx = torch.where(ctx.site.flip, alt, idx)
+        elif ctx.site.g is None:
+            ctx.site.g = g.detach()
+        out = g.new_zeros(ctx.shape)
+        out.scatter_add_(1, idx, g)
+        return out, None, None, None
+
+
+def _rms(x):
+    x = x.detach()
+    x = x[torch.isfinite(x)]
+    return float(x.pow(2).mean().sqrt()) if x.numel() else 0.0
+
+
+class KinkSlack:
+    """The gradients of out (with grad_out; None for a scalar loss) with
+    respect to inputs (`base`, zeros for unused inputs), and a slack per
+    input that more() grows, near-kink by near-kink, closest first, by how
+    much flipping that one decision changes the gradients.  The sum bounds
+    (to first order) what float32 code that took some of these decisions
+    the other way may differ by."""
+
+    def __init__(self, net, out, grad_out, inputs, limit=60):
+        self.out, self.grad_out, self.inputs, self.limit = out, grad_out, inputs, limit
+        self.base = self._grad() if inputs else []
+        self.slack = [torch.zeros_like(g) for g in self.base]
+        kinks = []
+        for site in net.sites:
+            for pos in site.near.nonzero().tolist():
+                pos = tuple(pos)
+                if site.g is not None and site.g[pos] != 0:   # else flipping changes nothing
+                    kinks.append((float(site.dist[pos]), len(kinks), site, pos))
+        self.todo = sorted(kinks, key=lambda k: k[:2]) if inputs else []
+        self.used = 0
+
+    def _grad(self):
+        gs = torch.autograd.grad(self.out, self.inputs, self.grad_out, retain_graph=True, allow_unused=True)
+        return [g if g is not None else torch.zeros_like(t) for g, t in zip(gs, self.inputs)]
+
+    def near(self):
+        """How many near-kinks could matter."""
+        return len(self.todo)
+
+    def more(self):
+        """Adds the next near-kink; False when none is left (or the limit)."""
+        if self.used >= min(len(self.todo), self.limit):
+            return False
+        _, _, site, pos = self.todo[self.used]
+        self.used += 1
+        site.flip = torch.zeros_like(site.near)
+        site.flip[pos] = True
+        for s, g, b in zip(self.slack, self._grad(), self.base):
+            s += 1.25 * (g - b).abs()       # a quarter more: interactions, rounding
+        site.flip = None
+        return True
 
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky", "linear", "softmax")
@@ -49,6 +167,8 @@ class TorchNet(nn.Module):
         self.mods = nn.ModuleDict()
         self.native_errors = []
         self.check_native = True
+        self.kink_rel = None          # see KinkSlack
+        self.sites = []
         for L in self.layers:
             cin = self.shapes[L["inputs"][0]][2] if L["inputs"] else 0
             k = L["kind"]
@@ -100,12 +220,13 @@ class TorchNet(nn.Module):
 
     def forward(self, x):
         vals = {"input": x}
+        self.sites = []
         for L in self.layers:
             ins = [vals[n] for n in L["inputs"]]
             y = self._layer(L, ins)
             act = L.get("activation")
             if act and L["kind"] not in ACTIVATIONS:
-                y = activation(y, act, L.get("alpha", 0.1))   # trailing
+                y = self._act(y, act, L.get("alpha", 0.1), L["name"])   # trailing
             h, w, c = L["output"]
             if tuple(y.shape[1:]) != (c, h, w):
                 raise ShapeError("%s (%s): torch gives CxHxW %s, the report %dx%dx%d (HxWxC)"
@@ -121,7 +242,16 @@ class TorchNet(nn.Module):
             t, l, b, r = L["pad"]
             if t == b and l == r:
                 return F.conv2d(x, m.weight, m.bias, m.stride, (t, l), m.dilation, m.groups)
-            return m(F.pad(x, (l, r, t, b)))
+            y = m(F.pad(x, (l, r, t, b)))
+            dh, dw = m.dilation
+            kh, kw = m.kernel_size
+            if self.check_native and m.stride == (1, 1) and t + b == dh * (kh - 1) and l + r == dw * (kw - 1):
+                # `pad same`: torch's padding='same' puts the odd row/column last too
+                with torch.no_grad():
+                    z = F.conv2d(x, m.weight, m.bias, 1, "same", m.dilation, m.groups)
+                if z.shape != y.shape or not torch.allclose(z, y.detach(), rtol=1e-5, atol=1e-6):
+                    self.native_errors.append("%s: torch padding='same' gives other values" % L["name"])
+            return y
         if k == "deconv":
             m = self.module(L["name"])
             t, l, b, r = L["pad"]
@@ -137,7 +267,7 @@ class TorchNet(nn.Module):
         if k == "batchnorm" or k == "dropout":
             return self.module(L["name"])(x)
         if k in ACTIVATIONS:
-            return activation(x, k, L.get("alpha", 0.1))
+            return self._act(x, k, L.get("alpha", 0.1), L["name"])
         if k == "flatten":
             return x.reshape(x.shape[0], -1, 1, 1)
         if k == "upsample":
@@ -158,16 +288,40 @@ class TorchNet(nn.Module):
             return x[:, :, top:top + h, left:left + w]
         raise ValueError("unknown layer kind %r (%s)" % (k, L["name"]))
 
+    def _act(self, x, act, alpha, name):
+        if self.kink_rel is None or act not in ("relu", "leaky"):
+            return activation(x, act, alpha)
+        site = Site(name, x.detach().abs() / max(_rms(x), 1e-30), self.kink_rel)
+        self.sites.append(site)
+        return _Rectifier.apply(x, alpha if act == "leaky" else 0.0, site)
+
+    def _max_pool(self, x, k, s, name):
+        """Max pooling, the first maximum of each window, as the C does."""
+        if self.kink_rel is None:
+            return F.max_pool2d(x, k, s)
+        N, C, H, W = x.shape
+        cols = F.unfold(x.reshape(N * C, 1, H, W), k, stride=s)     # N*C, taps, windows
+        idx = cols.detach().argmax(dim=1, keepdim=True)
+        other = cols.detach().scatter(1, idx, -math.inf)
+        alt = other.argmax(dim=1, keepdim=True)
+        gap = cols.detach().gather(1, idx) - other.gather(1, alt)
+        # exact ties (gap 0) are no kink: both sides take the first maximum
+        gap = torch.where(gap > 0, gap / max(_rms(x), 1e-30), torch.full_like(gap, math.inf))
+        site = Site(name, gap, self.kink_rel)
+        self.sites.append(site)
+        y = _MaxSelect.apply(cols, idx, alt, site)
+        return y.reshape(N, C, (H - k[0]) // s[0] + 1, (W - k[1]) // s[1] + 1)
+
     def _pool(self, L, x):
         if L["global"]:
             if L["pool"] == "max":
-                return F.max_pool2d(x, (x.shape[2], x.shape[3]))
+                return self._max_pool(x, (x.shape[2], x.shape[3]), (1, 1), L["name"])
             return x.mean(dim=(2, 3), keepdim=True)
         kh, kw = L["kernel"]
         s = tuple(L["stride"])
         t, l, b, r = L["pad"]
         if L["pool"] == "max":
-            y = F.max_pool2d(F.pad(x, (l, r, t, b), value=-math.inf), (kh, kw), s)
+            y = self._max_pool(F.pad(x, (l, r, t, b), value=-math.inf), (kh, kw), s, L["name"])
         else:
             ones = torch.ones_like(x[:1, :1])
             total = F.avg_pool2d(F.pad(x, (l, r, t, b)), (kh, kw), s, divisor_override=1)

@@ -152,6 +152,19 @@ static void test_unet(void)
     check_example(&e);
 }
 
+/* SE-ResNet-50 (Hu et al. 2018): torchvision's resnet50 with SE, reduction
+ * 16, in every bottleneck; 28,088,024 parameters (tests/torch/counts.py). */
+static void test_se_resnet50(void)
+{
+    static const Example e = {
+        "examples/se_resnet50.net", "se_resnet50", 224, 224, 3, 1, 1, 1000,
+        INT64_C(28088024), INT64_C(53120), INT64_C(4091699200),
+        {"layer1.0.downsample.1", "layer1.0.se.fc1", "layer2.3.se.fc2",
+         "layer3.5.se.scale", "layer4.2.se.avgpool", "fc"},
+    };
+    check_example(&e);
+}
+
 void suite_examples(void)
 {
     CU_pSuite s = CU_add_suite("examples", NULL, NULL);
@@ -164,4 +177,5 @@ void suite_examples(void)
     CU_add_test(s, "resnet18", test_resnet18);
     CU_add_test(s, "resnet50", test_resnet50);
     CU_add_test(s, "unet", test_unet);
+    CU_add_test(s, "se_resnet50", test_se_resnet50);
 }

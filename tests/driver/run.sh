@@ -1,0 +1,279 @@
+#!/bin/sh
+# Tests of the driver that `cnnc --main` links in (runtime/driver*.c): every
+# command on LeNet-5 and on a tiny net with batchnorm and dropout, the
+# files they write, and what they do with bad input (exit status, a message
+# naming the file, no half-written output).
+# Usage: sh tests/driver/run.sh   (from the top of the tree, after `make`)
+# Environment: CNNC (build/cnnc), LIBCNNRT (build/libcnnrt.a), CC (cc),
+# FASHION (/usr/share/datasets/fashion-mnist; its tests are skipped if
+# missing), VALGRIND=0 to skip the leak checks.
+set -u
+top=$(pwd)
+CNNC=${CNNC:-build/cnnc}
+LIBCNNRT=${LIBCNNRT:-build/libcnnrt.a}
+CC=${CC:-cc}
+FASHION=${FASHION:-/usr/share/datasets/fashion-mnist}
+case $CNNC in /*) ;; *) CNNC=$top/$CNNC ;; esac
+case $LIBCNNRT in /*) ;; *) LIBCNNRT=$top/$LIBCNNRT ;; esac
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+pass=0 fail=0
+
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# expect STATUS CMD...: runs CMD with stdout in out, stderr in err.
+expect() {
+    want=$1; shift
+    "$@" >out 2>err; got=$?
+    if [ "$got" = "$want" ]; then ok; else bad "$* -> exit $got, want $want: $(head -c 400 err)"; fi
+}
+contains() { # FILE TEXT
+    if grep -qF -- "$2" "$1"; then ok; else bad "$1 lacks '$2': $(head -c 400 "$1")"; fi
+}
+matches() { # FILE REGEX
+    if grep -qE -- "$2" "$1"; then ok; else bad "$1 does not match '$2': $(head -c 400 "$1")"; fi
+}
+size_is() { # FILE BYTES
+    got=$(wc -c <"$1" 2>/dev/null || echo missing)
+    if [ "$got" = "$2" ]; then ok; else bad "$1 has $got bytes, want $2"; fi
+}
+absent() { # FILE...: no output and no temporary left behind
+    for f in "$@"; do
+        if [ -e "$f" ] || ls "$f".tmp* >/dev/null 2>&1; then bad "$f (or a temporary) exists"; else ok; fi
+    done
+}
+# tensors FILE: "name:shape" of each tensor of a safetensors file, sorted.
+tensors() {
+    python3 -c '
+import json, struct, sys
+d = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", d[:8])[0]
+h = json.loads(d[8:8 + n])
+print(" ".join(sorted(k + ":" + "x".join(map(str, v["shape"])) for k, v in h.items() if k != "__metadata__")))
+' "$1"
+}
+
+# ---- build --------------------------------------------------------------
+cat >tiny.net <<'NET'
+# 12x12 inputs, batchnorm after conv and fc, dropout: the driver's second net
+network tiny
+input 12x12x1
+conv 3x3x4 pad 1
+batchnorm
+relu
+pool max 2
+conv 3x3x6 relu
+dropout 0.25
+fc 16
+batchnorm
+relu
+fc 10
+softmax
+NET
+# build NAME NETFILE CNNC_FLAGS [CC_ARGS]: cnnc writes NAME.c, cc builds NAME.
+# The runtime is built with OpenMP; linking normally needs nothing for it,
+# -fopenmp is the fallback if it ever does.
+build() {
+    if ! "$CNNC" "$2" $3 -o "$1.c" 2>build.err; then
+        bad "cnnc $2: $(head -c 400 build.err)"; return 1
+    fi
+    $CC -std=c99 -O2 -I"$top/runtime" "$1.c" ${4:-} "$LIBCNNRT" -lz -lm -o "$1" 2>build.err ||
+        $CC -std=c99 -O2 -fopenmp -I"$top/runtime" "$1.c" ${4:-} "$LIBCNNRT" -lz -lm -o "$1" 2>>build.err ||
+        { bad "cc $1.c: $(head -c 600 build.err)"; return 1; }
+    ok
+}
+build lenet "$top/examples/lenet.net" --main || { echo "driver: $pass passed, $fail failed"; exit 1; }
+build tiny tiny.net --main || { echo "driver: $pass passed, $fail failed"; exit 1; }
+printf 'network mse\ninput 12x12x1\nfc 10\n' >mse.net   # no softmax: MSE loss
+build mse mse.net --main
+# LeNet with a backward pass made wrong on purpose (badgrad.c wraps it).
+build badgrad_net "$top/examples/lenet.net" "" "$top/tests/driver/badgrad.c -DNET=lenet5_net"
+
+# ---- synthetic data: 12x12 images, class k = a bright row at 1 + k ------
+python3 - <<'PY'
+import gzip, os, random, struct
+random.seed(7)
+def images(n, rows=12, cols=12):
+    labels = [random.randrange(10) for _ in range(n)]
+    pix = bytearray()
+    for k in labels:
+        for r in range(rows):
+            for c in range(cols):
+                v = 200 + random.randrange(56) if r == 1 + k else random.randrange(60)
+                pix.append(v)
+    return labels, struct.pack(">IIII", 0x803, n, rows, cols) + bytes(pix)
+def labelfile(labels):
+    return struct.pack(">II", 0x801, len(labels)) + bytes(labels)
+os.makedirs("small", exist_ok=True)
+for prefix, n in (("train", 600), ("t10k", 200)):
+    labels, img = images(n)
+    with gzip.open("small/%s-images-idx3-ubyte.gz" % prefix, "wb") as f:
+        f.write(img)
+    open("small/%s-labels-idx1-ubyte" % prefix, "wb").write(labelfile(labels))
+# LeNet-sized images, for when Fashion-MNIST is missing.
+os.makedirs("small28", exist_ok=True)
+for prefix, n in (("train", 100), ("t10k", 50)):
+    labels, img = images(n, 28, 28)
+    open("small28/%s-images-idx3-ubyte" % prefix, "wb").write(img)
+    open("small28/%s-labels-idx1-ubyte" % prefix, "wb").write(labelfile(labels))
+# Broken variants: a label out of range; fewer labels than images.
+os.makedirs("badlabel", exist_ok=True)
+os.makedirs("fewlabels", exist_ok=True)
+for d in ("badlabel", "fewlabels"):
+    for p in ("train", "t10k"):
+        os.system("cp small/%s-images-idx3-ubyte.gz %s/" % (p, d))
+labels, _ = images(600)
+labels[5] = 11
+open("badlabel/train-labels-idx1-ubyte", "wb").write(labelfile(labels))
+open("badlabel/t10k-labels-idx1-ubyte", "wb").write(labelfile(labels[:200]))
+open("fewlabels/train-labels-idx1-ubyte", "wb").write(labelfile(labels[:599]))
+open("fewlabels/t10k-labels-idx1-ubyte", "wb").write(labelfile(labels[:200]))
+# Raw inputs: 3 LeNet images, their dL/dy, a truncated and a wrong-sized file.
+r = random.Random(1)
+x = struct.pack("<2352f", *[r.random() for _ in range(2352)])
+open("x.bin", "wb").write(x)
+open("gy.bin", "wb").write(struct.pack("<30f", *[r.gauss(0, 1) for _ in range(30)]))
+open("trunc.bin", "wb").write(x[:-6])
+open("gy_wrong.bin", "wb").write(struct.pack("<20f", *[0.5] * 20))
+open("tx.bin", "wb").write(struct.pack("<288f", *[r.random() for _ in range(288)]))
+open("tgy.bin", "wb").write(struct.pack("<20f", *[r.gauss(0, 1) for _ in range(20)]))
+open("garbage.safetensors", "wb").write(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+PY
+
+# ---- info and help ------------------------------------------------------
+expect 0 ./lenet info;  contains out "Total params: 61,706"; contains out "conv1.weight"
+contains out "[6, 1, 5, 5]"
+expect 0 ./tiny info;   contains out "bn1.running_var"; contains out "(state, not trained)"
+expect 0 ./lenet help;  contains out "usage:"; contains out "gradcheck"
+expect 1 ./lenet;       contains err "usage:"
+expect 1 ./lenet frobnicate; contains err "unknown command 'frobnicate'"
+expect 1 ./lenet train --epochs zero; contains err "--epochs"
+expect 1 ./lenet train --frob;        contains err "unknown option '--frob'"
+expect 1 ./lenet eval --lr 0.1;       contains err "does not apply"
+expect 1 ./lenet eval;                contains err "needs --load"
+expect 1 ./lenet info extra
+
+# ---- training on the synthetic set (tiny: batchnorm, dropout) -----------
+expect 0 ./tiny train --data small --epochs 3 --batch 32 --save t.st
+matches out '^epoch 3/3  loss [0-9.]+  test-acc [0-9.]+%  time [0-9.]+ s  [0-9]+ images/s$'
+contains out "final test accuracy"
+if [ -s t.st ]; then ok; else bad "tiny train --save wrote no t.st"; fi
+acc=$(sed -n 's/^final test accuracy: \([0-9.]*\)%$/\1/p' out)
+if [ -n "$acc" ] && awk "BEGIN { exit !($acc >= 60) }"; then ok; else bad "tiny learned badly: '$acc'%"; fi
+expect 0 ./tiny eval --data small --load t.st
+contains out "accuracy $acc%"
+# Same seed, same run; the epoch lines differ only in their timing.
+./tiny train --data small --epochs 2 --seed 5 --optim adam | sed 's/time.*//' >run1
+./tiny train --data small --epochs 2 --seed 5 --optim adam | sed 's/time.*//' >run2
+if cmp -s run1 run2 && grep -q '^epoch 2/2' run1; then ok; else bad "training is not deterministic"; fi
+expect 0 ./tiny train --data small --epochs 2 --schedule cosine --nesterov --weight-decay 1e-4 --limit 100
+contains out "epoch 2/2"
+# Divergence (the MSE net: cross-entropy is clamped, squared error is
+# not): exit 3, the last good checkpoint named and still loadable.
+expect 3 ./mse train --data small --epochs 5 --lr 10 --schedule const --save div.st
+contains err "training diverged at epoch 3 step 2: loss is inf; the last good checkpoint is div.st (epoch 2)"
+expect 0 ./mse eval --data small --load div.st
+expect 3 ./mse train --data small --epochs 2 --lr 1000 --save div2.st
+contains err "nothing was saved to div2.st"; absent div2.st
+expect 0 ./mse train --data small --epochs 2 --lr 0.05
+contains out "epoch 2/2"
+expect 0 ./mse gradcheck;                      contains out " 0 failed"
+expect 1 ./tiny train --data small --frob
+expect 2 ./lenet train --data small --epochs 1
+contains err "small/train-images-idx3-ubyte.gz: images are 12x12x1 but network lenet5 takes 28x28x1 input"
+expect 2 ./tiny train --data badlabel --epochs 1
+contains err "badlabel/train-labels-idx1-ubyte: label 11 of image 5"
+expect 2 ./tiny train --data fewlabels --epochs 1
+contains err "599 labels for the 600 images"
+expect 2 ./tiny train --data nowhere --epochs 1
+contains err "nowhere/train-images-idx3-ubyte"
+
+# ---- Fashion-MNIST (LeNet) ----------------------------------------------
+if [ -e "$FASHION/train-images-idx3-ubyte.gz" ] || [ -e "$FASHION/train-images-idx3-ubyte" ]; then
+    expect 0 ./lenet train --data "$FASHION" --epochs 1 --limit 2000 --save w.st
+    matches out '^epoch 1/1  loss [0-9.]+  test-acc [0-9.]+%  time [0-9.]+ s  [0-9]+ images/s$'
+    acc=$(sed -n 's/^final test accuracy: \([0-9.]*\)%$/\1/p' out)
+    if [ -n "$acc" ] && awk "BEGIN { exit !($acc >= 50) }"; then ok; else bad "lenet: accuracy '$acc'%"; fi
+    expect 0 ./lenet eval --data "$FASHION" --load w.st
+    contains out "accuracy $acc% (" ; contains out "/10000)"
+    expect 0 ./lenet predict --load w.st x.bin "$FASHION/t10k-images-idx3-ubyte.gz"
+    if [ "$(wc -l <out)" = 10003 ]; then ok; else bad "predict printed $(wc -l <out) lines, want 10003"; fi
+    matches out '^0 [0-9] [0-9.]+$'
+else
+    echo "note: $FASHION not found: Fashion-MNIST tests skipped"
+    ./lenet train --data small28 --epochs 1 --save w.st >/dev/null 2>&1
+fi
+
+# ---- forward / backward -------------------------------------------------
+if [ -s w.st ]; then
+    expect 0 ./lenet forward --load w.st --input x.bin --output y.bin;  size_is y.bin 120
+    expect 0 ./lenet forward --load w.st --input x.bin --output y2.bin --batch 2
+    if cmp -s y.bin y2.bin; then ok; else bad "forward differs between --batch 2 and the default"; fi
+    expect 0 ./lenet backward --load w.st --input x.bin --grad-output gy.bin --grad-input gx.bin \
+        --grad-weights gw.st
+    size_is gx.bin 9408
+    if [ "$(tensors gw.st)" = "$(tensors w.st)" ]; then ok; else bad "gw.st tensors differ from w.st"; fi
+    # Bad inputs: status 2, the file named, nothing written.
+    expect 2 ./lenet forward --load w.st --input trunc.bin --output yt.bin
+    contains err "trunc.bin: 9402 bytes is not a whole number of items"; absent yt.bin
+    expect 2 ./lenet backward --load w.st --input x.bin --grad-output gy_wrong.bin --grad-input gx2.bin \
+        --grad-weights gw2.st
+    contains err "gy_wrong.bin: 2 items of 10 floats, but x.bin has 3 inputs"; absent gx2.bin gw2.st
+    cp y.bin keep.bin
+    expect 2 ./lenet forward --load w.st --input missing.bin --output keep.bin
+    contains err "missing.bin"
+    if cmp -s y.bin keep.bin; then ok; else bad "a failed forward changed its output file"; fi
+    expect 2 ./lenet forward --load w.st --input x.bin --output nodir/y.bin; contains err "nodir/y.bin"
+    expect 1 ./lenet forward --load w.st --input x.bin
+    contains err "needs --output"
+else
+    bad "no LeNet weights: forward/backward tests skipped"
+fi
+expect 2 ./lenet eval --load missing.st;            contains err "missing.st"
+expect 2 ./lenet forward --load garbage.safetensors --input x.bin --output yg.bin
+contains err "garbage.safetensors"; absent yg.bin
+head -c 1000 w.st >short.st 2>/dev/null
+expect 2 ./lenet predict --load short.st x.bin;     contains err "short.st"
+expect 2 ./lenet eval --load t.st --data small;     contains err "t.st"
+expect 2 ./lenet predict --load w.st nothere.idx;   contains err "nothere.idx"
+expect 1 ./lenet predict --load w.st
+
+# tiny: backward writes no gradients for batchnorm's running statistics.
+expect 0 ./tiny backward --load t.st --input tx.bin --grad-output tgy.bin --grad-input tgx.bin \
+    --grad-weights tgw.st
+size_is tgx.bin 1152
+want=$(tensors t.st | tr ' ' '\n' | grep -v running_ | tr '\n' ' ' | sed 's/ $//')
+if [ "$(tensors tgw.st)" = "$want" ]; then ok; else bad "tgw.st: $(tensors tgw.st), want $want"; fi
+
+# ---- gradcheck and bench ------------------------------------------------
+expect 0 ./lenet gradcheck;                    contains out " 0 failed"
+expect 0 ./tiny gradcheck --seed 3 --samples 40; contains out " 0 failed"
+expect 4 ./badgrad_net gradcheck;                 contains out "FAILED"
+expect 0 ./lenet bench --seconds 0.2 --batch 16
+matches out '^forward: [0-9]+\.[0-9] images/s \(batch 16\)$'
+matches out '^train: [0-9]+\.[0-9] images/s \(batch 16\)$'
+expect 0 ./tiny bench --seconds 0.1 --threads 2
+
+# ---- leaks and memory errors --------------------------------------------
+if [ "${VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null 2>&1; then
+    vg_run() {
+        want=$1; shift
+        valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+            "$@" >out 2>err; got=$?
+        if [ "$got" = "$want" ]; then ok; else bad "valgrind $* -> exit $got, want $want: $(head -c 600 err)"; fi
+    }
+    vg_run 0 ./tiny train --data small --epochs 1 --limit 100 --save vg.st
+    vg_run 0 ./tiny gradcheck --samples 4
+    vg_run 0 ./tiny predict --load vg.st tx.bin
+    vg_run 0 ./tiny backward --load vg.st --input tx.bin --grad-output tgy.bin --grad-input vgx.bin \
+        --grad-weights vgw.st
+    vg_run 0 ./tiny bench --seconds 0.05 --batch 4
+    vg_run 2 ./tiny eval --data small --load garbage.safetensors
+    vg_run 2 ./tiny forward --load vg.st --input trunc.bin --output vy.bin
+    vg_run 3 ./mse train --data small --epochs 2 --lr 1000 --limit 200
+    vg_run 1 ./tiny train --lr nope
+fi
+
+echo "driver: $pass passed, $fail failed"
+[ "$fail" = 0 ]
