@@ -284,6 +284,8 @@ static void plan_layers(Emitter *E)
         lp->he_init = relu_follows(net, n);
         if (E->opt->blas && blas_col_elems(n) > E->col_elems)
             E->col_elems = blas_col_elems(n);
+        if (!E->opt->blas && flat_conv_elems(n) > E->flat_elems)
+            E->flat_elems = flat_conv_elems(n);
         lp->act_off = E->mem.act_off[i];
         lp->grad_off = E->mem.grad_off[i];
     }
@@ -387,6 +389,7 @@ static void emit_prologue(Emitter *E)
     out(E, "float *act, *dact;     /* per image: %ld and %ld (buffers shared by", E->act_elems, E->grad_elems);
     out(E, "                          tensors whose lifetimes do not overlap) */");
     out(E, "float *mask;           /* %ld per image: dropout */", E->mask_elems);
+    out(E, "float *flat;           /* %ld per image: convolution scratch */", E->flat_elems);
     if (E->opt->blas)
         out(E, "float *col;            /* %ld: im2col of one image and group */", E->col_elems);
     E->indent--;
@@ -420,7 +423,14 @@ static void emit_layer_functions(Emitter *E)
         open_block(E, "static void %s_forward(%s *m, int n)", lp->cname, P);
         bool blas = E->opt->blas;
         switch (lp->node->op) {
-        case OP_CONV: blas ? emit_conv_forward_blas(E, lp) : emit_conv_forward(E, lp); break;
+        case OP_CONV:
+            if (blas)
+                emit_conv_forward_blas(E, lp);
+            else if (flat_conv_ok(lp->node))
+                emit_flat_conv_forward(E, lp);
+            else
+                emit_conv_forward(E, lp);
+            break;
         case OP_DECONV: emit_deconv_forward(E, lp); break;
         case OP_FC: blas ? emit_fc_forward_blas(E, lp) : emit_fc_forward(E, lp); break;
         default: emit_layer_forward(E, lp); break;
@@ -431,7 +441,14 @@ static void emit_layer_functions(Emitter *E)
             continue;
         open_block(E, "static void %s_backward(%s *m, int n)", lp->cname, P);
         switch (lp->node->op) {
-        case OP_CONV: blas ? emit_conv_backward_blas(E, lp) : emit_conv_backward(E, lp); break;
+        case OP_CONV:
+            if (blas)
+                emit_conv_backward_blas(E, lp);
+            else if (flat_conv_ok(lp->node))
+                emit_flat_conv_backward(E, lp);
+            else
+                emit_conv_backward(E, lp);
+            break;
         case OP_DECONV: emit_deconv_backward(E, lp); break;
         case OP_FC: blas ? emit_fc_backward_blas(E, lp) : emit_fc_backward(E, lp); break;
         default: emit_layer_backward(E, lp); break;
@@ -476,7 +493,7 @@ static void emit_lifecycle(Emitter *E)
 {
     const char *P = E->opt->prefix;
     long np = E->num_params, mb_fixed = np * (E->train ? 4 : 1) + E->num_state + E->num_stats + E->col_elems;
-    long per_image = E->act_elems + E->grad_elems + (E->train ? E->mask_elems : 0);
+    long per_image = E->act_elems + E->grad_elems + (E->train ? E->mask_elems : 0) + E->flat_elems;
     open_block(E, "%s *%s_new(int max_batch)", P, P);
     out(E, "if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(float) - %ldu) / %ldu)", mb_fixed,
         per_image > 0 ? per_image : 1);
@@ -509,6 +526,9 @@ static void emit_lifecycle(Emitter *E)
     if (E->train) {
         out(E, "m->dact = m->act + (size_t)%ld * (size_t)max_batch;", E->act_elems);
         out(E, "m->mask = m->dact + (size_t)%ld * (size_t)max_batch;", E->grad_elems);
+        out(E, "m->flat = m->mask + (size_t)%ld * (size_t)max_batch;", E->mask_elems);
+    } else {
+        out(E, "m->flat = m->act + (size_t)%ld * (size_t)max_batch;", E->act_elems);
     }
     out(E, "%s_init(m, 0);", P);
     out(E, "return m;");
@@ -741,7 +761,7 @@ static void emit_static_lifecycle(Emitter *E)
 {
     const char *P = E->opt->prefix, *U = E->upper;
     out(E, "static float scratch[%ldu + (size_t)%ld * %s_MAX_BATCH + 1];", E->num_stats + E->col_elems,
-        E->act_elems, U);
+        E->act_elems + E->flat_elems, U);
     out(E, "static %s instance;", P);
     out(E, "static int instance_taken;");
     blank(E);
@@ -758,6 +778,7 @@ static void emit_static_lifecycle(Emitter *E)
     if (E->opt->blas)
         out(E, "instance.col = scratch + %ld;", E->num_stats);
     out(E, "instance.act = scratch + %ld;", E->num_stats + E->col_elems);
+    out(E, "instance.flat = instance.act + (size_t)%ld * %s_MAX_BATCH;", E->act_elems, U);
     out(E, "return &instance;");
     close_block(E);
     blank(E);
@@ -865,7 +886,7 @@ static void emit_train_api(Emitter *E)
     out(E, "m->dx = NULL;");
     out(E, "forward_pass(m, n);");
     out(E, "float loss = loss_and_grad(m, labels, n);");
-    out(E, "if (!(loss == loss))");
+    out(E, "if (!isfinite(loss))");
     out(E, "    return loss;   /* a bad label or a diverged net: change nothing */");
     out(E, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
     out(E, "backward_pass(m, n);");

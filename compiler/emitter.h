@@ -33,6 +33,7 @@ typedef struct {
     LayerPlan *plan;
     long num_params, num_state, num_stats, act_elems, mask_elems;
     long col_elems;          /* --blas: the largest im2col matrix */
+    long flat_elems;         /* per image: scratch of the flattened-row convolutions */
     long grad_elems;         /* gradients per image, as planned */
     MemPlan mem;
     bool train;
@@ -87,6 +88,13 @@ void emit_deconv_backward(Emitter *E, const LayerPlan *lp);
 void emit_fc_forward(Emitter *E, const LayerPlan *lp);
 void emit_fc_backward(Emitter *E, const LayerPlan *lp);
 void emit_layer_forward(Emitter *E, const LayerPlan *lp);   /* all other kinds */
+/* Convolution over flattened rows (emit_flat.c), the default when the
+ * stride is equal along both axes; needs flat_conv_elems() floats of
+ * scratch per image. */
+bool flat_conv_ok(const Node *n);
+long flat_conv_elems(const Node *n);
+void emit_flat_conv_forward(Emitter *E, const LayerPlan *lp);
+void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp);
 /* --blas variants (emit_blas.c) */
 long blas_col_elems(const Node *n);
 void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp);

@@ -16,7 +16,8 @@ and DAGs, and ResNet-18 at 64x64x3):
  4. inference forward and backward (eval mode: dropout off, batchnorm on
     running statistics): y, dL/dx and every dL/dW are compared with a
     float64 PyTorch reference, element by element within
-    1e-4 + 1e-3*|ref|;
+    1e-4 + 1e-3*|ref| (the 1e-4 times the tensor's rms when that is above
+    1), plus the effect of near-kinks (below);
  5. training (train mode: batchnorm batch statistics and torch's momentum
     convention; dropout set to 0 in both, since the masks cannot agree):
     two SGD steps with momentum 0.9 and one Adam step on one batch, with
@@ -25,6 +26,20 @@ and DAGs, and ResNet-18 at 64x64x3):
     running statistics are compared.  Adam's first step moves a weight by
     about lr*sign(g), so weights whose gradients are too small for their
     sign to be known in float32 may differ by up to 2*lr.
+
+Near-kinks: where the float64 reference has a ReLU input or a max-pool
+window's runner-up within 1e-4 (relative to the tensor's rms) of the
+other decision, float32 may decide the other way and route a whole
+gradient element elsewhere.  When (and only when) something is off, such
+decisions are flipped one at a time in the reference, closest first, and
+the differences they make are added to the tolerance (torchnet.KinkSlack).
+When two SGD steps are off and the first step had near-kinks, the check
+is redone with one step, since the second step would start from weights
+that differ by such a gradient.
+
+Code generated with --no-train or --embed-weights (given the random
+weights) is checked on the forward pass only.  The random nets take turns
+with the default options, --unroll 4 (looped kernels) and --blas.
 
 One line per net: PASS/FAIL, the largest errors (each as max |c - ref| and,
 in brackets, its ratio to the tolerance when above 0.1), and the time.
@@ -90,7 +105,8 @@ class Case:
 def file_cases(paths):
     """A .net file may carry `# args: CNNC OPTIONS` (a case per args line),
     `# cflags: ...` and `# env: NAME=VALUE ...` comments.  Code generated
-    with --blas is linked with -lopenblas."""
+    with --blas is linked with -lopenblas; `--embed-weights` is given the
+    case's random weights."""
     cases = []
     for path in paths:
         text = open(path).read()
@@ -159,8 +175,6 @@ class Gen:
         elif u < 0.45:
             # pad same: out = ceil(in / stride)
             oh, ow = -(-H // sh), -(-W // sw)
-            th = max((oh - 1) * sh + d * (kh - 1) + 1 - H, 0)
-            tw = max((ow - 1) * sw + d * (kw - 1) + 1 - W, 0)
             opts += " pad same"
             out = (oh, ow)
             fit = None
@@ -504,7 +518,7 @@ class Errors:
             return
         if got.numel() == 0:
             return
-        tol = ATOL + RTOL * ref.abs()
+        tol = tolerance(ref)
         if slack is not None:
             tol = tol + slack.reshape(-1)
         err = (got - ref).abs()
@@ -518,6 +532,12 @@ class Errors:
             self.fails.append("%s: |c - torch| = %.3g at [%d] (c %.7g, torch %.7g; %d of %d values off)"
                               % (what, float(err[i]), i, float(got[i]), float(ref[i]),
                                  int((ratio > 1).sum()), ratio.numel()))
+
+    def merge(self, other):
+        for label, (m, q) in other.worst.items():
+            a, b = self.worst.get(label, (0.0, 0.0))
+            self.worst[label] = (max(a, m), max(b, q))
+        self.fails += other.fails
 
     def summary(self):
         parts = []
@@ -574,12 +594,10 @@ def ends_in_softmax(report):
 def loss_fn(report, y, labels):
     """The generated code's loss: cross-entropy of the softmax output (the
     mean over images and output pixels), else MSE against one-hot labels."""
-    C = y.shape[1]
     onehot = torch.zeros_like(y).scatter_(1, labels.reshape(y.shape[0], 1, y.shape[2], y.shape[3]), 1.0)
     if ends_in_softmax(report):
         p = (y * onehot).sum(dim=1)
         return -torch.log(p.clamp(min=1e-30)).mean()
-    del C
     return ((y - onehot) ** 2).mean()
 
 
@@ -622,12 +640,21 @@ def torch_train(report, w0, x, labels, opt, lr, steps):
     return hist
 
 
+def tolerance(ref):
+    """1e-4 + 1e-3*|ref|, the absolute part scaled by the tensor's rms when
+    that is above 1: an element that is the small sum of large terms (a
+    weight gradient of ResNet-18, whose elements reach 100) has the
+    rounding error of the terms, not of the sum."""
+    scale = max(1.0, float(ref.pow(2).mean().sqrt())) if ref.numel() else 1.0
+    return ATOL * scale + RTOL * ref.abs()
+
+
 def within(got, ref, slack):
     got = got.detach().double().reshape(-1)
     ref = ref.detach().double().reshape(-1)
     if got.numel() != ref.numel():
         return False
-    tol = ATOL + RTOL * ref.abs()
+    tol = tolerance(ref)
     if slack is not None:
         tol = tol + slack.reshape(-1)
     return bool(((got - ref).abs() <= tol).all())
@@ -646,6 +673,41 @@ def check_kinks(E, ks, checks):
 
 def no_dropout(text):
     return re.sub(r"\bdropout\s+[0-9.eE+-]+", "dropout 0", text)
+
+
+def train_check(E, exe, env, d, wpath, opt, lr, hist, steps):
+    """Runs `steps` training steps of the generated code and compares them
+    with the reference's (hist); returns the near-kinks it needed."""
+    h = hist[steps - 1]
+    ks = h["ks"]
+    out = os.path.join(d, opt)
+    os.makedirs(out, exist_ok=True)
+    must([exe, "train", wpath, os.path.join(d, "x.bin"), os.path.join(d, "labels.bin"), str(BATCH), opt,
+          repr(lr), repr(SGD_MOMENTUM), str(steps), out], "harness train " + opt, env=env)
+    closs = [float(v) for v in open(os.path.join(out, "loss.txt")).read().split()]
+    E.check("loss", opt + " loss", torch.tensor(closs), torch.stack([h["loss"] for h in hist[:steps]]))
+    checks = []
+    # the training backward (batchnorm on batch statistics), last step
+    got = torchnet.load_safetensors(os.path.join(out, "grads.safetensors"))
+    index_of = {name: i for i, name in enumerate(h["names"])}
+    for name, i in index_of.items():
+        checks.append(("tdW", "%s: train d %s" % (opt, name), got[name], ks.base[i], lambda i=i: ks.slack[i]))
+    got = torchnet.load_safetensors(os.path.join(out, "w.safetensors"))
+    for name, t in h["tensors"].items():
+        label = "bn" if name.endswith(("running_mean", "running_var")) else opt
+        sl = lambda: None
+        if name in index_of:
+            i = index_of[name]
+            if opt == "sgd":
+                sl = lambda i=i: lr * ks.slack[i]
+            else:
+                # Adam's first step is about lr*sign(g): a gradient whose
+                # sign float32 cannot know moves by up to 2*lr
+                def sl(g=ks.base[i], i=i):
+                    a = g.abs()
+                    return ((a <= 1e-5 * float(a.max()) + 1e-10) | (ks.slack[i] >= 0.5 * a)).double() * (2 * lr)
+        checks.append((label, "%s: %s" % (opt, name), got[name], t, sl))
+    return check_kinks(E, ks, checks)
 
 
 def run_case(case, index, root):
@@ -720,44 +782,19 @@ def run_case(case, index, root):
             lr = SGD_LR if opt == "sgd" else ADAM_LR
             hist = torch_train(report, w0, x, labels, opt, lr, STEPS[opt])
             steps = len(hist)
-            if any(h["ks"].near() for h in hist):
-                # a second step would start from weights that may differ by a
-                # kink's gradient: one step only
-                steps = 1
-            h = hist[steps - 1]
-            ks = h["ks"]
-            out = os.path.join(d, opt)
-            os.makedirs(out, exist_ok=True)
-            must([exe, "train", wpath, os.path.join(d, "x.bin"), os.path.join(d, "labels.bin"), str(BATCH), opt,
-                  repr(lr), repr(SGD_MOMENTUM), str(steps), out], "harness train " + opt, env=env)
-            closs = [float(v) for v in open(os.path.join(out, "loss.txt")).read().split()]
-            E.check("loss", opt + " loss", torch.tensor(closs), torch.stack([h["loss"] for h in hist[:steps]]))
-            checks = []
-            # the training backward (batchnorm on batch statistics), last step
-            got = torchnet.load_safetensors(os.path.join(out, "grads.safetensors"))
-            index_of = {name: i for i, name in enumerate(h["names"])}
-            for name, i in index_of.items():
-                checks.append(("tdW", "%s: train d %s" % (opt, name), got[name], ks.base[i],
-                               lambda i=i: ks.slack[i]))
-            got = torchnet.load_safetensors(os.path.join(out, "w.safetensors"))
-            for name, t in h["tensors"].items():
-                label = "bn" if name.endswith(("running_mean", "running_var")) else opt
-                sl = lambda: None
-                if name in index_of:
-                    i = index_of[name]
-                    if opt == "sgd":
-                        sl = lambda i=i: lr * ks.slack[i]
-                    else:
-                        # Adam's first step is about lr*sign(g): a gradient
-                        # whose sign float32 cannot know moves by up to 2*lr
-                        def sl(g=ks.base[i], i=i):
-                            a = g.abs()
-                            return ((a <= 1e-5 * float(a.max()) + 1e-10) | (ks.slack[i] >= 0.5 * a)).double() * (2 * lr)
-                checks.append((label, "%s: %s" % (opt, name), got[name], t, sl))
-            if steps < len(hist):
-                notes.append("%s: 1 step (near-kinks)" % opt)
-            if check_kinks(E, ks, checks):
-                notes.append("%s: %d of %d near-kinks used" % (opt, ks.used, ks.near()))
+            while True:
+                T = Errors()
+                used = train_check(T, exe, env, d, wpath, opt, lr, hist, steps)
+                if T.fails and steps > 1 and any(h["ks"].near() for h in hist[:-1]):
+                    # the second step starts from weights that may differ by
+                    # a near-kink's gradient: one step only
+                    notes.append("%s: %d steps off by near-kinks, 1 step" % (opt, steps))
+                    steps = 1
+                    continue
+                break
+            E.merge(T)
+            if used:
+                notes.append("%s: %d of %d near-kinks used" % (opt, used, hist[steps - 1]["ks"].near()))
     except Failure as e:
         E.fails.append(str(e))
     except torchnet.ShapeError as e:

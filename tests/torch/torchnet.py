@@ -12,9 +12,11 @@ output as N x OUT x 1 x 1.  The pads in the report are the pads as used
 (`pad same` and the extra bottom/right rows of `fit ceil` included): conv
 reads zeros there, max pooling -inf, and average pooling leaves them out of
 the count (count_include_pad=False).  After every layer the output shape is
-checked against the report (ShapeError names the layer).  Pooling layers
-whose pads torch's own MaxPool2d/AvgPool2d(ceil_mode=True) can express are
-also run natively, and any difference is collected in `net.native_errors`.
+checked against the report (ShapeError names the layer).  Where torch has
+the same thing built in, the layer also runs natively and any difference
+goes to `net.native_errors`: `fit ceil` pooling (ceil_mode=True, when its
+pads are within torch's limit of half the window) and stride-1 `pad same`
+convolutions with an odd total pad (padding='same').
 
 Kinks: float32 code and a float64 reference may take different sides of a
 non-differentiable point (a ReLU input within rounding of 0, two values of
