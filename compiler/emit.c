@@ -712,7 +712,15 @@ static void emit_tensors(Emitter *E, const TensorInfo *t, int count)
 static int read_embedded(const char *path, const TensorInfo *t, int count, float *params, float *state,
                          char *err, size_t errlen)
 {
+    /* As the spec writes it, "W" names W.safetensors; a full name works too. */
     cnn_st *st = cnn_st_open(path, err, errlen);
+    size_t len = strlen(path);
+    if (!st && (len < 12 || strcmp(path + len - 12, ".safetensors") != 0)) {
+        char *full = xasprintf("%s.safetensors", path);
+        char err2[512];
+        st = cnn_st_open(full, err2, sizeof err2);
+        free(full);
+    }
     if (!st)
         return -1;
     int rc = 0;

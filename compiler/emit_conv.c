@@ -40,20 +40,22 @@ static void tap_range(long in, long n, long s, long off, long *lo, long *hi)
     *hi = h;
 }
 
+/* br points at the start of a row that the tap reads, and off_w is the
+ * tap's column offset: the pointer itself never leaves the array. */
 static void tap_statement(Emitter *E, const Taps *t, const char *wexpr, const char *lo_w,
-                          const char *hi_w)
+                          const char *hi_w, const char *off_w)
 {
     switch (t->op) {
     case TAP_ADD_TO_A:
         out(E, "const float wv = %s;", wexpr);
-        out(E, "for (long o = %s; o <= %s; o++) ar[o] += wv * br[o * %ld];", lo_w, hi_w, t->sw);
+        out(E, "for (long o = %s; o <= %s; o++) ar[o] += wv * br[o * %ld + %s];", lo_w, hi_w, t->sw, off_w);
         break;
     case TAP_ADD_TO_B:
         out(E, "const float wv = %s;", wexpr);
-        out(E, "for (long o = %s; o <= %s; o++) br[o * %ld] += wv * ar[o];", lo_w, hi_w, t->sw);
+        out(E, "for (long o = %s; o <= %s; o++) br[o * %ld + %s] += wv * ar[o];", lo_w, hi_w, t->sw, off_w);
         break;
     case TAP_DOT:
-        out(E, "for (long o = %s; o <= %s; o++) acc += ar[o] * br[o * %ld];", lo_w, hi_w, t->sw);
+        out(E, "for (long o = %s; o <= %s; o++) acc += ar[o] * br[o * %ld + %s];", lo_w, hi_w, t->sw, off_w);
         break;
     }
 }
@@ -82,9 +84,10 @@ static bool unrolled_tap(Emitter *E, const Taps *t, long kh, long kw)
         out(E, "float acc = 0.0f;");
     open_block(E, "for (long r = %ld; r <= %ld; r++)", lo_h, hi_h);
     out(E, "%sfloat *ar = %s + r * %ld;", constness(t, 'a'), t->a, t->a_w);
-    out(E, "%sfloat *br = %s + (r * %ld + %ld) * %ld + %ld;", constness(t, 'b'), t->b, t->sh, off_h, t->b_w,
-        off_w);
-    tap_statement(E, t, wexpr, lo, hi);
+    out(E, "%sfloat *br = %s + (r * %ld + %ld) * %ld;", constness(t, 'b'), t->b, t->sh, off_h, t->b_w);
+    char offw[32];
+    snprintf(offw, sizeof offw, "%ld", off_w);
+    tap_statement(E, t, wexpr, lo, hi, offw);
     close_block(E);
     if (t->op == TAP_DOT)
         out(E, "%s[%ld] += acc;", t->wk, kh * t->kw + kw);
@@ -109,10 +112,10 @@ static void looped_taps(Emitter *E, const Taps *t)
         out(E, "float acc = 0.0f;");
     open_block(E, "for (long r = lo_h; r <= hi_h; r++)");
     out(E, "%sfloat *ar = %s + r * %ld;", constness(t, 'a'), t->a, t->a_w);
-    out(E, "%sfloat *br = %s + (r * %ld + off_h) * %ld + off_w;", constness(t, 'b'), t->b, t->sh, t->b_w);
+    out(E, "%sfloat *br = %s + (r * %ld + off_h) * %ld;", constness(t, 'b'), t->b, t->sh, t->b_w);
     char wexpr[64];
     snprintf(wexpr, sizeof wexpr, "%s[kh * %ld + kw]", t->wk, t->kw);
-    tap_statement(E, t, wexpr, "lo_w", "hi_w");
+    tap_statement(E, t, wexpr, "lo_w", "hi_w", "off_w");
     close_block(E);
     if (t->op == TAP_DOT)
         out(E, "%s[kh * %ld + kw] += acc;", t->wk, t->kw);

@@ -43,6 +43,9 @@ cc -std=c99 -Wall -Wextra -pedantic -Werror -O1 -DLENET5_MAX_BATCH=2 -I"$top/run
     probe.c emb/lenet.c "$top/build/libcnnrt.a" -lm -o emb/probe
 emb/probe >emb.txt
 cmp dyn.txt emb.txt
+# the spec's spelling: W names W.safetensors
+$CNNC "$top/examples/lenet.net" --embed-weights w -o emb/lenet2.c
+cmp emb/lenet.c emb/lenet2.c
 if nm emb/probe | grep -Eq ' U (malloc|calloc|realloc|fopen|open)(@|$)'; then
     echo "embed: the embedded build still calls malloc or file I/O"; exit 1
 fi
