@@ -45,7 +45,9 @@ emb/probe >emb.txt
 cmp dyn.txt emb.txt
 # the spec's spelling: W names W.safetensors
 $CNNC "$top/examples/lenet.net" --embed-weights w -o emb/lenet2.c
-cmp emb/lenet.c emb/lenet2.c
+sed -n '/static const float weights/,$p' emb/lenet.c >a.txt
+sed -n '/static const float weights/,$p' emb/lenet2.c >b.txt
+cmp a.txt b.txt
 if nm emb/probe | grep -Eq ' U (malloc|calloc|realloc|fopen|open)(@|$)'; then
     echo "embed: the embedded build still calls malloc or file I/O"; exit 1
 fi
