@@ -113,7 +113,7 @@ setup:
 
 # The main job: build, compile an example network, train it briefly,
 # print its report and its test accuracy.
-DEMO_EPOCHS ?= 3
+DEMO_EPOCHS ?= 5
 DEMO_FLAGS  ?= -O3 -march=native -fopenmp
 demo: setup all
 	@mkdir -p $(BUILD)/demo

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """LeNet-5 (examples/lenet.net) trained in PyTorch with the driver's default
 hyper-parameters, for the side-by-side comparison with `./lenet train`:
-SGD lr 0.05 momentum 0.9, batch 64, 5 epochs, shuffled each epoch, He
+SGD lr 0.05 momentum 0.9, cosine schedule over the epochs (per epoch), batch 64, 5 epochs, shuffled each epoch, He
 uniform init where a ReLU follows and Glorot otherwise (as cnnc's _init),
 Fashion-MNIST from Debian's dataset-fashion-mnist.
 
@@ -62,10 +62,11 @@ def main():
     xte, yte = torch.from_numpy(idx("t10k-images-idx3-ubyte")), torch.from_numpy(idx("t10k-labels-idx1-ubyte"))
     net = lenet()
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
     loss_fn = nn.CrossEntropyLoss()
     total = 0.0
     print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch}, lr {args.lr}, "
-          f"momentum {args.momentum}")
+          f"momentum {args.momentum}, cosine")
     for epoch in range(args.epochs):
         net.train()
         start = time.perf_counter()
@@ -79,6 +80,7 @@ def main():
             opt.step()
             running += loss.item() * len(sel)
             count += len(sel)
+        sched.step()
         train_time = time.perf_counter() - start
         total += train_time
         net.eval()
