@@ -27,7 +27,7 @@ OPENMP  ?= -fopenmp
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all check unit-check asan-check system-check demo install clean fuzz setup
+.PHONY: all check unit-check asan-check system-check demo bench install clean fuzz setup
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a
 
 $(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h runtime/cnnrt_net.h
@@ -98,9 +98,11 @@ system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/gen/examples.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/embed.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/blas.sh
+	CNNC=$(BUILD)/cnnc sh tests/gen/gradcheck.sh
 	sh tests/install.sh
 	CNNC=$(BUILD)/cnnc sh tests/driver/run.sh
 	CNNC=$(BUILD)/cnnc sh tests/torch/run.sh
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/torchvision_load.py $(BUILD)/cnnc
 
 check: setup
 	$(MAKE) unit-check
@@ -127,6 +129,10 @@ demo: setup all
 	@$(BUILD)/demo/lenet train --epochs $(DEMO_EPOCHS) --save $(BUILD)/demo/lenet.safetensors
 	@echo '$$ ./lenet eval --load lenet.safetensors'
 	@$(BUILD)/demo/lenet eval --load $(BUILD)/demo/lenet.safetensors
+
+# Speed, side by side with PyTorch (medians of alternating rounds).
+bench: all
+	sh bench/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
