@@ -5,6 +5,7 @@
  * bytes are float32 elements times 4. */
 #include "report.h"
 
+#include "emitter.h"
 #include "plan.h"
 
 #include <inttypes.h>
@@ -389,8 +390,18 @@ static Planned planned(const Net *net)
     MemPlan infer, train;
     plan_memory(net, false, &infer);
     plan_memory(net, true, &train);
-    Planned p = {infer.act_elems, infer.act_plain, train.act_elems + train.grad_elems,
-                 train.act_plain + train.grad_plain};
+    /* The generated code also keeps dropout masks (training) and the
+     * scratch of its convolutions, whose size is that of the largest. */
+    int64_t masks = 0, scratch = 0;
+    for (int i = 1; i < net->nnodes; i++) {
+        if (net->nodes[i]->op == OP_DROPOUT)
+            masks += net->nodes[i]->out_elems;
+        if (flat_conv_elems(net->nodes[i]) > scratch)
+            scratch = flat_conv_elems(net->nodes[i]);
+    }
+    Planned p = {infer.act_elems + scratch, infer.act_plain + scratch,
+                 train.act_elems + train.grad_elems + masks + scratch,
+                 train.act_plain + train.grad_plain + masks + scratch};
     plan_free(&infer);
     plan_free(&train);
     return p;
