@@ -15,6 +15,8 @@
 typedef struct {
     long c, cg, h, w, hp, wp, f, fg, oh, ow, q, s, kh, kw, dh, dw, pt, pl;
     long plane_in, plane_q, in_size, out_size;
+    long margin;    /* stride 1: zeros before dL/dy so that dX can gather */
+    long bstride;   /* backward: floats per filter in the row buffer */
     bool padded;
 } Flat;
 
@@ -44,6 +46,8 @@ static Flat flat_of(const Node *n)
     g.in_size = g.c * g.h * g.w;
     g.out_size = g.f * g.oh * g.ow;
     g.padded = g.hp != g.h || g.wp != g.w;
+    g.margin = g.s == 1 ? (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw : 0;
+    g.bstride = g.s == 1 ? g.margin + g.plane_in : g.plane_q;
     return g;
 }
 
@@ -57,7 +61,7 @@ long flat_conv_elems(const Node *n)
     if (!flat_conv_ok(n))
         return 0;
     Flat g = flat_of(n);
-    return g.c * g.plane_in + g.f * g.plane_q;
+    return g.c * g.plane_in + g.f * (g.bstride > g.plane_q ? g.bstride : g.plane_q);
 }
 
 /* xp: this image's input plane, padded when the layer pads. */
@@ -159,19 +163,47 @@ void emit_flat_conv_forward(Emitter *E, const LayerPlan *lp)
         emit_softmax_forward(E, "y", g.f, g.oh * g.ow);
 }
 
-/* A dot product with eight partial sums: vector code without -ffast-math. */
-static void emit_dot(Emitter *E, const Flat *g, const char *a, const char *b, long tap_off, const char *dst)
+/* Whether every tap of the kernel goes into one pass over the rows
+ * (measured: beyond 9 weights their registers run out). */
+static bool all_taps(const Emitter *E, const Flat *g)
 {
-    out(E, "float s8[8] = {0, 0, 0, 0, 0, 0, 0, 0};");
+    return g->kh * g->kw <= E->opt->unroll && g->kh * g->kw <= 9;
+}
+
+/* dW for `taps` taps in one pass over q: dot products of dq with the input
+ * at each tap's offset, eight partial sums each (vector code without
+ * -ffast-math).  first >= 0: taps first.. of the whole kernel (off = 0);
+ * first < 0: the KW taps of kernel row kh (off = kh's row offset). */
+static void emit_dots(Emitter *E, const Flat *g, long first, long taps)
+{
+    out(E, "float s8[%ld][8] = {{0}};", taps);
     out(E, "long q = 0;");
-    out(E, "for (; q + 8 <= %ld; q += 8)", g->q);
-    if (g->s == 1)
-        out(E, "    for (int j = 0; j < 8; j++) s8[j] += %s[q + j] * %s[off + %ld + q + j];", a, b, tap_off);
-    else
-        out(E, "    for (int j = 0; j < 8; j++) s8[j] += %s[q + j] * %s[off + %ld + (q + j) * %ld];", a, b, tap_off,
-            g->s);
-    out(E, "for (; q < %ld; q++) s8[0] += %s[q] * %s;", g->q, a, strided(g, b, tap_off));
-    out(E, "%s += ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));", dst);
+    open_block(E, "for (; q + 8 <= %ld; q += 8)", g->q);
+    open_block(E, "for (int j = 0; j < 8; j++)");
+    out(E, "const float d = dq[q + j];");
+    for (long t = 0; t < taps; t++) {
+        long tap = first >= 0 ? first + t : t;
+        long toff = first >= 0 ? tap / g->kw * g->dh * g->wp + tap % g->kw * g->dw : tap * g->dw;
+        out(E, "s8[%ld][j] += d * xc[off + %ld + (q + j) * %ld];", t, toff, g->s);
+    }
+    close_block(E);
+    close_block(E);
+    open_block(E, "for (; q < %ld; q++)", g->q);
+    out(E, "const float d = dq[q];");
+    for (long t = 0; t < taps; t++) {
+        long tap = first >= 0 ? first + t : t;
+        long toff = first >= 0 ? tap / g->kw * g->dh * g->wp + tap % g->kw * g->dw : tap * g->dw;
+        out(E, "s8[%ld][0] += d * xc[off + %ld + q * %ld];", t, toff, g->s);
+    }
+    close_block(E);
+    for (long t = 0; t < taps; t++) {
+        if (first >= 0)
+            out(E, "dwk[%ld] += ((s8[%ld][0] + s8[%ld][1]) + (s8[%ld][2] + s8[%ld][3])) + "
+                   "((s8[%ld][4] + s8[%ld][5]) + (s8[%ld][6] + s8[%ld][7]));", first + t, t, t, t, t, t, t, t, t);
+        else
+            out(E, "dwk[kh * %ld + %ld] += ((s8[%ld][0] + s8[%ld][1]) + (s8[%ld][2] + s8[%ld][3])) + "
+                   "((s8[%ld][4] + s8[%ld][5]) + (s8[%ld][6] + s8[%ld][7]));", g->kw, t, t, t, t, t, t, t, t, t);
+    }
 }
 
 void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
@@ -195,18 +227,23 @@ void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");
     emit_padded_input(E, &g);
-    out(E, "for (long f = 0; f < %ld; f++)", g.f);
-    out(E, "    for (long r = 0; r < %ld; r++)", g.oh);
-    out(E, "        for (long o = 0; o < %ld; o++)", g.wp);
-    out(E, "            qb[f * %ld + r * %ld + o] = o < %ld ? dy[(size_t)i * %ld + (f * %ld + r) * %ld + o] : 0.0f;",
-        g.plane_q, g.wp, g.ow, g.out_size, g.oh, g.ow);
+    long rows = g.s == 1 ? g.hp : g.oh;   /* stride 1: zero rows below, for the gather */
+    open_block(E, "for (long f = 0; f < %ld; f++)", g.f);
+    out(E, "float *dq = qb + f * %ld + %ld;", g.bstride, g.margin);
+    if (g.margin)
+        out(E, "memset(dq - %ld, 0, sizeof(float) * %ld);", g.margin, g.margin);
+    out(E, "for (long r = 0; r < %ld; r++)", rows);
+    out(E, "    for (long o = 0; o < %ld; o++)", g.wp);
+    out(E, "        dq[r * %ld + o] = r < %ld && o < %ld ? dy[(size_t)i * %ld + (f * %ld + r) * %ld + o] : 0.0f;",
+        g.wp, g.oh, g.ow, g.out_size, g.oh, g.ow);
+    close_block(E);
     close_block(E);
     out(E, "/* weights: each filter's gradient is one thread's */");
     out(E, "PARALLEL_FOR");
     open_block(E, "for (long f = 0; f < %ld; f++)", g.f);
     open_block(E, "for (int i = 0; i < n; i++)");
     out(E, "const float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
-    out(E, "const float *dq = xp + %ld + f * %ld;", g.c * g.plane_in, g.plane_q);
+    out(E, "const float *dq = xp + %ld + f * %ld + %ld;", g.c * g.plane_in, g.bstride, g.margin);
     if (lp->b_off >= 0) {
         out(E, "float *db = m->grads + %ld;", lp->b_off);
         out(E, "float sum = 0.0f;");
@@ -216,15 +253,14 @@ void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
     open_block(E, "for (long c = 0; c < %ld; c++)", g.cg);
     out(E, "const float *xc = xp + (f / %ld * %ld + c) * %ld;", g.fg, g.cg, g.plane_in);
     out(E, "float *dwk = dw + (f * %ld + c) * %ld;", g.cg, g.kh * g.kw);
-    open_kernel_rows(E, &g);
-    for (long kw = 0; kw < g.kw; kw++) {
-        open_scope(E);
-        char dst[96];
-        snprintf(dst, sizeof dst, "dwk[kh * %ld + %ld]", g.kw, kw);
-        emit_dot(E, &g, "dq", "xc", kw * g.dw, dst);
+    if (all_taps(E, &g)) {
+        out(E, "const long off = 0;");
+        emit_dots(E, &g, 0, g.kh * g.kw);
+    } else {
+        open_kernel_rows(E, &g);
+        emit_dots(E, &g, -1, g.kw);
         close_block(E);
     }
-    close_block(E);
     close_block(E);
     close_block(E);
     close_block(E);
@@ -237,16 +273,46 @@ void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
     out(E, "const float *qb = dxp + %ld;", g.c * g.plane_in);
     out(E, "memset(dxp, 0, sizeof(float) * %ld);", g.c * g.plane_in);
     open_block(E, "for (long f = 0; f < %ld; f++)", g.f);
-    out(E, "const float *dq = qb + f * %ld;", g.plane_q);
+    out(E, "const float *dq = qb + f * %ld + %ld;", g.bstride, g.margin);
     open_block(E, "for (long c = 0; c < %ld; c++)", g.cg);
     out(E, "float *dxc = dxp + (f / %ld * %ld + c) * %ld;", g.fg, g.cg, g.plane_in);
     out(E, "const float *wk = w + (f * %ld + c) * %ld;", g.cg, g.kh * g.kw);
-    open_kernel_rows(E, &g);
-    for (long kw = 0; kw < g.kw; kw++) {
-        out(E, "const float w%ld = wk[kh * %ld + %ld];", kw, g.kw, kw);
-        out(E, "for (long q = 0; q < %ld; q++) %s += w%ld * dq[q];", g.q, strided(&g, "dxc", kw * g.dw), kw);
+    if (g.s == 1) {
+        /* Gather: each input position sums what its taps saw, so dxc is
+         * loaded and stored once per pass (dq has zeros around it). */
+        bool all = all_taps(E, &g);
+        long taps = all ? g.kh * g.kw : g.kw;
+        if (all) {
+            out(E, "const long off = 0;");
+        } else {
+            open_kernel_rows(E, &g);
+        }
+        for (long t = 0; t < taps; t++) {
+            if (all)
+                out(E, "const float w%ld = wk[%ld];", t, t);
+            else
+                out(E, "const float w%ld = wk[kh * %ld + %ld];", t, g.kw, t);
+        }
+        StrBuf sum;
+        sb_init(&sum);
+        for (long t = 0; t < taps; t++) {
+            long toff = all ? t / g.kw * g.dh * g.wp + t % g.kw * g.dw : t * g.dw;
+            sb_printf(&sum, "%s%sw%ld * dq[p - off - %ld]", t ? " +" : "", t && t % 4 == 0 ? "\n            " : " ",
+                      t, toff);
+        }
+        out(E, "for (long p = 0; p < %ld; p++)", g.plane_in);
+        out(E, "    dxc[p] +=%s;", sum.data);
+        sb_free(&sum);
+        if (!all)
+            close_block(E);
+    } else {
+        open_kernel_rows(E, &g);
+        for (long kw = 0; kw < g.kw; kw++) {
+            out(E, "const float w%ld = wk[kh * %ld + %ld];", kw, g.kw, kw);
+            out(E, "for (long q = 0; q < %ld; q++) %s += w%ld * dq[q];", g.q, strided(&g, "dxc", kw * g.dw), kw);
+        }
+        close_block(E);
     }
-    close_block(E);
     close_block(E);
     close_block(E);
     out(E, "float *dxi = dx + (size_t)i * %ld;", g.in_size);
