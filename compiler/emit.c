@@ -188,6 +188,30 @@ void emit_act_backward(Emitter *E, ActKind act, double alpha, const char *y, con
     }
 }
 
+/* The trailing activation's derivative, in place in dy (all n images). */
+void emit_trailing_act_backward(Emitter *E, const Node *n)
+{
+    if (n->act == ACT_SOFTMAX) {
+        emit_softmax_backward(E, "y", "dy", (long)n->out.c, (long)(n->out.h * n->out.w), n->id == E->net->output);
+        return;
+    }
+    char count[64];
+    snprintf(count, sizeof count, "(long)n * %lld", (long long)n->out_elems);
+    emit_act_backward(E, n->act, n->act_alpha, "y", "dy", count);
+}
+
+void emit_weighted_backward_head(Emitter *E, const LayerPlan *lp)
+{
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "const float *y = %s;", out_ptr(E, lp));
+    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
+    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
+    out(E, "const float *w = m->params + %ld;", lp->w_off);
+    out(E, "float *dw = m->grads + %ld;", lp->w_off);
+    out(E, "(void)y;");
+    emit_trailing_act_backward(E, lp->node);
+}
+
 /* ---- the plan ---- */
 
 static char *c_identifier(const char *name)
@@ -414,49 +438,49 @@ static void layer_comment(Emitter *E, const LayerPlan *lp)
     sb_free(&opts);
 }
 
+/* A layer's kernels, one per direction, chosen by kind and options. */
+typedef void (*EmitKernel)(Emitter *E, const LayerPlan *lp);
+typedef struct {
+    EmitKernel forward, backward;
+} Kernels;
+
+static Kernels kernels_of(const Emitter *E, const Node *n)
+{
+    static const Kernels blas_conv = {emit_conv_forward_blas, emit_conv_backward_blas};
+    static const Kernels flat_conv = {emit_flat_conv_forward, emit_flat_conv_backward};
+    static const Kernels row_conv = {emit_conv_forward, emit_conv_backward};
+    static const Kernels deconv = {emit_deconv_forward, emit_deconv_backward};
+    static const Kernels blas_fc = {emit_fc_forward_blas, emit_fc_backward_blas};
+    static const Kernels fc = {emit_fc_forward, emit_fc_backward};
+    static const Kernels other = {emit_layer_forward, emit_layer_backward};
+    switch (n->op) {
+    case OP_CONV: return E->opt->blas ? blas_conv : flat_conv_ok(n) ? flat_conv : row_conv;
+    case OP_DECONV: return deconv;
+    case OP_FC: return E->opt->blas ? blas_fc : fc;
+    default: return other;
+    }
+}
+
 static void emit_layer_functions(Emitter *E)
 {
     const char *P = E->opt->prefix;
     for (int i = 1; i < E->net->nnodes; i++) {
         const LayerPlan *lp = &E->plan[i];
+        Kernels k = kernels_of(E, lp->node);
         layer_comment(E, lp);
         open_block(E, "static void %s_forward(%s *m, int n)", lp->cname, P);
-        bool blas = E->opt->blas;
-        switch (lp->node->op) {
-        case OP_CONV:
-            if (blas)
-                emit_conv_forward_blas(E, lp);
-            else if (flat_conv_ok(lp->node))
-                emit_flat_conv_forward(E, lp);
-            else
-                emit_conv_forward(E, lp);
-            break;
-        case OP_DECONV: emit_deconv_forward(E, lp); break;
-        case OP_FC: blas ? emit_fc_forward_blas(E, lp) : emit_fc_forward(E, lp); break;
-        default: emit_layer_forward(E, lp); break;
-        }
+        k.forward(E, lp);
         close_block(E);
         blank(E);
         if (!E->train)
             continue;
         open_block(E, "static void %s_backward(%s *m, int n)", lp->cname, P);
-        switch (lp->node->op) {
-        case OP_CONV:
-            if (blas)
-                emit_conv_backward_blas(E, lp);
-            else if (flat_conv_ok(lp->node))
-                emit_flat_conv_backward(E, lp);
-            else
-                emit_conv_backward(E, lp);
-            break;
-        case OP_DECONV: emit_deconv_backward(E, lp); break;
-        case OP_FC: blas ? emit_fc_backward_blas(E, lp) : emit_fc_backward(E, lp); break;
-        default: emit_layer_backward(E, lp); break;
-        }
+        k.backward(E, lp);
         close_block(E);
         blank(E);
     }
 }
+
 
 static void emit_passes(Emitter *E)
 {

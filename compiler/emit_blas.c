@@ -70,30 +70,12 @@ void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp)
         emit_act_forward(E, n->act, n->act_alpha, "y", count);
 }
 
-static void act_backward(Emitter *E, const Node *n, long size)
-{
-    char count[64];
-    snprintf(count, sizeof count, "(long)n * %ld", size);
-    if (n->act == ACT_SOFTMAX)
-        emit_softmax_backward(E, "y", "dy", (long)n->out.c, (long)(n->out.h * n->out.w),
-                              n->id == E->net->output);
-    else
-        emit_act_backward(E, n->act, n->act_alpha, "y", "dy", count);
-}
-
 void emit_conv_backward_blas(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     Mat d = mat_of(n);
     declare_geom(E, n);
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "const float *y = %s;", out_ptr(E, lp));
-    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
-    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
-    out(E, "const float *w = m->params + %ld;", lp->w_off);
-    out(E, "float *dw = m->grads + %ld;", lp->w_off);
-    out(E, "(void)y;");
-    act_backward(E, n, d.out_size);
+    emit_weighted_backward_head(E, lp);
     open_block(E, "for (int i = 0; i < n; i++)");
     if (lp->b_off >= 0) {
         out(E, "float *db = m->grads + %ld;", lp->b_off);
@@ -146,14 +128,7 @@ void emit_fc_backward_blas(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "const float *y = %s;", out_ptr(E, lp));
-    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
-    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
-    out(E, "const float *w = m->params + %ld;", lp->w_off);
-    out(E, "float *dw = m->grads + %ld;", lp->w_off);
-    out(E, "(void)y;");
-    act_backward(E, n, outs);
+    emit_weighted_backward_head(E, lp);
     out(E, "/* dW += dY^T X */");
     out(E, "cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, %ld, %ld, n, 1.0f, dy, %ld, x, %ld, 1.0f, dw, %ld);",
         outs, in, outs, in, in);

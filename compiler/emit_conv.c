@@ -187,30 +187,11 @@ static Taps taps_of(const Node *n, bool transposed)
     return t;
 }
 
-static void declare_weights(Emitter *E, const LayerPlan *lp, bool grads)
+static void declare_weights(Emitter *E, const LayerPlan *lp)
 {
     out(E, "const float *w = m->params + %ld;", lp->w_off);
-    if (grads) {
-        out(E, "float *dw = m->grads + %ld;", lp->w_off);
-        if (lp->b_off >= 0)
-            out(E, "float *db = m->grads + %ld;", lp->b_off);
-    } else if (lp->b_off >= 0) {
+    if (lp->b_off >= 0)
         out(E, "const float *b = m->params + %ld;", lp->b_off);
-    }
-}
-
-/* The derivative of the trailing activation, in place in dy, per image. */
-static void act_backward_in_place(Emitter *E, const LayerPlan *lp)
-{
-    const Node *n = lp->node;
-    if (n->act == ACT_SOFTMAX)
-        emit_softmax_backward(E, "y", "dy", (long)n->out.c, (long)(n->out.h * n->out.w),
-                              n->id == E->net->output);
-    if (n->act == ACT_NONE || n->act == ACT_LINEAR || n->act == ACT_SOFTMAX)
-        return;
-    char count[64];
-    snprintf(count, sizeof count, "(long)n * %lld", (long long)n->out_elems);
-    emit_act_backward(E, n->act, n->act_alpha, "y", "dy", count);
 }
 
 static void act_forward_plane(Emitter *E, const Node *n, const char *ptr, long count)
@@ -233,7 +214,7 @@ void emit_conv_forward(Emitter *E, const LayerPlan *lp)
     t.wk = "wk";
     out(E, "const float *x = %s;", in_ptr(E, lp, 0));
     out(E, "float *y = %s;", out_ptr(E, lp));
-    declare_weights(E, lp, false);
+    declare_weights(E, lp);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");
     open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
@@ -259,13 +240,9 @@ void emit_conv_backward(Emitter *E, const LayerPlan *lp)
     t.a = "dyf";
     t.b = "xc";
     t.wk = "dwk";
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "const float *y = %s;", out_ptr(E, lp));
-    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
-    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
-    declare_weights(E, lp, true);
-    out(E, "(void)y;");
-    act_backward_in_place(E, lp);
+    emit_weighted_backward_head(E, lp);
+    if (lp->b_off >= 0)
+        out(E, "float *db = m->grads + %ld;", lp->b_off);
     out(E, "/* weights: each filter's gradient is one thread's */");
     out(E, "PARALLEL_FOR");
     open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
@@ -315,7 +292,7 @@ void emit_deconv_forward(Emitter *E, const LayerPlan *lp)
     t.wk = "wk";
     out(E, "const float *x = %s;", in_ptr(E, lp, 0));
     out(E, "float *y = %s;", out_ptr(E, lp));
-    declare_weights(E, lp, false);
+    declare_weights(E, lp);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");
     open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
@@ -340,13 +317,9 @@ void emit_deconv_backward(Emitter *E, const LayerPlan *lp)
     Taps t = taps_of(n, true);
     t.a = "xc";
     t.b = "dyf";
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "const float *y = %s;", out_ptr(E, lp));
-    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
-    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
-    declare_weights(E, lp, true);
-    out(E, "(void)y;");
-    act_backward_in_place(E, lp);
+    emit_weighted_backward_head(E, lp);
+    if (lp->b_off >= 0)
+        out(E, "float *db = m->grads + %ld;", lp->b_off);
     if (lp->b_off >= 0) {
         open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
         out(E, "float sum = 0.0f;");
@@ -407,7 +380,7 @@ void emit_fc_forward(Emitter *E, const LayerPlan *lp)
     long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
     out(E, "const float *x = %s;", in_ptr(E, lp, 0));
     out(E, "float *y = %s;", out_ptr(E, lp));
-    declare_weights(E, lp, false);
+    declare_weights(E, lp);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");
     out(E, "const float *xi = x + (size_t)i * %ld;", in);
@@ -428,13 +401,9 @@ void emit_fc_backward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "const float *y = %s;", out_ptr(E, lp));
-    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
-    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
-    declare_weights(E, lp, true);
-    out(E, "(void)y;");
-    act_backward_in_place(E, lp);
+    emit_weighted_backward_head(E, lp);
+    if (lp->b_off >= 0)
+        out(E, "float *db = m->grads + %ld;", lp->b_off);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (long o = 0; o < %ld; o++)", outs);
     out(E, "float *dwo = dw + o * %ld;", in);

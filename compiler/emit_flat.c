@@ -210,19 +210,7 @@ void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     Flat g = flat_of(n);
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "const float *y = %s;", out_ptr(E, lp));
-    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
-    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
-    out(E, "const float *w = m->params + %ld;", lp->w_off);
-    out(E, "float *dw = m->grads + %ld;", lp->w_off);
-    out(E, "(void)y;");
-    char count[64];
-    snprintf(count, sizeof count, "(long)n * %ld", g.out_size);
-    if (n->act == ACT_SOFTMAX)
-        emit_softmax_backward(E, "y", "dy", g.f, g.oh * g.ow, n->id == E->net->output);
-    else
-        emit_act_backward(E, n->act, n->act_alpha, "y", "dy", count);
+    emit_weighted_backward_head(E, lp);
     out(E, "/* each image: its padded input, and dL/dy on rows of width %ld */", g.wp);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");

@@ -54,16 +54,6 @@ static void backward_head(Emitter *E, const LayerPlan *lp)
     out(E, "(void)y;");
 }
 
-static void trailing_act_backward(Emitter *E, const Node *n)
-{
-    char count[64];
-    snprintf(count, sizeof count, "(long)n * %ld", elems(n));
-    if (n->act == ACT_SOFTMAX)
-        emit_softmax_backward(E, "y", "dy", (long)n->out.c, plane(n), n->id == E->net->output);
-    else
-        emit_act_backward(E, n->act, n->act_alpha, "y", "dy", count);
-}
-
 static void trailing_act_forward(Emitter *E, const Node *n)
 {
     char count[64];
@@ -322,7 +312,7 @@ static void bn_backward(Emitter *E, const LayerPlan *lp)
     long c = (long)n->out.c, hw = plane(n), size = elems(n);
     backward_head(E, lp);
     bn_pointers(E, lp, true);
-    trailing_act_backward(E, n);
+    emit_trailing_act_backward(E, n);
     out(E, "const float count = (float)n * %ld.0f;", hw);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (long c = 0; c < %ld; c++)", c);
@@ -445,7 +435,7 @@ static void add_backward(Emitter *E, const LayerPlan *lp)
     out(E, "const float *y = %s;", out_ptr(E, lp));
     out(E, "float *dy = %s;", out_grad_ptr(E, lp));
     out(E, "(void)y;");
-    trailing_act_backward(E, n);
+    emit_trailing_act_backward(E, n);
     for (int k = 0; k < n->ninputs; k++) {
         open_scope(E);
         out(E, "float *dx = %s;", in_grad_ptr(E, lp, k));
@@ -502,7 +492,7 @@ static void mul_backward(Emitter *E, const LayerPlan *lp)
     out(E, "const float *y = %s;", out_ptr(E, lp));
     out(E, "float *dy = %s;", out_grad_ptr(E, lp));
     out(E, "(void)y;");
-    trailing_act_backward(E, lp->node);
+    emit_trailing_act_backward(E, lp->node);
     out(E, "float *da = %s;", in_grad_ptr(E, lp, 0));
     out(E, "float *db = %s;", in_grad_ptr(E, lp, 1));
     mul_loops_open(E, lp);

@@ -73,6 +73,12 @@ void emit_act_forward(Emitter *E, ActKind act, double alpha, const char *y, cons
 void emit_act_backward(Emitter *E, ActKind act, double alpha, const char *y, const char *dy,
                        const char *count);
 
+/* The derivative of a layer's trailing activation, in place in dy. */
+void emit_trailing_act_backward(Emitter *E, const Node *n);
+/* The start of a backward with weights: x, y, dy, dx, w, dw, and the
+ * trailing activation's derivative already applied to dy. */
+void emit_weighted_backward_head(Emitter *E, const LayerPlan *lp);
+
 /* Softmax over the c channels of each of the hw pixels of n images at y,
  * in place; its backward turns dy (dL/dy) into dL/dlogits in place, unless
  * the loss already left dL/dlogits there (m->loss_fused; only the output
