@@ -14,7 +14,7 @@ GENFLAGS := -std=c11 -Wno-unused-function -Wno-sign-compare -Wno-unused-paramete
 
 FRONT := util diag ir ast names layers expand frontend check report options outputs plan emit emit_conv emit_layers emit_blas emit_flat
 FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o \
-              $(BUILD)/runtime/safetensors.o
+              $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o
 CNNC_OBJS  := $(FRONT_OBJS) $(BUILD)/compiler/main.o
 
 # The runtime is C99 like the code it serves.
@@ -30,7 +30,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 .PHONY: all check unit-check asan-check system-check demo bench install clean fuzz setup
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a
 
-$(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h runtime/cnnrt_net.h
+$(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h runtime/cnnrt_net.h runtime/io.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(RT_WARN) $(OPENMP) -fPIC -Iruntime -MMD -c -o $@ $<
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "driver.h"
+#include "io.h"
 
 /* Reads all of f; *len bytes into a malloc'ed buffer. */
 static int slurp(FILE *f, unsigned char **out, size_t *len)
@@ -105,23 +106,6 @@ int cnn_drv_read_bin(const cnn_drv_opts *o, const char *path, size_t item, float
     return DRV_OK;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int write_le(int fd, const float *v, size_t count)
 {
     unsigned char buf[4096];
@@ -132,12 +116,12 @@ static int write_le(int fd, const float *v, size_t count)
         for (int b = 0; b < 4; b++)
             buf[k++] = (unsigned char)(u >> (8 * b));
         if (k == sizeof buf) {
-            if (write_all(fd, buf, k))
+            if (cnnrt_write_all(fd, buf, k))
                 return -1;
             k = 0;
         }
     }
-    return k ? write_all(fd, buf, k) : 0;
+    return k ? cnnrt_write_all(fd, buf, k) : 0;
 }
 
 /* PATH.tmp-PID-K, created exclusively with fopen's mode (0666 less umask). */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cnnrt.h"
+#include "io.h"
 
 #define ST_MAX_HEADER 100000000u   /* as the reference implementation */
 
@@ -938,24 +939,6 @@ static int build_header(sbuf *b, const cnn_st_tensor *t, int n, const uint64_t *
     return b->oom ? -1 : 0;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n > (1u << 30) ? (1u << 30) : n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int write_floats(int fd, const float *x, uint64_t n)
 {
     unsigned char tmp[4096];
@@ -966,7 +949,7 @@ static int write_floats(int fd, const float *x, uint64_t n)
         return -1;
     }
     if (host_is_little_endian())
-        return n ? write_all(fd, x, (size_t)(n * 4)) : 0;
+        return n ? cnnrt_write_all(fd, x, (size_t)(n * 4)) : 0;
     for (i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, &x[i], 4);
@@ -975,12 +958,12 @@ static int write_floats(int fd, const float *x, uint64_t n)
         tmp[k++] = (unsigned char)(u >> 16);
         tmp[k++] = (unsigned char)(u >> 24);
         if (k == sizeof tmp) {
-            if (write_all(fd, tmp, k))
+            if (cnnrt_write_all(fd, tmp, k))
                 return -1;
             k = 0;
         }
     }
-    return k ? write_all(fd, tmp, k) : 0;
+    return k ? cnnrt_write_all(fd, tmp, k) : 0;
 }
 
 /* Creates PATH.tmp-PID-K exclusively (mode 0666 less umask, like fopen). */
@@ -1055,7 +1038,7 @@ int cnn_st_write(const char *path, const cnn_st_tensor *t, int n, char *err, siz
     }
     for (i = 0; i < 8; i++)
         len8[i] = (unsigned char)((uint64_t)hdr.n >> (8 * i) & 0xFF);
-    if (write_all(fd, len8, 8) || write_all(fd, hdr.p, hdr.n))
+    if (cnnrt_write_all(fd, len8, 8) || cnnrt_write_all(fd, hdr.p, hdr.n))
         goto io_error;
     for (i = 0; i < n; i++)
         if (write_floats(fd, t[i].data, cnt[i]))
