@@ -308,8 +308,10 @@ static void plan_layers(Emitter *E)
         lp->he_init = relu_follows(net, n);
         if (E->opt->blas && blas_col_elems(n) > E->col_elems)
             E->col_elems = blas_col_elems(n);
-        if (!E->opt->blas && flat_conv_elems(n) > E->flat_elems)
-            E->flat_elems = flat_conv_elems(n);
+        if (!E->opt->blas && cols_conv_elems(n) > E->col_elems)
+            E->col_elems = cols_conv_elems(n);
+        if (!E->opt->blas && conv_scratch_elems(n) > E->flat_elems)
+            E->flat_elems = conv_scratch_elems(n);
         lp->act_off = E->mem.act_off[i];
         lp->grad_off = E->mem.grad_off[i];
     }
@@ -378,6 +380,18 @@ static void emit_header(Emitter *E, StrBuf *h)
     sb_printf(h, "extern const cnn_net %s_net;   /* descriptor for the driver */\n\n#endif\n", P);
 }
 
+/* Whether some layer runs on the tile micro-kernels: directly (tiles) or
+ * through im2col columns (cols). */
+static bool uses_kernels(const Emitter *E, bool cols)
+{
+    for (int i = 1; i < E->net->nnodes; i++) {
+        const Node *n = E->net->nodes[i];
+        if (!E->opt->blas && (cols ? cols_conv_elems(n) > 0 : tile_conv_ok(n) || cols_conv_elems(n) > 0))
+            return true;
+    }
+    return false;
+}
+
 static void emit_prologue(Emitter *E)
 {
     const char *P = E->opt->prefix;
@@ -394,8 +408,10 @@ static void emit_prologue(Emitter *E)
     blank(E);
     out(E, "#ifdef _OPENMP");
     out(E, "#define PARALLEL_FOR _Pragma(\"omp parallel for schedule(static)\")");
+    out(E, "#define PARALLEL_FOR2 _Pragma(\"omp parallel for collapse(2) schedule(static)\")");
     out(E, "#else");
     out(E, "#define PARALLEL_FOR");
+    out(E, "#define PARALLEL_FOR2");
     out(E, "#endif");
     blank(E);
     open_block(E, "struct %s", P);
@@ -414,8 +430,8 @@ static void emit_prologue(Emitter *E)
     out(E, "                          tensors whose lifetimes do not overlap) */");
     out(E, "float *mask;           /* %ld per image: dropout */", E->mask_elems);
     out(E, "float *flat;           /* %ld per image: convolution scratch */", E->flat_elems);
-    if (E->opt->blas)
-        out(E, "float *col;            /* %ld: im2col of one image and group */", E->col_elems);
+    if (E->col_elems)
+        out(E, "float *col;            /* %ld: im2col columns */", E->col_elems);
     E->indent--;
     out(E, "};");
     blank(E);
@@ -423,6 +439,10 @@ static void emit_prologue(Emitter *E)
     out(E, "#define DACT(off) (m->dact + (size_t)(off) * (size_t)m->max_batch)");
     out(E, "#define MASK(off) (m->mask + (size_t)(off) * (size_t)m->max_batch)");
     blank(E);
+    if (uses_kernels(E, false))
+        emit_tile_kernels(E);
+    if (uses_kernels(E, true))
+        emit_cols_kernels(E);
 }
 
 /* The comment above each layer's functions: what it is and its shapes. */
@@ -447,6 +467,8 @@ typedef struct {
 static Kernels kernels_of(const Emitter *E, const Node *n)
 {
     static const Kernels blas_conv = {emit_conv_forward_blas, emit_conv_backward_blas};
+    static const Kernels tile_conv = {emit_tile_conv_forward, emit_tile_conv_backward};
+    static const Kernels cols_conv = {emit_cols_conv_forward, emit_cols_conv_backward};
     static const Kernels flat_conv = {emit_flat_conv_forward, emit_flat_conv_backward};
     static const Kernels row_conv = {emit_conv_forward, emit_conv_backward};
     static const Kernels deconv = {emit_deconv_forward, emit_deconv_backward};
@@ -454,7 +476,10 @@ static Kernels kernels_of(const Emitter *E, const Node *n)
     static const Kernels fc = {emit_fc_forward, emit_fc_backward};
     static const Kernels other = {emit_layer_forward, emit_layer_backward};
     switch (n->op) {
-    case OP_CONV: return E->opt->blas ? blas_conv : flat_conv_ok(n) ? flat_conv : row_conv;
+    case OP_CONV:
+        if (E->opt->blas)
+            return blas_conv;
+        return tile_conv_ok(n) ? tile_conv : cols_conv_ok(n) ? cols_conv : flat_conv_ok(n) ? flat_conv : row_conv;
     case OP_DECONV: return deconv;
     case OP_FC: return E->opt->blas ? blas_fc : fc;
     default: return other;
@@ -541,7 +566,7 @@ static void emit_lifecycle(Emitter *E)
         out(E, "m->state = m->params + %ld;", np);
     }
     out(E, "m->stats = m->state + %ld;", E->num_state);
-    if (E->opt->blas) {
+    if (E->col_elems) {
         out(E, "m->col = m->stats + %ld;", E->num_stats);
         out(E, "m->act = m->col + %ld;", E->col_elems);
     } else {
@@ -807,7 +832,7 @@ static void emit_static_lifecycle(Emitter *E)
     out(E, "instance.params = (float *)weights;   /* never written: no training here */");
     out(E, "instance.state = (float *)state_values;");
     out(E, "instance.stats = scratch;");
-    if (E->opt->blas)
+    if (E->col_elems)
         out(E, "instance.col = scratch + %ld;", E->num_stats);
     out(E, "instance.act = scratch + %ld;", E->num_stats + E->col_elems);
     out(E, "instance.flat = instance.act + (size_t)%ld * %s_MAX_BATCH;", E->act_elems, U);

@@ -15,7 +15,7 @@ long blas_col_elems(const Node *n)
 static void declare_geom(Emitter *E, const Node *n)
 {
     out(E, "static const cnn_conv_geom g = {%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
-           "%lld, %lld};",
+           "%lld, %lld, 0};",
         (long long)(n->in_shape.c / n->groups), (long long)n->in_shape.h, (long long)n->in_shape.w,
         (long long)n->kh, (long long)n->kw, (long long)n->sh, (long long)n->sw, (long long)n->dh,
         (long long)n->dw, (long long)n->pad_t, (long long)n->pad_l, (long long)n->out.h, (long long)n->out.w);

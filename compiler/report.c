@@ -396,8 +396,8 @@ static Planned planned(const Net *net)
     for (int i = 1; i < net->nnodes; i++) {
         if (net->nodes[i]->op == OP_DROPOUT)
             masks += net->nodes[i]->out_elems;
-        if (flat_conv_elems(net->nodes[i]) > scratch)
-            scratch = flat_conv_elems(net->nodes[i]);
+        if (conv_scratch_elems(net->nodes[i]) > scratch)
+            scratch = conv_scratch_elems(net->nodes[i]);
     }
     Planned p = {infer.act_elems + scratch, infer.act_plain + scratch,
                  train.act_elems + train.grad_elems + masks + scratch,

@@ -65,14 +65,15 @@ int cnn_load_tensors(const char *path, const cnn_tensor *t, int nt, float *param
 int cnn_save_tensors(const char *path, const cnn_tensor *t, int nt, const float *params,
                      const float *state);
 
-/* Convolution geometry for im2col (code generated with --blas): c input
- * channels of h x w, a kh x kw kernel, strides, dilations, top/left pads,
- * and the oh x ow output. */
+/* Convolution geometry for im2col: c input channels of h x w, a kh x kw
+ * kernel, strides, dilations, top/left pads, the oh x ow output, and the
+ * column matrix's row stride (0: oh*ow). */
 typedef struct {
-    int c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow;
+    int c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, ld;
 } cnn_conv_geom;
 
-/* col gets c*kh*kw rows of oh*ow: each output pixel's inputs (0 in pads). */
+/* col gets c*kh*kw rows of ld floats, the first oh*ow of each set to the
+ * output pixels' inputs (0 in pads). */
 void cnn_im2col(const float *x, const cnn_conv_geom *g, float *col);
 /* The adjoint: adds each column entry back to the input pixel it came from. */
 void cnn_col2im_add(const float *col, const cnn_conv_geom *g, float *x);

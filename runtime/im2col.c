@@ -1,50 +1,76 @@
-/* im2col.c - the column matrix of a convolution, for code generated with
- * --blas: im2col lays out each output pixel's receptive field as a column
- * (rows: channel, kh, kw), so that convolution is one matrix product;
- * col2im adds such columns back into an image (the input gradient). */
+/* im2col.c - the column matrix of a convolution, for strided and small
+ * convolutions and code generated with --blas: im2col lays out each output
+ * pixel's receptive field as a column (rows: channel, kh, kw), so that
+ * convolution is one matrix product; col2im adds such columns back into an
+ * image (the input gradient).  Rows are g->ld floats apart (oh*ow when 0),
+ * so that the columns of several images can sit side by side. */
+#include <string.h>
+
 #include "cnnrt.h"
+
+/* The outputs ow in [*lo, *hi) of kernel column kw read inside the image
+ * (iw = ow*sw + kw*dw - pl in [0, w)); the others read padding. */
+static void inside(const cnn_conv_geom *g, int kw, int *lo, int *hi)
+{
+    int first = g->pl - kw * g->dw;   /* ow*sw >= first */
+    int end = g->w + first;           /* ow*sw < end */
+    *lo = first <= 0 ? 0 : (first + g->sw - 1) / g->sw;
+    *hi = end <= 0 ? 0 : (end + g->sw - 1) / g->sw;
+    if (*lo > g->ow)
+        *lo = g->ow;
+    if (*hi > g->ow)
+        *hi = g->ow;
+    if (*hi < *lo)
+        *hi = *lo;
+}
 
 void cnn_im2col(const float *x, const cnn_conv_geom *g, float *col)
 {
-    long ohw = (long)g->oh * g->ow;
+    long ld = g->ld ? g->ld : (long)g->oh * g->ow;
     for (int c = 0; c < g->c; c++)
         for (int kh = 0; kh < g->kh; kh++)
             for (int kw = 0; kw < g->kw; kw++) {
-                float *row = col + ((long)(c * g->kh + kh) * g->kw + kw) * ohw;
+                float *row = col + ((long)(c * g->kh + kh) * g->kw + kw) * ld;
+                int lo, hi;
+                inside(g, kw, &lo, &hi);
                 for (int oh = 0; oh < g->oh; oh++) {
                     int ih = oh * g->sh + kh * g->dh - g->pt;
                     float *dst = row + (long)oh * g->ow;
                     if (ih < 0 || ih >= g->h) {
-                        for (int ow = 0; ow < g->ow; ow++)
-                            dst[ow] = 0.0f;
+                        memset(dst, 0, sizeof(float) * (size_t)g->ow);
                         continue;
                     }
                     const float *src = x + ((long)c * g->h + ih) * g->w;
-                    for (int ow = 0; ow < g->ow; ow++) {
-                        int iw = ow * g->sw + kw * g->dw - g->pl;
-                        dst[ow] = iw >= 0 && iw < g->w ? src[iw] : 0.0f;
-                    }
+                    long off = kw * g->dw - g->pl;   /* iw - ow*sw */
+                    memset(dst, 0, sizeof(float) * (size_t)lo);
+                    if (g->sw == 1 && hi > lo)
+                        memcpy(dst + lo, src + lo + off, sizeof(float) * (size_t)(hi - lo));
+                    else if (g->sw != 1)
+                        for (int ow = lo; ow < hi; ow++)
+                            dst[ow] = src[(long)ow * g->sw + off];
+                    memset(dst + hi, 0, sizeof(float) * (size_t)(g->ow - hi));
                 }
             }
 }
 
 void cnn_col2im_add(const float *col, const cnn_conv_geom *g, float *x)
 {
-    long ohw = (long)g->oh * g->ow;
+    long ld = g->ld ? g->ld : (long)g->oh * g->ow;
     for (int c = 0; c < g->c; c++)
         for (int kh = 0; kh < g->kh; kh++)
             for (int kw = 0; kw < g->kw; kw++) {
-                const float *row = col + ((long)(c * g->kh + kh) * g->kw + kw) * ohw;
+                const float *row = col + ((long)(c * g->kh + kh) * g->kw + kw) * ld;
+                int lo, hi;
+                inside(g, kw, &lo, &hi);
                 for (int oh = 0; oh < g->oh; oh++) {
                     int ih = oh * g->sh + kh * g->dh - g->pt;
                     if (ih < 0 || ih >= g->h)
                         continue;
                     float *dst = x + ((long)c * g->h + ih) * g->w;
-                    for (int ow = 0; ow < g->ow; ow++) {
-                        int iw = ow * g->sw + kw * g->dw - g->pl;
-                        if (iw >= 0 && iw < g->w)
-                            dst[iw] += row[(long)oh * g->ow + ow];
-                    }
+                    const float *src = row + (long)oh * g->ow;
+                    long off = kw * g->dw - g->pl;
+                    for (int ow = lo; ow < hi; ow++)
+                        dst[(long)ow * g->sw + off] += src[ow];
                 }
             }
 }
