@@ -79,19 +79,19 @@ void emit_cols_kernels(Emitter *E)
     if (!E->train)
         return;
     out(E, "/* dw[f][k] += the sum over ng columns of dq[f][.] * x[k][.], for filters");
-    out(E, " * [f0, f1) of nf; rows ng apart.  Blocks of 63 rows x 256 columns. */");
+    out(E, " * [f0, f1) of nf; rows ng apart.  Blocks of 63 rows x 1024 columns. */");
     out(E, "static void dw_cols(const float *dq, const float *x, long ng, long nk, long nf, long f0, long f1,");
     out(E, "                    float *dw)");
     out(E, "{");
     E->indent++;
-    open_block(E, "for (long c0 = 0; c0 < ng; c0 += 256)");
-    out(E, "long nv = (ng - c0 < 256 ? ng - c0 : 256) / 8;");
+    open_block(E, "for (long c0 = 0; c0 < ng; c0 += 1024)");
+    out(E, "long nv = (ng - c0 < 1024 ? ng - c0 : 1024) / 8;");
     out(E, "for (long k0 = 0; k0 < nk; k0 += 63)");
     out(E, "    for (long f = f0; f < f1; f += 4)");
     open_block(E, "        for (long k = k0; k < k0 + 63 && k < nk; k += 3)");
     out(E, "const long k1 = k + 1 < nk ? k + 1 : k, k2 = k + 2 < nk ? k + 2 : k1;");
     out(E, "float s[12] = {0};");
-    out(E, "dw_tile(dq + f * ng + c0, ng, x + k * ng + c0, x + k1 * ng + c0, x + k2 * ng + c0, nv, s);");
+    out(E, "dw_tile(dq + f * ng + c0, ng, x + k * ng + c0, x + k1 * ng + c0, x + k2 * ng + c0, nv, 1, 0, s);");
     out(E, "for (long j = 0; j < 4 && f + j < nf; j++)");
     out(E, "    for (long u = 0; u < 3 && k + u < nk; u++)");
     out(E, "        dw[(f + j) * nk + k + u] += s[j * 3 + u];");

@@ -83,15 +83,18 @@ static Tile tile_of(const Node *n)
     return g;
 }
 
-/* Direct tiles compute the positions of rows of width WP, 24 at a time:
- * when under 3/4 of those are outputs (4x4 planes: 16 of 24), the column
- * kernels of emit_cols.c do better. */
+/* Direct tiles compute the positions of rows of width WP, 24 at a time,
+ * of which only OH*OW are outputs (16 of 24 for a 4x4 plane): they waste
+ * (nq24 - P) / P of the work.  The column kernels of emit_cols.c waste
+ * none, but copy K*P values per image for F*K*P multiply-adds: measured,
+ * about 20/F of the work.  Direct tiles are the default unless they lose. */
 bool tile_conv_ok(const Node *n)
 {
     if (n->op != OP_CONV || n->sh != 1 || n->sw != 1 || n->groups != 1)
         return false;
     Tile g = tile_of(n);
-    return 4 * g.oh * g.ow >= 3 * g.nq24;
+    long p = g.oh * g.ow;
+    return 20 * p >= g.f * (g.nq24 - p);
 }
 
 long conv_scratch_elems(const Node *n)
@@ -182,13 +185,15 @@ void emit_tile_kernels(Emitter *E)
     if (!E->train)
         return;
     out(E, "/* s[j * 3 + k] += the sum over nv * 8 positions q of dq_j[q] * x_k[q], for");
-    out(E, " * 4 planes dq_j (dqstride apart) and 3 inputs x_k. */");
+    out(E, " * 4 planes dq_j (dqstride apart) and 3 inputs x_k, and over nimg images");
+    out(E, " * (all of them istride further on each). */");
     out(E, "static void dw_tile(const float *dq, long dqstride, const float *x0, const float *x1,");
-    out(E, "                    const float *x2, long nv, float *s)");
+    out(E, "                    const float *x2, long nv, long nimg, long istride, float *s)");
     out(E, "{");
     E->indent++;
     out(E, "v8f a00 = {0}, a01 = {0}, a02 = {0}, a10 = {0}, a11 = {0}, a12 = {0};");
     out(E, "v8f a20 = {0}, a21 = {0}, a22 = {0}, a30 = {0}, a31 = {0}, a32 = {0};");
+    out(E, "for (long im = 0; im < nimg; im++, dq += istride, x0 += istride, x1 += istride, x2 += istride)");
     open_block(E, "for (long q = 0; q < nv * 8; q += 8)");
     out(E, "v8f u0, u1, u2, d;");
     out(E, "LOAD8(u0, x0 + q);");
@@ -304,23 +309,28 @@ static void emit_backward_planes(Emitter *E, const Tile *g)
     out(E, "               sizeof(float) * %ld);", g->ow);
 }
 
-/* dL/dW (and dL/db): each block of 4 filters is one thread's. */
+/* dL/dW (and dL/db): each block of 4 filters is one thread's.  The sums
+ * run over a chunk of images at a time (as many as keep their planes
+ * within 256 KiB), each pair of planes read once per chunk. */
 static void emit_weight_grads(Emitter *E, const LayerPlan *lp, const Tile *g)
 {
-    long ct = g->c * g->taps;
+    long ct = g->c * g->taps, chunk = 65536 / E->flat_elems;
+    if (chunk < 1)
+        chunk = 1;
     out(E, "PARALLEL_FOR");
     open_block(E, "for (long fb = 0; fb < %ld; fb++)", g->f4 / 4);
-    open_block(E, "for (int i = 0; i < n; i++)");
-    out(E, "const float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
+    open_block(E, "for (int i0 = 0; i0 < n; i0 += %ld)", chunk);
+    out(E, "const float *xp = m->flat + (size_t)i0 * %ld;", E->flat_elems);
     out(E, "const float *dq = xp + %ld + fb * %ld + %ld;", g->xregion, 4 * g->bstride, g->span);
+    out(E, "const long images = n - i0 < %ld ? n - i0 : %ld;", chunk, chunk);
     open_block(E, "for (long u = 0; u < %ld; u += 3)", ct);
     out(E, "/* the (channel, tap) pairs u, u+1, u+2 (the last one repeated at the end) */");
     out(E, "const long u1 = u + 1 < %ld ? u + 1 : u, u2 = u + 2 < %ld ? u + 2 : u1;", ct, ct);
     out(E, "float s[12] = {0};");
     out(E, "dw_tile(dq, %ld, xp + u / %ld * %ld + taps[u %% %ld], xp + u1 / %ld * %ld + taps[u1 %% %ld],", g->bstride,
         g->taps, g->plane, g->taps, g->taps, g->plane, g->taps);
-    out(E, "        xp + u2 / %ld * %ld + taps[u2 %% %ld], %ld, s);", g->taps, g->plane, g->taps,
-        round_up(g->nq, 8) / 8);
+    out(E, "        xp + u2 / %ld * %ld + taps[u2 %% %ld], %ld, images, %ld, s);", g->taps, g->plane, g->taps,
+        round_up(g->nq, 8) / 8, E->flat_elems);
     out(E, "for (long j = 0; j < 4 && fb * 4 + j < %ld; j++)", g->f);
     out(E, "    for (long k = 0; k < 3 && u + k < %ld; k++)", ct);
     out(E, "        dw[(fb * 4 + j) * %ld + u + k] += s[j * 3 + k];", ct);
@@ -329,8 +339,9 @@ static void emit_weight_grads(Emitter *E, const LayerPlan *lp, const Tile *g)
         out(E, "float *db = m->grads + %ld;", lp->b_off);
         open_block(E, "for (long j = 0; j < 4 && fb * 4 + j < %ld; j++)", g->f);
         out(E, "float sum = 0.0f;");
-        out(E, "for (long q = 0; q < %ld; q++)", g->nq);
-        out(E, "    sum += dq[j * %ld + q];", g->bstride);
+        out(E, "for (long im = 0; im < images; im++)");
+        out(E, "    for (long q = 0; q < %ld; q++)", g->nq);
+        out(E, "        sum += dq[im * %ld + j * %ld + q];", E->flat_elems, g->bstride);
         out(E, "db[fb * 4 + j] += sum;");
         close_block(E);
     }
