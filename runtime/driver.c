@@ -48,7 +48,7 @@ static const char usage_text[] =
     "  predict --load W FILE...     one line per image: index, class, probability;\n"
     "                               FILE is an IDX image file (plain or .gz), or raw\n"
     "                               little-endian float32 NCHW if its name ends in .bin\n"
-    "  bench                        images/s of forward and of training (median of runs)\n"
+    "  bench                        images/s of forward, training and backward (median of runs)\n"
     "  forward --load W --input X.bin --output Y.bin\n"
     "                               inference on raw float32 NCHW items\n"
     "  backward --load W --input X.bin --grad-output GY.bin --grad-input GX.bin\n"

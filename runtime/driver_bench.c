@@ -1,11 +1,14 @@
 /* driver_bench.c - the `bench` command: images per second of inference
- * (forward) and of training (train_step) on a batch of random images.
+ * (forward), of training (train_step) and of the backward entry
+ * (backward: an inference-mode forward, then dL/dx and dL/dW for a random
+ * dL/dy) on a batch of random images.
  *
  * After a warm-up (caches, page faults, OpenMP thread start), each
  * measurement is BENCH_RUNS timed runs of at least --seconds / 10 each
  * (0.2 s by default); the median resists a noisy neighbour better than
  * the mean.  Training runs SGD with lr 0, so the weights stay as
- * initialised and no NaN can creep into the timing. */
+ * initialised and no NaN can creep into the timing, and momentum 0.9, so
+ * that each step does the work of a real one (the momentum buffer). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,7 +19,7 @@
 typedef struct {
     const cnn_net *net;
     void *m;
-    float *x, *y;
+    float *x, *y, *dy, *dx;
     int *labels;
     int batch;
     cnn_optim opt;
@@ -30,6 +33,11 @@ static void run_forward(bench *b)
 static void run_train(bench *b)
 {
     b->net->train_step(b->m, b->x, b->labels, b->batch, &b->opt);
+}
+
+static void run_backward(bench *b)
+{
+    b->net->backward(b->m, b->x, b->dy, b->dx, b->batch);
 }
 
 static int by_value(const void *a, const void *b)
@@ -58,19 +66,25 @@ static double measure(void (*fn)(bench *), bench *b, double secs)
     return rates[BENCH_RUNS / 2];
 }
 
-/* Random images in [0,1) and random labels, one per output pixel. */
+/* Random images in [0,1) and random labels, one per output pixel; for
+ * backward, a random dL/dy in [-1,1) and room for dL/dx. */
 static int bench_setup(bench *b, const cnn_net *net, const cnn_drv_opts *o)
 {
     size_t pixels = (size_t)net->out_h * (size_t)net->out_w * (size_t)o->batch;
     size_t inputs = (size_t)o->batch * (size_t)net->in_size;
+    size_t outputs = (size_t)o->batch * (size_t)net->out_size;
     cnn_rng r;
     b->net = net;
     b->batch = o->batch;
-    b->opt = cnn_sgd(0.0f, 0.0f);
+    b->opt = cnn_sgd(0.0f, 0.9f);
     b->x = malloc(inputs * sizeof *b->x);
-    b->y = malloc((size_t)o->batch * (size_t)net->out_size * sizeof *b->y);
+    b->y = malloc(outputs * sizeof *b->y);
     b->labels = malloc(pixels * sizeof *b->labels);
-    if (!b->x || !b->y || !b->labels) {
+    if (net->backward) {
+        b->dy = malloc(outputs * sizeof *b->dy);
+        b->dx = malloc(inputs * sizeof *b->dx);
+    }
+    if (!b->x || !b->y || !b->labels || (net->backward && (!b->dy || !b->dx))) {
         cnn_drv_error(o, "out of memory for a batch of %d", o->batch);
         return DRV_IO;
     }
@@ -79,6 +93,8 @@ static int bench_setup(bench *b, const cnn_net *net, const cnn_drv_opts *o)
         b->x[i] = cnn_rng_uniform(&r);
     for (size_t i = 0; i < pixels; i++)
         b->labels[i] = (int)(cnn_rng_next(&r) % (uint64_t)net->out_c);
+    for (size_t i = 0; b->dy && i < outputs; i++)
+        b->dy[i] = 2.0f * cnn_rng_uniform(&r) - 1.0f;
     b->m = cnn_drv_model(net, o, o->batch);
     return b->m ? DRV_OK : DRV_IO;
 }
@@ -95,11 +111,16 @@ int cnn_drv_bench(const cnn_net *net, const cnn_drv_opts *o)
             printf("train: %.1f images/s (batch %d)\n", measure(run_train, &b, secs), o->batch);
         else
             printf("train: not available (compiled with --no-train)\n");
+        fflush(stdout);
+        if (net->backward)
+            printf("backward: %.1f images/s (batch %d)\n", measure(run_backward, &b, secs), o->batch);
     }
     if (b.m)
         net->destroy(b.m);
     free(b.x);
     free(b.y);
     free(b.labels);
+    free(b.dy);
+    free(b.dx);
     return rc;
 }

@@ -253,6 +253,7 @@ expect 4 ./badgrad_net gradcheck;                 contains out "FAILED"
 expect 0 ./lenet bench --seconds 0.2 --batch 16
 matches out '^forward: [0-9]+\.[0-9] images/s \(batch 16\)$'
 matches out '^train: [0-9]+\.[0-9] images/s \(batch 16\)$'
+matches out '^backward: [0-9]+\.[0-9] images/s \(batch 16\)$'
 expect 0 ./tiny bench --seconds 0.1 --threads 2
 
 # ---- leaks and memory errors --------------------------------------------

@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""PyTorch's side of `make bench` (bench/run.sh): the same networks, batch
+sizes and threads as the generated code's `bench` command, measured the
+same way, printed in its format.
+
+Usage: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_bench.py CMD THREADS SECONDS
+  lenet [BATCH]   LeNet-5 (examples/lenet.net), default batch 64:
+                    forward: X images/s (batch B)     inference, with softmax
+                    train: X images/s (batch B)       SGD lr 0.01 momentum 0.9, CrossEntropyLoss
+                    latency: X us (batch 1)           inference of one image
+  conv [BATCH]    nn.Conv2d(64, 64, 3, padding=1) on 56x56, default batch 8:
+                    forward: X images/s (batch B)     under no_grad
+                    backward: X images/s (batch B)    forward, then y.backward(dy) with x
+                                                      requiring grad: dL/dx and dL/dW
+  resnet18 [BATCH]  torchvision.models.resnet18() on 64x64x3, default batch 8:
+                    forward: X images/s (batch B)     eval() under no_grad
+                    train: X images/s (batch B)       train(), SGD lr 0.01 momentum 0.9,
+                                                      CrossEntropyLoss
+  vgg16 [BATCH]   torchvision.models.vgg16().eval() on 224x224x3, default batch 1:
+                    forward: X images/s (batch B)     under no_grad
+
+Timing as runtime/driver_bench.c: a warm-up of SECONDS/20 (at least one
+call), then 5 runs of at least SECONDS/10 each; the median rate."""
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+RUNS = 5
+
+
+def rate(step, images, seconds):
+    """Median images/s of step() over RUNS runs of at least seconds/10 each."""
+    secs = seconds / (2 * RUNS)
+    start = time.perf_counter()
+    while True:   # warm-up: caches, allocator, threads
+        step()
+        if time.perf_counter() - start >= secs / 2:
+            break
+    rates = []
+    for _ in range(RUNS):
+        calls, start = 0, time.perf_counter()
+        while True:
+            step()
+            calls += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= secs:
+                break
+        rates.append(calls * images / elapsed)
+    return statistics.median(rates)
+
+
+def lenet():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def trainer(net, x, classes):
+    """One SGD step with momentum on a fixed batch and random labels."""
+    y = torch.randint(0, classes, (x.shape[0],))
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss_fn(net(x), y).backward()
+        opt.step()
+    return step
+
+
+def inference(net, x, softmax=False):
+    def step():
+        with torch.no_grad():
+            y = net(x)
+            if softmax:
+                torch.softmax(y, 1)
+    return step
+
+
+def report(kind, images_per_s, batch):
+    print(f"{kind}: {images_per_s:.1f} images/s (batch {batch})", flush=True)
+
+
+def bench_lenet(seconds, batch):
+    net = lenet()
+    x = torch.rand(batch, 1, 28, 28)
+    report("forward", rate(inference(net, x, softmax=True), batch, seconds), batch)
+    net.train()
+    report("train", rate(trainer(net, x, 10), batch, seconds), batch)
+    net.eval()
+    one = torch.rand(1, 1, 28, 28)
+    print(f"latency: {1e6 / rate(inference(net, one, softmax=True), 1, seconds):.1f} us (batch 1)",
+          flush=True)
+
+
+def bench_conv(seconds, batch):
+    conv = nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.rand(batch, 64, 56, 56)
+    report("forward", rate(inference(conv, x), batch, seconds), batch)
+    xg = x.clone().requires_grad_(True)
+    dy = torch.rand(batch, 64, 56, 56) * 2 - 1
+
+    def fwd_bwd():
+        conv.zero_grad()
+        xg.grad = None
+        conv(xg).backward(dy)
+    report("backward", rate(fwd_bwd, batch, seconds), batch)
+
+
+def bench_resnet18(seconds, batch):
+    import torchvision
+    net = torchvision.models.resnet18()
+    x = torch.rand(batch, 3, 64, 64)
+    net.eval()
+    report("forward", rate(inference(net, x), batch, seconds), batch)
+    net.train()
+    report("train", rate(trainer(net, x, 1000), batch, seconds), batch)
+
+
+def bench_vgg16(seconds, batch):
+    import torchvision
+    net = torchvision.models.vgg16().eval()
+    x = torch.rand(batch, 3, 224, 224)
+    report("forward", rate(inference(net, x), batch, seconds), batch)
+
+
+COMMANDS = {"lenet": (bench_lenet, 64), "conv": (bench_conv, 8),
+            "resnet18": (bench_resnet18, 8), "vgg16": (bench_vgg16, 1)}
+
+
+def main():
+    if len(sys.argv) not in (4, 5) or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    fn, batch = COMMANDS[sys.argv[1]]
+    threads, seconds = int(sys.argv[2]), float(sys.argv[3])
+    if len(sys.argv) == 5:
+        batch = int(sys.argv[4])
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    fn(seconds, batch)
+
+
+if __name__ == "__main__":
+    main()
