@@ -366,11 +366,16 @@ void emit_deconv_backward(Emitter *E, const LayerPlan *lp)
  * into vector code without -ffast-math. */
 static void dot8(Emitter *E, const char *dst, const char *a, const char *b, long len)
 {
-    out(E, "float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};");
+    /* 32 partial sums: four vectors of FMAs in flight, not one waiting on
+     * its own latency */
+    out(E, "float s[32] = {0};");
     out(E, "long k = 0;");
+    out(E, "for (; k + 32 <= %ld; k += 32)", len);
+    out(E, "    for (int j = 0; j < 32; j++) s[j] += %s[k + j] * %s[k + j];", a, b);
     out(E, "for (; k + 8 <= %ld; k += 8)", len);
     out(E, "    for (int j = 0; j < 8; j++) s[j] += %s[k + j] * %s[k + j];", a, b);
     out(E, "for (; k < %ld; k++) s[0] += %s[k] * %s[k];", len, a, b);
+    out(E, "for (int j = 0; j < 8; j++) s[j] += (s[j + 8] + s[j + 16]) + s[j + 24];");
     out(E, "%s += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));", dst);
 }
 
@@ -381,18 +386,23 @@ void emit_fc_forward(Emitter *E, const LayerPlan *lp)
     out(E, "const float *x = %s;", in_ptr(E, lp, 0));
     out(E, "float *y = %s;", out_ptr(E, lp));
     declare_weights(E, lp);
+    out(E, "/* over the outputs: at batch 1, over the images would leave threads idle */");
     out(E, "PARALLEL_FOR");
-    open_block(E, "for (int i = 0; i < n; i++)");
-    out(E, "const float *xi = x + (size_t)i * %ld;", in);
-    out(E, "float *yi = y + (size_t)i * %ld;", outs);
     open_block(E, "for (long o = 0; o < %ld; o++)", outs);
     out(E, "const float *wo = w + o * %ld;", in);
+    open_block(E, "for (int i = 0; i < n; i++)");
+    out(E, "const float *xi = x + (size_t)i * %ld;", in);
     out(E, "float acc = %s;", lp->b_off >= 0 ? "b[o]" : "0.0f");
     dot8(E, "acc", "wo", "xi", in);
-    out(E, "yi[o] = acc;");
+    out(E, "y[(size_t)i * %ld + o] = acc;", outs);
     close_block(E);
-    act_forward_plane(E, n, "yi", outs);
     close_block(E);
+    if (n->act != ACT_NONE && n->act != ACT_LINEAR && n->act != ACT_SOFTMAX) {
+        open_block(E, "for (int i = 0; i < n; i++)");
+        out(E, "float *yi = y + (size_t)i * %ld;", outs);
+        act_forward_plane(E, n, "yi", outs);
+        close_block(E);
+    }
     if (n->act == ACT_SOFTMAX)
         emit_softmax_forward(E, "y", outs, 1);
 }
