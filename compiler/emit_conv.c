@@ -414,17 +414,40 @@ void emit_fc_backward(Emitter *E, const LayerPlan *lp)
     emit_weighted_backward_head(E, lp);
     if (lp->b_off >= 0)
         out(E, "float *db = m->grads + %ld;", lp->b_off);
-    out(E, "PARALLEL_FOR");
-    open_block(E, "for (long o = 0; o < %ld; o++)", outs);
-    out(E, "float *dwo = dw + o * %ld;", in);
-    open_block(E, "for (int i = 0; i < n; i++)");
-    out(E, "const float g = dy[(size_t)i * %ld + o];", outs);
-    out(E, "const float *xi = x + (size_t)i * %ld;", in);
-    out(E, "for (long k = 0; k < %ld; k++) dwo[k] += g * xi[k];", in);
-    if (lp->b_off >= 0)
-        out(E, "db[o] += g;");
-    close_block(E);
-    close_block(E);
+    long o4 = outs / 4 * 4;
+    if (o4) {
+        out(E, "/* four outputs at a time: each image's input read once for them */");
+        out(E, "PARALLEL_FOR");
+        open_block(E, "for (long o = 0; o < %ld; o += 4)", o4);
+        out(E, "float *d0 = dw + o * %ld, *d1 = d0 + %ld, *d2 = d1 + %ld, *d3 = d2 + %ld;", in, in, in, in);
+        open_block(E, "for (int i = 0; i < n; i++)");
+        out(E, "const float *g = dy + (size_t)i * %ld + o;", outs);
+        out(E, "const float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];");
+        out(E, "const float *xi = x + (size_t)i * %ld;", in);
+        open_block(E, "for (long k = 0; k < %ld; k++)", in);
+        out(E, "const float v = xi[k];");
+        out(E, "d0[k] += g0 * v;");
+        out(E, "d1[k] += g1 * v;");
+        out(E, "d2[k] += g2 * v;");
+        out(E, "d3[k] += g3 * v;");
+        close_block(E);
+        if (lp->b_off >= 0)
+            out(E, "db[o] += g0; db[o + 1] += g1; db[o + 2] += g2; db[o + 3] += g3;");
+        close_block(E);
+        close_block(E);
+    }
+    if (o4 < outs) {
+        open_block(E, "for (long o = %ld; o < %ld; o++)", o4, outs);
+        out(E, "float *dwo = dw + o * %ld;", in);
+        open_block(E, "for (int i = 0; i < n; i++)");
+        out(E, "const float g = dy[(size_t)i * %ld + o];", outs);
+        out(E, "const float *xi = x + (size_t)i * %ld;", in);
+        out(E, "for (long k = 0; k < %ld; k++) dwo[k] += g * xi[k];", in);
+        if (lp->b_off >= 0)
+            out(E, "db[o] += g;");
+        close_block(E);
+        close_block(E);
+    }
     out(E, "if (!dx)");
     out(E, "    return;");
     out(E, "PARALLEL_FOR");

@@ -104,12 +104,50 @@ static void pool_window_close(Emitter *E)
     close_block(E);
 }
 
+/* A max-pool whose windows all lie inside the image (no padding, no
+ * clipping) and are small: its window is unrolled, offsets constant. */
+static bool pool_unrolled(const Node *n)
+{
+    return n->pool == POOL_MAX && !n->global && n->pad_t == 0 && n->pad_l == 0 && n->kh * n->kw <= 9 &&
+           (n->out.h - 1) * n->sh + n->kh <= n->in_shape.h && (n->out.w - 1) * n->sw + n->kw <= n->in_shape.w;
+}
+
+/* The loops of an unrolled max-pool, up to xw: the window's first input. */
+static void pool_unrolled_open(Emitter *E, const Node *n)
+{
+    long c = (long)n->out.c, h = (long)n->in_shape.h, w = (long)n->in_shape.w;
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    out(E, "const size_t xo = (size_t)i * %ld + c * %ld;", c * h * w, h * w);
+    out(E, "const size_t yo = (size_t)i * %ld + c * %ld;", elems(n), plane(n));
+    open_block(E, "for (long oh = 0; oh < %lld; oh++)", (long long)n->out.h);
+    open_block(E, "for (long ow = 0; ow < %lld; ow++)", (long long)n->out.w);
+    out(E, "const long p = oh * %lld + ow, at0 = oh * %lld + ow * %lld;", (long long)n->out.w,
+        (long long)(n->sh * n->in_shape.w), (long long)n->sw);
+    out(E, "const float *xw = x + xo + at0;");
+    out(E, "float best = -INFINITY;");
+}
+
+static long window_offset(const Node *n, long k)
+{
+    return k / (long)n->kw * (long)n->in_shape.w + k % (long)n->kw;
+}
+
 static void pool_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     long w = (long)n->in_shape.w;
     out(E, "const float *x = %s;", in_ptr(E, lp, 0));
     out(E, "float *y = %s;", out_ptr(E, lp));
+    if (pool_unrolled(n)) {
+        pool_unrolled_open(E, n);
+        for (long k = 0; k < (long)(n->kh * n->kw); k++)
+            out(E, "best = xw[%ld] > best ? xw[%ld] : best;", window_offset(n, k), window_offset(n, k));
+        out(E, "y[yo + p] = best;");
+        pool_window_close(E);
+        return;
+    }
     pool_window_open(E, n, true);
     if (n->pool == POOL_MAX) {
         out(E, "float best = -INFINITY;");
@@ -136,6 +174,17 @@ static void pool_backward(Emitter *E, const LayerPlan *lp)
     backward_head(E, lp);
     out(E, "if (!dx)");
     out(E, "    return;");
+    if (pool_unrolled(n)) {
+        pool_unrolled_open(E, n);
+        out(E, "long at = -1;");
+        for (long k = 0; k < (long)(n->kh * n->kw); k++)
+            out(E, "if (xw[%ld] > best) { best = xw[%ld]; at = %ld; }", window_offset(n, k), window_offset(n, k),
+                window_offset(n, k));
+        out(E, "if (at >= 0)");
+        out(E, "    dx[xo + (size_t)(at0 + at)] += dy[yo + p];");
+        pool_window_close(E);
+        return;
+    }
     pool_window_open(E, n, true);
     if (n->pool == POOL_MAX) {
         out(E, "float best = -INFINITY;");

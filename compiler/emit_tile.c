@@ -113,6 +113,14 @@ static long tiles_per_task(long channels, long span, long blocks)
     return t < 1 ? 1 : t > blocks ? blocks : t;
 }
 
+/* Channels per micro-kernel pass: as many as keep the rows a pass reads
+ * (channels x (tiles*24 + span + 24) floats) within 16 KiB of L1. */
+static long channels_per_pass(long channels, long span, long per)
+{
+    long cc = 4096 / (per * TILE_Q + span + TILE_Q);
+    return cc < 4 ? 4 : cc > channels ? channels : cc;
+}
+
 /* How many of block `var`'s 4 outputs exist, as a C expression. */
 static const char *real_outputs(const char *var, long count)
 {
@@ -269,11 +277,25 @@ void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp)
     out(E, "const float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
     out(E, "float *yq = m->flat + (size_t)i * %ld + %ld;   /* rows of width %ld */", E->flat_elems, g.xregion, g.wp);
     out(E, "long end = task * %ld + %ld < %ld ? task * %ld + %ld : %ld;", per, per, blocks, per, per, blocks);
+    long cc = channels_per_pass(g.c, g.span, per);
+    if (cc < g.c) {
+        out(E, "/* %ld channels at a time, so that the input a pass reads stays in L1 */", cc);
+        out(E, "for (long c0 = 0; c0 < %ld; c0 += %ld)", g.c, cc);
+        E->indent++;
+    }
     out(E, "for (long fb = 0; fb < %ld; fb++)", g.f4 / 4);
     out(E, "    for (long t = task * %ld; t < end; t++)", per);
-    out(E, "        conv_tile(xp + t * 24, %ld, %ld, taps, %ld, w + fb * %ld, %ld, %ld, %s,", g.plane, g.c, g.taps,
-        4 * ct, ct, g.taps, real_outputs("fb", g.f));
-    out(E, "                  yq + fb * %ld + t * 24, %ld, 0);", 4 * g.nq24, g.nq24);
+    if (cc < g.c) {
+        out(E, "        conv_tile(xp + c0 * %ld + t * 24, %ld, %ld - c0 < %ld ? %ld - c0 : %ld, taps, %ld,", g.plane,
+            g.plane, g.c, cc, g.c, cc, g.taps);
+        out(E, "                  w + fb * %ld + c0 * %ld, %ld, %ld, %s, yq + fb * %ld + t * 24, %ld, c0 > 0);", 4 * ct,
+            g.taps, ct, g.taps, real_outputs("fb", g.f), 4 * g.nq24, g.nq24);
+        E->indent--;
+    } else {
+        out(E, "        conv_tile(xp + t * 24, %ld, %ld, taps, %ld, w + fb * %ld, %ld, %ld, %s,", g.plane, g.c, g.taps,
+            4 * ct, ct, g.taps, real_outputs("fb", g.f));
+        out(E, "                  yq + fb * %ld + t * 24, %ld, 0);", 4 * g.nq24, g.nq24);
+    }
     close_block(E);
     close_block(E);
     out(E, "PARALLEL_FOR");
@@ -365,11 +387,25 @@ static void emit_input_grads(Emitter *E, const Tile *g)
     out(E, "float *dxp = m->flat + (size_t)i * %ld;", E->flat_elems);
     out(E, "const float *dq = dxp + %ld;", g->xregion);
     out(E, "long end = task * %ld + %ld < %ld ? task * %ld + %ld : %ld;", per, per, blocks, per, per, blocks);
-    out(E, "for (long cb = 0; cb < %ld; cb++)", g->c4 / 4);
-    out(E, "    for (long t = task * %ld; t < end; t++)", per);
-    out(E, "        conv_tile(dq + t * 24, %ld, %ld, back, %ld, w + cb * %ld, %ld, %ld, %s,", g->bstride, g->f,
-        g->taps, 4 * g->taps, g->taps, ct, real_outputs("cb", g->c));
-    out(E, "                  dxp + cb * %ld + t * 24, %ld, 0);", 4 * g->np24, g->np24);
+    long fc = channels_per_pass(g->f, g->span, per);
+    if (fc < g->f) {
+        out(E, "/* %ld filters at a time, so that the dL/dy rows a pass reads stay in L1 */", fc);
+        out(E, "for (long f0 = 0; f0 < %ld; f0 += %ld)", g->f, fc);
+        E->indent++;
+        out(E, "for (long cb = 0; cb < %ld; cb++)", g->c4 / 4);
+        out(E, "    for (long t = task * %ld; t < end; t++)", per);
+        out(E, "        conv_tile(dq + f0 * %ld + t * 24, %ld, %ld - f0 < %ld ? %ld - f0 : %ld, back, %ld,", g->bstride,
+            g->bstride, g->f, fc, g->f, fc, g->taps);
+        out(E, "                  w + cb * %ld + f0 * %ld, %ld, %ld, %s, dxp + cb * %ld + t * 24, %ld, f0 > 0);",
+            4 * g->taps, ct, g->taps, ct, real_outputs("cb", g->c), 4 * g->np24, g->np24);
+        E->indent--;
+    } else {
+        out(E, "for (long cb = 0; cb < %ld; cb++)", g->c4 / 4);
+        out(E, "    for (long t = task * %ld; t < end; t++)", per);
+        out(E, "        conv_tile(dq + t * 24, %ld, %ld, back, %ld, w + cb * %ld, %ld, %ld, %s,", g->bstride, g->f,
+            g->taps, 4 * g->taps, g->taps, ct, real_outputs("cb", g->c));
+        out(E, "                  dxp + cb * %ld + t * 24, %ld, 0);", 4 * g->np24, g->np24);
+    }
     close_block(E);
     close_block(E);
     out(E, "PARALLEL_FOR");
