@@ -91,6 +91,7 @@ unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/gen/
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan-check:
 	$(MAKE) BUILD=build/asan CFLAGS='$(SAN)' LDFLAGS='$(SAN)' unit-check
+	CNNC=build/asan/cnnc LIBCNNRT=build/asan/libcnnrt.a SAN='$(SAN)' sh tests/gen/sanitize.sh
 
 # Once, with the normal build: the generated code of every example, the
 # driver, and conformance with PyTorch.
