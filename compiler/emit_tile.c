@@ -26,6 +26,7 @@
 
 #define TILE_Q 24          /* positions per micro-kernel call: 3 vectors */
 #define TILE_BUDGET 16384  /* floats of input a task's tiles span (64 KiB) */
+#define PACK_MOST 1024     /* floats of a packed channel; larger kernels read the planes */
 
 typedef struct {
     long c, h, w, hp, wp, f, oh, ow, pt, pl, kh, kw, dh, dw, taps;
@@ -258,22 +259,39 @@ static void emit_pad_input(Emitter *E, const Tile *g)
 
 static void emit_compaction(Emitter *E, const LayerPlan *lp, const Tile *g);
 
+/* Channels per packed pass: as many as fit 4096 floats (16 KiB of L1) at
+ * ps floats each, split evenly (64 channels of 78: 32 + 32, not 52 + 12). */
+static long packed_pass(long channels, long ps)
+{
+    long most = 4096 / ps < 1 ? 1 : 4096 / ps, passes;
+    if (most > channels)
+        most = channels;
+    passes = (channels + most - 1) / most;
+    return (channels + passes - 1) / passes;
+}
+
+/* static const long packed[] = {each tap's offset in a packed channel}:
+ * row kh, column kw (or KW-1-kw when flipped: dL/dx reads backwards). */
+static void emit_packed_offsets(Emitter *E, const Tile *g, long row, bool flipped)
+{
+    StrBuf s;
+    sb_init(&s);
+    for (long t = 0; t < g->taps; t++) {
+        long kw = flipped ? g->kw - 1 - t % g->kw : t % g->kw;
+        sb_printf(&s, "%s%ld", t ? ", " : "", t / g->kw * row + kw * g->dw);
+    }
+    out(E, "static const long packed[%ld] = {%s};", g->taps, s.data);
+    sb_free(&s);
+}
+
 /* The tiles of a task with their input packed first: for each tile and
  * pass of channels, the KH rows of ROW floats that its 24 positions read
  * (ROW = 24 + (KW-1)*DW) side by side, so that the micro-kernel's loads
  * come from one small block in L1 instead of rows a plane apart. */
 static void emit_packed_tiles(Emitter *E, const Tile *g, long per, long row)
 {
-    long ps = g->kh * row, cc = 4096 / ps, ct = g->c * g->taps;
-    if (cc > g->c)
-        cc = g->c;
-    cc = (g->c + (g->c + cc - 1) / cc - 1) / ((g->c + cc - 1) / cc);   /* even passes */
-    StrBuf s;
-    sb_init(&s);
-    for (long t = 0; t < g->taps; t++)
-        sb_printf(&s, "%s%ld", t ? ", " : "", t / g->kw * row + t % g->kw * g->dw);
-    out(E, "static const long packed[%ld] = {%s};", g->taps, s.data);
-    sb_free(&s);
+    long ps = g->kh * row, cc = packed_pass(g->c, ps), ct = g->c * g->taps;
+    emit_packed_offsets(E, g, row, false);
     out(E, "float pack[%ld];   /* %ld channels x %ld rows of %ld */", cc * ps, cc, g->kh, row);
     open_block(E, "for (long c0 = 0; c0 < %ld; c0 += %ld)", g->c, cc);
     out(E, "const long nc = %ld - c0 < %ld ? %ld - c0 : %ld;", g->c, cc, g->c, cc);
@@ -297,7 +315,7 @@ void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp)
     long blocks = g.nq24 / TILE_Q, per = tiles_per_task(g.c, g.span, blocks);
     long tasks = (blocks + per - 1) / per, ct = g.c * g.taps;
     long row = TILE_Q + (g.kw - 1) * g.dw, ps = g.kh * row;   /* a packed channel: KH rows */
-    if (ps > 1024)
+    if (ps > PACK_MOST)
         emit_offsets(E, &g, "taps", 0, 1);
     out(E, "const float *x = %s;", in_ptr(E, lp, 0));
     out(E, "float *y = %s;", out_ptr(E, lp));
@@ -315,7 +333,7 @@ void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp)
     out(E, "const float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
     out(E, "float *yq = m->flat + (size_t)i * %ld + %ld;   /* rows of width %ld */", E->flat_elems, g.xregion, g.wp);
     out(E, "long end = task * %ld + %ld < %ld ? task * %ld + %ld : %ld;", per, per, blocks, per, per, blocks);
-    if (ps <= 1024) {
+    if (ps <= PACK_MOST) {
         emit_packed_tiles(E, &g, per, row);
         close_block(E);
         close_block(E);
@@ -434,7 +452,7 @@ static void emit_input_grads(Emitter *E, const Tile *g)
     long row = TILE_Q + (g->kw - 1) * g->dw, ps = g->kh * row;
     out(E, "if (!dx)");
     out(E, "    return;");
-    if (ps > 1024)
+    if (ps > PACK_MOST)
         emit_offsets(E, g, "back", g->span, -1);
     out(E, "PARALLEL_FOR2");
     open_block(E, "for (int i = 0; i < n; i++)");
@@ -443,20 +461,12 @@ static void emit_input_grads(Emitter *E, const Tile *g)
     out(E, "const float *dq = dxp + %ld;", g->xregion);
     out(E, "long end = task * %ld + %ld < %ld ? task * %ld + %ld : %ld;", per, per, blocks, per, per, blocks);
     long fc = channels_per_pass(g->f, g->span, per);
-    if (ps <= 1024) {
+    if (ps <= PACK_MOST) {
         /* as in the forward: the rows each tile reads packed side by side;
          * packed row kh starts (KH-1-kh) rows into dL/dy, and tap (kh, kw)
          * reads it at offset (KW-1-kw)*DW */
-        long pc = 4096 / ps;
-        if (pc > g->f)
-            pc = g->f;
-        pc = (g->f + (g->f + pc - 1) / pc - 1) / ((g->f + pc - 1) / pc);
-        StrBuf s;
-        sb_init(&s);
-        for (long t = 0; t < g->taps; t++)
-            sb_printf(&s, "%s%ld", t ? ", " : "", t / g->kw * row + (g->kw - 1 - t % g->kw) * g->dw);
-        out(E, "static const long packed[%ld] = {%s};", g->taps, s.data);
-        sb_free(&s);
+        long pc = packed_pass(g->f, ps);
+        emit_packed_offsets(E, g, row, true);
         out(E, "float pack[%ld];   /* %ld filters x %ld rows of %ld */", pc * ps, pc, g->kh, row);
         open_block(E, "for (long f0 = 0; f0 < %ld; f0 += %ld)", g->f, pc);
         out(E, "const long nf = %ld - f0 < %ld ? %ld - f0 : %ld;", g->f, pc, g->f, pc);
