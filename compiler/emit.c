@@ -210,6 +210,15 @@ void emit_trailing_act_backward(Emitter *E, const Node *n)
     close_block(E);
 }
 
+void emit_weighted_forward_head(Emitter *E, const LayerPlan *lp)
+{
+    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
+    out(E, "float *y = %s;", out_ptr(E, lp));
+    out(E, "const float *w = m->params + %ld;", lp->w_off);
+    if (lp->b_off >= 0)
+        out(E, "const float *b = m->params + %ld;", lp->b_off);
+}
+
 void emit_weighted_backward_head(Emitter *E, const LayerPlan *lp)
 {
     out(E, "const float *x = %s;", in_ptr(E, lp, 0));

@@ -12,7 +12,7 @@ long blas_col_elems(const Node *n)
     return (long)(n->in_shape.c / n->groups * n->kh * n->kw * n->out.h * n->out.w);
 }
 
-static void declare_geom(Emitter *E, const Node *n)
+void emit_conv_geom(Emitter *E, const Node *n)
 {
     out(E, "static const cnn_conv_geom g = {%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
            "%lld, %lld, 0};",
@@ -43,7 +43,7 @@ void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     Mat d = mat_of(n);
-    declare_geom(E, n);
+    emit_conv_geom(E, n);
     out(E, "const float *x = %s;", in_ptr(E, lp, 0));
     out(E, "float *y = %s;", out_ptr(E, lp));
     out(E, "const float *w = m->params + %ld;", lp->w_off);
@@ -74,7 +74,7 @@ void emit_conv_backward_blas(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     Mat d = mat_of(n);
-    declare_geom(E, n);
+    emit_conv_geom(E, n);
     emit_weighted_backward_head(E, lp);
     open_block(E, "for (int i = 0; i < n; i++)");
     if (lp->b_off >= 0) {

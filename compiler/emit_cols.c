@@ -101,15 +101,6 @@ void emit_cols_kernels(Emitter *E)
     blank(E);
 }
 
-static void declare_geom(Emitter *E, const Node *n)
-{
-    out(E, "static const cnn_conv_geom g = {%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
-           "%lld, %lld, 0};",
-        (long long)n->in_shape.c, (long long)n->in_shape.h, (long long)n->in_shape.w, (long long)n->kh,
-        (long long)n->kw, (long long)n->sh, (long long)n->sw, (long long)n->dh, (long long)n->dw,
-        (long long)n->pad_t, (long long)n->pad_l, (long long)n->out.h, (long long)n->out.w);
-}
-
 /* The loop over groups of images, and this group's columns in m->col. */
 static void open_groups(Emitter *E, const Cols *g)
 {
@@ -159,12 +150,8 @@ void emit_cols_conv_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     Cols g = cols_of(n);
-    declare_geom(E, n);
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "float *y = %s;", out_ptr(E, lp));
-    out(E, "const float *w = m->params + %ld;", lp->w_off);
-    if (lp->b_off >= 0)
-        out(E, "const float *b = m->params + %ld;", lp->b_off);
+    emit_conv_geom(E, n);
+    emit_weighted_forward_head(E, lp);
     open_groups(E, &g);
     emit_columns(E, &g, false);
     emit_matmul(E, "cols", g.k, g.k, 1, g.f, "yq");
@@ -190,7 +177,7 @@ void emit_cols_conv_backward(Emitter *E, const LayerPlan *lp)
     const Node *n = lp->node;
     Cols g = cols_of(n);
     long half = round_up(g.f4 / 2, 4);
-    declare_geom(E, n);
+    emit_conv_geom(E, n);
     emit_weighted_backward_head(E, lp);
     open_groups(E, &g);
     out(E, "/* the columns, and dL/dy in yq */");

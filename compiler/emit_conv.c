@@ -187,13 +187,6 @@ static Taps taps_of(const Node *n, bool transposed)
     return t;
 }
 
-static void declare_weights(Emitter *E, const LayerPlan *lp)
-{
-    out(E, "const float *w = m->params + %ld;", lp->w_off);
-    if (lp->b_off >= 0)
-        out(E, "const float *b = m->params + %ld;", lp->b_off);
-}
-
 static void act_forward_plane(Emitter *E, const Node *n, const char *ptr, long count)
 {
     char c[32];
@@ -212,9 +205,7 @@ void emit_conv_forward(Emitter *E, const LayerPlan *lp)
     t.a = "yf";
     t.b = "xc";
     t.wk = "wk";
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "float *y = %s;", out_ptr(E, lp));
-    declare_weights(E, lp);
+    emit_weighted_forward_head(E, lp);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");
     open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
@@ -290,9 +281,7 @@ void emit_deconv_forward(Emitter *E, const LayerPlan *lp)
     t.a = "xc";
     t.b = "yf";
     t.wk = "wk";
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "float *y = %s;", out_ptr(E, lp));
-    declare_weights(E, lp);
+    emit_weighted_forward_head(E, lp);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");
     open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
@@ -383,9 +372,7 @@ void emit_fc_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "float *y = %s;", out_ptr(E, lp));
-    declare_weights(E, lp);
+    emit_weighted_forward_head(E, lp);
     out(E, "/* over the outputs: at batch 1, over the images would leave threads idle */");
     out(E, "PARALLEL_FOR");
     open_block(E, "for (long o = 0; o < %ld; o++)", outs);

@@ -104,11 +104,7 @@ void emit_flat_conv_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     Flat g = flat_of(n);
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "float *y = %s;", out_ptr(E, lp));
-    out(E, "const float *w = m->params + %ld;", lp->w_off);
-    if (lp->b_off >= 0)
-        out(E, "const float *b = m->params + %ld;", lp->b_off);
+    emit_weighted_forward_head(E, lp);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");
     emit_padded_input(E, &g);

@@ -317,11 +317,7 @@ void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp)
     long row = TILE_Q + (g.kw - 1) * g.dw, ps = g.kh * row;   /* a packed channel: KH rows */
     if (ps > PACK_MOST)
         emit_offsets(E, &g, "taps", 0, 1);
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "float *y = %s;", out_ptr(E, lp));
-    out(E, "const float *w = m->params + %ld;", lp->w_off);
-    if (lp->b_off >= 0)
-        out(E, "const float *b = m->params + %ld;", lp->b_off);
+    emit_weighted_forward_head(E, lp);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");
     emit_pad_input(E, &g);

@@ -75,6 +75,8 @@ void emit_act_backward(Emitter *E, ActKind act, double alpha, const char *y, con
 
 /* The derivative of a layer's trailing activation, in place in dy. */
 void emit_trailing_act_backward(Emitter *E, const Node *n);
+/* The start of a forward with weights: x, y, w, and b when there is one. */
+void emit_weighted_forward_head(Emitter *E, const LayerPlan *lp);
 /* The start of a backward with weights: x, y, dy, dx, w, dw, and the
  * trailing activation's derivative already applied to dy. */
 void emit_weighted_backward_head(Emitter *E, const LayerPlan *lp);
@@ -117,6 +119,9 @@ void emit_cols_conv_forward(Emitter *E, const LayerPlan *lp);
 void emit_cols_conv_backward(Emitter *E, const LayerPlan *lp);
 /* Scratch per image of a convolution's tiled or flat kernel. */
 long conv_scratch_elems(const Node *n);
+/* --blas variants (emit_blas.c); emit_conv_geom declares g, the layer's
+ * cnn_conv_geom for the runtime's im2col (one group's channels). */
+void emit_conv_geom(Emitter *E, const Node *n);
 /* --blas variants (emit_blas.c) */
 long blas_col_elems(const Node *n);
 void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp);
