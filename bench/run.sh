@@ -230,10 +230,16 @@ echo
 fmt='%-44s %3s %11s %11s %10s  %-16s %s\n'
 # shellcheck disable=SC2059
 printf "$fmt" "figure" "thr" "cnnc" "PyTorch" "cnnc/torch" "target" "met"
+# Keeps each figure's values for the speed-up table: $tmp/fig.ID.SIDE.T
+keep() { printf '%s\n' "$4" >"$tmp/fig.$1.$2.$3"; }
+got() { cat "$tmp/fig.$1.$2.$3" 2>/dev/null || true; }
+
 # figure ID LABEL UNIT BATCH THREADS OURS THEIRS TARGET-OP TARGET-LIMIT TARGET-TEXT
 # (TARGET-OP ratio>= | ratio<= | ours>= | -): prints a row, records it
 figure() {
     id=$1 label=$2 unit=$3 batch=$4 t=$5 a=$6 b=$7 op=$8 limit=$9 text=${10}
+    keep "$id" cnnc "$t" "$a"
+    keep "$id" torch "$t" "$b"
     q=$(ratio "$a" "$b")
     case $op in
     ratio*) m=$(met "$q" "${op#ratio}" "$limit") ;;
@@ -263,29 +269,21 @@ inv() { # SCALE RATE FORMAT: SCALE/RATE (us or ms per image)
     if [ -n "$2" ]; then calc "$3" "$1 / $2"; fi
 }
 
-# Keeps each figure's values for the speed-up table: $tmp/fig.ID.SIDE.T
-keep() { printf '%s\n' "$4" >"$tmp/fig.$1.$2.$3"; }
-got() { cat "$tmp/fig.$1.$2.$3" 2>/dev/null || true; }
-
 for t in $THREADS; do
     a=$(rate cnnc lenet "$t" train) b=$(rate torch lenet "$t" train)
-    keep lenet_train cnnc "$t" "$a"; keep lenet_train torch "$t" "$b"
     figure lenet_train "LeNet-5 train images/s (batch 64)" images/s 64 "$t" "$a" "$b" "ratio>=" 3 ">= 3x PyTorch"
 done
 for t in $THREADS; do
     a=$(rate cnnc lenet "$t" forward) b=$(rate torch lenet "$t" forward)
-    keep lenet_infer cnnc "$t" "$a"; keep lenet_infer torch "$t" "$b"
     figure lenet_infer "LeNet-5 inference images/s (batch 64)" images/s 64 "$t" "$a" "$b" "ratio>=" 3 ">= 3x PyTorch"
 done
 for t in $THREADS; do
     a=$(inv 1e6 "$(rate cnnc lenet1 "$t" forward)" %.1f) b=$(median "lenet.torch.$t.latency")
-    keep lenet_latency cnnc "$t" "$a"; keep lenet_latency torch "$t" "$b"
     figure lenet_latency "LeNet-5 latency us (batch 1)" us 1 "$t" "$a" "$b" "ratio<=" 0.1 "<= 0.1x PyTorch"
 done
 for t in $THREADS; do
     p=$(maximum "peak.$t")
     a=$(gflops 1 "$(rate cnnc conv "$t" forward)") b=$(gflops 1 "$(rate torch conv "$t" forward)")
-    keep conv_fwd cnnc "$t" "$a"; keep conv_fwd torch "$t" "$b"
     figure conv_fwd "conv 3x3 64->64 56x56 fwd GFLOP/s (batch 8)" GFLOP/s 8 "$t" "$a" "$b" - "" ""
     figure conv_fwd_peak "  the same, % of FP32 peak" "% of peak" 8 "$t" "$(pct "$a" "$p")" "$(pct "$b" "$p")" \
         "ours>=" 70 ">= 70% (cnnc)"
@@ -296,23 +294,19 @@ for t in $THREADS; do
     # then dL/dW and dL/dx, as torch's y = conv(x); y.backward(dy) does:
     # 3x the forward's flops on both sides.
     a=$(gflops 3 "$(rate cnnc conv "$t" backward)") b=$(gflops 3 "$(rate torch conv "$t" backward)")
-    keep conv_fwdbwd cnnc "$t" "$a"; keep conv_fwdbwd torch "$t" "$b"
     figure conv_fwdbwd "conv fwd+bwd GFLOP/s (batch 8)" GFLOP/s 8 "$t" "$a" "$b" - "" ""
     figure conv_fwdbwd_peak "  the same, % of FP32 peak" "% of peak" 8 "$t" "$(pct "$a" "$p")" "$(pct "$b" "$p")" - "" ""
 done
 for t in $THREADS; do
     a=$(rate cnnc resnet18 "$t" train) b=$(rate torch resnet18 "$t" train)
-    keep resnet18_train cnnc "$t" "$a"; keep resnet18_train torch "$t" "$b"
     figure resnet18_train "ResNet-18 64x64 train images/s (batch 8)" images/s 8 "$t" "$a" "$b" "ratio>=" 1 ">= 1x PyTorch"
 done
 for t in $THREADS; do
     a=$(rate cnnc resnet18 "$t" forward) b=$(rate torch resnet18 "$t" forward)
-    keep resnet18_infer cnnc "$t" "$a"; keep resnet18_infer torch "$t" "$b"
     figure resnet18_infer "ResNet-18 64x64 inference images/s (batch 8)" images/s 8 "$t" "$a" "$b" - "" ""
 done
 for t in $THREADS; do
     a=$(rate cnnc vgg16 "$t" forward) b=$(rate torch vgg16 "$t" forward)
-    keep vgg16_infer cnnc "$t" "$a"; keep vgg16_infer torch "$t" "$b"
     figure vgg16_infer "VGG-16 224x224 inference images/s (batch 1)" images/s 1 "$t" "$a" "$b" "ratio>=" 1 ">= 1x PyTorch"
     figure vgg16_ms "  the same, ms per image" ms 1 "$t" "$(inv 1000 "$a" %.1f)" "$(inv 1000 "$b" %.1f)" - "" ""
 done

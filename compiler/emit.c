@@ -219,6 +219,20 @@ void emit_weighted_forward_head(Emitter *E, const LayerPlan *lp)
         out(E, "const float *b = m->params + %ld;", lp->b_off);
 }
 
+void emit_output_rows(Emitter *E, const LayerPlan *lp, const char *rows, long width)
+{
+    const Node *n = lp->node;
+    long oh = (long)n->out.h, ow = (long)n->out.w;
+    out(E, "float *yf = y + (size_t)i * %lld + f * %ld;", (long long)n->out_elems, oh * ow);
+    out(E, "for (long r = 0; r < %ld; r++)", oh);
+    out(E, "    for (long o = 0; o < %ld; o++)", ow);
+    out(E, "        yf[r * %ld + o] = %s[r * %ld + o]%s;", ow, rows, width, lp->b_off >= 0 ? " + b[f]" : "");
+    char count[32];
+    snprintf(count, sizeof count, "%ld", oh * ow);
+    if (n->act != ACT_SOFTMAX)
+        emit_act_forward(E, n->act, n->act_alpha, "yf", count);
+}
+
 void emit_weighted_backward_head(Emitter *E, const LayerPlan *lp)
 {
     out(E, "const float *x = %s;", in_ptr(E, lp, 0));

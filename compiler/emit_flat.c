@@ -145,14 +145,7 @@ void emit_flat_conv_forward(Emitter *E, const LayerPlan *lp)
         close_block(E);
     }
     close_block(E);
-    out(E, "float *yf = y + (size_t)i * %ld + f * %ld;", g.out_size, g.oh * g.ow);
-    out(E, "for (long r = 0; r < %ld; r++)", g.oh);
-    out(E, "    for (long o = 0; o < %ld; o++)", g.ow);
-    out(E, "        yf[r * %ld + o] = yq[r * %ld + o]%s;", g.ow, g.wp, lp->b_off >= 0 ? " + b[f]" : "");
-    char count[32];
-    snprintf(count, sizeof count, "%ld", g.oh * g.ow);
-    if (n->act != ACT_SOFTMAX)
-        emit_act_forward(E, n->act, n->act_alpha, "yf", count);
+    emit_output_rows(E, lp, "yq", g.wp);
     close_block(E);
     close_block(E);
     if (n->act == ACT_SOFTMAX)

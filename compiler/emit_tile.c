@@ -26,7 +26,7 @@
 
 #define TILE_Q 24          /* positions per micro-kernel call: 3 vectors */
 #define TILE_BUDGET 16384  /* floats of input a task's tiles span (64 KiB) */
-#define PACK_MOST 1024     /* floats of a packed channel; larger kernels read the planes */
+#define PACK_MOST 1024     /* floats of a packed channel (KH rows); larger kernels: columns */
 
 typedef struct {
     long c, h, w, hp, wp, f, oh, ow, pt, pl, kh, kw, dh, dw, taps;
@@ -86,18 +86,26 @@ static Tile tile_of(const Node *n)
     return g;
 }
 
+/* Floats of one packed kernel row: the 24 positions of a tile and the
+ * KW-1 dilated columns the kernel reaches beyond them. */
+static long packed_row(const Tile *g)
+{
+    return TILE_Q + (g->kw - 1) * g->dw;
+}
+
 /* Direct tiles compute the positions of rows of width WP, 24 at a time,
  * of which only OH*OW are outputs (16 of 24 for a 4x4 plane): they waste
  * (nq24 - P) / P of the work.  The column kernels of emit_cols.c waste
  * none, but copy K*P values per image for F*K*P multiply-adds: measured,
- * about 20/F of the work.  Direct tiles are the default unless they lose. */
+ * about 20/F of the work.  Direct tiles are the default unless they lose,
+ * or the kernel is too large for a tile's packed rows (PACK_MOST). */
 bool tile_conv_ok(const Node *n)
 {
     if (n->op != OP_CONV || n->sh != 1 || n->sw != 1 || n->groups != 1)
         return false;
     Tile g = tile_of(n);
     long p = g.oh * g.ow;
-    return 20 * p >= g.f * (g.nq24 - p);
+    return g.kh * packed_row(&g) <= PACK_MOST && 20 * p >= g.f * (g.nq24 - p);
 }
 
 long conv_scratch_elems(const Node *n)
@@ -114,14 +122,6 @@ static long tiles_per_task(long channels, long span, long blocks)
 {
     long t = (TILE_BUDGET / channels - span) / TILE_Q;
     return t < 1 ? 1 : t > blocks ? blocks : t;
-}
-
-/* Channels per micro-kernel pass: as many as keep the rows a pass reads
- * (channels x (tiles*24 + span + 24) floats) within 16 KiB of L1. */
-static long channels_per_pass(long channels, long span, long per)
-{
-    long cc = 4096 / (per * TILE_Q + span + TILE_Q);
-    return cc < 4 ? 4 : cc > channels ? channels : cc;
 }
 
 /* How many of block `var`'s 4 outputs exist, as a C expression. */
@@ -225,16 +225,15 @@ void emit_tile_kernels(Emitter *E)
     blank(E);
 }
 
-/* static const long NAME[] = {the taps' offsets, each from base - ...}. */
-static void emit_offsets(Emitter *E, const Tile *g, const char *name, long base, int sign)
+/* static const long taps[] = {each tap's offset in an input plane}, for
+ * dL/dW's pairs of (channel, tap). */
+static void emit_taps(Emitter *E, const Tile *g)
 {
     StrBuf s;
     sb_init(&s);
-    for (long t = 0; t < g->taps; t++) {
-        long off = t / g->kw * g->dh * g->wp + t % g->kw * g->dw;
-        sb_printf(&s, "%s%ld", t ? ", " : "", base + sign * off);
-    }
-    out(E, "static const long %s[%ld] = {%s};", name, g->taps, s.data);
+    for (long t = 0; t < g->taps; t++)
+        sb_printf(&s, "%s%ld", t ? ", " : "", t / g->kw * g->dh * g->wp + t % g->kw * g->dw);
+    out(E, "static const long taps[%ld] = {%s};", g->taps, s.data);
     sb_free(&s);
 }
 
@@ -284,25 +283,43 @@ static void emit_packed_offsets(Emitter *E, const Tile *g, long row, bool flippe
     sb_free(&s);
 }
 
-/* The tiles of a task with their input packed first: for each tile and
- * pass of channels, the KH rows of ROW floats that its 24 positions read
- * (ROW = 24 + (KW-1)*DW) side by side, so that the micro-kernel's loads
- * come from one small block in L1 instead of rows a plane apart. */
-static void emit_packed_tiles(Emitter *E, const Tile *g, long per, long row)
+/* One task's tiles, their input packed first.  For each tile and pass of
+ * input channels, the KH rows of packed_row() floats that its 24
+ * positions read sit side by side, so that the micro-kernel's loads come
+ * from one small block in L1 instead of rows a plane apart.  The forward
+ * reads the input planes; dL/dx reads dL/dy planes backwards (packed row
+ * kh starts KH-1-kh rows in, tap (kh, kw) reads column KW-1-kw). */
+typedef struct {
+    const char *in;     /* planes: "xp" or "dq" */
+    long nin, stride;   /* channels summed over, floats between their planes */
+    bool flipped;       /* dL/dx */
+    long nout;          /* output channels, in blocks of 4 */
+    long w_out, w_in;   /* weight strides: per output, per input channel */
+    const char *out;    /* output rows: "yq" or "dxp" */
+    long out_stride;    /* floats between output rows */
+} Packing;
+
+static void emit_packed_tiles(Emitter *E, const Tile *g, long per, const Packing *k)
 {
-    long ps = g->kh * row, cc = packed_pass(g->c, ps), ct = g->c * g->taps;
-    emit_packed_offsets(E, g, row, false);
+    long row = packed_row(g), ps = g->kh * row, cc = packed_pass(k->nin, ps);
+    emit_packed_offsets(E, g, row, k->flipped);
     out(E, "float pack[%ld];   /* %ld channels x %ld rows of %ld */", cc * ps, cc, g->kh, row);
-    open_block(E, "for (long c0 = 0; c0 < %ld; c0 += %ld)", g->c, cc);
-    out(E, "const long nc = %ld - c0 < %ld ? %ld - c0 : %ld;", g->c, cc, g->c, cc);
+    open_block(E, "for (long c0 = 0; c0 < %ld; c0 += %ld)", k->nin, cc);
+    out(E, "const long nc = %ld - c0 < %ld ? %ld - c0 : %ld;", k->nin, cc, k->nin, cc);
     open_block(E, "for (long t = task * %ld; t < end; t++)", per);
+    char rows[64];   /* where packed row r starts in a plane */
+    if (k->flipped)
+        snprintf(rows, sizeof rows, "(%ld - r) * %ld", g->kh - 1, g->dh * g->wp);
+    else
+        snprintf(rows, sizeof rows, "r * %ld", g->dh * g->wp);
     out(E, "for (long c = 0; c < nc; c++)");
     out(E, "    for (long r = 0; r < %ld; r++)", g->kh);
-    out(E, "        memcpy(pack + c * %ld + r * %ld, xp + (c0 + c) * %ld + t * 24 + r * %ld, sizeof(float) * %ld);", ps,
-        row, g->plane, g->dh * g->wp, row);
-    out(E, "for (long fb = 0; fb < %ld; fb++)", g->f4 / 4);
-    out(E, "    conv_tile(pack, %ld, nc, packed, %ld, w + fb * %ld + c0 * %ld, %ld, %ld, %s, yq + fb * %ld + t * 24, %ld,",
-        ps, g->taps, 4 * ct, g->taps, ct, g->taps, real_outputs("fb", g->f), 4 * g->nq24, g->nq24);
+    out(E, "        memcpy(pack + c * %ld + r * %ld, %s + (c0 + c) * %ld + t * 24 + %s, sizeof(float) * %ld);", ps, row,
+        k->in, k->stride, rows, row);
+    out(E, "for (long ob = 0; ob < %ld; ob++)", round_up(k->nout, 4) / 4);
+    out(E, "    conv_tile(pack, %ld, nc, packed, %ld, w + ob * %ld + c0 * %ld, %ld, %ld, %s, %s + ob * %ld + t * 24, %ld,",
+        ps, g->taps, 4 * k->w_out, k->w_in, k->w_out, k->w_in, real_outputs("ob", k->nout), k->out,
+        4 * k->out_stride, k->out_stride);
     out(E, "              c0 > 0);");
     close_block(E);
     close_block(E);
@@ -313,10 +330,8 @@ void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp)
     const Node *n = lp->node;
     Tile g = tile_of(n);
     long blocks = g.nq24 / TILE_Q, per = tiles_per_task(g.c, g.span, blocks);
-    long tasks = (blocks + per - 1) / per, ct = g.c * g.taps;
-    long row = TILE_Q + (g.kw - 1) * g.dw, ps = g.kh * row;   /* a packed channel: KH rows */
-    if (ps > PACK_MOST)
-        emit_offsets(E, &g, "taps", 0, 1);
+    long tasks = (blocks + per - 1) / per;
+    Packing k = {"xp", g.c, g.plane, false, g.f, g.c * g.taps, g.taps, "yq", g.nq24};
     emit_weighted_forward_head(E, lp);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");
@@ -329,59 +344,25 @@ void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp)
     out(E, "const float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
     out(E, "float *yq = m->flat + (size_t)i * %ld + %ld;   /* rows of width %ld */", E->flat_elems, g.xregion, g.wp);
     out(E, "long end = task * %ld + %ld < %ld ? task * %ld + %ld : %ld;", per, per, blocks, per, per, blocks);
-    if (ps <= PACK_MOST) {
-        emit_packed_tiles(E, &g, per, row);
-        close_block(E);
-        close_block(E);
-        emit_compaction(E, lp, &g);
-        return;
-    }
-    long cc = channels_per_pass(g.c, g.span, per);
-    if (cc < g.c) {
-        out(E, "/* %ld channels at a time, so that the input a pass reads stays in L1 */", cc);
-        out(E, "for (long c0 = 0; c0 < %ld; c0 += %ld)", g.c, cc);
-        E->indent++;
-    }
-    out(E, "for (long fb = 0; fb < %ld; fb++)", g.f4 / 4);
-    out(E, "    for (long t = task * %ld; t < end; t++)", per);
-    if (cc < g.c) {
-        out(E, "        conv_tile(xp + c0 * %ld + t * 24, %ld, %ld - c0 < %ld ? %ld - c0 : %ld, taps, %ld,", g.plane,
-            g.plane, g.c, cc, g.c, cc, g.taps);
-        out(E, "                  w + fb * %ld + c0 * %ld, %ld, %ld, %s, yq + fb * %ld + t * 24, %ld, c0 > 0);", 4 * ct,
-            g.taps, ct, g.taps, real_outputs("fb", g.f), 4 * g.nq24, g.nq24);
-        E->indent--;
-    } else {
-        out(E, "        conv_tile(xp + t * 24, %ld, %ld, taps, %ld, w + fb * %ld, %ld, %ld, %s,", g.plane, g.c, g.taps,
-            4 * ct, ct, g.taps, real_outputs("fb", g.f));
-        out(E, "                  yq + fb * %ld + t * 24, %ld, 0);", 4 * g.nq24, g.nq24);
-    }
+    emit_packed_tiles(E, &g, per, &k);
     close_block(E);
     close_block(E);
     emit_compaction(E, lp, &g);
 }
 
 /* The output rows cut back to the image, with bias and activation. */
-static void emit_compaction(Emitter *E, const LayerPlan *lp, const Tile *tg)
+static void emit_compaction(Emitter *E, const LayerPlan *lp, const Tile *g)
 {
-    const Node *n = lp->node;
-    Tile g = *tg;
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");
-    out(E, "const float *yq = m->flat + (size_t)i * %ld + %ld;", E->flat_elems, g.xregion);
-    open_block(E, "for (long f = 0; f < %ld; f++)", g.f);
-    out(E, "float *yf = y + (size_t)i * %ld + f * %ld;", g.out_size, g.oh * g.ow);
-    out(E, "for (long r = 0; r < %ld; r++)", g.oh);
-    out(E, "    for (long o = 0; o < %ld; o++)", g.ow);
-    out(E, "        yf[r * %ld + o] = yq[f * %ld + r * %ld + o]%s;", g.ow, g.nq24, g.wp,
-        lp->b_off >= 0 ? " + b[f]" : "");
-    char count[32];
-    snprintf(count, sizeof count, "%ld", g.oh * g.ow);
-    if (n->act != ACT_SOFTMAX)
-        emit_act_forward(E, n->act, n->act_alpha, "yf", count);
+    out(E, "const float *yq = m->flat + (size_t)i * %ld + %ld;", E->flat_elems, g->xregion);
+    open_block(E, "for (long f = 0; f < %ld; f++)", g->f);
+    out(E, "const float *yr = yq + f * %ld;", g->nq24);
+    emit_output_rows(E, lp, "yr", g->wp);
     close_block(E);
     close_block(E);
-    if (n->act == ACT_SOFTMAX)
-        emit_softmax_forward(E, "y", g.f, g.oh * g.ow);
+    if (lp->node->act == ACT_SOFTMAX)
+        emit_softmax_forward(E, "y", g->f, g->oh * g->ow);
 }
 
 /* Image i's input planes and dL/dy planes, bstride apart: span zeros,
@@ -444,57 +425,17 @@ static void emit_weight_grads(Emitter *E, const LayerPlan *lp, const Tile *g)
 static void emit_input_grads(Emitter *E, const Tile *g)
 {
     long blocks = g->np24 / TILE_Q, per = tiles_per_task(g->f, g->span, blocks);
-    long tasks = (blocks + per - 1) / per, ct = g->c * g->taps;
-    long row = TILE_Q + (g->kw - 1) * g->dw, ps = g->kh * row;
+    long tasks = (blocks + per - 1) / per;
+    Packing k = {"dq", g->f, g->bstride, true, g->c, g->taps, g->c * g->taps, "dxp", g->np24};
     out(E, "if (!dx)");
     out(E, "    return;");
-    if (ps > PACK_MOST)
-        emit_offsets(E, g, "back", g->span, -1);
     out(E, "PARALLEL_FOR2");
     open_block(E, "for (int i = 0; i < n; i++)");
     open_block(E, "for (long task = 0; task < %ld; task++)", tasks);
     out(E, "float *dxp = m->flat + (size_t)i * %ld;", E->flat_elems);
     out(E, "const float *dq = dxp + %ld;", g->xregion);
     out(E, "long end = task * %ld + %ld < %ld ? task * %ld + %ld : %ld;", per, per, blocks, per, per, blocks);
-    long fc = channels_per_pass(g->f, g->span, per);
-    if (ps <= PACK_MOST) {
-        /* as in the forward: the rows each tile reads packed side by side;
-         * packed row kh starts (KH-1-kh) rows into dL/dy, and tap (kh, kw)
-         * reads it at offset (KW-1-kw)*DW */
-        long pc = packed_pass(g->f, ps);
-        emit_packed_offsets(E, g, row, true);
-        out(E, "float pack[%ld];   /* %ld filters x %ld rows of %ld */", pc * ps, pc, g->kh, row);
-        open_block(E, "for (long f0 = 0; f0 < %ld; f0 += %ld)", g->f, pc);
-        out(E, "const long nf = %ld - f0 < %ld ? %ld - f0 : %ld;", g->f, pc, g->f, pc);
-        open_block(E, "for (long t = task * %ld; t < end; t++)", per);
-        out(E, "for (long f = 0; f < nf; f++)");
-        out(E, "    for (long r = 0; r < %ld; r++)", g->kh);
-        out(E, "        memcpy(pack + f * %ld + r * %ld, dq + (f0 + f) * %ld + t * 24 + (%ld - r) * %ld, sizeof(float) * %ld);",
-            ps, row, g->bstride, g->kh - 1, g->dh * g->wp, row);
-        out(E, "for (long cb = 0; cb < %ld; cb++)", g->c4 / 4);
-        out(E, "    conv_tile(pack, %ld, nf, packed, %ld, w + cb * %ld + f0 * %ld, %ld, %ld, %s, dxp + cb * %ld + t * 24,",
-            ps, g->taps, 4 * g->taps, ct, g->taps, ct, real_outputs("cb", g->c), 4 * g->np24);
-        out(E, "              %ld, f0 > 0);", g->np24);
-        close_block(E);
-        close_block(E);
-    } else if (fc < g->f) {
-        out(E, "/* %ld filters at a time, so that the dL/dy rows a pass reads stay in L1 */", fc);
-        out(E, "for (long f0 = 0; f0 < %ld; f0 += %ld)", g->f, fc);
-        E->indent++;
-        out(E, "for (long cb = 0; cb < %ld; cb++)", g->c4 / 4);
-        out(E, "    for (long t = task * %ld; t < end; t++)", per);
-        out(E, "        conv_tile(dq + f0 * %ld + t * 24, %ld, %ld - f0 < %ld ? %ld - f0 : %ld, back, %ld,", g->bstride,
-            g->bstride, g->f, fc, g->f, fc, g->taps);
-        out(E, "                  w + cb * %ld + f0 * %ld, %ld, %ld, %s, dxp + cb * %ld + t * 24, %ld, f0 > 0);",
-            4 * g->taps, ct, g->taps, ct, real_outputs("cb", g->c), 4 * g->np24, g->np24);
-        E->indent--;
-    } else {
-        out(E, "for (long cb = 0; cb < %ld; cb++)", g->c4 / 4);
-        out(E, "    for (long t = task * %ld; t < end; t++)", per);
-        out(E, "        conv_tile(dq + t * 24, %ld, %ld, back, %ld, w + cb * %ld, %ld, %ld, %s,", g->bstride, g->f,
-            g->taps, 4 * g->taps, g->taps, ct, real_outputs("cb", g->c));
-        out(E, "                  dxp + cb * %ld + t * 24, %ld, 0);", 4 * g->np24, g->np24);
-    }
+    emit_packed_tiles(E, g, per, &k);
     close_block(E);
     close_block(E);
     out(E, "PARALLEL_FOR");
@@ -512,7 +453,7 @@ static void emit_input_grads(Emitter *E, const Tile *g)
 void emit_tile_conv_backward(Emitter *E, const LayerPlan *lp)
 {
     Tile g = tile_of(lp->node);
-    emit_offsets(E, &g, "taps", 0, 1);
+    emit_taps(E, &g);
     emit_weighted_backward_head(E, lp);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int i = 0; i < n; i++)");

@@ -77,6 +77,10 @@ void emit_act_backward(Emitter *E, ActKind act, double alpha, const char *y, con
 void emit_trailing_act_backward(Emitter *E, const Node *n);
 /* The start of a forward with weights: x, y, w, and b when there is one. */
 void emit_weighted_forward_head(Emitter *E, const LayerPlan *lp);
+/* Inside loops over images i and filters f: filter f's output plane of
+ * image i copied from rows of `width` floats at `rows` (dropping the
+ * columns past OW), with bias and the trailing activation (not softmax). */
+void emit_output_rows(Emitter *E, const LayerPlan *lp, const char *rows, long width);
 /* The start of a backward with weights: x, y, dy, dx, w, dw, and the
  * trailing activation's derivative already applied to dy. */
 void emit_weighted_backward_head(Emitter *E, const LayerPlan *lp);
