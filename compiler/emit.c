@@ -413,18 +413,6 @@ static void emit_header(Emitter *E, StrBuf *h)
     sb_printf(h, "extern const cnn_net %s_net;   /* descriptor for the driver */\n\n#endif\n", P);
 }
 
-/* Whether some layer runs on the tile micro-kernels: directly (tiles) or
- * through im2col columns (cols). */
-static bool uses_kernels(const Emitter *E, bool cols)
-{
-    for (int i = 1; i < E->net->nnodes; i++) {
-        const Node *n = E->net->nodes[i];
-        if (!E->opt->blas && (cols ? cols_conv_elems(n) > 0 : tile_conv_ok(n) || cols_conv_elems(n) > 0))
-            return true;
-    }
-    return false;
-}
-
 static void emit_prologue(Emitter *E)
 {
     const char *P = E->opt->prefix;
@@ -481,10 +469,6 @@ static void emit_prologue(Emitter *E)
     out(E, "#define DACT(off) (m->dact + (size_t)(off) * (size_t)m->max_batch)");
     out(E, "#define MASK(off) (m->mask + (size_t)(off) * (size_t)m->max_batch)");
     blank(E);
-    if (uses_kernels(E, false))
-        emit_tile_kernels(E);
-    if (uses_kernels(E, true))
-        emit_cols_kernels(E);
 }
 
 /* The comment above each layer's functions: what it is and its shapes. */

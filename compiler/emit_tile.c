@@ -3,30 +3,23 @@
  *
  * The geometry is emit_flat.c's: the input is copied into zero-padded
  * planes of width WP, and output position q = oh*WP + ow reads input
- * position q + the tap's offset.  What changes is the order of the work.
- * A micro-kernel, conv_tile(), computes 4 filters x 24 positions at once in
- * 12 vector registers: per input channel and tap it loads 3 vectors of
- * input and broadcasts 4 weights, 7 loads for 12 fused multiply-adds, so
- * the FMA units rather than the loads set the pace (the flat loop loads 10
- * values for 9 FMAs).  Before each tile the rows its positions read are
- * packed side by side, so that those loads hit L1.  Measured on the 3x3
- * 64->64 convolution of 56x56: 50-67 GFLOP/s on a core whose FMA peak is
- * ~95 (the flat loop: 30).
+ * position q + the tap's offset.  What changes is the order of the work:
+ * the runtime's kernels (runtime/kernels.c, chosen at run time from the
+ * CPU) take tiles of 24 positions, pack the rows they read side by side in
+ * L1 and run a register-tiled micro-kernel over them for every block of
+ * outputs.  This file lays out the planes and the tasks, and says which
+ * tiles each task covers.
  *
- * dL/dx runs the same micro-kernel over dL/dy (zeros around each plane),
+ * dL/dx runs the same kernel over dL/dy (zeros around each plane),
  * reading the weights with filters and channels swapped; dL/dW has its own
- * micro-kernel, dw_tile(): 4 filters x 3 (channel, tap) pairs, summing
- * over positions in 12 vector registers.
- *
- * The kernels use GCC and clang vector extensions (8 floats, one AVX
- * register): plain C loops of this shape defeat both vectorisers, and GCC
- * folds the input loads into the multiply-adds (4 loads instead of 1)
- * unless an empty asm keeps them in registers. */
+ * kernel, dw_tile: 4 filters x 3 (channel, tap) pairs, summing over
+ * positions. */
+#include "cnnrt.h"
 #include "emitter.h"
 
-#define TILE_Q 24          /* positions per micro-kernel call: 3 vectors */
+#define TILE_Q CNN_TILE_Q  /* positions per tile */
 #define TILE_BUDGET 16384  /* floats of input a task's tiles span (64 KiB) */
-#define PACK_MOST 1024     /* floats of a packed channel (KH rows); larger kernels: columns */
+#define PACK_MOST CNN_TILE_PACK_MOST  /* floats of a packed channel; larger kernels: columns */
 
 typedef struct {
     long c, h, w, hp, wp, f, oh, ow, pt, pl, kh, kw, dh, dw, taps;
@@ -124,107 +117,6 @@ static long tiles_per_task(long channels, long span, long blocks)
     return t < 1 ? 1 : t > blocks ? blocks : t;
 }
 
-/* How many of block `var`'s 4 outputs exist, as a C expression. */
-static const char *real_outputs(const char *var, long count)
-{
-    static char buf[64];
-    if (count % 4 == 0)
-        return "4";
-    snprintf(buf, sizeof buf, "%s < %ld ? 4 : %ld", var, count / 4, count % 4);
-    return buf;
-}
-
-void emit_tile_kernels(Emitter *E)
-{
-    out(E, "/* The register-tiled convolutions' 8-float vectors (GCC and clang).  On");
-    out(E, " * x86 an empty asm keeps loaded inputs in registers: otherwise GCC reloads");
-    out(E, " * them in every multiply-add. */");
-    out(E, "typedef float v8f __attribute__((vector_size(32)));");
-    out(E, "#if defined(__GNUC__) && defined(__AVX__) && (defined(__x86_64__) || defined(__i386__))");
-    out(E, "#define KEEP(v) __asm__(\"\" : \"+x\"(v))");
-    out(E, "#else");
-    out(E, "#define KEEP(v) (void)0");
-    out(E, "#endif");
-    out(E, "#if defined(__GNUC__) && defined(__FMA__)");
-    out(E, "#include <immintrin.h>   /* -std=c99 turns off GCC's contraction of a*b+c */");
-    out(E, "#define MADD8(acc, a, b) ((acc) = (v8f)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(acc)))");
-    out(E, "#else");
-    out(E, "#define MADD8(acc, a, b) ((acc) += (a) * (b))");
-    out(E, "#endif");
-    out(E, "#define LOAD8(v, p) memcpy(&(v), (p), sizeof(v8f))");
-    out(E, "#define STORE8(p, v) memcpy((p), &(v), sizeof(v8f))");
-    out(E, "#define BCAST8(s) ((v8f){(s), (s), (s), (s), (s), (s), (s), (s)})");
-    out(E, "#define HSUM8(v) (((v)[0] + (v)[4]) + ((v)[1] + (v)[5]) + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))");
-    blank(E);
-    out(E, "/* y[j][0..24) for 4 outputs j, each at ystride: the sum over nc channels");
-    out(E, " * (x planes xstride apart) and nt taps (offsets off) of x[off[t] + ..]");
-    out(E, " * times w_j[t], where w_j = w + j * wj (the first nj are real, the others");
-    out(E, " * repeat output 0) and each channel's weights are wc further on; added");
-    out(E, " * to what y holds when acc. */");
-    out(E, "static void conv_tile(const float *x, long xstride, long nc, const long *off, long nt,");
-    out(E, "                      const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)");
-    out(E, "{");
-    E->indent++;
-    out(E, "const float *w0 = w, *w1 = nj > 1 ? w + wj : w, *w2 = nj > 2 ? w + 2 * wj : w;");
-    out(E, "const float *w3 = nj > 3 ? w + 3 * wj : w;");
-    out(E, "v8f a00 = {0}, a01 = {0}, a02 = {0}, a10 = {0}, a11 = {0}, a12 = {0};");
-    out(E, "v8f a20 = {0}, a21 = {0}, a22 = {0}, a30 = {0}, a31 = {0}, a32 = {0};");
-    open_block(E, "for (long c = 0; c < nc; c++, x += xstride, w0 += wc, w1 += wc, w2 += wc, w3 += wc)");
-    open_block(E, "for (long t = 0; t < nt; t++)");
-    out(E, "v8f x0, x1, x2, wv;");
-    out(E, "LOAD8(x0, x + off[t]);");
-    out(E, "LOAD8(x1, x + off[t] + 8);");
-    out(E, "LOAD8(x2, x + off[t] + 16);");
-    out(E, "KEEP(x0);");
-    out(E, "KEEP(x1);");
-    out(E, "KEEP(x2);");
-    for (int j = 0; j < 4; j++)
-        out(E, "wv = BCAST8(w%d[t]); MADD8(a%d0, wv, x0); MADD8(a%d1, wv, x1); MADD8(a%d2, wv, x2);", j, j, j, j);
-    close_block(E);
-    close_block(E);
-    open_block(E, "if (acc)");
-    out(E, "v8f o;");
-    for (int j = 0; j < 4; j++)
-        for (int v = 0; v < 3; v++)
-            out(E, "LOAD8(o, y + %d * ystride + %d); a%d%d += o;", j, 8 * v, j, v);
-    close_block(E);
-    for (int j = 0; j < 4; j++)
-        out(E, "STORE8(y + %d * ystride, a%d0); STORE8(y + %d * ystride + 8, a%d1); "
-               "STORE8(y + %d * ystride + 16, a%d2);", j, j, j, j, j, j);
-    close_block(E);
-    blank(E);
-    if (!E->train)
-        return;
-    out(E, "/* s[j * 3 + k] += the sum over nv * 8 positions q of dq_j[q] * x_k[q], for");
-    out(E, " * 4 planes dq_j (dqstride apart) and 3 inputs x_k, and over nimg images");
-    out(E, " * (all of them istride further on each). */");
-    out(E, "static void dw_tile(const float *dq, long dqstride, const float *x0, const float *x1,");
-    out(E, "                    const float *x2, long nv, long nimg, long istride, float *s)");
-    out(E, "{");
-    E->indent++;
-    out(E, "v8f a00 = {0}, a01 = {0}, a02 = {0}, a10 = {0}, a11 = {0}, a12 = {0};");
-    out(E, "v8f a20 = {0}, a21 = {0}, a22 = {0}, a30 = {0}, a31 = {0}, a32 = {0};");
-    out(E, "for (long im = 0; im < nimg; im++, dq += istride, x0 += istride, x1 += istride, x2 += istride)");
-    open_block(E, "for (long q = 0; q < nv * 8; q += 8)");
-    out(E, "v8f u0, u1, u2, d;");
-    out(E, "LOAD8(u0, x0 + q);");
-    out(E, "LOAD8(u1, x1 + q);");
-    out(E, "LOAD8(u2, x2 + q);");
-    out(E, "KEEP(u0);");
-    out(E, "KEEP(u1);");
-    out(E, "KEEP(u2);");
-    for (int j = 0; j < 4; j++) {
-        out(E, "LOAD8(d, dq + %d * dqstride + q);", j);
-        out(E, "KEEP(d); MADD8(a%d0, d, u0); MADD8(a%d1, d, u1); MADD8(a%d2, d, u2);", j, j, j);
-    }
-    close_block(E);
-    for (int j = 0; j < 4; j++)
-        out(E, "s[%d] += HSUM8(a%d0); s[%d] += HSUM8(a%d1); s[%d] += HSUM8(a%d2);", 3 * j, j, 3 * j + 1, j,
-            3 * j + 2, j);
-    close_block(E);
-    blank(E);
-}
-
 /* static const long taps[] = {each tap's offset in an input plane}, for
  * dL/dW's pairs of (channel, tap). */
 static void emit_taps(Emitter *E, const Tile *g)
@@ -258,42 +150,13 @@ static void emit_pad_input(Emitter *E, const Tile *g)
 
 static void emit_compaction(Emitter *E, const LayerPlan *lp, const Tile *g);
 
-/* Channels per packed pass: as many as fit 4096 floats (16 KiB of L1) at
- * ps floats each, split evenly (64 channels of 78: 32 + 32, not 52 + 12). */
-static long packed_pass(long channels, long ps)
-{
-    long most = 4096 / ps < 1 ? 1 : 4096 / ps, passes;
-    if (most > channels)
-        most = channels;
-    passes = (channels + most - 1) / most;
-    return (channels + passes - 1) / passes;
-}
-
-/* static const long packed[] = {each tap's offset in a packed channel}:
- * row kh, column kw (or KW-1-kw when flipped: dL/dx reads backwards). */
-static void emit_packed_offsets(Emitter *E, const Tile *g, long row, bool flipped)
-{
-    StrBuf s;
-    sb_init(&s);
-    for (long t = 0; t < g->taps; t++) {
-        long kw = flipped ? g->kw - 1 - t % g->kw : t % g->kw;
-        sb_printf(&s, "%s%ld", t ? ", " : "", t / g->kw * row + kw * g->dw);
-    }
-    out(E, "static const long packed[%ld] = {%s};", g->taps, s.data);
-    sb_free(&s);
-}
-
-/* One task's tiles, their input packed first.  For each tile and pass of
- * input channels, the KH rows of packed_row() floats that its 24
- * positions read sit side by side, so that the micro-kernel's loads come
- * from one small block in L1 instead of rows a plane apart.  The forward
- * reads the input planes; dL/dx reads dL/dy planes backwards (packed row
- * kh starts KH-1-kh rows in, tap (kh, kw) reads column KW-1-kw). */
+/* One task's tiles, [task * per, end), by the runtime's kernel.  The
+ * forward reads the input planes; dL/dx reads dL/dy planes backwards. */
 typedef struct {
     const char *in;     /* planes: "xp" or "dq" */
     long nin, stride;   /* channels summed over, floats between their planes */
     bool flipped;       /* dL/dx */
-    long nout;          /* output channels, in blocks of 4 */
+    long nout;          /* output channels */
     long w_out, w_in;   /* weight strides: per output, per input channel */
     const char *out;    /* output rows: "yq" or "dxp" */
     long out_stride;    /* floats between output rows */
@@ -301,28 +164,10 @@ typedef struct {
 
 static void emit_packed_tiles(Emitter *E, const Tile *g, long per, const Packing *k)
 {
-    long row = packed_row(g), ps = g->kh * row, cc = packed_pass(k->nin, ps);
-    emit_packed_offsets(E, g, row, k->flipped);
-    out(E, "float pack[%ld];   /* %ld channels x %ld rows of %ld */", cc * ps, cc, g->kh, row);
-    open_block(E, "for (long c0 = 0; c0 < %ld; c0 += %ld)", k->nin, cc);
-    out(E, "const long nc = %ld - c0 < %ld ? %ld - c0 : %ld;", k->nin, cc, k->nin, cc);
-    open_block(E, "for (long t = task * %ld; t < end; t++)", per);
-    char rows[64];   /* where packed row r starts in a plane */
-    if (k->flipped)
-        snprintf(rows, sizeof rows, "(%ld - r) * %ld", g->kh - 1, g->dh * g->wp);
-    else
-        snprintf(rows, sizeof rows, "r * %ld", g->dh * g->wp);
-    out(E, "for (long c = 0; c < nc; c++)");
-    out(E, "    for (long r = 0; r < %ld; r++)", g->kh);
-    out(E, "        memcpy(pack + c * %ld + r * %ld, %s + (c0 + c) * %ld + t * 24 + %s, sizeof(float) * %ld);", ps, row,
-        k->in, k->stride, rows, row);
-    out(E, "for (long ob = 0; ob < %ld; ob++)", round_up(k->nout, 4) / 4);
-    out(E, "    conv_tile(pack, %ld, nc, packed, %ld, w + ob * %ld + c0 * %ld, %ld, %ld, %s, %s + ob * %ld + t * 24, %ld,",
-        ps, g->taps, 4 * k->w_out, k->w_in, k->w_out, k->w_in, real_outputs("ob", k->nout), k->out,
-        4 * k->out_stride, k->out_stride);
-    out(E, "              c0 > 0);");
-    close_block(E);
-    close_block(E);
+    out(E, "const cnn_tile_conv tc = {%s, %ld, %ld, %ld, %ld, %ld, %ld, %d, w, %ld, %ld, %ld, %s, %ld};", k->in,
+        k->stride, k->nin, g->kh, g->kw, g->dh * g->wp, g->dw, k->flipped, k->w_out, k->w_in, k->nout, k->out,
+        k->out_stride);
+    out(E, "cnn_kernels_best()->conv_tiles(&tc, task * %ld, end);", per);
 }
 
 void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp)
@@ -393,6 +238,8 @@ static void emit_weight_grads(Emitter *E, const LayerPlan *lp, const Tile *g)
     out(E, "const float *xp = m->flat + (size_t)i0 * %ld;", E->flat_elems);
     out(E, "const float *dq = xp + %ld + fb * %ld + %ld;", g->xregion, 4 * g->bstride, g->span);
     out(E, "const long images = n - i0 < %ld ? n - i0 : %ld;", chunk, chunk);
+    out(E, "void (*const dw_tile)(const float *, long, const float *, const float *, const float *, long, long, long,");
+    out(E, "                      float *) = cnn_kernels_best()->dw_tile;");
     open_block(E, "for (long u = 0; u < %ld; u += 3)", ct);
     out(E, "/* the (channel, tap) pairs u, u+1, u+2 (the last one repeated at the end) */");
     out(E, "const long u1 = u + 1 < %ld ? u + 1 : u, u2 = u + 2 < %ld ? u + 2 : u1;", ct, ct);

@@ -108,17 +108,15 @@ long flat_conv_elems(const Node *n);
 void emit_flat_conv_forward(Emitter *E, const LayerPlan *lp);
 void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp);
 /* Register-tiled convolution (emit_tile.c), the default for stride 1
- * without groups; its micro-kernels are emitted once per file. */
+ * without groups; its kernels are the runtime's (cnn_kernels_best). */
 bool tile_conv_ok(const Node *n);
-void emit_tile_kernels(Emitter *E);
 void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp);
 void emit_tile_conv_backward(Emitter *E, const LayerPlan *lp);
 /* Column kernels (emit_cols.c): im2col of groups of images, products by
- * the tile micro-kernels; the default for the other convolutions without
+ * the runtime's kernels; the default for the other convolutions without
  * groups.  They need cols_conv_elems() floats of m->col, whatever the batch. */
 bool cols_conv_ok(const Node *n);
 long cols_conv_elems(const Node *n);
-void emit_cols_kernels(Emitter *E);
 void emit_cols_conv_forward(Emitter *E, const LayerPlan *lp);
 void emit_cols_conv_backward(Emitter *E, const LayerPlan *lp);
 /* Scratch per image of a convolution's tiled or flat kernel. */

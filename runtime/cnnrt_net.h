@@ -78,6 +78,57 @@ void cnn_im2col(const float *x, const cnn_conv_geom *g, float *col);
 /* The adjoint: adds each column entry back to the input pixel it came from. */
 void cnn_col2im_add(const float *col, const cnn_conv_geom *g, float *x);
 
+/* The convolution kernels, real C in the runtime, each compiled for
+ * several instruction sets (portable C, AVX2+FMA, AVX-512) and chosen
+ * once from the CPU, so that the code a plain `cc -O2` builds runs the
+ * vector kernels the machine has.  CNNRT_ISA=generic|avx2|avx512 asks
+ * for a lower one (tests, benchmarks).
+ *
+ * cnn_tile_conv: one pass of a direct convolution over rows of width WP
+ * (kernels in 24-position tiles).  out[f][q] (+)= the sum over input
+ * channels c and taps (r, s) of w[f * w_out + c * w_in + r * kw + s] times
+ * in[c * in_stride + q + r * row_step + s * dw]; with flipped (dL/dx), the
+ * plane is read backwards: tap (r, s) at (kh-1-r) * row_step + (kw-1-s) * dw.
+ * kh * (24 + (kw-1) * dw) must not exceed CNN_TILE_PACK_MOST. */
+#define CNN_TILE_Q 24
+#define CNN_TILE_PACK_MOST 1024
+typedef struct {
+    const float *in;
+    long in_stride, nin;      /* floats between input planes, how many */
+    long kh, kw, row_step, dw;
+    int flipped;
+    const float *w;
+    long w_out, w_in;         /* weight strides per output and per input */
+    long nout;
+    float *out;
+    long out_stride;          /* floats between output rows */
+} cnn_tile_conv;
+
+typedef struct {
+    const char *isa;          /* "generic", "avx2" or "avx512" */
+    /* tiles [t0, t1) of a tile convolution, all its outputs */
+    void (*conv_tiles)(const cnn_tile_conv *p, long t0, long t1);
+    /* s[j * 3 + k] += the sum over nv * 8 positions q of dq_j[q] * x_k[q],
+     * 4 planes dq_j dqstride apart, 3 inputs x_k, over nimg images istride
+     * apart */
+    void (*dw_tile)(const float *dq, long dqstride, const float *x0, const float *x1, const float *x2,
+                    long nv, long nimg, long istride, float *s);
+    /* y[f][t * 24 ..] for filters [f0, f1) of nf and tiles [t0, t1): the
+     * sum over k < nk of w[f * wj + k * wc] * x[k * ld + ..]; rows ld apart */
+    void (*matmul_tiles)(const float *x, long ld, long nk, const float *w, long wj, long wc, long nf,
+                         long f0, long f1, long t0, long t1, float *y);
+    /* dw[f][k] += the sum over ng columns of dq[f][.] * x[k][.], for
+     * filters [f0, f1) of nf; rows ng apart, ng a multiple of 8 */
+    void (*dw_cols)(const float *dq, const float *x, long ng, long nk, long nf, long f0, long f1,
+                    float *dw);
+} cnn_kernels;
+
+/* The kernels for this CPU (or CNNRT_ISA), chosen on the first call. */
+const cnn_kernels *cnn_kernels_best(void);
+/* The kernels of one instruction set by name, or NULL when unknown or
+ * the CPU lacks it. */
+const cnn_kernels *cnn_kernels_isa(const char *isa);
+
 /* The driver of `cnnc --main` (info, train, eval, predict, bench, forward,
  * backward, gradcheck): returns the process exit status. */
 int cnn_main(const cnn_net *net, int argc, char **argv);

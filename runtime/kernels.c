@@ -1,0 +1,271 @@
+/* kernels.c - the convolution kernels of cnn_kernels, compiled once per
+ * instruction set and chosen at run time from the CPU.
+ *
+ * Generated code is built with whatever flags the user gives (the
+ * documented build is a plain `cc -O2`, baseline x86-64), so its hot loops
+ * live here instead: kernels_tile.h and kernels_impl.h are included once
+ * for each set, inside functions carrying GCC/clang target attributes, so
+ * that every build compiles all of them and the CPU check picks one:
+ *
+ *   generic  GNU C vectors of 4 floats (SSE2, NEON, ...), 4 outputs x 12
+ *            positions per micro-kernel; plain floats without GNU C
+ *   avx2     8 lanes, 16 registers: 4 outputs x 24 positions
+ *   avx512   16 lanes, 32 registers: 8 outputs x 48 positions (two
+ *            tiles), 8 x 24 on 8 lanes for a task's odd last tile
+ *
+ * The vector types are GNU C's (plain C loops of this shape defeat both
+ * vectorisers).  On x86 an empty asm keeps loaded inputs in registers:
+ * otherwise GCC folds them into every multiply-add, 4 or 8 loads instead
+ * of 1. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnnrt.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define CNN_X86 1
+#include <immintrin.h>
+#else
+#define CNN_X86 0
+#endif
+
+#define PACK_FLOATS 4096   /* a task's packed rows: 16 KiB of L1 */
+#define MATMUL_ROWS 256    /* rows of a packed column block */
+
+/* Channels per packed pass: as many as fit PACK_FLOATS at ps floats each,
+ * split evenly (64 channels of 78: 32 + 32, not 52 + 12). */
+static long channels_per_pass(long channels, long ps)
+{
+    long most = PACK_FLOATS / ps < 1 ? 1 : PACK_FLOATS / ps, passes;
+    if (most > channels)
+        most = channels;
+    passes = (channels + most - 1) / most;
+    return (channels + passes - 1) / passes;
+}
+
+/* Each tap's offset in a packed channel of rows `row` long: row r, column
+ * s (KW-1-s when flipped: dL/dx reads backwards). */
+static void packed_offsets(const cnn_tile_conv *p, long row, long *off)
+{
+    for (long t = 0; t < p->kh * p->kw; t++) {
+        long s = p->flipped ? p->kw - 1 - t % p->kw : t % p->kw;
+        off[t] = t / p->kw * row + s * p->dw;
+    }
+}
+
+/* Channels [c0, c0 + nc), KH rows of len floats from position q0 of each
+ * (row r starts KH-1-r rows in when flipped), side by side in pack. */
+static void pack_rows(const cnn_tile_conv *p, long c0, long nc, long q0, long len, long row, float *pack)
+{
+    for (long c = 0; c < nc; c++) {
+        const float *plane = p->in + (c0 + c) * p->in_stride + q0;
+        for (long r = 0; r < p->kh; r++) {
+            long start = (p->flipped ? p->kh - 1 - r : r) * p->row_step;
+            memcpy(pack + (c * p->kh + r) * row, plane + start, sizeof(float) * (size_t)len);
+        }
+    }
+}
+
+#define LOADV(v, p) memcpy(&(v), (p), sizeof(v))
+#define STOREV(p, v) memcpy((p), &(v), sizeof(v))
+#define HSUM_INTO(dst, v)                                                                             \
+    do {                                                                                              \
+        float lanes_[sizeof(v) / sizeof(float)];                                                      \
+        memcpy(lanes_, &(v), sizeof(v));                                                              \
+        for (size_t l_ = 0; l_ < sizeof(v) / sizeof(float); l_++)                                     \
+            (dst) += lanes_[l_];                                                                      \
+    } while (0)
+
+/* ---- generic: any C99 compiler, any CPU ---- */
+#ifdef __GNUC__
+typedef float v4f __attribute__((vector_size(16)));
+#define VEC v4f
+#define VL 4
+#define BCASTV(s) ((v4f){0, 0, 0, 0} + (s))
+#else
+#define VEC float
+#define VL 1
+#define BCASTV(s) (s)
+#endif
+#if CNN_X86
+#define KEEP(v) __asm__("" : "+x"(v))
+#else
+#define KEEP(v) (void)0
+#endif
+#define MADD(acc, a, b) ((acc) += (a) * (b))
+#define KTARGET
+#define TILE_FN tile_generic
+#define TILE_NJ 4
+#include "kernels_tile.h"
+
+/* q positions, 3 * VL at a time */
+static void run_generic(long q, const float *x, long xstride, long nc, const long *off, long nt, const float *w,
+                        long wj, long wc, int nj, float *y, long ystride, int acc)
+{
+    for (long s = 0; s < q; s += 3 * VL)
+        tile_generic(x + s, xstride, nc, off, nt, w, wj, wc, nj, y + s, ystride, acc);
+}
+
+#define ISA(name) name##_generic
+#define CHUNK 24
+#define NJ_RUN 4
+#define RUN run_generic
+#include "kernels_impl.h"
+
+static const cnn_kernels generic_kernels = {"generic", conv_tiles_generic, dw_tile_generic, matmul_tiles_generic,
+                                            dw_cols_generic};
+
+#undef VEC
+#undef VL
+#undef BCASTV
+#undef KEEP
+#undef MADD
+#undef KTARGET
+#undef ISA
+#undef CHUNK
+#undef NJ_RUN
+#undef RUN
+
+#if CNN_X86
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+
+/* ---- avx2: 8 lanes, 16 registers ---- */
+#define KTARGET __attribute__((target("avx2,fma")))
+#define VEC v8f
+#define VL 8
+#define BCASTV(s) ((v8f)_mm256_set1_ps(s))
+#define MADD(acc, a, b) ((acc) = (v8f)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(acc)))
+#define KEEP(v) __asm__("" : "+x"(v))
+#define TILE_FN tile_avx2
+#define TILE_NJ 4
+#include "kernels_tile.h"
+
+#define ISA(name) name##_avx2
+#define CHUNK 24
+#define NJ_RUN 4
+#define RUN(q, ...) tile_avx2(__VA_ARGS__)
+#include "kernels_impl.h"
+
+static const cnn_kernels avx2_kernels = {"avx2", conv_tiles_avx2, dw_tile_avx2, matmul_tiles_avx2, dw_cols_avx2};
+
+#undef KTARGET
+#undef VEC
+#undef VL
+#undef BCASTV
+#undef MADD
+#undef KEEP
+#undef ISA
+#undef CHUNK
+#undef NJ_RUN
+#undef RUN
+
+/* ---- avx512: 16 lanes, 32 registers ---- */
+#define KTARGET __attribute__((target("avx2,fma,avx512f,avx512vl")))
+#define KEEP(v) __asm__("" : "+v"(v))
+#define VEC v8f
+#define VL 8
+#define BCASTV(s) ((v8f)_mm256_set1_ps(s))
+#define MADD(acc, a, b) ((acc) = (v8f)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(acc)))
+#define TILE_FN tile8x24_avx512
+#define TILE_NJ 8
+#include "kernels_tile.h"
+#undef VEC
+#undef VL
+#undef BCASTV
+#undef MADD
+
+#define VEC v16f
+#define VL 16
+#define BCASTV(s) ((v16f)_mm512_set1_ps(s))
+#define MADD(acc, a, b) ((acc) = (v16f)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(acc)))
+#define LOADV_TAIL(v, p) ((v) = (v16f)_mm512_maskz_loadu_ps(0xff, (p)))
+#define TILE_FN tile8x48_avx512
+#define TILE_NJ 8
+#include "kernels_tile.h"
+
+/* 48 positions on 16 lanes, or a last 24 on 8 */
+static KTARGET void run_avx512(long q, const float *x, long xstride, long nc, const long *off, long nt,
+                               const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)
+{
+    if (q == 48)
+        tile8x48_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+    else
+        tile8x24_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+}
+
+#define ISA(name) name##_avx512
+#define CHUNK 48
+#define NJ_RUN 8
+#define RUN run_avx512
+#include "kernels_impl.h"
+
+static const cnn_kernels avx512_kernels = {"avx512", conv_tiles_avx512, dw_tile_avx512, matmul_tiles_avx512,
+                                           dw_cols_avx512};
+#endif
+
+/* Whether this CPU (and its OS) runs the set's instructions. */
+static int cpu_runs(const cnn_kernels *k)
+{
+    if (k == &generic_kernels)
+        return 1;
+#if CNN_X86
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (k == &avx2_kernels)
+        return avx2;
+    if (k == &avx512_kernels)
+        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+#endif
+    return 0;
+}
+
+/* Best first. */
+static const cnn_kernels *const every_set[] = {
+#if CNN_X86
+    &avx512_kernels, &avx2_kernels,
+#endif
+    &generic_kernels,
+};
+
+const cnn_kernels *cnn_kernels_isa(const char *isa)
+{
+    for (size_t i = 0; i < sizeof every_set / sizeof every_set[0]; i++)
+        if (strcmp(every_set[i]->isa, isa) == 0)
+            return cpu_runs(every_set[i]) ? every_set[i] : NULL;
+    return NULL;
+}
+
+static const cnn_kernels *choose(void)
+{
+    const cnn_kernels *best = &generic_kernels;
+    for (size_t i = 0; i < sizeof every_set / sizeof every_set[0]; i++)
+        if (cpu_runs(every_set[i])) {
+            best = every_set[i];
+            break;
+        }
+    const char *want = getenv("CNNRT_ISA");
+    if (!want || !*want)
+        return best;
+    const cnn_kernels *k = cnn_kernels_isa(want);
+    if (!k)
+        fprintf(stderr, "cnnrt: CNNRT_ISA=%s is not one this CPU runs (generic, avx2, avx512): using %s\n", want,
+                best->isa);
+    return k ? k : best;
+}
+
+const cnn_kernels *cnn_kernels_best(void)
+{
+#ifdef __GNUC__
+    static const cnn_kernels *chosen;
+    const cnn_kernels *k = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+    if (!k) {
+        k = choose();
+        __atomic_store_n(&chosen, k, __ATOMIC_RELEASE);
+    }
+    return k;
+#else
+    return choose();   /* no atomics in C99: the environment each time */
+#endif
+}
