@@ -351,39 +351,16 @@ void emit_deconv_backward(Emitter *E, const LayerPlan *lp)
 
 /* ---- fc: weights [OUT][IN], IN in C,H,W order ---- */
 
-/* A dot product of IN floats with eight partial sums, which compilers turn
- * into vector code without -ffast-math. */
-static void dot8(Emitter *E, const char *dst, const char *a, const char *b, long len)
-{
-    /* 32 partial sums: four vectors of FMAs in flight, not one waiting on
-     * its own latency */
-    out(E, "float s[32] = {0};");
-    out(E, "long k = 0;");
-    out(E, "for (; k + 32 <= %ld; k += 32)", len);
-    out(E, "    for (int j = 0; j < 32; j++) s[j] += %s[k + j] * %s[k + j];", a, b);
-    out(E, "for (; k + 8 <= %ld; k += 8)", len);
-    out(E, "    for (int j = 0; j < 8; j++) s[j] += %s[k + j] * %s[k + j];", a, b);
-    out(E, "for (; k < %ld; k++) s[0] += %s[k] * %s[k];", len, a, b);
-    out(E, "for (int j = 0; j < 8; j++) s[j] += (s[j + 8] + s[j + 16]) + s[j + 24];");
-    out(E, "%s += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));", dst);
-}
-
 void emit_fc_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
     emit_weighted_forward_head(E, lp);
-    out(E, "/* over the outputs: at batch 1, over the images would leave threads idle */");
+    out(E, "/* tasks of 8 outputs: at batch 1, over the images would leave threads idle */");
     out(E, "PARALLEL_FOR");
-    open_block(E, "for (long o = 0; o < %ld; o++)", outs);
-    out(E, "const float *wo = w + o * %ld;", in);
-    open_block(E, "for (int i = 0; i < n; i++)");
-    out(E, "const float *xi = x + (size_t)i * %ld;", in);
-    out(E, "float acc = %s;", lp->b_off >= 0 ? "b[o]" : "0.0f");
-    dot8(E, "acc", "wo", "xi", in);
-    out(E, "y[(size_t)i * %ld + o] = acc;", outs);
-    close_block(E);
-    close_block(E);
+    out(E, "for (long o = 0; o < %ld; o += 8)", outs);
+    out(E, "    cnn_kernels_best()->fc_forward(x, %ld, w, %s, %ld, o, o + 8 < %ld ? o + 8 : %ld, n, y);", in,
+        lp->b_off >= 0 ? "b" : "NULL", outs, outs, outs);
     if (n->act != ACT_NONE && n->act != ACT_LINEAR && n->act != ACT_SOFTMAX) {
         open_block(E, "for (int i = 0; i < n; i++)");
         out(E, "float *yi = y + (size_t)i * %ld;", outs);
@@ -401,49 +378,14 @@ void emit_fc_backward(Emitter *E, const LayerPlan *lp)
     emit_weighted_backward_head(E, lp);
     if (lp->b_off >= 0)
         out(E, "float *db = m->grads + %ld;", lp->b_off);
-    long o4 = outs / 4 * 4;
-    if (o4) {
-        out(E, "/* four outputs at a time: each image's input read once for them */");
-        out(E, "PARALLEL_FOR");
-        open_block(E, "for (long o = 0; o < %ld; o += 4)", o4);
-        out(E, "float *d0 = dw + o * %ld, *d1 = d0 + %ld, *d2 = d1 + %ld, *d3 = d2 + %ld;", in, in, in, in);
-        open_block(E, "for (int i = 0; i < n; i++)");
-        out(E, "const float *g = dy + (size_t)i * %ld + o;", outs);
-        out(E, "const float g0 = g[0], g1 = g[1], g2 = g[2], g3 = g[3];");
-        out(E, "const float *xi = x + (size_t)i * %ld;", in);
-        open_block(E, "for (long k = 0; k < %ld; k++)", in);
-        out(E, "const float v = xi[k];");
-        out(E, "d0[k] += g0 * v;");
-        out(E, "d1[k] += g1 * v;");
-        out(E, "d2[k] += g2 * v;");
-        out(E, "d3[k] += g3 * v;");
-        close_block(E);
-        if (lp->b_off >= 0)
-            out(E, "db[o] += g0; db[o + 1] += g1; db[o + 2] += g2; db[o + 3] += g3;");
-        close_block(E);
-        close_block(E);
-    }
-    if (o4 < outs) {
-        open_block(E, "for (long o = %ld; o < %ld; o++)", o4, outs);
-        out(E, "float *dwo = dw + o * %ld;", in);
-        open_block(E, "for (int i = 0; i < n; i++)");
-        out(E, "const float g = dy[(size_t)i * %ld + o];", outs);
-        out(E, "const float *xi = x + (size_t)i * %ld;", in);
-        out(E, "for (long k = 0; k < %ld; k++) dwo[k] += g * xi[k];", in);
-        if (lp->b_off >= 0)
-            out(E, "db[o] += g;");
-        close_block(E);
-        close_block(E);
-    }
+    out(E, "/* four outputs at a time: each image's input read once for them */");
+    out(E, "PARALLEL_FOR");
+    out(E, "for (long o = 0; o < %ld; o += 4)", outs);
+    out(E, "    cnn_kernels_best()->fc_weight_grads(x, %ld, dy, %ld, o, o + 4 < %ld ? o + 4 : %ld, n, dw, %s);", in,
+        outs, outs, outs, lp->b_off >= 0 ? "db" : "NULL");
     out(E, "if (!dx)");
     out(E, "    return;");
     out(E, "PARALLEL_FOR");
-    open_block(E, "for (int i = 0; i < n; i++)");
-    out(E, "float *dxi = dx + (size_t)i * %ld;", in);
-    open_block(E, "for (long o = 0; o < %ld; o++)", outs);
-    out(E, "const float g = dy[(size_t)i * %ld + o];", outs);
-    out(E, "const float *wo = w + o * %ld;", in);
-    out(E, "for (long k = 0; k < %ld; k++) dxi[k] += g * wo[k];", in);
-    close_block(E);
-    close_block(E);
+    out(E, "for (int i = 0; i < n; i++)");
+    out(E, "    cnn_kernels_best()->fc_input_grads(dy, %ld, w, %ld, i, i + 1, dx);", outs, in);
 }

@@ -121,6 +121,18 @@ typedef struct {
      * filters [f0, f1) of nf; rows ng apart, ng a multiple of 8 */
     void (*dw_cols)(const float *dq, const float *x, long ng, long nk, long nf, long f0, long f1,
                     float *dw);
+    /* Fully connected layers, weights [nout][nin].  y[i * nout + o] = b[o]
+     * (0 when b is NULL) + the sum over k of w[o * nin + k] * x[i * nin + k],
+     * for outputs [o0, o1) and images i < n */
+    void (*fc_forward)(const float *x, long nin, const float *w, const float *b, long nout, long o0, long o1,
+                       long n, float *y);
+    /* dw[o * nin + k] += the sum over images i < n of dy[i * nout + o] *
+     * x[i * nin + k], and db[o] += dy's (db may be NULL), outputs [o0, o1) */
+    void (*fc_weight_grads)(const float *x, long nin, const float *dy, long nout, long o0, long o1, long n,
+                            float *dw, float *db);
+    /* dx[i * nin + k] += the sum over o of dy[i * nout + o] * w[o * nin + k],
+     * images [i0, i1) */
+    void (*fc_input_grads)(const float *dy, long nout, const float *w, long nin, long i0, long i1, float *dx);
 } cnn_kernels;
 
 /* The kernels for this CPU (or CNNRT_ISA), chosen on the first call. */

@@ -113,8 +113,9 @@ static void run_generic(long q, const float *x, long xstride, long nc, const lon
 #define RUN run_generic
 #include "kernels_impl.h"
 
-static const cnn_kernels generic_kernels = {"generic", conv_tiles_generic, dw_tile_generic, matmul_tiles_generic,
-                                            dw_cols_generic};
+static const cnn_kernels generic_kernels = {"generic",           conv_tiles_generic,      dw_tile_generic,
+                                            matmul_tiles_generic, dw_cols_generic,         fc_forward_generic,
+                                            fc_weight_grads_generic, fc_input_grads_generic};
 
 #undef VEC
 #undef VL
@@ -148,7 +149,9 @@ typedef float v16f __attribute__((vector_size(64)));
 #define RUN(q, ...) tile_avx2(__VA_ARGS__)
 #include "kernels_impl.h"
 
-static const cnn_kernels avx2_kernels = {"avx2", conv_tiles_avx2, dw_tile_avx2, matmul_tiles_avx2, dw_cols_avx2};
+static const cnn_kernels avx2_kernels = {"avx2",          conv_tiles_avx2,      dw_tile_avx2,
+                                         matmul_tiles_avx2, dw_cols_avx2,         fc_forward_avx2,
+                                         fc_weight_grads_avx2, fc_input_grads_avx2};
 
 #undef KTARGET
 #undef VEC
@@ -201,8 +204,9 @@ static KTARGET void run_avx512(long q, const float *x, long xstride, long nc, co
 #define RUN run_avx512
 #include "kernels_impl.h"
 
-static const cnn_kernels avx512_kernels = {"avx512", conv_tiles_avx512, dw_tile_avx512, matmul_tiles_avx512,
-                                           dw_cols_avx512};
+static const cnn_kernels avx512_kernels = {"avx512",          conv_tiles_avx512,      dw_tile_avx512,
+                                           matmul_tiles_avx512, dw_cols_avx512,         fc_forward_avx512,
+                                           fc_weight_grads_avx512, fc_input_grads_avx512};
 #endif
 
 /* Whether this CPU (and its OS) runs the set's instructions. */

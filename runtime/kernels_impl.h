@@ -126,3 +126,147 @@ static KTARGET void ISA(dw_cols)(const float *dq, const float *x, long ng, long 
 #undef DW_STEP
 #undef DW_ROW
 #undef DW_SUM
+
+/* ---- fully connected ---- */
+
+#define FC_ROW(j)                                                                                     \
+    LOADV(v, w##j + k);                                                                               \
+    MADD(a##j##0, v, u0);                                                                             \
+    MADD(a##j##1, v, u1);
+#define FC_SUM(j)                                                                                     \
+    HSUM_INTO(s[2 * j], a##j##0);                                                                     \
+    HSUM_INTO(s[2 * j + 1], a##j##1);                                                                 \
+    for (long r = k; r < nin; r++) {                                                                  \
+        s[2 * j] += w##j[r] * x0[r];                                                                  \
+        s[2 * j + 1] += w##j[r] * x1[r];                                                              \
+    }
+
+/* s[2 * j + i] = the dot products of no <= 4 weight rows j and ni <= 2
+ * images i (missing ones repeat the first): 6 loads for 8 multiply-adds. */
+static KTARGET void ISA(fc_block)(const float *x, long nin, const float *w, int no, int ni, float *s)
+{
+    const float *w0 = w, *w1 = no > 1 ? w + nin : w, *w2 = no > 2 ? w + 2 * nin : w;
+    const float *w3 = no > 3 ? w + 3 * nin : w, *x0 = x, *x1 = ni > 1 ? x + nin : x;
+    VEC a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+    long k = 0;
+    for (; k + VL <= nin; k += VL) {
+        VEC u0, u1, v;
+        LOADV(u0, x0 + k);
+        LOADV(u1, x1 + k);
+        KEEP(u0);
+        KEEP(u1);
+        FC_ROW(0)
+        FC_ROW(1)
+        FC_ROW(2)
+        FC_ROW(3)
+    }
+    FC_SUM(0)
+    FC_SUM(1)
+    FC_SUM(2)
+    FC_SUM(3)
+}
+
+static KTARGET void ISA(fc_forward)(const float *x, long nin, const float *w, const float *b, long nout, long o0,
+                                    long o1, long n, float *y)
+{
+    for (long o = o0; o < o1; o += 4) {
+        int no = o1 - o < 4 ? (int)(o1 - o) : 4;
+        for (long i = 0; i < n; i += 2) {
+            int ni = n - i < 2 ? (int)(n - i) : 2;
+            float s[8] = {0};
+            ISA(fc_block)(x + i * nin, nin, w + o * nin, no, ni, s);
+            for (int j = 0; j < no; j++)
+                for (int u = 0; u < ni; u++)
+                    y[(i + u) * nout + o + j] = (b ? b[o + j] : 0.0f) + s[2 * j + u];
+        }
+    }
+}
+
+/* Rows o0..o0+3 (those < o1) of dL/dW, VL columns at a time in registers
+ * while the images go by. */
+static KTARGET void ISA(fc_weight_grads)(const float *x, long nin, const float *dy, long nout, long o0, long o1,
+                                         long n, float *dw, float *db)
+{
+    for (long o = o0; o < o1; o += 4) {
+        int no = o1 - o < 4 ? (int)(o1 - o) : 4;
+        long k = 0;
+        for (; k + VL <= nin; k += VL) {
+            VEC a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, u, o_;
+            for (long i = 0; i < n; i++) {
+                const float *g = dy + i * nout + o;
+                LOADV(u, x + i * nin + k);
+                KEEP(u);
+                MADD(a0, BCASTV(g[0]), u);
+                MADD(a1, BCASTV(no > 1 ? g[1] : 0.0f), u);
+                MADD(a2, BCASTV(no > 2 ? g[2] : 0.0f), u);
+                MADD(a3, BCASTV(no > 3 ? g[3] : 0.0f), u);
+            }
+#define FC_ADD_ROW(j, a)                                                                              \
+    if (j < no) {                                                                                     \
+        float *d = dw + (o + j) * nin + k;                                                            \
+        LOADV(o_, d);                                                                                 \
+        o_ += a;                                                                                      \
+        STOREV(d, o_);                                                                                \
+    }
+            FC_ADD_ROW(0, a0)
+            FC_ADD_ROW(1, a1)
+            FC_ADD_ROW(2, a2)
+            FC_ADD_ROW(3, a3)
+#undef FC_ADD_ROW
+        }
+        for (int j = 0; j < no; j++) {
+            float sum = 0.0f;
+            for (long i = 0; i < n; i++) {
+                float g = dy[i * nout + o + j];
+                for (long r = k; r < nin; r++)
+                    dw[(o + j) * nin + r] += g * x[i * nin + r];
+                sum += g;
+            }
+            if (db)
+                db[o + j] += sum;
+        }
+    }
+}
+
+/* 4 vectors of dL/dx in registers while the outputs go by. */
+static KTARGET void ISA(fc_input_grads)(const float *dy, long nout, const float *w, long nin, long i0, long i1,
+                                        float *dx)
+{
+    for (long i = i0; i < i1; i++) {
+        const float *g = dy + i * nout;
+        float *d = dx + i * nin;
+        long k = 0;
+        for (; k + 4 * VL <= nin; k += 4 * VL) {
+            VEC a0, a1, a2, a3, v;
+            LOADV(a0, d + k);
+            LOADV(a1, d + k + VL);
+            LOADV(a2, d + k + 2 * VL);
+            LOADV(a3, d + k + 3 * VL);
+            for (long o = 0; o < nout; o++) {
+                VEC gv = BCASTV(g[o]);
+                const float *wo = w + o * nin + k;
+                LOADV(v, wo);
+                MADD(a0, gv, v);
+                LOADV(v, wo + VL);
+                MADD(a1, gv, v);
+                LOADV(v, wo + 2 * VL);
+                MADD(a2, gv, v);
+                LOADV(v, wo + 3 * VL);
+                MADD(a3, gv, v);
+            }
+            STOREV(d + k, a0);
+            STOREV(d + k + VL, a1);
+            STOREV(d + k + 2 * VL, a2);
+            STOREV(d + k + 3 * VL, a3);
+        }
+        for (; k < nin; k++) {
+            float sum = d[k];
+            for (long o = 0; o < nout; o++)
+                sum += g[o] * w[o * nin + k];
+            d[k] = sum;
+        }
+    }
+}
+
+#undef FC_ROW
+#undef FC_SUM
