@@ -69,6 +69,11 @@ $(BUILD)/test_unit: $(UNIT_OBJS) $(FRONT_OBJS)
 $(BUILD)/test_runtime: tests/runtime/test_runtime.c tests/runtime/optim_ref.h $(BUILD)/libcnnrt.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Iruntime -o $@ $< $(BUILD)/libcnnrt.a -lcunit -lz -lm
 
+# Every instruction set's kernels that the CPU runs (the others: skipped).
+$(BUILD)/test_kernels: tests/runtime/test_kernels.c $(BUILD)/libcnnrt.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Wall -Wextra -pedantic -Iruntime -o $@ $< $(BUILD)/libcnnrt.a \
+	    $(OPENMP) -lcunit -lz -lm
+
 # Generated code under test: hand-computed cases from the literature.
 GEN_NETS := edge pool4
 $(BUILD)/gen/%.c: tests/gen/%.net $(BUILD)/cnnc
@@ -82,10 +87,11 @@ $(BUILD)/gen/test_known: tests/gen/test_known.c $(GEN_NETS:%=$(BUILD)/gen/%.c) $
 -include $(wildcard $(BUILD)/compiler/*.d $(BUILD)/tests/unit/*.d $(BUILD)/runtime/*.d)
 
 # The tests run from the top so that they find examples/ and tests/ files.
-unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/gen/test_known
+unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test_kernels $(BUILD)/gen/test_known
 	CNNC=$(BUILD)/cnnc $(BUILD)/test_unit
 	CNNC=$(BUILD)/cnnc sh tests/cli.sh
 	sh tests/runtime/torch_check.sh $(BUILD)/test_runtime
+	$(BUILD)/test_kernels
 	$(BUILD)/gen/test_known
 
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -100,6 +106,7 @@ system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/gen/embed.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/blas.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/gradcheck.sh
+	CNNC=$(BUILD)/cnnc sh tests/gen/isa.sh
 	sh tests/install.sh
 	CNNC=$(BUILD)/cnnc sh tests/driver/run.sh
 	CNNC=$(BUILD)/cnnc sh tests/torch/run.sh

@@ -109,11 +109,14 @@ long conv_scratch_elems(const Node *n)
     return g.xregion + g.qregion;
 }
 
-/* Micro-kernel calls per parallel task: as many as keep the input they
- * read, channels x (positions + span), within TILE_BUDGET floats. */
+/* Tiles per parallel task: as many as keep the input they read,
+ * channels x (positions + span), within TILE_BUDGET floats; an even
+ * number, since 16-lane kernels take two tiles at once. */
 static long tiles_per_task(long channels, long span, long blocks)
 {
     long t = (TILE_BUDGET / channels - span) / TILE_Q;
+    if (t > 2)
+        t -= t % 2;
     return t < 1 ? 1 : t > blocks ? blocks : t;
 }
 

@@ -32,25 +32,33 @@
 
 #define PACK_FLOATS 4096   /* a task's packed rows: 16 KiB of L1 */
 #define MATMUL_ROWS 256    /* rows of a packed column block */
+#ifndef DIRECT_FLOATS
+#define DIRECT_FLOATS 8192 /* input a pass reads from the planes: 32 KiB */
+#endif
 
-/* Channels per packed pass: as many as fit PACK_FLOATS at ps floats each,
+/* Channels per pass: as many as fit `budget` floats at ps floats each,
  * split evenly (64 channels of 78: 32 + 32, not 52 + 12). */
-static long channels_per_pass(long channels, long ps)
+static long channels_per_pass(long channels, long ps, long budget)
 {
-    long most = PACK_FLOATS / ps < 1 ? 1 : PACK_FLOATS / ps, passes;
+    long most = budget / ps < 1 ? 1 : budget / ps, passes;
     if (most > channels)
         most = channels;
     passes = (channels + most - 1) / most;
     return (channels + passes - 1) / passes;
 }
 
-/* Each tap's offset in a packed channel of rows `row` long: row r, column
- * s (KW-1-s when flipped: dL/dx reads backwards). */
-static void packed_offsets(const cnn_tile_conv *p, long row, long *off)
+/* Each tap's offset from an output position: row r, column s (KW-1-s
+ * when flipped: dL/dx reads backwards), in packed rows `row` long (which
+ * pack_rows already flipped), or in the planes (row 0). */
+static void tap_offsets(const cnn_tile_conv *p, long row, long *off)
 {
     for (long t = 0; t < p->kh * p->kw; t++) {
-        long s = p->flipped ? p->kw - 1 - t % p->kw : t % p->kw;
-        off[t] = t / p->kw * row + s * p->dw;
+        long r = t / p->kw, s = t % p->kw;
+        if (p->flipped)
+            s = p->kw - 1 - s;
+        if (p->flipped && !row)
+            r = p->kh - 1 - r;
+        off[t] = r * (row ? row : p->row_step) + s * p->dw;
     }
 }
 

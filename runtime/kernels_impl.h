@@ -8,33 +8,47 @@
  *   RUN     run(q, <kernels_tile.h's arguments>) for q = 24 or CHUNK
  *   LOADV_TAIL (optional) loads 8 floats into a VEC of 16 lanes */
 
-/* One pass over channels [c0, c0 + nc): for each chunk of tiles, the KH
- * rows its positions read are packed side by side, so that the
- * micro-kernel's loads come from one small block in L1 instead of rows a
- * plane apart; then every block of outputs runs over them. */
+/* One pass over channels [c0, c0 + nc), for each chunk of tiles and
+ * every block of outputs.  With pack, the KH rows of each chunk are first
+ * packed side by side, so that the micro-kernel's loads come from one
+ * small block in L1 instead of rows a plane apart (row: the packed rows'
+ * length); without, it reads the planes. */
 static KTARGET void ISA(conv_pass)(const cnn_tile_conv *p, long c0, long nc, const long *off, long t0, long t1,
-                                   float *pack)
+                                   float *pack, long row)
 {
-    long reach = (p->kw - 1) * p->dw, row = CHUNK + reach, ps = p->kh * row, taps = p->kh * p->kw;
+    long reach = (p->kw - 1) * p->dw, taps = p->kh * p->kw;
     for (long t = t0, q; t < t1; t += q / CNN_TILE_Q) {
+        const float *x = p->in + c0 * p->in_stride + t * CNN_TILE_Q;
+        long xstride = p->in_stride;
         q = t1 - t >= CHUNK / CNN_TILE_Q ? CHUNK : CNN_TILE_Q;
-        pack_rows(p, c0, nc, t * CNN_TILE_Q, q + reach, row, pack);
+        if (pack) {
+            pack_rows(p, c0, nc, t * CNN_TILE_Q, q + reach, row, pack);
+            x = pack;
+            xstride = p->kh * row;
+        }
         for (long f = 0; f < p->nout; f += NJ_RUN) {
             int nj = p->nout - f < NJ_RUN ? (int)(p->nout - f) : NJ_RUN;
-            RUN(q, pack, ps, nc, off, taps, p->w + f * p->w_out + c0 * p->w_in, p->w_out, p->w_in, nj,
+            RUN(q, x, xstride, nc, off, taps, p->w + f * p->w_out + c0 * p->w_in, p->w_out, p->w_in, nj,
                 p->out + f * p->out_stride + t * CNN_TILE_Q, p->out_stride, c0 > 0);
         }
     }
 }
 
+/* Packing pays when a chunk's KH rows, side by side, take less than half
+ * the plane they span: planes much wider than a chunk.  (On a 56x56 plane
+ * a 3x3 kernel's chunk of 48 spans 166 floats, packed 150: the copies
+ * only cost.)  Either way, channels go in passes whose input fits L1. */
 static KTARGET void ISA(conv_tiles)(const cnn_tile_conv *p, long t0, long t1)
 {
     float pack[PACK_FLOATS];
     long off[CNN_TILE_PACK_MOST];
-    long row = CHUNK + (p->kw - 1) * p->dw, cc = channels_per_pass(p->nin, p->kh * row);
-    packed_offsets(p, row, off);
+    long reach = (p->kw - 1) * p->dw, row = CHUNK + reach;
+    long span = CHUNK + (p->kh - 1) * p->row_step + reach;
+    int packed = 2 * p->kh * row < span;
+    long cc = channels_per_pass(p->nin, packed ? p->kh * row : span, packed ? PACK_FLOATS : DIRECT_FLOATS);
+    tap_offsets(p, packed ? row : 0, off);
     for (long c0 = 0; c0 < p->nin; c0 += cc)
-        ISA(conv_pass)(p, c0, p->nin - c0 < cc ? p->nin - c0 : cc, off, t0, t1, pack);
+        ISA(conv_pass)(p, c0, p->nin - c0 < cc ? p->nin - c0 : cc, off, t0, t1, packed ? pack : NULL, row);
 }
 
 #define DW_STEP(load, q)                                                                              \
