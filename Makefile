@@ -74,6 +74,11 @@ $(BUILD)/test_kernels: tests/runtime/test_kernels.c $(BUILD)/libcnnrt.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Wall -Wextra -pedantic -Iruntime -o $@ $< $(BUILD)/libcnnrt.a \
 	    $(OPENMP) -lcunit -lz -lm
 
+# The same tests of the plain C kernels a compiler without GNU C builds.
+$(BUILD)/test_kernels_plain: tests/runtime/test_kernels.c runtime/kernels.c $(BUILD)/libcnnrt.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Wall -Wextra -pedantic -DCNNRT_PLAIN_C -Iruntime -o $@ $< \
+	    runtime/kernels.c $(BUILD)/libcnnrt.a $(OPENMP) -lcunit -lz -lm
+
 # Generated code under test: hand-computed cases from the literature.
 GEN_NETS := edge pool4
 $(BUILD)/gen/%.c: tests/gen/%.net $(BUILD)/cnnc
@@ -87,11 +92,13 @@ $(BUILD)/gen/test_known: tests/gen/test_known.c $(GEN_NETS:%=$(BUILD)/gen/%.c) $
 -include $(wildcard $(BUILD)/compiler/*.d $(BUILD)/tests/unit/*.d $(BUILD)/runtime/*.d)
 
 # The tests run from the top so that they find examples/ and tests/ files.
-unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test_kernels $(BUILD)/gen/test_known
+unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test_kernels \
+            $(BUILD)/test_kernels_plain $(BUILD)/gen/test_known
 	CNNC=$(BUILD)/cnnc $(BUILD)/test_unit
 	CNNC=$(BUILD)/cnnc sh tests/cli.sh
 	sh tests/runtime/torch_check.sh $(BUILD)/test_runtime
 	$(BUILD)/test_kernels
+	$(BUILD)/test_kernels_plain
 	$(BUILD)/gen/test_known
 
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -224,12 +224,11 @@ void emit_output_rows(Emitter *E, const LayerPlan *lp, const char *rows, long wi
     const Node *n = lp->node;
     long oh = (long)n->out.h, ow = (long)n->out.w;
     out(E, "float *yf = y + (size_t)i * %lld + f * %ld;", (long long)n->out_elems, oh * ow);
-    out(E, "for (long r = 0; r < %ld; r++)", oh);
-    out(E, "    for (long o = 0; o < %ld; o++)", ow);
-    out(E, "        yf[r * %ld + o] = %s[r * %ld + o]%s;", ow, rows, width, lp->b_off >= 0 ? " + b[f]" : "");
+    out(E, "cnn_kernels_best()->rows_out(%s, %ld, %ld, %ld, %s, %d, yf);", rows, width, oh, ow,
+        lp->b_off >= 0 ? "b[f]" : "0.0f", n->act == ACT_RELU);
     char count[32];
     snprintf(count, sizeof count, "%ld", oh * ow);
-    if (n->act != ACT_SOFTMAX)
+    if (n->act != ACT_SOFTMAX && n->act != ACT_RELU)
         emit_act_forward(E, n->act, n->act_alpha, "yf", count);
 }
 

@@ -133,6 +133,9 @@ typedef struct {
     /* dx[i * nin + k] += the sum over o of dy[i * nout + o] * w[o * nin + k],
      * images [i0, i1) */
     void (*fc_input_grads)(const float *dy, long nout, const float *w, long nin, long i0, long i1, float *dx);
+    /* y[r * ow + o] = rows[r * width + o] + bias for oh rows of ow, then
+     * v > 0 ? v : 0 when relu: a convolution's rows cut back to its output */
+    void (*rows_out)(const float *rows, long width, long oh, long ow, float bias, int relu, float *y);
 } cnn_kernels;
 
 /* The kernels for this CPU (or CNNRT_ISA), chosen on the first call. */

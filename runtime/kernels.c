@@ -23,7 +23,13 @@
 
 #include "cnnrt.h"
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+/* CNNRT_PLAIN_C builds what a compiler without GNU C gets (for tests). */
+#if defined(__GNUC__) && !defined(CNNRT_PLAIN_C)
+#define CNN_GNU 1
+#else
+#define CNN_GNU 0
+#endif
+#if CNN_GNU && (defined(__x86_64__) || defined(__i386__))
 #define CNN_X86 1
 #include <immintrin.h>
 #else
@@ -86,15 +92,18 @@ static void pack_rows(const cnn_tile_conv *p, long c0, long nc, long q0, long le
     } while (0)
 
 /* ---- generic: any C99 compiler, any CPU ---- */
-#ifdef __GNUC__
+#if CNN_GNU
 typedef float v4f __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
 #define VEC v4f
 #define VL 4
 #define BCASTV(s) ((v4f){0, 0, 0, 0} + (s))
+#define RELUV(v) ((v4f)((v4i)(v) & ((v) > (v4f){0, 0, 0, 0})))   /* +0 where not v > 0 */
 #else
 #define VEC float
 #define VL 1
 #define BCASTV(s) (s)
+#define RELUV(v) ((v) > 0.0f ? (v) : 0.0f)
 #endif
 #if CNN_X86
 #define KEEP(v) __asm__("" : "+x"(v))
@@ -123,11 +132,12 @@ static void run_generic(long q, const float *x, long xstride, long nc, const lon
 
 static const cnn_kernels generic_kernels = {"generic",           conv_tiles_generic,      dw_tile_generic,
                                             matmul_tiles_generic, dw_cols_generic,         fc_forward_generic,
-                                            fc_weight_grads_generic, fc_input_grads_generic};
+                                            fc_weight_grads_generic, fc_input_grads_generic, rows_out_generic};
 
 #undef VEC
 #undef VL
 #undef BCASTV
+#undef RELUV
 #undef KEEP
 #undef MADD
 #undef KTARGET
@@ -146,6 +156,7 @@ typedef float v16f __attribute__((vector_size(64)));
 #define VL 8
 #define BCASTV(s) ((v8f)_mm256_set1_ps(s))
 #define MADD(acc, a, b) ((acc) = (v8f)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(acc)))
+#define RELUV(v) ((v8f)_mm256_max_ps((__m256)(v), _mm256_setzero_ps()))   /* +0 for -0 and NaN */
 #define KEEP(v) __asm__("" : "+x"(v))
 #define TILE_FN tile_avx2
 #define TILE_NJ 4
@@ -159,13 +170,14 @@ typedef float v16f __attribute__((vector_size(64)));
 
 static const cnn_kernels avx2_kernels = {"avx2",          conv_tiles_avx2,      dw_tile_avx2,
                                          matmul_tiles_avx2, dw_cols_avx2,         fc_forward_avx2,
-                                         fc_weight_grads_avx2, fc_input_grads_avx2};
+                                         fc_weight_grads_avx2, fc_input_grads_avx2, rows_out_avx2};
 
 #undef KTARGET
 #undef VEC
 #undef VL
 #undef BCASTV
 #undef MADD
+#undef RELUV
 #undef KEEP
 #undef ISA
 #undef CHUNK
@@ -192,6 +204,7 @@ static const cnn_kernels avx2_kernels = {"avx2",          conv_tiles_avx2,      
 #define BCASTV(s) ((v16f)_mm512_set1_ps(s))
 #define MADD(acc, a, b) ((acc) = (v16f)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(acc)))
 #define LOADV_TAIL(v, p) ((v) = (v16f)_mm512_maskz_loadu_ps(0xff, (p)))
+#define RELUV(v) ((v16f)_mm512_max_ps((__m512)(v), _mm512_setzero_ps()))
 #define TILE_FN tile8x48_avx512
 #define TILE_NJ 8
 #include "kernels_tile.h"
@@ -214,7 +227,7 @@ static KTARGET void run_avx512(long q, const float *x, long xstride, long nc, co
 
 static const cnn_kernels avx512_kernels = {"avx512",          conv_tiles_avx512,      dw_tile_avx512,
                                            matmul_tiles_avx512, dw_cols_avx512,         fc_forward_avx512,
-                                           fc_weight_grads_avx512, fc_input_grads_avx512};
+                                           fc_weight_grads_avx512, fc_input_grads_avx512, rows_out_avx512};
 #endif
 
 /* Whether this CPU (and its OS) runs the set's instructions. */
@@ -269,7 +282,7 @@ static const cnn_kernels *choose(void)
 
 const cnn_kernels *cnn_kernels_best(void)
 {
-#ifdef __GNUC__
+#if CNN_GNU
     static const cnn_kernels *chosen;
     const cnn_kernels *k = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
     if (!k) {

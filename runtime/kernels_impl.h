@@ -141,6 +141,35 @@ static KTARGET void ISA(dw_cols)(const float *dq, const float *x, long ng, long 
 #undef DW_ROW
 #undef DW_SUM
 
+/* ---- output rows ---- */
+
+#define ROWS_LOOP(step)                                                                               \
+    for (; o + VL <= ow; o += VL) {                                                                   \
+        VEC v;                                                                                        \
+        LOADV(v, rows + o);                                                                           \
+        v += b;                                                                                       \
+        step;                                                                                         \
+        STOREV(y + o, v);                                                                             \
+    }
+
+static KTARGET void ISA(rows_out)(const float *rows, long width, long oh, long ow, float bias, int relu, float *y)
+{
+    VEC b = BCASTV(bias);
+    for (long r = 0; r < oh; r++, rows += width, y += ow) {
+        long o = 0;
+        if (relu)
+            ROWS_LOOP(v = RELUV(v))
+        else
+            ROWS_LOOP((void)0)
+        for (; o < ow; o++) {
+            float v = rows[o] + bias;
+            y[o] = relu && !(v > 0.0f) ? 0.0f : v;
+        }
+    }
+}
+
+#undef ROWS_LOOP
+
 /* ---- fully connected ---- */
 
 #define FC_ROW(j)                                                                                     \

@@ -231,6 +231,35 @@ static void test_fc(void)
     free(x), free(w), free(b), free(y), free(dy), free(dx), free(dw), free(db), free(dx0), free(dw0);
 }
 
+/* ---- rows_out: exactly the generated code's v > 0 ? v : 0 ---- */
+
+static void test_rows_out(void)
+{
+    long oh = 3, ow = 29, width = 40;
+    float *rows = random_floats(oh * width, 20), *y = random_floats((oh + 1) * ow, 21);
+    float end = y[oh * ow];
+    rows[3] = -0.0f;
+    rows[5] = NAN;
+    rows[width + 20] = NAN;
+    long bad = 0;
+    for (int relu = 0; relu < 2; relu++) {
+        kernels->rows_out(rows, width, oh, ow, 0.25f, relu, y);
+        for (long r = 0; r < oh; r++)
+            for (long o = 0; o < ow; o++) {
+                float v = rows[r * width + o] + 0.25f, want = relu ? (v > 0.0f ? v : 0.0f) : v;
+                float got = y[r * ow + o];
+                bad += isnan(want) ? !isnan(got) : memcmp(&got, &want, sizeof got) != 0;
+            }
+    }
+    rows[3] = -0.0f;   /* -0 + -0 is -0, which relu makes +0 */
+    kernels->rows_out(rows, width, 1, ow, -0.0f, 1, y);
+    bad += signbit(y[3]) != 0 || y[3] != 0.0f;
+    CU_ASSERT(bad == 0);
+    CU_ASSERT(y[oh * ow] == end);   /* not the kernel's to write */
+    free(rows);
+    free(y);
+}
+
 static void test_lookup(void)
 {
     CU_ASSERT(cnn_kernels_isa("sse9") == NULL);
@@ -247,10 +276,11 @@ static unsigned run_set(const char *isa)
         const char *name;
         void (*fn)(void);
     } tests[] = {{"conv_tiles", test_conv_tiles}, {"dw_tile", test_dw_tile}, {"dw_cols", test_dw_cols},
-                 {"matmul_tiles", test_matmul_tiles}, {"fc", test_fc}};
+                 {"matmul_tiles", test_matmul_tiles}, {"fc", test_fc},
+                 {"rows_out", test_rows_out}};
     kernels = cnn_kernels_isa(isa);
     if (!kernels) {
-        printf("test_kernels: %s kernels skipped: this CPU does not run them\n", isa);
+        printf("test_kernels: %s kernels skipped: not in this build, or this CPU does not run them\n", isa);
         return 0;
     }
     CU_pSuite suite = CU_add_suite(isa, NULL, NULL);
