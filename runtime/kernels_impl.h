@@ -6,7 +6,7 @@
  *           tiles) when 3 vectors of 16 lanes fit them
  *   NJ_RUN  outputs they take at once
  *   RUN     run(q, <kernels_tile.h's arguments>) for q = 24 or CHUNK
- *   LOADV_TAIL (optional) loads 8 floats into a VEC of 16 lanes */
+ *   IMPL_TILES_ONLY (optional) leaves out all but conv_tiles and matmul_tiles */
 
 /* One pass over channels [c0, c0 + nc), for each chunk of tiles and
  * every block of outputs.  With pack, the KH rows of each chunk are first
@@ -51,22 +51,23 @@ static KTARGET void ISA(conv_tiles)(const cnn_tile_conv *p, long t0, long t1)
         ISA(conv_pass)(p, c0, p->nin - c0 < cc ? p->nin - c0 : cc, off, t0, t1, packed ? pack : NULL, row);
 }
 
-#define DW_STEP(load, q)                                                                              \
+#ifndef IMPL_TILES_ONLY
+#define DW_STEP(q)                                                                                    \
     {                                                                                                 \
         VEC u0, u1, u2, d;                                                                            \
-        load(u0, x0 + (q));                                                                           \
-        load(u1, x1 + (q));                                                                           \
-        load(u2, x2 + (q));                                                                           \
+        LOADV(u0, x0 + (q));                                                                          \
+        LOADV(u1, x1 + (q));                                                                          \
+        LOADV(u2, x2 + (q));                                                                          \
         KEEP(u0);                                                                                     \
         KEEP(u1);                                                                                     \
         KEEP(u2);                                                                                     \
-        DW_ROW(load, q, 0)                                                                            \
-        DW_ROW(load, q, 1)                                                                            \
-        DW_ROW(load, q, 2)                                                                            \
-        DW_ROW(load, q, 3)                                                                            \
+        DW_ROW(q, 0)                                                                                  \
+        DW_ROW(q, 1)                                                                                  \
+        DW_ROW(q, 2)                                                                                  \
+        DW_ROW(q, 3)                                                                                  \
     }
-#define DW_ROW(load, q, j)                                                                            \
-    load(d, dq + j * dqstride + (q));                                                                 \
+#define DW_ROW(q, j)                                                                                  \
+    LOADV(d, dq + j * dqstride + (q));                                                                \
     KEEP(d);                                                                                          \
     MADD(a##j##0, d, u0);                                                                             \
     MADD(a##j##1, d, u1);                                                                             \
@@ -76,26 +77,23 @@ static KTARGET void ISA(conv_tiles)(const cnn_tile_conv *p, long t0, long t1)
     HSUM_INTO(s[3 * j + 1], a##j##1);                                                                 \
     HSUM_INTO(s[3 * j + 2], a##j##2);
 
-/* 4 planes x 3 inputs in 12 vector registers, summing over positions. */
+/* 4 planes x 3 inputs in 12 vector registers, summing over positions
+ * (nv * 8 of them: VL must divide 8). */
 static KTARGET void ISA(dw_tile)(const float *dq, long dqstride, const float *x0, const float *x1,
                                  const float *x2, long nv, long nimg, long istride, float *s)
 {
-    long n = nv * 8, nvec = n - n % VL;
     VEC a00 = {0}, a01 = {0}, a02 = {0}, a10 = {0}, a11 = {0}, a12 = {0};
     VEC a20 = {0}, a21 = {0}, a22 = {0}, a30 = {0}, a31 = {0}, a32 = {0};
     for (long im = 0; im < nimg; im++, dq += istride, x0 += istride, x1 += istride, x2 += istride) {
-        for (long q = 0; q < nvec; q += VL)
-            DW_STEP(LOADV, q)
-#ifdef LOADV_TAIL
-        if (nvec < n)
-            DW_STEP(LOADV_TAIL, nvec)
-#endif
+        for (long q = 0; q < nv * 8; q += VL)
+            DW_STEP(q)
     }
     DW_SUM(0)
     DW_SUM(1)
     DW_SUM(2)
     DW_SUM(3)
 }
+#endif
 
 static KTARGET void ISA(matmul_tiles)(const float *x, long ld, long nk, const float *w, long wj, long wc, long nf,
                                       long f0, long f1, long t0, long t1, float *y)
@@ -116,6 +114,7 @@ static KTARGET void ISA(matmul_tiles)(const float *x, long ld, long nk, const fl
     }
 }
 
+#ifndef IMPL_TILES_ONLY
 /* Blocks of 63 rows x 1024 columns, so that a block of x stays in cache
  * while the filters run over it. */
 static KTARGET void ISA(dw_cols)(const float *dq, const float *x, long ng, long nk, long nf, long f0, long f1,
@@ -136,11 +135,13 @@ static KTARGET void ISA(dw_cols)(const float *dq, const float *x, long ng, long 
                 }
     }
 }
+#endif
 
 #undef DW_STEP
 #undef DW_ROW
 #undef DW_SUM
 
+#ifndef IMPL_TILES_ONLY
 /* ---- output rows ---- */
 
 #define ROWS_LOOP(step)                                                                               \
@@ -313,3 +314,4 @@ static KTARGET void ISA(fc_input_grads)(const float *dy, long nout, const float 
 
 #undef FC_ROW
 #undef FC_SUM
+#endif
