@@ -92,8 +92,8 @@ static void emit_matmul(Emitter *E, const char *x, long nk, long wj, long wc, lo
     out(E, "PARALLEL_FOR2");
     out(E, "for (long tb = 0; tb < ng / 96 + (ng %% 96 != 0); tb++)");
     out(E, "    for (int h = 0; h < 2; h++)");
-    out(E, "        kernels->matmul_tiles(%s, ng, %ld, w, %ld, %ld, %ld, h ? %ld : 0, h ? %ld : %ld, tb * 4,", x, nk, wj,
-        wc, nf, half, nf4, half);
+    out(E, "        kernels->matmul_tiles(%s, ng, %ld, w, %ld, %ld, %ld, h ? %ld : 0, h ? %ld : %ld, tb * 4,",
+        x, nk, wj, wc, nf, half, nf4, half);
     out(E, "                              tb * 4 + 4 < ng / 24 ? tb * 4 + 4 : ng / 24, %s);", y);
 }
 

@@ -167,9 +167,11 @@ typedef struct {
 
 static void emit_packed_tiles(Emitter *E, const Tile *g, long per, const Packing *k)
 {
-    out(E, "const cnn_tile_conv tc = {%s, %ld, %ld, %ld, %ld, %ld, %ld, %d, w, %ld, %ld, %ld, %s, %ld};", k->in,
-        k->stride, k->nin, g->kh, g->kw, g->dh * g->wp, g->dw, k->flipped, k->w_out, k->w_in, k->nout, k->out,
-        k->out_stride);
+    out(E, "const cnn_tile_conv tc = {.in = %s, .in_stride = %ld, .nin = %ld, .kh = %ld, .kw = %ld,", k->in, k->stride,
+        k->nin, g->kh, g->kw);
+    out(E, "                          .row_step = %ld, .dw = %ld, .flipped = %d, .w = w, .w_out = %ld, .w_in = %ld,",
+        g->dh * g->wp, g->dw, k->flipped, k->w_out, k->w_in);
+    out(E, "                          .nout = %ld, .out = %s, .out_stride = %ld};", k->nout, k->out, k->out_stride);
     out(E, "cnn_kernels_best()->conv_tiles(&tc, task * %ld, end);", per);
 }
 
@@ -241,15 +243,14 @@ static void emit_weight_grads(Emitter *E, const LayerPlan *lp, const Tile *g)
     out(E, "const float *xp = m->flat + (size_t)i0 * %ld;", E->flat_elems);
     out(E, "const float *dq = xp + %ld + fb * %ld + %ld;", g->xregion, 4 * g->bstride, g->span);
     out(E, "const long images = n - i0 < %ld ? n - i0 : %ld;", chunk, chunk);
-    out(E, "void (*const dw_tile)(const float *, long, const float *, const float *, const float *, long, long, long,");
-    out(E, "                      float *) = cnn_kernels_best()->dw_tile;");
+    out(E, "const cnn_kernels *kernels = cnn_kernels_best();");
     open_block(E, "for (long u = 0; u < %ld; u += 3)", ct);
     out(E, "/* the (channel, tap) pairs u, u+1, u+2 (the last one repeated at the end) */");
     out(E, "const long u1 = u + 1 < %ld ? u + 1 : u, u2 = u + 2 < %ld ? u + 2 : u1;", ct, ct);
     out(E, "float s[12] = {0};");
-    out(E, "dw_tile(dq, %ld, xp + u / %ld * %ld + taps[u %% %ld], xp + u1 / %ld * %ld + taps[u1 %% %ld],", g->bstride,
-        g->taps, g->plane, g->taps, g->taps, g->plane, g->taps);
-    out(E, "        xp + u2 / %ld * %ld + taps[u2 %% %ld], %ld, images, %ld, s);", g->taps, g->plane, g->taps,
+    out(E, "kernels->dw_tile(dq, %ld, xp + u / %ld * %ld + taps[u %% %ld], xp + u1 / %ld * %ld + taps[u1 %% %ld],",
+        g->bstride, g->taps, g->plane, g->taps, g->taps, g->plane, g->taps);
+    out(E, "                 xp + u2 / %ld * %ld + taps[u2 %% %ld], %ld, images, %ld, s);", g->taps, g->plane, g->taps,
         round_up(g->nq, 8) / 8, E->flat_elems);
     out(E, "for (long j = 0; j < 4 && fb * 4 + j < %ld; j++)", g->f);
     out(E, "    for (long k = 0; k < 3 && u + k < %ld; k++)", ct);

@@ -66,7 +66,8 @@ static void check_conv(const ConvCase *k)
             for (long c = 0; c < k->c; c++)
                 for (long r = 0; r < k->kh; r++)
                     for (long s = 0; s < k->kw; s++) {
-                        long at = k->flipped ? (k->kh - 1 - r) * k->wp + (k->kw - 1 - s) * k->dw : r * k->wp + s * k->dw;
+                        long at = k->flipped ? (k->kh - 1 - r) * k->wp + (k->kw - 1 - s) * k->dw
+                                             : r * k->wp + s * k->dw;
                         double term = (double)w[f * k->c * k->kh * k->kw + c * k->kh * k->kw + r * k->kw + s] *
                                       in[c * plane + q + at];
                         sum += term;
