@@ -207,6 +207,12 @@ static const cnn_kernels avx2_kernels = {"avx2",          conv_tiles_avx2,      
 #define TILE_FN tile8x24_avx512
 #define TILE_NJ 8
 #include "kernels_tile.h"
+#define TILE_FN tile6x24_avx512
+#define TILE_NJ 6
+#include "kernels_tile.h"
+#define TILE_FN tile4x24_avx512
+#define TILE_NJ 4
+#include "kernels_tile.h"
 #undef VEC
 #undef VL
 #undef BCASTV
@@ -219,15 +225,31 @@ static const cnn_kernels avx2_kernels = {"avx2",          conv_tiles_avx2,      
 #define TILE_FN tile8x48_avx512
 #define TILE_NJ 8
 #include "kernels_tile.h"
+#define TILE_FN tile6x48_avx512
+#define TILE_NJ 6
+#include "kernels_tile.h"
+#define TILE_FN tile4x48_avx512
+#define TILE_NJ 4
+#include "kernels_tile.h"
 
-/* 48 positions on 16 lanes, or a last 24 on 8 */
+/* 48 positions on 16 lanes, or a last 24 on 8; for the last outputs of
+ * a layer (6 of LeNet's first convolution) the smallest tile that holds
+ * them, not 8 rows of which some repeat output 0 for nothing. */
 static KTARGET void run_avx512(long q, const float *x, long xstride, long nc, const long *off, long nt,
                                const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)
 {
-    if (q == 48)
+    if (q == 48 && nj > 6)
         tile8x48_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
-    else
+    else if (q == 48 && nj > 4)
+        tile6x48_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+    else if (q == 48)
+        tile4x48_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+    else if (nj > 6)
         tile8x24_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+    else if (nj > 4)
+        tile6x24_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+    else
+        tile4x24_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
 }
 
 #define ISA(name) name##_avx512

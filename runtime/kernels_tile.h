@@ -2,7 +2,7 @@
  * once per shape and instruction set.  The includer defines:
  *
  *   TILE_FN   the function's name
- *   TILE_NJ   outputs per call, 4 or 8
+ *   TILE_NJ   outputs per call, 4, 6 or 8
  *   VEC, VL   the vector type and its lanes (float and 1 without GNU C)
  *   KTARGET   the function's target attribute (or nothing)
  *   LOADV, STOREV, BCASTV, MADD, KEEP   (see kernels.c)
@@ -13,11 +13,14 @@
  * weights are wc further on; added to what y holds when acc.  3 vectors
  * of input and TILE_NJ broadcast weights per tap feed 3 * TILE_NJ fused
  * multiply-adds: the accumulators and those 4 fill 16 registers (NJ 4) or
- * 28 of 32 (NJ 8), and the FMA units rather than the loads set the pace.
+ * up to 28 of 32 (NJ 6, 8), and the FMA units rather than the loads set
+ * the pace.
  * Outputs j >= nj read output 0's weights and are not stored. */
 
 #if TILE_NJ == 4
 #define FOR_J(X) X(0) X(1) X(2) X(3)
+#elif TILE_NJ == 6
+#define FOR_J(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #else
 #define FOR_J(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #endif
