@@ -174,11 +174,25 @@ static __attribute__((target("avx2,fma"))) inline float hsum_avx2(v8f v)
 #define TILE_FN tile_avx2
 #define TILE_NJ 4
 #include "kernels_tile.h"
+#define TILE_FN tile2_avx2
+#define TILE_NJ 2
+#include "kernels_tile.h"
+
+/* 4 outputs, or 2 for a layer's last ones (6 filters: 4 + 2) */
+static KTARGET void run_avx2(long q, const float *x, long xstride, long nc, const long *off, long nt,
+                             const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)
+{
+    (void)q;   /* always 24 */
+    if (nj > 2)
+        tile_avx2(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+    else
+        tile2_avx2(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+}
 
 #define ISA(name) name##_avx2
 #define CHUNK 24
 #define NJ_RUN 4
-#define RUN(q, ...) tile_avx2(__VA_ARGS__)
+#define RUN run_avx2
 #include "kernels_impl.h"
 
 static const cnn_kernels avx2_kernels = {"avx2",          conv_tiles_avx2,      dw_tile_avx2,

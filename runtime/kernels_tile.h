@@ -2,7 +2,7 @@
  * once per shape and instruction set.  The includer defines:
  *
  *   TILE_FN   the function's name
- *   TILE_NJ   outputs per call, 4, 6 or 8
+ *   TILE_NJ   outputs per call, 2, 4, 6 or 8
  *   VEC, VL   the vector type and its lanes (float and 1 without GNU C)
  *   KTARGET   the function's target attribute (or nothing)
  *   LOADV, STOREV, BCASTV, MADD, KEEP   (see kernels.c)
@@ -17,7 +17,9 @@
  * the pace.
  * Outputs j >= nj read output 0's weights and are not stored. */
 
-#if TILE_NJ == 4
+#if TILE_NJ == 2
+#define FOR_J(X) X(0) X(1)
+#elif TILE_NJ == 4
 #define FOR_J(X) X(0) X(1) X(2) X(3)
 #elif TILE_NJ == 6
 #define FOR_J(X) X(0) X(1) X(2) X(3) X(4) X(5)
