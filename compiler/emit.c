@@ -972,7 +972,10 @@ static void emit_loss(Emitter *E)
         out(E, "    return NAN;");
         out(E, "const float *yp = y + (size_t)i * %s_OUT_SIZE + p;", U);
         out(E, "float *dp = dy + (size_t)i * %s_OUT_SIZE + p;", U);
-        out(E, "total -= log(yp[(size_t)label * %lld] > 1e-30f ? yp[(size_t)label * %lld] : 1e-30f);", hw, hw);
+        /* Clamped as "< 1e-30f ? 1e-30f : y" so that a NaN compares false
+         * and reaches the loss: the driver's divergence stop needs it. */
+        out(E, "float py = yp[(size_t)label * %lld];", hw);
+        out(E, "total -= log(py < 1e-30f ? 1e-30f : py);");
         out(E, "for (int c = 0; c < %lld; c++)", classes);
         out(E, "    dp[(size_t)c * %lld] = (yp[(size_t)c * %lld] - (c == label)) * scale;", hw, hw);
         close_block(E);
