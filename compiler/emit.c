@@ -753,9 +753,11 @@ static int collect_tensors(const Emitter *E, TensorInfo **out_tensors)
         const Node *n = lp->node;
         if (lp->w_off < 0)
             continue;
-        int64_t c = n->in_shape.c, f = n->filters, g = n->groups;
+        /* Layers without filters or groups (batchnorm) have 0 in them:
+         * every shape is computed, so divide by at least 1. */
+        int64_t c = n->in_shape.c, f = n->filters, g = n->groups > 0 ? n->groups : 1;
         int64_t conv[4] = {f, c / g, n->kh, n->kw}, deconv[4] = {c, f / g, n->kh, n->kw};
-        int64_t fc[2] = {f, lp->w_size / f}, vec[1] = {lp->w_size}, bias[1] = {lp->b_size};
+        int64_t fc[2] = {f, lp->w_size / (f > 0 ? f : 1)}, vec[1] = {lp->w_size}, bias[1] = {lp->b_size};
         switch (n->op) {
         case OP_CONV: add_tensor(t, &count, n->name, "weight", 4, conv, lp->w_off, 0); break;
         case OP_DECONV: add_tensor(t, &count, n->name, "weight", 4, deconv, lp->w_off, 0); break;
