@@ -85,10 +85,15 @@ static const char usage_text[] =
     "  --samples K         gradcheck: random parameters and inputs to check (20)\n"
     "  --input X.bin, --output Y.bin, --grad-output GY.bin, --grad-input GX.bin,\n"
     "  --grad-weights GW.safetensors   files of forward and backward\n"
+    "  --help              this text (also after a command)\n"
     "  --name=VALUE works as well as --name VALUE.\n"
     "\n"
-    "exit status: 0 success, 1 bad usage, 2 I/O or data error, 3 training diverged,\n"
-    "4 gradcheck failed.\n";
+    "Outputs go to devices and FIFOs directly, to files atomically (a symlink's target\n"
+    "is replaced, the mode kept); an output over an input is refused (--save may be --load).\n"
+    "\n"
+    "exit status: 0 success, 1 bad usage, 2 I/O or data error or out of memory or\n"
+    "threads, 3 training diverged (NaN or infinite loss or weight; the last checkpoint\n"
+    "is kept), 4 gradcheck failed.\n";
 
 void cnn_drv_usage(const cnn_net *net, const char *prog, int to_stdout)
 {
