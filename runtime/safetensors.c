@@ -659,9 +659,10 @@ out:
 
 /* ---- opening ---------------------------------------------------------------- */
 
-/* Reads up to `want` more bytes onto the end of st->buf.  The buffer
- * grows by doubling, but never beyond the file's size when that is known,
- * so that a header's claims cost nothing until the bytes are there. */
+/* Reads up to `want` more bytes onto the end of st->buf.  For a regular
+ * file the buffer takes what is asked, up to the file's size; for a pipe
+ * or device it grows by doubling as bytes arrive, so that a header's
+ * claims cost nothing until the bytes are there. */
 static int read_more(cnn_st *st, FILE *f, uint64_t want, char *err, size_t errlen)
 {
     uint64_t goal = st->size + want;
@@ -669,7 +670,8 @@ static int read_more(cnn_st *st, FILE *f, uint64_t want, char *err, size_t errle
         goal = st->known_size;
     while (st->size < goal) {
         if (st->size == st->buf_cap) {
-            uint64_t cap = st->buf_cap ? (uint64_t)st->buf_cap * 2 : 65536;
+            uint64_t cap = st->known_size != UINT64_MAX ? goal
+                         : st->buf_cap ? (uint64_t)st->buf_cap * 2 : 65536;
             unsigned char *nb;
             if (cap > goal)
                 cap = goal;
@@ -748,7 +750,7 @@ static int read_data(cnn_st *st, FILE *f, uint64_t max_data, char *err, size_t e
                 st->path, (unsigned long long)need, (unsigned long long)max_data);
         return -1;
     }
-    if (st->known_size != UINT64_MAX && st->known_size - start > need) {
+    if (st->known_size != UINT64_MAX && st->known_size >= start && st->known_size - start > need) {
         set_err(err, errlen, "%s: the last %llu bytes of the file belong to no tensor", st->path,
                 (unsigned long long)(st->known_size - start - need));
         return -1;
