@@ -736,9 +736,11 @@ static int collect_tensors(const Emitter *E, TensorInfo **out_tensors)
         const Node *n = lp->node;
         if (lp->w_off < 0)
             continue;
-        int64_t c = n->in_shape.c, f = n->filters, g = n->groups;
+        /* Layers without filters or groups (batchnorm) have 0 in them:
+         * every shape is computed, so divide by at least 1. */
+        int64_t c = n->in_shape.c, f = n->filters, g = n->groups > 0 ? n->groups : 1;
         int64_t conv[4] = {f, c / g, n->kh, n->kw}, deconv[4] = {c, f / g, n->kh, n->kw};
-        int64_t fc[2] = {f, lp->w_size / f}, vec[1] = {lp->w_size}, bias[1] = {lp->b_size};
+        int64_t fc[2] = {f, lp->w_size / (f > 0 ? f : 1)}, vec[1] = {lp->w_size}, bias[1] = {lp->b_size};
         switch (n->op) {
         case OP_CONV: add_tensor(t, &count, n->name, "weight", 4, conv, lp->w_off, 0); break;
         case OP_DECONV: add_tensor(t, &count, n->name, "weight", 4, deconv, lp->w_off, 0); break;
@@ -955,7 +957,10 @@ static void emit_loss(Emitter *E)
         out(E, "    return NAN;");
         out(E, "const float *yp = y + (size_t)i * %s_OUT_SIZE + p;", U);
         out(E, "float *dp = dy + (size_t)i * %s_OUT_SIZE + p;", U);
-        out(E, "total -= log(yp[(size_t)label * %lld] > 1e-30f ? yp[(size_t)label * %lld] : 1e-30f);", hw, hw);
+        /* Clamped as "< 1e-30f ? 1e-30f : y" so that a NaN compares false
+         * and reaches the loss: the driver's divergence stop needs it. */
+        out(E, "float py = yp[(size_t)label * %lld];", hw);
+        out(E, "total -= log(py < 1e-30f ? 1e-30f : py);");
         out(E, "for (int c = 0; c < %lld; c++)", classes);
         out(E, "    dp[(size_t)c * %lld] = (yp[(size_t)c * %lld] - (c == label)) * scale;", hw, hw);
         close_block(E);

@@ -2,7 +2,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "outputs.h"
 
-#include <unistd.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 
 #include "diag.h"
 #include "emit.h"
+#include "io.h"
 #include "report.h"
 #include "util.h"
 
@@ -62,31 +62,18 @@ static int write_or_fail(const char *path, const StrBuf *sb)
     return 2;
 }
 
-/* Writes sb to a new temporary file beside path; *tmp gets its name. */
-static int stage_file(const char *path, const StrBuf *sb, char **tmp)
+/* Writes sb to a temporary beside path (or to path itself if it is a
+ * device or FIFO), to be committed once every output is written. */
+static int stage_file(const char *path, const StrBuf *sb, cnnrt_out *out)
 {
-    int fd = create_temp_beside(path, tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            remove(*tmp);
-            free(*tmp);
-            *tmp = NULL;
-        }
-        return -1;
+    if (cnnrt_out_open(out, path) == 0) {
+        if (cnnrt_write_all(out->fd, sb->data ? sb->data : "", sb->len) == 0 &&
+            cnnrt_out_close(out, 0) == 0)
+            return 0;
+        cnnrt_out_abort(out);
     }
-    int bad = fwrite(sb->data ? sb->data : "", 1, sb->len, f) != sb->len;
-    bad |= fclose(f) != 0;
-    if (bad) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
-        remove(*tmp);
-        free(*tmp);
-        *tmp = NULL;
-        return -1;
-    }
-    return 0;
+    fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
+    return -1;
 }
 
 static void build_report(const Net *net, ReportFormat fmt, StrBuf *out)
@@ -171,29 +158,81 @@ static int write_code(const Net *net, const Options *opt)
         fprintf(stderr, "cnnc: error: %s\n", err);
         rc = 2;
     }
-    char *tmp_c = NULL, *tmp_h = NULL;
-    if (rc == 0 && (stage_file(header, &h, &tmp_h) != 0 || stage_file(opt->output, &c, &tmp_c) != 0))
+    cnnrt_out out_c, out_h;
+    if (rc == 0 && stage_file(header, &h, &out_h) != 0)
         rc = 2;
-    if (rc == 0 && (rename(tmp_h, header) != 0 || rename(tmp_c, opt->output) != 0)) {
+    if (rc == 0 && stage_file(opt->output, &c, &out_c) != 0) {
+        cnnrt_out_abort(&out_h);
+        rc = 2;
+    }
+    if (rc == 0 && cnnrt_out_commit(&out_h, 0) != 0) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", header, strerror(errno));
+        cnnrt_out_abort(&out_c);
+        rc = 2;
+    }
+    if (rc == 0 && cnnrt_out_commit(&out_c, 0) != 0) {
         fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", opt->output, strerror(errno));
         rc = 2;
     }
-    if (rc != 0) {
-        if (tmp_h)
-            remove(tmp_h);
-        if (tmp_c)
-            remove(tmp_c);
-    }
-    free(tmp_c);
-    free(tmp_h);
     free(header);
     sb_free(&c);
     sb_free(&h);
     return rc;
 }
 
+/* One file cnnc reads or writes, and the option that named it. */
+typedef struct {
+    const char *what;
+    char *path;
+} NamedFile;
+
+static int list_outputs(const Options *opt, NamedFile *out)
+{
+    int n = 0;
+    if (opt->output && !opt->deps_only) {
+        out[n++] = (NamedFile){"-o", xstrdup(opt->output)};
+        out[n++] = (NamedFile){"the header", opt->header ? xstrdup(opt->header) : replace_ext(opt->output, ".h")};
+    }
+    if (opt->depfile || (opt->deps_too && opt->output))
+        out[n++] = (NamedFile){"the dependency file",
+                               opt->depfile ? xstrdup(opt->depfile) : replace_ext(opt->output, ".d")};
+    return n;
+}
+
+/* An output over an input or over another output would lose one of them
+ * (cnnc x.net -o x.net, -o out.h, -MF equal to -o): refused up front. */
+static int check_collisions(const Net *net, const Options *opt)
+{
+    NamedFile out[3];
+    int nout = list_outputs(opt, out), rc = 0;
+    for (int i = 0; i < nout && !rc; i++) {
+        for (int j = 0; j < i && !rc; j++)
+            if (cnnrt_same_file(out[i].path, out[j].path)) {
+                fprintf(stderr, "cnnc: error: %s '%s' and %s '%s' are the same file\n", out[j].what,
+                        out[j].path, out[i].what, out[i].path);
+                rc = 2;
+            }
+        for (int f = 0; f < net->nfiles && !rc; f++)
+            if (strcmp(net->files[f], "<stdin>") != 0 && cnnrt_same_file(out[i].path, net->files[f])) {
+                fprintf(stderr, "cnnc: error: %s '%s' would overwrite the input '%s'\n", out[i].what,
+                        out[i].path, net->files[f]);
+                rc = 2;
+            }
+        if (!rc && opt->embed && cnnrt_same_file(out[i].path, opt->embed)) {
+            fprintf(stderr, "cnnc: error: %s '%s' would overwrite the weights '%s'\n", out[i].what,
+                    out[i].path, opt->embed);
+            rc = 2;
+        }
+    }
+    for (int i = 0; i < nout; i++)
+        free(out[i].path);
+    return rc;
+}
+
 int outputs_write(const Net *net, const Options *opt)
 {
+    if (check_collisions(net, opt) != 0)
+        return 2;
     if (opt->deps_only)
         return write_deps(net, opt);
     int rc = opt->output ? write_code(net, opt) : 0;

@@ -1,14 +1,13 @@
 /* util.c - see util.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "util.h"
+#include "io.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static void out_of_memory(void)
 {
@@ -115,59 +114,9 @@ char *read_file_max(const char *path, size_t max, size_t *len)
     return buf;
 }
 
-int create_temp_beside(const char *path, char **tmp)
-{
-    *tmp = xasprintf("%s.tmpXXXXXX", path);
-    int fd = mkstemp(*tmp);
-    if (fd < 0) {
-        int saved = errno;
-        free(*tmp);
-        *tmp = NULL;
-        errno = saved;
-        return -1;
-    }
-    /* mkstemp makes the file private (0600); an output should get the
-     * mode any new file gets, as with cc -o. */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    return fd;
-}
-
 int write_file_atomic(const char *path, const char *data, size_t len)
 {
-    char *tmp;
-    int fd = create_temp_beside(path, &tmp);
-    if (fd < 0)
-        return -1;
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        int saved = errno;
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        errno = saved;
-        return -1;
-    }
-    size_t put = fwrite(data, 1, len, f);
-    int bad = put != len || fflush(f) != 0;
-    int saved = errno;
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        saved = errno;
-    }
-    if (!bad && rename(tmp, path) != 0) {
-        bad = 1;
-        saved = errno;
-    }
-    if (bad) {
-        unlink(tmp);
-        free(tmp);
-        errno = saved ? saved : EIO;
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    return cnnrt_write_file(path, data, len, 0);
 }
 
 void sb_init(StrBuf *sb)

@@ -30,13 +30,9 @@ char *read_file(const char *path, size_t *len);
  * pipe gives "too large" (*len > max) instead of exhausting memory. */
 char *read_file_max(const char *path, size_t max, size_t *len);
 
-/* Creates PATH.tmpXXXXXX for writing, with the mode any new file gets
- * (not mkstemp's 0600).  Returns the descriptor and sets *tmp (to free),
- * or returns -1 with errno set. */
-int create_temp_beside(const char *path, char **tmp);
-
-/* Writes data to path atomically: a temporary file in the same directory,
- * then rename().  Returns 0, or -1 with errno set (nothing is changed). */
+/* Writes data to path as runtime/io.h's cnnrt_out does: atomically
+ * (temporary file and rename) unless path is a device or FIFO.  Returns 0,
+ * or -1 with errno set (nothing is changed). */
 int write_file_atomic(const char *path, const char *data, size_t len);
 
 /* A growable string buffer for output that is written in one go. */

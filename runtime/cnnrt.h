@@ -74,25 +74,34 @@ void cnn_optim_update(const cnn_optim *o, float lr, long step, float *w,
                       const float *g, float *state1, float *state2, size_t n);
 
 /* ---- safetensors ----------------------------------------------------------
- * Reader: the whole file is read and validated by cnn_st_open (header length,
- * strict JSON, every entry's dtype/shape/data_offsets, byte counts, no
- * overlaps or holes); entries of any dtype are accepted there, and
+ * Reader: cnn_st_open reads the header, then exactly the data it describes,
+ * and validates them (header length, strict JSON, every entry's
+ * dtype/shape/data_offsets, byte counts, no overlaps or holes); entries of any dtype are accepted there, and
  * cnn_st_get insists on F32 and the exact shape.  "__metadata__" is checked
  * (string values) and skipped. */
 typedef struct cnn_st cnn_st;
 
 cnn_st     *cnn_st_open(const char *path, char *err, size_t errlen);  /* NULL on error */
-/* Copies tensor `name` into dst if it is F32 with exactly this shape.
+/* The same, but only the bytes the header describes are read (a file that
+ * goes on is an error, /dev/zero too), and a header describing more than
+ * max_data bytes of tensors is refused before they are read. */
+cnn_st     *cnn_st_open_max(const char *path, uint64_t max_data, char *err, size_t errlen);
+/* Copies tensor `name` into dst if it is F32 with exactly this shape and
+ * every value is finite (a NaN or inf is an error naming the tensor).
  * On error dst is left untouched. */
 int         cnn_st_get(const cnn_st *st, const char *name, const int64_t *shape,
                        int ndim, float *dst, char *err, size_t errlen);
 int         cnn_st_count(const cnn_st *st);            /* tensors, metadata excluded */
 const char *cnn_st_name(const cnn_st *st, int i);      /* file order; NULL if out of range */
+const char *cnn_st_dtype(const cnn_st *st, int i);     /* "F32", "I64"...; NULL if out of range */
+int         cnn_st_ndim(const cnn_st *st, int i);      /* -1 if out of range */
 void        cnn_st_close(cnn_st *st);                  /* NULL is fine */
 
 /* Writer: F32 tensors in the given order, metadata {"format":"pt"}, header
- * padded with spaces to a multiple of 8.  Atomic: a temporary file in the
- * same directory is written, fsync'd and renamed over path. */
+ * padded with spaces to a multiple of 8.  Atomic: a temporary file beside
+ * path (beside its final target if path is a symlink; the link stays) is
+ * written with the old file's mode, fsync'd and renamed over it.  A device
+ * or FIFO is written directly. */
 typedef struct {
     const char *name;
     int ndim;             /* 0..4 */
@@ -109,6 +118,9 @@ int cnn_st_write(const char *path, const cnn_st_tensor *t, int n, char *err, siz
 int cnn_idx_load_images(const char *path, float **out, int *n, int *h, int *w,
                         char *err, size_t errlen);
 int cnn_idx_load_labels(const char *path, int **out, int *n, char *err, size_t errlen);
+/* Reads only the header, so that a data set can be checked before it is
+ * inflated: images (h and w non-NULL) or labels (h and w NULL). */
+int cnn_idx_header(const char *path, int *n, int *h, int *w, char *err, size_t errlen);
 /* Puts DIR/NAME into out if it exists, else DIR/NAME.gz if that exists.
  * Returns 0 when found; -1 if neither exists (out holds DIR/NAME); -2 if
  * the path does not fit in outlen. */

@@ -56,9 +56,12 @@ typedef struct cnn_net {
 const char *cnn_error(void);
 
 /* Loads every tensor of the table from a safetensors file: all names must
- * be there with dtype F32 and the exact shape; tensors the table does not
- * know are an error, except batchnorm's num_batches_tracked.  All or
- * nothing: on error params and state are unchanged.  0 or <0. */
+ * be there with dtype F32, the exact shape and finite values; tensors the
+ * table does not know are an error, except BN.num_batches_tracked as
+ * PyTorch saves it (I64, shape []) for a batchnorm BN of the table (the
+ * one with BN.running_mean).  A header describing more bytes than the
+ * table's tensors is refused before they are read.  All or nothing: on
+ * error params and state are unchanged.  0 or <0. */
 int cnn_load_tensors(const char *path, const cnn_tensor *t, int nt, float *params, size_t nparams,
                      float *state, size_t nstate);
 /* Writes the table's tensors atomically.  0 or <0. */

@@ -1,11 +1,16 @@
 /* driver.c - cnn_main: the command line of a generated network (`cnnc
  * --main`).  This file dispatches commands and holds the usage text and the
  * `info` command; each other command lives in its own driver_*.c file. */
+#define _POSIX_C_SOURCE 200809L   /* _exit */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "driver.h"
+#include "io.h"
 
 /* A command, the options it accepts (space-separated, with spaces at both
  * ends so that strstr(" name ") is exact), and its entry point.  "FILES"
@@ -80,10 +85,15 @@ static const char usage_text[] =
     "  --samples K         gradcheck: random parameters and inputs to check (20)\n"
     "  --input X.bin, --output Y.bin, --grad-output GY.bin, --grad-input GX.bin,\n"
     "  --grad-weights GW.safetensors   files of forward and backward\n"
+    "  --help              this text (also after a command)\n"
     "  --name=VALUE works as well as --name VALUE.\n"
     "\n"
-    "exit status: 0 success, 1 bad usage, 2 I/O or data error, 3 training diverged,\n"
-    "4 gradcheck failed.\n";
+    "Outputs go to devices and FIFOs directly, to files atomically (a symlink's target\n"
+    "is replaced, the mode kept); an output over an input is refused (--save may be --load).\n"
+    "\n"
+    "exit status: 0 success, 1 bad usage, 2 I/O or data error or out of memory or\n"
+    "threads, 3 training diverged (NaN or infinite loss or weight; the last checkpoint\n"
+    "is kept), 4 gradcheck failed.\n";
 
 void cnn_drv_usage(const cnn_net *net, const char *prog, int to_stdout)
 {
@@ -114,6 +124,73 @@ int cnn_drv_info(const cnn_net *net, const cnn_drv_opts *o)
     return DRV_OK;
 }
 
+/* An output over an input or another output loses one of them; --save
+ * over --load is the exception (written atomically, after the load). */
+static int check_paths(const cnn_drv_opts *o)
+{
+    const char *out[] = {o->save, o->output, o->grad_input, o->grad_weights};
+    const char *in[] = {o->load, o->input, o->grad_output};
+    static const char *const out_names[] = {"save", "output", "grad-input", "grad-weights"};
+    static const char *const in_names[] = {"load", "input", "grad-output"};
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; out[i] && j < 3; j++)
+            if (in[j] && i + j > 0 && cnnrt_same_file(out[i], in[j])) {
+                cnn_drv_error(o, "--%s '%s' would overwrite --%s '%s'", out_names[i], out[i], in_names[j],
+                              in[j]);
+                return DRV_USAGE;
+            }
+        for (int j = 0; out[i] && j < i; j++)
+            if (out[j] && cnnrt_same_file(out[i], out[j])) {
+                cnn_drv_error(o, "--%s '%s' and --%s '%s' are the same file", out_names[j], out[j],
+                              out_names[i], out[i]);
+                return DRV_USAGE;
+            }
+    }
+    return DRV_OK;
+}
+
+/* `./net train --help` and the like: the usage, not an unknown option. */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
+}
+
+/* libgomp reports a failure to create its threads and calls exit(1),
+ * which is the driver's bad-usage status.  An exit while a command runs
+ * is such a failure of the runtime (the driver itself returns), so it
+ * leaves with DRV_IO, the status of running out of memory. */
+static const char *running;
+
+static void exit_guard(void)
+{
+    if (!running)
+        return;
+    fflush(stdout);
+    fprintf(stderr, "%s: the OpenMP runtime failed (above); try fewer --threads\n", running);
+    _exit(DRV_IO);
+}
+
+static int run_command(const command *c, const cnn_net *net, const cnn_drv_opts *o)
+{
+    int rc = check_paths(o);
+    if (rc != DRV_OK)
+        return rc;
+    /* A file size limit (ulimit -f) must fail a write with EFBIG and a
+     * message, leaving no temporary, rather than kill the process. */
+    signal(SIGXFSZ, SIG_IGN);
+    static int guarded;
+    if (!guarded)
+        guarded = atexit(exit_guard) == 0;
+    running = o->prog;
+    cnn_drv_threads(o);
+    rc = c->run(net, o);
+    running = NULL;
+    return rc;
+}
+
 static const command *find_command(const char *name)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -140,12 +217,15 @@ int cnn_main(const cnn_net *net, int argc, char **argv)
         cnn_drv_usage(net, prog, 0);
         return DRV_USAGE;
     }
+    if (wants_help(argc, argv)) {
+        cnn_drv_usage(net, prog, 1);
+        return DRV_OK;
+    }
     if (cnn_drv_parse(prog, c->name, argc - 2, argv + 2, c->options, &o) != DRV_OK) {
         fprintf(stderr, "%s: try '%s help'\n", prog, prog);
         return DRV_USAGE;
     }
-    cnn_drv_threads(&o);
-    int rc = c->run(net, &o);
+    int rc = run_command(c, net, &o);
     fflush(stdout);
     return rc;
 }

@@ -13,7 +13,14 @@
 
 #include "cnnrt.h"
 
-/* Exit statuses of the driver, as documented in `help`. */
+/* Exit statuses of the driver, as documented in `help`: DRV_USAGE also
+ * for an output that would overwrite an input or another output;
+ * DRV_IO also for running out of memory, a file size limit (SIGXFSZ is
+ * ignored, so the write fails with EFBIG) or OpenMP threads (libgomp
+ * exits with 1 when it cannot create them; driver.c's exit guard turns
+ * that into DRV_IO); DRV_DIVERGED for a NaN or infinite loss (any loss,
+ * checked every step) or weight (checked every epoch before saving),
+ * with the last good checkpoint kept. */
 enum { DRV_OK = 0, DRV_USAGE = 1, DRV_IO = 2, DRV_DIVERGED = 3, DRV_GRADCHECK = 4 };
 
 #define DRV_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"

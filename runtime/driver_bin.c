@@ -2,18 +2,16 @@
  * back, as numpy's x.astype('<f4').tofile() writes them.
  *
  * Reading takes the whole file (pipes too) and insists on a whole number
- * of items.  Writing is atomic: a temporary file beside the target is
- * written, flushed to disk and renamed over it, so a reader never sees a
- * half-written output and a failure leaves the old file alone. */
+ * of items.  Writing goes through cnnrt_out (io.h): atomic for regular
+ * files (a failure leaves the old file alone), direct for devices and
+ * FIFOs. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "driver.h"
 #include "io.h"
@@ -124,45 +122,18 @@ static int write_le(int fd, const float *v, size_t count)
     return k ? cnnrt_write_all(fd, buf, k) : 0;
 }
 
-/* PATH.tmp-PID-K, created exclusively with fopen's mode (0666 less umask). */
-static int open_temp(const char *path, char *tmp, size_t len)
-{
-    for (unsigned k = 0; k < 1000; k++) {
-        if ((size_t)snprintf(tmp, len, "%s.tmp-%ld-%u", path, (long)getpid(), k) >= len) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
-    }
-    return -1;
-}
-
 int cnn_drv_write_bin(const cnn_drv_opts *o, const char *path, const float *v, size_t count)
 {
-    size_t len = strlen(path) + 48;
-    char *tmp = malloc(len);
-    int fd = tmp ? open_temp(path, tmp, len) : -1;
-    if (fd < 0) {
-        cnn_drv_error(o, "%s: cannot create a temporary file: %s", path, strerror(tmp ? errno : ENOMEM));
-        free(tmp);
-        return DRV_IO;
+    cnnrt_out out;
+    int failed = cnnrt_out_open(&out, path);
+    if (!failed) {
+        failed = write_le(out.fd, v, count) || cnnrt_out_close(&out, 1);
+        if (failed)
+            cnnrt_out_abort(&out);
+        else
+            failed = cnnrt_out_commit(&out, 1);
     }
-    int failed = write_le(fd, v, count) || fsync(fd);
-    int saved = errno;
-    if (close(fd) && !failed) {
-        failed = 1;
-        saved = errno;
-    }
-    if (!failed && rename(tmp, path)) {
-        failed = 1;
-        saved = errno;
-    }
-    if (failed) {
-        unlink(tmp);
-        cnn_drv_error(o, "%s: cannot write: %s", path, strerror(saved));
-    }
-    free(tmp);
+    if (failed)
+        cnn_drv_error(o, "%s: cannot write: %s", path, strerror(errno));
     return failed ? DRV_IO : DRV_OK;
 }

@@ -26,6 +26,13 @@ static int load_inputs(const cnn_net *net, const cnn_drv_opts *o, const char *pa
     int h = 0, w = 0;
     if (is_bin(path))
         return cnn_drv_read_bin(o, path, (size_t)net->in_size, x, n);
+    /* The header first: a wrong image size fails before a .gz is inflated. */
+    if (cnn_idx_header(path, n, &h, &w, err, sizeof err) < 0) {
+        cnn_drv_error(o, "%s", err);
+        return DRV_IO;
+    }
+    if (cnn_drv_check_images(net, o, path, h, w) != DRV_OK)
+        return DRV_IO;
     if (cnn_idx_load_images(path, x, n, &h, &w, err, sizeof err) < 0) {
         cnn_drv_error(o, "%s", err);
         return DRV_IO;

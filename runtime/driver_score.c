@@ -3,8 +3,8 @@
  *
  * The loss is the one the network trains with, computed the same way as
  * the generated train_step: cross-entropy from the softmax outputs (with
- * probabilities clamped at 1e-30), or the mean squared error against the
- * one-hot label over all outputs. */
+ * probabilities clamped at 1e-30 but NaN kept), or the mean squared error
+ * against the one-hot label over all outputs. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +26,9 @@ int cnn_drv_argmax(const float *y, int classes)
 
 static double item_loss(const cnn_net *net, const float *y, int label)
 {
+    /* "<" so that a NaN probability gives a NaN loss, not -log(1e-30). */
     if (net->loss == CNN_LOSS_CROSS_ENTROPY)
-        return -log(y[label] > 1e-30f ? (double)y[label] : 1e-30);
+        return -log(y[label] < 1e-30f ? 1e-30 : (double)y[label]);
     double sum = 0.0;
     for (int c = 0; c < net->out_size; c++) {
         double d = (double)y[c] - (c == label);

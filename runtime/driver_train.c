@@ -4,13 +4,17 @@
  * Deterministic for a given --seed (initial weights and the shuffle of
  * each epoch come from it; OpenMP threads may change float rounding).
  * With --save the weights are saved atomically after every epoch, so
- * that a diverged or interrupted run keeps its last good checkpoint. */
+ * that a diverged or interrupted run keeps its last good checkpoint: a
+ * non-finite loss (checked every step) or weight (checked every epoch,
+ * before saving) stops training with DRV_DIVERGED. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "driver.h"
+#include "io.h"
 
 typedef struct {
     const cnn_net *net;
@@ -57,6 +61,10 @@ static int trainer_setup(trainer *t, const cnn_net *net, const cnn_drv_opts *o)
         return rc;
     if (!(t->m = cnn_drv_model(net, o, o->batch)))
         return DRV_IO;
+    if (o->save && cnnrt_out_probe(o->save) != 0) {   /* not after an epoch's work */
+        cnn_drv_error(o, "%s: cannot write: %s", o->save, strerror(errno));
+        return DRV_IO;
+    }
     if ((rc = cnn_drv_load_set(net, o, "train", &t->train)) != DRV_OK ||
         (rc = cnn_drv_load_set(net, o, "t10k", &t->test)) != DRV_OK)
         return rc;
@@ -98,16 +106,45 @@ static void gather(trainer *t, int from, int k)
     }
 }
 
-static void report_divergence(const trainer *t, int epoch, int step, float loss)
+/* where: "at epoch E step S: loss is nan" or the like. */
+static void report_divergence(const trainer *t, const char *where)
 {
     const cnn_drv_opts *o = t->o;
-    fprintf(stderr, "%s: training diverged at epoch %d step %d: loss is %s", o->prog, epoch, step,
-            isnan(loss) ? "nan" : "inf");
+    fprintf(stderr, "%s: training diverged %s", o->prog, where);
     if (o->save && t->saved_epoch)
         fprintf(stderr, "; the last good checkpoint is %s (epoch %d)", o->save, t->saved_epoch);
     else if (o->save)
         fprintf(stderr, "; nothing was saved to %s", o->save);
     fprintf(stderr, " (try a smaller --lr)\n");
+}
+
+static const char *nonfinite_name(float v)
+{
+    return isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+}
+
+/* A NaN can hide from the loss (ReLU and max pooling map it to a number)
+ * while it spreads through the weights, so they are scanned once an
+ * epoch, before they are saved: a few microseconds per million floats. */
+static int check_weights(trainer *t, int epoch)
+{
+    const cnn_net *net = t->net;
+    for (int i = 0; i < net->ntensors; i++) {
+        const cnn_tensor *ts = &net->tensors[i];
+        const float *v = (ts->in_state ? net->state(t->m) : net->params(t->m)) + ts->offset;
+        size_t n = 1;
+        for (int d = 0; d < ts->ndim; d++)
+            n *= (size_t)ts->shape[d];
+        for (size_t k = 0; k < n; k++)
+            if (!isfinite(v[k])) {
+                char where[400];
+                snprintf(where, sizeof where, "in epoch %d: %s[%zu] is %s", epoch, ts->name, k,
+                         nonfinite_name(v[k]));
+                report_divergence(t, where);
+                return DRV_DIVERGED;
+            }
+    }
+    return DRV_OK;
 }
 
 /* One pass over the shuffled training images; *loss is their mean loss. */
@@ -125,8 +162,10 @@ static int run_epoch(trainer *t, int epoch, double *loss)
         gather(t, i, k);
         float l = t->net->train_step(t->m, t->xb, t->yb, k, &cur);
         if (!isfinite(l)) {
+            char where[100];
             cnn_progress_end(&bar);
-            report_divergence(t, epoch, step, l);
+            snprintf(where, sizeof where, "at epoch %d step %d: loss is %s", epoch, step, nonfinite_name(l));
+            report_divergence(t, where);
             return DRV_DIVERGED;
         }
         sum += (double)l * k;
@@ -139,8 +178,9 @@ static int run_epoch(trainer *t, int epoch, double *loss)
 
 static int checkpoint(trainer *t, int epoch)
 {
-    if (!t->o->save)
-        return DRV_OK;
+    int rc = check_weights(t, epoch);
+    if (rc != DRV_OK || !t->o->save)
+        return rc;
     if (t->net->save(t->m, t->o->save) < 0) {
         cnn_drv_error(t->o, "%s", cnn_error());
         return DRV_IO;

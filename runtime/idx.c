@@ -46,11 +46,17 @@ static long long gz_read_full(gzFile f, unsigned char *p, uint64_t n)
     return (long long)done;
 }
 
-static const char *gz_msg(gzFile f)
+/* zlib's reason; gzerror puts the path first, which our messages have. */
+static const char *gz_msg(gzFile f, const char *path)
 {
     int code;
     const char *m = gzerror(f, &code);
-    return code == Z_ERRNO ? strerror(errno) : m;
+    size_t n = strlen(path);
+    if (code == Z_ERRNO)
+        return strerror(errno);
+    if (strncmp(m, path, n) == 0 && m[n] == ':' && m[n + 1] == ' ')
+        return m + n + 2;
+    return *m ? m : "unknown zlib error";
 }
 
 /* Opens path and checks the magic and dims; *bytes = product of dims. */
@@ -73,7 +79,7 @@ static gzFile idx_open(const char *path, uint32_t magic, int ndims, uint32_t *di
     }
     got = gz_read_full(f, hdr, (uint64_t)hlen);
     if (got < 0) {
-        set_err(err, errlen, "%s: read error: %s", path, gz_msg(f));
+        set_err(err, errlen, "%s: read error: %s", path, gz_msg(f, path));
         goto fail;
     }
     if (got < 4) {
@@ -110,52 +116,76 @@ fail:
     return NULL;
 }
 
-/* Reads exactly `bytes` bytes of data and insists on the end of file. */
-static unsigned char *idx_data(gzFile f, const char *path, uint64_t bytes, char *err, size_t errlen)
+/* The items replace the bytes in place, from the last one down (item i
+ * covers bytes size*i.., which are never below byte i, so no byte is
+ * overwritten before it is read). */
+static void widen_pixels(void *buf, uint64_t n)
 {
-    unsigned char *p = malloc((size_t)bytes), extra;
-    long long got;
-    if (!p) {
-        set_err(err, errlen, "%s: out of memory", path);
-        return NULL;
-    }
-    got = gz_read_full(f, p, bytes);
-    if (got < 0) {
-        set_err(err, errlen, "%s: read error: %s", path, gz_msg(f));
-    } else if ((uint64_t)got < bytes) {
+    const unsigned char *raw = buf;
+    float *x = buf;
+    while (n--)
+        x[n] = (float)raw[n] / 255.0f;  /* as torchvision: float division by 255 */
+}
+
+static void widen_labels(void *buf, uint64_t n)
+{
+    const unsigned char *raw = buf;
+    int *y = buf;
+    while (n--)
+        y[n] = raw[n];
+}
+
+/* Inflates exactly `bytes` bytes of data into p and insists on the end of
+ * the file: no more is inflated than the header promised. */
+static int idx_data(gzFile f, const char *path, uint64_t bytes, unsigned char *p, char *err, size_t errlen)
+{
+    unsigned char extra;
+    long long got = gz_read_full(f, p, bytes);
+    if (got < 0)
+        set_err(err, errlen, "%s: read error: %s", path, gz_msg(f, path));
+    else if ((uint64_t)got < bytes)
         set_err(err, errlen, "%s: truncated: %llu bytes of data instead of %llu", path,
                 (unsigned long long)got, (unsigned long long)bytes);
-    } else if ((got = gz_read_full(f, &extra, 1)) != 0) {
-        set_err(err, errlen, got < 0 ? "%s: read error after the data" : "%s: unexpected bytes after the data", path);
+    else if ((got = gz_read_full(f, &extra, 1)) < 0)
+        set_err(err, errlen, "%s: read error after the data: %s", path, gz_msg(f, path));
+    else if (got > 0)
+        set_err(err, errlen, "%s: unexpected bytes after the data", path);
+    else
+        return 0;
+    return -1;
+}
+
+/* Opens, checks the header, reads the bytes and widens them to items of
+ * `size` bytes in the same buffer.  Its pages are touched only as data
+ * arrives, so a .gz that claims more than it holds costs what it holds,
+ * and a valid one never needs a second copy. */
+static void *idx_load(const char *path, uint32_t magic, int ndims, uint32_t *dims, size_t size,
+                      void (*widen)(void *, uint64_t), char *err, size_t errlen)
+{
+    uint64_t bytes;
+    unsigned char *buf;
+    gzFile f = idx_open(path, magic, ndims, dims, &bytes, err, errlen);
+    if (!f)
+        return NULL;
+    if (!(buf = malloc((size_t)bytes * size)))
+        set_err(err, errlen, "%s: out of memory", path);
+    else if (idx_data(f, path, bytes, buf, err, errlen)) {
+        free(buf);
+        buf = NULL;
     } else {
-        return p;
+        widen(buf, bytes);
     }
-    free(p);
-    return NULL;
+    gzclose(f);
+    return buf;
 }
 
 int cnn_idx_load_images(const char *path, float **out, int *n, int *h, int *w,
                         char *err, size_t errlen)
 {
     uint32_t dims[3];
-    uint64_t bytes, i;
-    unsigned char *raw;
-    float *x;
-    gzFile f = idx_open(path, 0x00000803, 3, dims, &bytes, err, errlen);
-    if (!f)
+    float *x = idx_load(path, 0x00000803, 3, dims, sizeof *x, widen_pixels, err, errlen);
+    if (!x)
         return -1;
-    raw = idx_data(f, path, bytes, err, errlen);
-    gzclose(f);
-    if (!raw)
-        return -1;
-    if (!(x = malloc((size_t)bytes * sizeof *x))) {
-        set_err(err, errlen, "%s: out of memory", path);
-        free(raw);
-        return -1;
-    }
-    for (i = 0; i < bytes; i++)
-        x[i] = (float)raw[i] / 255.0f;  /* as torchvision: float division by 255 */
-    free(raw);
     *out = x;
     *n = (int)dims[0];
     *h = (int)dims[1];
@@ -166,26 +196,28 @@ int cnn_idx_load_images(const char *path, float **out, int *n, int *h, int *w,
 int cnn_idx_load_labels(const char *path, int **out, int *n, char *err, size_t errlen)
 {
     uint32_t dim;
-    uint64_t bytes, i;
-    unsigned char *raw;
-    int *y;
-    gzFile f = idx_open(path, 0x00000801, 1, &dim, &bytes, err, errlen);
-    if (!f)
+    int *y = idx_load(path, 0x00000801, 1, &dim, sizeof *y, widen_labels, err, errlen);
+    if (!y)
         return -1;
-    raw = idx_data(f, path, bytes, err, errlen);
-    gzclose(f);
-    if (!raw)
-        return -1;
-    if (!(y = malloc((size_t)bytes * sizeof *y))) {
-        set_err(err, errlen, "%s: out of memory", path);
-        free(raw);
-        return -1;
-    }
-    for (i = 0; i < bytes; i++)
-        y[i] = raw[i];
-    free(raw);
     *out = y;
     *n = (int)dim;
+    return 0;
+}
+
+int cnn_idx_header(const char *path, int *n, int *h, int *w, char *err, size_t errlen)
+{
+    uint32_t dims[3] = {0, 0, 0};
+    uint64_t bytes;
+    int images = h != NULL;
+    gzFile f = idx_open(path, images ? 0x00000803 : 0x00000801, images ? 3 : 1, dims, &bytes, err, errlen);
+    if (!f)
+        return -1;
+    gzclose(f);
+    *n = (int)dims[0];
+    if (images) {
+        *h = (int)dims[1];
+        *w = (int)dims[2];
+    }
     return 0;
 }
 

@@ -35,6 +35,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    cnnrt_escape_controls(err, errlen);   /* names come from the file */
 }
 
 /* The byte-by-byte path is correct on any host; building with
@@ -119,8 +120,10 @@ typedef struct {
 
 struct cnn_st {
     char *path;
-    unsigned char *buf;         /* the whole file */
-    size_t size;
+    unsigned char *buf;         /* the file as far as read */
+    size_t size, buf_cap;       /* bytes in buf, and allocated */
+    size_t hlen;                /* of the JSON header */
+    uint64_t known_size;        /* of a regular file; UINT64_MAX: unknown */
     const unsigned char *data;  /* data section */
     uint64_t data_len;
     st_entry *t;
@@ -656,41 +659,133 @@ out:
 
 /* ---- opening ---------------------------------------------------------------- */
 
-static int read_file(const char *path, unsigned char **out, size_t *size, char *err, size_t errlen)
+/* Reads up to `want` more bytes onto the end of st->buf.  For a regular
+ * file the buffer takes what is asked, up to the file's size; for a pipe
+ * or device it grows by doubling as bytes arrive, so that a header's
+ * claims cost nothing until the bytes are there. */
+static int read_more(cnn_st *st, FILE *f, uint64_t want, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL, *nb;
-    size_t n = 0, cap = 0, got;
-    if (!f) {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            if (cap < n || !(nb = realloc(buf, cap))) {
-                set_err(err, errlen, "%s: out of memory", path);
-                goto fail;
+    uint64_t goal = st->size + want;
+    if (st->known_size < goal)
+        goal = st->known_size;
+    while (st->size < goal) {
+        if (st->size == st->buf_cap) {
+            uint64_t cap = st->known_size != UINT64_MAX ? goal
+                         : st->buf_cap ? (uint64_t)st->buf_cap * 2 : 65536;
+            unsigned char *nb;
+            if (cap > goal)
+                cap = goal;
+            if (cap > SIZE_MAX || !(nb = realloc(st->buf, (size_t)cap))) {
+                set_err(err, errlen, "%s: out of memory", st->path);
+                return -1;
             }
-            buf = nb;
+            st->buf = nb;
+            st->buf_cap = (size_t)cap;
         }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
+        size_t got = fread(st->buf + st->size, 1, st->buf_cap - st->size, f);
+        st->size += got;
         if (got == 0)
             break;
     }
     if (ferror(f)) {
-        set_err(err, errlen, "%s: read error: %s", path, strerror(errno));
-        goto fail;
+        set_err(err, errlen, "%s: read error: %s", st->path, strerror(errno));
+        return -1;
     }
-    fclose(f);
-    *out = buf;
-    *size = n;
     return 0;
-fail:
-    free(buf);
+}
+
+/* The 8-byte length and the JSON header, parsed into st->t. */
+static int read_header(cnn_st *st, FILE *f, char *err, size_t errlen)
+{
+    uint64_t hlen = 0;
+    jp j;
+    int i, rc;
+    if (read_more(st, f, 8, err, errlen))
+        return -1;
+    if (st->size < 8) {
+        set_err(err, errlen, "%s: too short for a safetensors file (%lu bytes)", st->path, (unsigned long)st->size);
+        return -1;
+    }
+    for (i = 7; i >= 0; i--)
+        hlen = hlen << 8 | st->buf[i];
+    if (hlen > ST_MAX_HEADER) {
+        set_err(err, errlen, "%s: header length %llu is too large (not a safetensors file?)",
+                st->path, (unsigned long long)hlen);
+        return -1;
+    }
+    if (read_more(st, f, hlen, err, errlen))
+        return -1;
+    if (hlen > st->size - 8) {
+        set_err(err, errlen, "%s: header length %llu goes beyond the end of the file (%lu bytes; truncated?)",
+                st->path, (unsigned long long)hlen, (unsigned long)st->size);
+        return -1;
+    }
+    st->hlen = (size_t)hlen;
+    memset(&j, 0, sizeof j);
+    j.start = j.p = st->buf + 8;
+    j.end = j.start + hlen;
+    j.base = 8;
+    rc = parse_header(&j, st);
+    if (rc)
+        set_err(err, errlen, "%s: %s", st->path, j.msg);
+    free(j.s.p);
+    return rc ? -1 : 0;
+}
+
+/* The data section is as long as the header says, not as the file is:
+ * reading stops there (/dev/zero, a pipe that never ends), and a header
+ * that promises more than max_data bytes is refused before any is read. */
+static int read_data(cnn_st *st, FILE *f, uint64_t max_data, char *err, size_t errlen)
+{
+    uint64_t need = 0, start = 8 + (uint64_t)st->hlen;
+    int i;
+    for (i = 0; i < st->nt; i++) {   /* begin too: validate names offsets that end before they begin */
+        if (st->t[i].end > need)
+            need = st->t[i].end;
+        if (st->t[i].begin > need)
+            need = st->t[i].begin;
+    }
+    if (need > max_data) {
+        set_err(err, errlen, "%s: the header describes %llu bytes of tensors, more than the %llu expected",
+                st->path, (unsigned long long)need, (unsigned long long)max_data);
+        return -1;
+    }
+    if (st->known_size != UINT64_MAX && st->known_size >= start && st->known_size - start > need) {
+        set_err(err, errlen, "%s: the last %llu bytes of the file belong to no tensor", st->path,
+                (unsigned long long)(st->known_size - start - need));
+        return -1;
+    }
+    if (read_more(st, f, need, err, errlen))
+        return -1;
+    st->data = st->buf + start;
+    st->data_len = st->size - start;
+    if (st->data_len == need && getc(f) != EOF) {
+        set_err(err, errlen, "%s: the file goes on after the %llu bytes of tensors its header describes",
+                st->path, (unsigned long long)need);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_st(cnn_st *st, uint64_t max_data, char *err, size_t errlen)
+{
+    struct stat sb;
+    FILE *f = fopen(st->path, "rb");
+    int rc;
+    if (!f) {
+        set_err(err, errlen, "%s: cannot open: %s", st->path, strerror(errno));
+        return -1;
+    }
+    st->known_size = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : UINT64_MAX;
+    rc = read_header(st, f, err, errlen) || read_data(st, f, max_data, err, errlen);
     fclose(f);
-    return -1;
+    if (rc)
+        return -1;
+    if (!(st->by_name = malloc(((size_t)st->nt + 1) * sizeof *st->by_name))) {
+        set_err(err, errlen, "%s: out of memory", st->path);
+        return -1;
+    }
+    return validate(st, err, errlen);
 }
 
 void cnn_st_close(cnn_st *st)
@@ -709,47 +804,7 @@ void cnn_st_close(cnn_st *st)
     free(st);
 }
 
-static int open_checks(cnn_st *st, char *err, size_t errlen)
-{
-    uint64_t hlen = 0;
-    jp j;
-    int i, rc;
-    if (st->size < 8) {
-        set_err(err, errlen, "%s: too short for a safetensors file (%lu bytes)", st->path, (unsigned long)st->size);
-        return -1;
-    }
-    for (i = 7; i >= 0; i--)
-        hlen = hlen << 8 | st->buf[i];
-    if (hlen > ST_MAX_HEADER) {
-        set_err(err, errlen, "%s: header length %llu is too large (not a safetensors file?)",
-                st->path, (unsigned long long)hlen);
-        return -1;
-    }
-    if (hlen > st->size - 8) {
-        set_err(err, errlen, "%s: header length %llu goes beyond the end of the file (%lu bytes; truncated?)",
-                st->path, (unsigned long long)hlen, (unsigned long)st->size);
-        return -1;
-    }
-    st->data = st->buf + 8 + hlen;
-    st->data_len = st->size - 8 - hlen;
-    memset(&j, 0, sizeof j);
-    j.start = j.p = st->buf + 8;
-    j.end = j.start + hlen;
-    j.base = 8;
-    rc = parse_header(&j, st);
-    if (rc)
-        set_err(err, errlen, "%s: %s", st->path, j.msg);
-    free(j.s.p);
-    if (rc)
-        return -1;
-    if (!(st->by_name = malloc(((size_t)st->nt + 1) * sizeof *st->by_name))) {
-        set_err(err, errlen, "%s: out of memory", st->path);
-        return -1;
-    }
-    return validate(st, err, errlen);
-}
-
-cnn_st *cnn_st_open(const char *path, char *err, size_t errlen)
+cnn_st *cnn_st_open_max(const char *path, uint64_t max_data, char *err, size_t errlen)
 {
     cnn_st *st;
     if (!path) {
@@ -763,11 +818,16 @@ cnn_st *cnn_st_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     strcpy(st->path, path);
-    if (read_file(path, &st->buf, &st->size, err, errlen) || open_checks(st, err, errlen)) {
+    if (read_st(st, max_data, err, errlen)) {
         cnn_st_close(st);
         return NULL;
     }
     return st;
+}
+
+cnn_st *cnn_st_open(const char *path, char *err, size_t errlen)
+{
+    return cnn_st_open_max(path, UINT64_MAX, err, errlen);
 }
 
 int cnn_st_count(const cnn_st *st) { return st ? st->nt : 0; }
@@ -785,6 +845,33 @@ static const st_entry *find(const cnn_st *st, const char *name)
     key.name = (char *)name;
     hit = bsearch(&kp, st->by_name, (size_t)st->nt, sizeof *st->by_name, cmp_name);
     return hit ? *hit : NULL;
+}
+
+const char *cnn_st_dtype(const cnn_st *st, int i)
+{
+    return st && i >= 0 && i < st->nt ? dtypes[st->t[i].dtype].name : NULL;
+}
+
+int cnn_st_ndim(const cnn_st *st, int i)
+{
+    return st && i >= 0 && i < st->nt ? st->t[i].ndim : -1;
+}
+
+/* A NaN or infinite weight would poison every output and, loaded by
+ * train, every checkpoint after it.  All ones in the exponent of the
+ * little-endian F32 bits is exactly that. */
+static int check_finite(const cnn_st *st, const st_entry *e, char *err, size_t errlen)
+{
+    const unsigned char *p = st->data + e->begin;
+    uint64_t k, n = (e->end - e->begin) / 4;
+    for (k = 0; k < n; k++, p += 4)
+        if ((p[3] & 0x7F) == 0x7F && (p[2] & 0x80)) {
+            int nan = (p[2] & 0x7F) || p[1] || p[0];
+            set_err(err, errlen, "%s: tensor '%s' holds %s at index %llu", st->path, e->name,
+                    nan ? "NaN" : (p[3] & 0x80) ? "-inf" : "inf", (unsigned long long)k);
+            return -1;
+        }
+    return 0;
 }
 
 int cnn_st_get(const cnn_st *st, const char *name, const int64_t *shape, int ndim,
@@ -821,6 +908,8 @@ int cnn_st_get(const cnn_st *st, const char *name, const int64_t *shape, int ndi
         set_err(err, errlen, "%s: tensor '%s': no destination", st->path, name);
         return -1;
     }
+    if (check_finite(st, e, err, errlen))
+        return -1;
     if (host_is_little_endian()) {
         if (e->end > e->begin)
             memcpy(dst, st->data + e->begin, (size_t)(e->end - e->begin));
@@ -966,54 +1055,13 @@ static int write_floats(int fd, const float *x, uint64_t n)
     return k ? cnnrt_write_all(fd, tmp, k) : 0;
 }
 
-/* Creates PATH.tmp-PID-K exclusively (mode 0666 less umask, like fopen). */
-static int open_temp(const char *path, char **tmp)
-{
-    static unsigned counter;
-    size_t len = strlen(path) + 48;
-    int k, fd;
-    if (!(*tmp = malloc(len)))
-        return -1;
-    for (k = 0; k < 1000; k++) {
-        snprintf(*tmp, len, "%s.tmp-%ld-%u", path, (long)getpid(), counter++);
-        fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
-    }
-    return -1;
-}
-
-static void sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    int fd;
-    size_t n = slash ? (size_t)(slash - path) : 1;
-    if (!(dir = malloc(n + 1)))
-        return;
-    if (!slash)
-        strcpy(dir, ".");
-    else if (n == 0)
-        strcpy(dir, "/");
-    else {
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);              /* best effort: makes the rename durable */
-        close(fd);
-    }
-    free(dir);
-}
-
 int cnn_st_write(const char *path, const cnn_st_tensor *t, int n, char *err, size_t errlen)
 {
     sbuf hdr = {0};
     uint64_t *cnt = NULL;
-    char *tmp = NULL;
     unsigned char len8[8];
-    int fd = -1, i, rc = -1;
+    cnnrt_out out;
+    int i, rc = -1;
     if (!path) {
         set_err(err, errlen, "cnn_st_write: no path");
         return -1;
@@ -1032,37 +1080,24 @@ int cnn_st_write(const char *path, const cnn_st_tensor *t, int n, char *err, siz
         set_err(err, errlen, "%s: out of memory", path);
         goto out;
     }
-    if ((fd = open_temp(path, &tmp)) < 0) {
-        set_err(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(errno));
+    if (cnnrt_out_open(&out, path)) {
+        set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         goto out;
     }
     for (i = 0; i < 8; i++)
         len8[i] = (unsigned char)((uint64_t)hdr.n >> (8 * i) & 0xFF);
-    if (cnnrt_write_all(fd, len8, 8) || cnnrt_write_all(fd, hdr.p, hdr.n))
-        goto io_error;
-    for (i = 0; i < n; i++)
-        if (write_floats(fd, t[i].data, cnt[i]))
-            goto io_error;
-    if (fsync(fd))
-        goto io_error;
-    i = close(fd);
-    fd = -1;
-    if (i || rename(tmp, path))
-        goto io_error;
-    free(tmp);
-    tmp = NULL;
-    sync_dir(path);
-    rc = 0;
-    goto out;
-io_error:
-    set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-out:
-    if (fd >= 0)
-        close(fd);
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
+    rc = cnnrt_write_all(out.fd, len8, 8) || cnnrt_write_all(out.fd, hdr.p, hdr.n);
+    for (i = 0; i < n && !rc; i++)
+        rc = write_floats(out.fd, t[i].data, cnt[i]);
+    if (rc || cnnrt_out_close(&out, 1)) {
+        cnnrt_out_abort(&out);
+        rc = -1;
+    } else {
+        rc = cnnrt_out_commit(&out, 1);
     }
+    if (rc)
+        set_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+out:
     free(hdr.p);
     free(cnt);
     return rc;

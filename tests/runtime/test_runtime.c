@@ -692,6 +692,75 @@ static void test_st_get_message(void)
     cnn_st_close(st);
 }
 
+/* NaN and inf weights are refused, naming the tensor and the index; the
+ * destination is left alone. */
+static void test_st_nonfinite(void)
+{
+    const float bad[3] = {1.0f, 0.0f, 0.0f};
+    static const char *const msgs[3] = {
+        "tensor 'w' holds NaN at index 1", "tensor 'w' holds inf at index 1",
+        "tensor 'w' holds -inf at index 1",
+    };
+    const int64_t shape[1] = {3};
+    char path[768], err[512];
+    int i;
+    for (i = 0; i < 3; i++) {
+        float w[3], dst[3] = {7, 7, 7};
+        cnn_st_tensor t = {"w", 1, {3}, NULL};
+        cnn_st *st;
+        memcpy(w, bad, sizeof w);
+        w[1] = i == 0 ? NAN : i == 1 ? INFINITY : -INFINITY;
+        t.data = w;
+        tpath(path, "nonfinite.safetensors");
+        CU_ASSERT_EQUAL_FATAL(cnn_st_write(path, &t, 1, err, sizeof err), 0);
+        st = cnn_st_open(path, err, sizeof err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+        CU_ASSERT(cnn_st_get(st, "w", shape, 1, dst, err, sizeof err) < 0);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, msgs[i]));
+        CU_ASSERT(dst[0] == 7 && dst[1] == 7 && dst[2] == 7);
+        cnn_st_close(st);
+    }
+}
+
+/* cnn_st_open_max refuses a header that describes more data than the
+ * caller expects before reading it; files that go on are refused too. */
+static void test_st_open_max(void)
+{
+    char path[768], err[512];
+    cnn_st *st;
+    tpath(path, "max.safetensors");
+    const char *header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}";
+    make_st(path, header, strlen(header), 16);
+    st = cnn_st_open_max(path, 15, err, sizeof err);
+    CU_ASSERT_PTR_NULL(st);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "describes 16 bytes of tensors, more than the 15 expected"));
+    st = cnn_st_open_max(path, 16, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL(st);
+    cnn_st_close(st);
+}
+
+/* Names with control bytes come out escaped: a file cannot write terminal
+ * codes or forge a second line through an error message. */
+static void test_st_escaped_names(void)
+{
+    const int64_t two[1] = {2};
+    char path[768], err[512];
+    float dst[2];
+    cnn_st *st;
+    tpath(path, "esc.safetensors");
+    const char *header = "{\"a\\u001b[31m\\nb\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}";
+    make_st(path, header, strlen(header), 4);
+    st = cnn_st_open(path, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(cnn_st_dtype(st, 0) ? strcmp(cnn_st_dtype(st, 0), "F16") : -1, 0);
+    CU_ASSERT_EQUAL(cnn_st_ndim(st, 0), 1);
+    CU_ASSERT(cnn_st_get(st, "a\033[31m\nb", two, 1, dst, err, sizeof err) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "tensor 'a\\x1b[31m\\x0ab' has dtype F16"));
+    CU_ASSERT_PTR_NULL(strchr(err, '\033'));
+    CU_ASSERT_PTR_NULL(strchr(err, '\n'));
+    cnn_st_close(st);
+}
+
 /* ---- IDX ---------------------------------------------------------------------- */
 
 static void put_be32(unsigned char *p, uint32_t v)
@@ -863,6 +932,24 @@ static void test_idx_corrupt_gz(void)
     free(gz);
 }
 
+/* The header alone, for checks before a .gz is inflated: the data need
+ * not even be there. */
+static void test_idx_header(void)
+{
+    unsigned char buf[64];
+    const uint32_t dims[3] = {2000000, 28, 28}, one[1] = {600};
+    char path[768], err[512];
+    int n = 0, h = 0, w = 0;
+    write_gz(tpath(path, "claims.gz"), buf, make_idx(buf, 0x803, 3, dims, 10));
+    CU_ASSERT_EQUAL(cnn_idx_header(path, &n, &h, &w, err, sizeof err), 0);
+    CU_ASSERT(n == 2000000 && h == 28 && w == 28);
+    CU_ASSERT(cnn_idx_header(path, &n, NULL, NULL, err, sizeof err) < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad magic number"));
+    write_bytes(tpath(path, "labels"), buf, make_idx(buf, 0x801, 1, one, 0));
+    CU_ASSERT_EQUAL(cnn_idx_header(path, &n, NULL, NULL, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(n, 600);
+}
+
 static void test_idx_find(void)
 {
     char path[768], out[1024], want[1024];
@@ -920,11 +1007,15 @@ int main(void)
         {"safetensors malformed raw files", test_st_malformed_raw},
         {"safetensors unusual but valid", test_st_unusual_valid},
         {"safetensors get error message", test_st_get_message},
+        {"safetensors non-finite values", test_st_nonfinite},
+        {"safetensors open with a size limit", test_st_open_max},
+        {"safetensors escaped names", test_st_escaped_names},
         {"idx images plain and gz", test_idx_images},
         {"idx labels plain and gz", test_idx_labels},
         {"idx malformed", test_idx_malformed},
         {"idx corrupt gzip", test_idx_corrupt_gz},
         {"idx find", test_idx_find},
+        {"idx header only", test_idx_header},
     };
     const char *base = getenv("TMPDIR");
     CU_pSuite suite;
