@@ -4,7 +4,8 @@
 # - without mpirun the MPI build trains exactly as the plain one;
 # - the weights after k steps with 2 and 4 ranks equal those of one
 #   process with the same global batch, to float rounding: uneven shares,
-#   a last batch too small to share, SGD and Adam, MPI x OpenMP, and
+#   a last batch too small to share, SGD and Adam, gradients summed in
+#   several buckets during the backward pass or after it, MPI x OpenMP, and
 #   batchnorm with --sync-bn (and without it they differ: the test can
 #   fail);
 # - eval and the per-epoch test score split the set and add the results;
@@ -87,6 +88,18 @@ relu
 fc 10
 softmax
 NET
+# A shortcut, and 1.2M parameters: more than one gradient bucket.
+cat >res.net <<'NET'
+network res
+input 12x12x1
+stem = conv 3x3x4 pad 1 relu
+branch = conv 3x3x4 pad 1 relu
+skip = conv 1x1x4 from stem
+add branch relu
+big = fc 2000 relu
+fc 10
+softmax
+NET
 printf 'network mse\ninput 12x12x1\nfc 10\n' >mse.net   # no softmax: MSE, can diverge
 # build NAME: NAME.c, NAME (libcnnrt) and NAME_mpi (libcnnrt-mpi, mpicc).
 build() {
@@ -94,7 +107,7 @@ build() {
         cc -std=c99 -O2 -fopenmp -I"$top/runtime" "$1.c" "$LIBCNNRT" -lz -lm -o "$1" 2>>build.err &&
         mpicc -std=c99 -O2 -fopenmp -I"$top/runtime" "$1.c" "$LIBCNNRT_MPI" -lz -lm -o "$1_mpi" 2>>build.err
 }
-for n in flat bn mse; do
+for n in flat bn res mse; do
     if build $n; then ok; else bad "build $n: $(head -c 600 build.err)"; echo "mpi: $pass passed, $fail failed"; exit 1; fi
 done
 # 12x12 images, class k a bright row at 1 + k.
@@ -137,6 +150,15 @@ expect 0 mpi -np 2 ./flat_mpi $T --limit 150 --batch 30 --optim adam --save adam
 same adam1.st adam2.st
 expect 0 mpi -np 2 ./flat_mpi $T --limit 150 --batch 30 --threads 2 --save hybrid.st
 same one.st hybrid.st
+# Buckets summed by non-blocking all-reduces during the backward pass (the
+# default across nodes) and by one blocking all-reduce after it (on one node).
+expect 0 ./res $T --limit 150 --batch 30 --save res_one.st
+for overlap in 0 1; do
+    expect 0 mpi -np 2 -x CNNRT_MPI_OVERLAP=$overlap ./res_mpi $T --limit 150 --batch 30 --save res$overlap.st
+    same res_one.st res$overlap.st
+done
+expect 0 mpi -np 4 -x CNNRT_MPI_OVERLAP=1 ./flat_mpi $T --limit 150 --batch 30 --save flat4o.st
+same one.st flat4o.st
 # --load on another number of ranks than saved it, and onwards.
 expect 0 ./flat $T --limit 150 --batch 30 --load flat4.st --save more1.st
 expect 0 mpi -np 2 ./flat_mpi $T --limit 150 --batch 30 --load flat4.st --save more2.st
