@@ -19,7 +19,7 @@
  * When every rank is on one node there is no network to overlap with:
  * the all-reduce is memory copies that the ranks' own cores make either
  * way, and Open MPI's blocking all-reduce does them about twice as fast as
- * its non-blocking one (30 against 60 ms for ResNet-18's 45 MB on this
+ * its non-blocking one (30 against 60 ms for ResNet-18's 47 MB on this
  * project's machine).  The reports are then ignored and all gradients
  * summed with MPI_Allreduce after the backward pass, one synchronisation
  * per step.  CNNRT_MPI_OVERLAP=0 or 1 in the environment decides instead. */
