@@ -37,8 +37,8 @@
 #include <mpi.h>
 #endif
 
-/* 4 MiB: a few dozen buckets for ResNet-18, large enough that the
- * latency of each all-reduce is small beside its transfer. */
+/* 4 MiB: a dozen buckets for ResNet-18, large enough that the latency
+ * of each all-reduce is small beside its transfer. */
 #define BUCKET_FLOATS (1L << 20)
 #define MAX_RANGES 4096
 
@@ -99,18 +99,20 @@ void cnn_dist_share(int k, int *from, int *count)
 
 #ifdef CNNRT_MPI
 
-/* Non-blocking when some ranks are on other nodes (see the top). */
+/* Non-blocking when some ranks are on other nodes (see the top).  The
+ * ranks must agree (their collectives have to match), so an environment
+ * that reaches some ranks only cannot split them: any 0 wins. */
 static int choose_overlap(void)
 {
     const char *forced = getenv("CNNRT_MPI_OVERLAP");
     MPI_Comm node;
-    int on_node;
-    if (forced && *forced)
-        return strcmp(forced, "0") != 0;
+    int on_node, overlap, all;
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
     MPI_Comm_size(node, &on_node);
     MPI_Comm_free(&node);
-    return on_node < D.size;
+    overlap = forced && *forced ? strcmp(forced, "0") != 0 : on_node < D.size;
+    MPI_Allreduce(&overlap, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return all;
 }
 
 void cnn_dist_init(int *argc, char ***argv)
