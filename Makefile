@@ -23,18 +23,29 @@ RT_OBJS := $(RT_SRCS:%.c=$(BUILD)/%.o)
 RT_WARN := -std=c99 -Wall -Wextra -pedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 RT_LIBS := -lz -lm
 OPENMP  ?= -fopenmp
+# libcnnrt-mpi: the same objects but dist.c, built with MPI (when mpicc is there).
+MPICC   ?= $(shell command -v mpicc 2>/dev/null)
+MPI_LIB := $(if $(MPICC),$(BUILD)/libcnnrt-mpi.a)
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all check unit-check asan-check system-check demo bench install clean fuzz setup
-all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a
+all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(MPI_LIB)
 
 $(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h runtime/cnnrt_net.h runtime/io.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(RT_WARN) $(OPENMP) -fPIC -Iruntime -MMD -c -o $@ $<
 
 $(BUILD)/libcnnrt.a: $(RT_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mpi/dist.o: runtime/dist.c runtime/dist.h runtime/cnnrt.h runtime/cnnrt_net.h
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) $(RT_WARN) $(OPENMP) -fPIC -DCNNRT_MPI -Iruntime -c -o $@ $<
+
+$(BUILD)/libcnnrt-mpi.a: $(filter-out $(BUILD)/runtime/dist.o,$(RT_OBJS)) $(BUILD)/mpi/dist.o
 	rm -f $@
 	ar rcs $@ $^
 
@@ -115,6 +126,7 @@ system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/gen/gradcheck.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/isa.sh
 	sh tests/install.sh
+	CNNC=$(BUILD)/cnnc LIBCNNRT_MPI=$(MPI_LIB) sh tests/mpi/run.sh
 	CNNC=$(BUILD)/cnnc sh tests/driver/run.sh
 	CNNC=$(BUILD)/cnnc sh tests/torch/run.sh
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/torchvision_load.py $(BUILD)/cnnc
@@ -160,7 +172,8 @@ install: all
 	install -m 644 $(BUILD)/libcnnrt.a $(DESTDIR)$(PREFIX)/lib/libcnnrt.a
 	install -m 644 runtime/cnnrt.h runtime/cnnrt_net.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 docs/cnnc.1 $(DESTDIR)$(PREFIX)/share/man/man1/cnnc.1
-	for pc in cnnrt cnnrt-blas; do \
+	$(if $(MPI_LIB),install -m 644 $(MPI_LIB) $(DESTDIR)$(PREFIX)/lib/libcnnrt-mpi.a)
+	for pc in cnnrt cnnrt-blas $(if $(MPI_LIB),cnnrt-mpi); do \
 	    sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' runtime/$$pc.pc.in \
 	        > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc; \
 	done

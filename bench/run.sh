@@ -16,10 +16,14 @@
 #   and cnnc --blas (OpenBLAS) against cnnc's own kernels;
 #   time to 89% test accuracy, LeNet-5 on Fashion-MNIST (BENCH_TRAIN);
 #   size and compile time of the C generated for each examples/*.net
-#   (BENCH_COMPILE).
+#   (BENCH_COMPILE);
+#   data-parallel training over Open MPI (BENCH_MPI, when mpirun and
+#   libcnnrt-mpi are there): ResNet-18 64x64 at batch 16 per rank, 2 ranks
+#   x 1 thread against 1 x 1, and the time per step waiting on
+#   communication.
 #
 # Knobs (environment): ROUNDS (3), SECONDS per measurement (2), THREADS
-# ("1 2"), BENCH_TRAIN (1), BENCH_COMPILE (1), BENCH_BLAS (1),
+# ("1 2"), BENCH_TRAIN (1), BENCH_COMPILE (1), BENCH_BLAS (1), BENCH_MPI (1),
 # BENCH_JSON (build/bench.json), BENCH_PYTHON (/usr/bin/python3).  Run from the top directory after `make`.
 #
 # POSIX sh on purpose: bash's SECONDS is a special variable (the shell's
@@ -32,6 +36,7 @@ THREADS=${THREADS:-1 2}
 BENCH_TRAIN=${BENCH_TRAIN:-1}
 BENCH_COMPILE=${BENCH_COMPILE:-1}
 BENCH_BLAS=${BENCH_BLAS:-1}
+BENCH_MPI=${BENCH_MPI:-1}
 B=${BUILD:-build}          # where make put cnnc and libcnnrt.a
 JSON=${BENCH_JSON:-$B/bench.json}
 PY=${BENCH_PYTHON:-/usr/bin/python3}   # Debian's python3, the one with torch
@@ -445,6 +450,34 @@ if [ "$BENCH_TRAIN" != 0 ]; then
         torch_acc="$tacc" ratio="$q" target="<= 1/3 PyTorch" met="$m"
 fi
 
+# ---- data-parallel training: 2 MPI ranks against 1 ------------------------------
+if [ "$BENCH_MPI" != 0 ] && [ -f "$B/libcnnrt-mpi.a" ] && command -v mpirun >/dev/null; then
+    note "MPI: ResNet-18 64x64, 1 and 2 ranks of 1 thread, batch 16 per rank"
+    [ "$(id -u)" != 0 ] || export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    mpicc $CFLAGS -Iruntime "$tmp/resnet18.c" "$B/libcnnrt-mpi.a" -lz -lm -o "$tmp/resnet18_mpi" ||
+        die "mpicc of the ResNet-18 code failed"
+    # mpi_train NP: train images/s and ms per step waiting on communication
+    mpi_train() {
+        mpirun --oversubscribe --mca btl self,vader -np "$1" "$tmp/resnet18_mpi" bench --batch $((16 * $1)) \
+            --threads 1 --seconds "$SECS" >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err" >&2; die "mpirun -np $1 failed"; }
+        sed -n "s/^train: \([0-9.]*\) .*/mpi.$1.rate \1/p" "$tmp/out" >>"$res"
+        sed -n "s/^train: .*, \([0-9.]*\) ms per step waiting.*/mpi.$1.wait \1/p" "$tmp/out" >>"$res"
+    }
+    for r in $(seq "$ROUNDS"); do
+        mpi_train 1
+        mpi_train 2
+    done
+    one=$(median mpi.1.rate) two=$(median mpi.2.rate) wait=$(median mpi.2.wait)
+    q=$(ratio "$two" "$one")
+    m=$(met "$q" ">=" 1.7)
+    echo
+    echo "ResNet-18 64x64 training over MPI (batch 16 per rank, 1 thread per rank, shared memory):"
+    echo "  1 rank $(or_dash "$one"), 2 ranks $(or_dash "$two") images/s: $(or_dash "$q")x (target >= 1.7x: $m);"
+    echo "  2 ranks wait $(or_dash "$wait") ms per step on communication (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+    row mpi net=resnet18_64 batch_per_rank=16 threads=1 one_rank="$one" two_ranks="$two" speedup="$q" \
+        wait_ms_per_step="$wait" target=">= 1.7x" met="$m"
+fi
+
 # ---- generated code: size and compile time ----------------------------------
 if [ "$BENCH_COMPILE" != 0 ]; then
     note "generating and compiling every examples/*.net (cc -O2)"
@@ -512,7 +545,7 @@ function obj(line,   f, n, i, k, s, key, v) {
     lines[$1, ++count[$1]] = $0
 }
 END {
-    single["config"] = single["time_to_89"] = single["resnet50_compile"] = 1
+    single["config"] = single["time_to_89"] = single["resnet50_compile"] = single["mpi"] = 1
     print "{"
     for (t = 1; t <= ntables; t++) {
         name = order[t]

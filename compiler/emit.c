@@ -550,6 +550,17 @@ static void emit_layer_functions(Emitter *E)
 }
 
 
+/* A layer's dL/dW and dL/db (adjacent in grads) are final after its
+ * backward: data-parallel training may start summing them over the ranks
+ * while the layers below run theirs. */
+static void report_grads(Emitter *E, const LayerPlan *lp)
+{
+    long off = lp->w_off >= 0 ? lp->w_off : lp->b_off;
+    long size = (lp->w_off >= 0 ? lp->w_size : 0) + (lp->b_off >= 0 ? lp->b_size : 0);
+    if (off >= 0 && size > 0)
+        out(E, "if (m->training) cnn_dist_grads_ready(m->grads, %ld, %ld);", off, size);
+}
+
 static void emit_passes(Emitter *E)
 {
     const char *P = E->opt->prefix;
@@ -587,6 +598,7 @@ static void emit_passes(Emitter *E)
                 (long long)in->out_elems, (long long)in->out_elems);
         }
         out(E, "%s_backward(m, n);", E->plan[i].cname);
+        report_grads(E, &E->plan[i]);
     }
     close_block(E);
     blank(E);
@@ -949,7 +961,7 @@ static void emit_loss(Emitter *E)
     out(E, "float *dy = DACT(%ld);", last->grad_off);
     out(E, "double total = 0.0;");
     if (ends_in_softmax(E->net)) {
-        out(E, "const float scale = 1.0f / ((float)n * %lld.0f);", hw);
+        out(E, "const float scale = 1.0f / ((float)cnn_dist_batch(n) * %lld.0f);   /* global batch */", hw);
         open_block(E, "for (int i = 0; i < n; i++)");
         open_block(E, "for (int p = 0; p < %lld; p++)", hw);
         out(E, "int label = labels[(size_t)i * %lld + p];", hw);
@@ -968,7 +980,7 @@ static void emit_loss(Emitter *E)
         out(E, "m->loss_fused = 1;");
         out(E, "return (float)(total / ((double)n * %lld));", hw);
     } else {
-        out(E, "const float scale = 2.0f / ((float)n * %s_OUT_SIZE);", U);
+        out(E, "const float scale = 2.0f / ((float)cnn_dist_batch(n) * %s_OUT_SIZE);   /* global batch */", U);
         open_block(E, "for (int i = 0; i < n; i++)");
         open_block(E, "for (int p = 0; p < %lld; p++)", hw);
         out(E, "int label = labels[(size_t)i * %lld + p];", hw);
@@ -1006,6 +1018,7 @@ static void emit_train_api(Emitter *E)
     out(E, "    return loss;   /* a bad label or a diverged net: change nothing */");
     out(E, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
     out(E, "backward_pass(m, n);");
+    out(E, "cnn_dist_grads_wait(m->grads, %ldu);   /* summed over the ranks */", E->num_params);
     out(E, "m->step++;");
     out(E, "cnn_optim_update(opt, opt->lr, m->step, m->params, m->grads, m->opt1, m->opt2, %ldu);", E->num_params);
     out(E, "return loss;");

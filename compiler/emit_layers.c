@@ -313,6 +313,63 @@ static void bn_pointers(Emitter *E, const LayerPlan *lp, bool grads)
     out(E, "(void)beta;");
 }
 
+/* The batch statistics mean and 1/std and the running averages, from a
+ * channel's mean and variance over count values (C expressions). */
+static void bn_set_stats(Emitter *E, const Node *n, const char *mu, const char *var, const char *count)
+{
+    out(E, "mean[c] = (float)%s;", mu);
+    out(E, "istd[c] = (float)(1.0 / sqrt(%s + %.9g));", var, n->eps);
+    out(E, "rmean[c] = (float)((1.0 - %.9g) * rmean[c] + %.9g * %s);", n->momentum, n->momentum, mu);
+    out(E, "rvar[c] = (float)((1.0 - %.9g) * rvar[c] + %.9g * (%s > 1.0 ? %s * %s / (%s - 1.0) : %s));",
+        n->momentum, n->momentum, count, var, count, count, var);
+}
+
+/* Inside a loop over channels c: into `into`, the sum over this rank's
+ * images of x, or (with mu) of (x - mu)^2, in double. */
+static void bn_channel_sum(Emitter *E, const Node *n, const char *into, const char *mu)
+{
+    long hw = plane(n), size = elems(n);
+    out(E, "double %s = 0.0;", into);
+    open_block(E, "for (int i = 0; i < n; i++)");
+    open_block(E, "for (long p = 0; p < %ld; p++)", hw);
+    if (mu) {
+        out(E, "double d = x[(size_t)i * %ld + c * %ld + p] - %s;", size, hw, mu);
+        out(E, "%s += d * d;", into);
+    } else {
+        out(E, "%s += x[(size_t)i * %ld + c * %ld + p];", into, size, hw);
+    }
+    close_block(E);
+    close_block(E);
+}
+
+/* --sync-bn under MPI: the statistics of the global batch, from sums over
+ * the ranks (two all-reduces, so that the variance is taken about the
+ * global mean as in one process). */
+static void bn_forward_synced(Emitter *E, const Node *n)
+{
+    long c = (long)n->out.c;
+    open_block(E, "if (synced)");
+    out(E, "double mu[%ld], sq[%ld];", c, c);
+    out(E, "const double total = (double)cnn_dist_batch(n) * %ld;", plane(n));
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    bn_channel_sum(E, n, "sum", NULL);
+    out(E, "mu[c] = sum;");
+    close_block(E);
+    out(E, "cnn_dist_sum(mu, %ld);", c);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    out(E, "mu[c] /= total;");
+    bn_channel_sum(E, n, "s", "mu[c]");
+    out(E, "sq[c] = s;");
+    close_block(E);
+    out(E, "cnn_dist_sum(sq, %ld);", c);
+    open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    bn_set_stats(E, n, "mu[c]", "sq[c] / total", "total");
+    close_block(E);
+    close_block(E);
+}
+
 static void bn_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
@@ -321,26 +378,17 @@ static void bn_forward(Emitter *E, const LayerPlan *lp)
     out(E, "float *y = %s;", out_ptr(E, lp));
     bn_pointers(E, lp, false);
     out(E, "const double count = (double)n * %ld;", hw);
+    out(E, "const int synced = m->training && cnn_dist_sync_bn();");
+    bn_forward_synced(E, n);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (long c = 0; c < %ld; c++)", c);
-    open_block(E, "if (m->training)");
-    out(E, "double sum = 0.0, sq = 0.0;");
-    out(E, "for (int i = 0; i < n; i++)");
-    out(E, "    for (long p = 0; p < %ld; p++) sum += x[(size_t)i * %ld + c * %ld + p];", hw, size, hw);
+    open_block(E, "if (m->training && !synced)");
+    bn_channel_sum(E, n, "sum", NULL);
     out(E, "const double mu = sum / count;");
-    out(E, "for (int i = 0; i < n; i++)");
-    open_block(E, "    for (long p = 0; p < %ld; p++)", hw);
-    out(E, "double d = x[(size_t)i * %ld + c * %ld + p] - mu;", size, hw);
-    out(E, "sq += d * d;");
+    bn_channel_sum(E, n, "sq", "mu");
+    bn_set_stats(E, n, "mu", "sq / count", "count");
     close_block(E);
-    out(E, "const double var = sq / count;");
-    out(E, "mean[c] = (float)mu;");
-    out(E, "istd[c] = (float)(1.0 / sqrt(var + %.9g));", n->eps);
-    out(E, "rmean[c] = (float)((1.0 - %.9g) * rmean[c] + %.9g * mu);", n->momentum, n->momentum);
-    out(E, "rvar[c] = (float)((1.0 - %.9g) * rvar[c] + %.9g * (count > 1.0 ? var * count / (count - 1.0) : var));",
-        n->momentum, n->momentum);
-    close_block(E);
-    open_block(E, "else");
+    open_block(E, "else if (!m->training)");
     out(E, "mean[c] = rmean[c];");
     out(E, "istd[c] = (float)(1.0 / sqrt((double)rvar[c] + %.9g));", n->eps);
     close_block(E);
@@ -353,18 +401,11 @@ static void bn_forward(Emitter *E, const LayerPlan *lp)
     trailing_act_forward(E, n);
 }
 
-/* Training: the batch statistics depend on x, hence the two sums; in
- * inference they are constants. */
-static void bn_backward(Emitter *E, const LayerPlan *lp)
+/* Inside a loop over channels c: this rank's sums of dy and dy * xhat,
+ * added to dgamma and dbeta. */
+static void bn_grad_sums(Emitter *E, const Node *n)
 {
-    const Node *n = lp->node;
-    long c = (long)n->out.c, hw = plane(n), size = elems(n);
-    backward_head(E, lp);
-    bn_pointers(E, lp, true);
-    emit_trailing_act_backward(E, n);
-    out(E, "const float count = (float)n * %ld.0f;", hw);
-    out(E, "PARALLEL_FOR");
-    open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    long hw = plane(n), size = elems(n);
     out(E, "float sum_dy = 0.0f, sum_dy_xhat = 0.0f;");
     open_block(E, "for (int i = 0; i < n; i++)");
     open_block(E, "for (long p = 0; p < %ld; p++)", hw);
@@ -375,18 +416,72 @@ static void bn_backward(Emitter *E, const LayerPlan *lp)
     close_block(E);
     out(E, "dgamma[c] += sum_dy_xhat;");
     out(E, "dbeta[c] += sum_dy;");
-    out(E, "if (!dx)");
-    out(E, "    continue;");
+}
+
+/* Inside a loop over channels c: dx from the sums over count values; in
+ * inference (not under --sync-bn) the statistics are constants. */
+static void bn_dx(Emitter *E, const Node *n, const char *count, bool synced)
+{
+    long hw = plane(n), size = elems(n);
     out(E, "const float k = gamma[c] * istd[c];");
     open_block(E, "for (int i = 0; i < n; i++)");
     open_block(E, "for (long p = 0; p < %ld; p++)", hw);
     out(E, "const size_t at = (size_t)i * %ld + c * %ld + p;", size, hw);
-    out(E, "if (m->training)");
-    out(E, "    dx[at] += k * (dy[at] - (sum_dy + (x[at] - mean[c]) * istd[c] * sum_dy_xhat) / count);");
-    out(E, "else");
-    out(E, "    dx[at] += k * dy[at];");
+    if (!synced)
+        out(E, "if (m->training)");
+    out(E, "%sdx[at] += k * (dy[at] - (sum_dy + (x[at] - mean[c]) * istd[c] * sum_dy_xhat) / %s);",
+        synced ? "" : "    ", count);
+    if (!synced) {
+        out(E, "else");
+        out(E, "    dx[at] += k * dy[at];");
+    }
     close_block(E);
     close_block(E);
+}
+
+/* --sync-bn: dgamma and dbeta from this rank's images (the gradient
+ * all-reduce sums them), dx from the sums over all ranks. */
+static void bn_backward_synced(Emitter *E, const Node *n)
+{
+    long c = (long)n->out.c;
+    open_block(E, "if (m->training && cnn_dist_sync_bn())");
+    out(E, "double sums[%ld];", 2 * c);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    bn_grad_sums(E, n);
+    out(E, "sums[c] = sum_dy;");
+    out(E, "sums[%ld + c] = sum_dy_xhat;", c);
+    close_block(E);
+    out(E, "cnn_dist_sum(sums, %ld);", 2 * c);
+    out(E, "if (!dx)");
+    out(E, "    return;");
+    out(E, "const float total = (float)cnn_dist_batch(n) * %ld.0f;", plane(n));
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    out(E, "const float sum_dy = (float)sums[c], sum_dy_xhat = (float)sums[%ld + c];", c);
+    bn_dx(E, n, "total", true);
+    close_block(E);
+    out(E, "return;");
+    close_block(E);
+}
+
+/* Training: the batch statistics depend on x, hence the two sums; in
+ * inference they are constants. */
+static void bn_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long c = (long)n->out.c, hw = plane(n);
+    backward_head(E, lp);
+    bn_pointers(E, lp, true);
+    emit_trailing_act_backward(E, n);
+    bn_backward_synced(E, n);
+    out(E, "const float count = (float)n * %ld.0f;", hw);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    bn_grad_sums(E, n);
+    out(E, "if (!dx)");
+    out(E, "    continue;");
+    bn_dx(E, n, "count", false);
     close_block(E);
 }
 

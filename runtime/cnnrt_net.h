@@ -147,6 +147,20 @@ const cnn_kernels *cnn_kernels_best(void);
  * the CPU lacks it. */
 const cnn_kernels *cnn_kernels_isa(const char *isa);
 
+/* Data-parallel training (runtime/dist.c): the generated train step calls
+ * these hooks, which do nothing in libcnnrt and outside `train` and
+ * `bench`; in libcnnrt-mpi they sum over the ranks of MPI_COMM_WORLD.
+ * batch: the global batch the loss is a mean over (n alone: n).
+ * sync_bn: whether batchnorm sums its statistics over the ranks.
+ * sum: adds n doubles over the ranks, in place.
+ * grads_ready: grads[off..off+count) are final (the all-reduce may start);
+ * grads_wait: all n gradients are summed over the ranks on return. */
+int cnn_dist_batch(int n);
+int cnn_dist_sync_bn(void);
+void cnn_dist_sum(double *v, int n);
+void cnn_dist_grads_ready(float *grads, long off, long count);
+void cnn_dist_grads_wait(float *grads, long n);
+
 /* The driver of `cnnc --main` (info, train, eval, predict, bench, forward,
  * backward, gradcheck): returns the process exit status. */
 int cnn_main(const cnn_net *net, int argc, char **argv);

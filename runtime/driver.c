@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "driver.h"
 #include "io.h"
 
@@ -25,7 +26,7 @@ static const command commands[] = {
     {"info", " ", cnn_drv_info},
     {"train",
      " data epochs batch lr momentum seed threads load save optim weight-decay nesterov schedule"
-     " step-size gamma limit ",
+     " step-size gamma limit sync-bn ",
      cnn_drv_train},
     {"eval", " load data batch threads ", cnn_drv_eval},
     {"predict", " load batch threads FILES ", cnn_drv_predict},
@@ -81,6 +82,7 @@ static const char usage_text[] =
     "  --load W            weights (.safetensors) to start from\n"
     "  --save W            train: save the weights to W after every epoch (atomically)\n"
     "  --limit N           train: use only the first N training images (all)\n"
+    "  --sync-bn           train under mpirun: batchnorm statistics of the global batch\n"
     "  --seconds S         bench: total measuring time (2)\n"
     "  --samples K         gradcheck: random parameters and inputs to check (20)\n"
     "  --input X.bin, --output Y.bin, --grad-output GY.bin, --grad-input GX.bin,\n"
@@ -173,7 +175,7 @@ static void exit_guard(void)
     _exit(DRV_IO);
 }
 
-static int run_command(const command *c, const cnn_net *net, const cnn_drv_opts *o)
+static int run_here(const command *c, const cnn_net *net, const cnn_drv_opts *o)
 {
     int rc = check_paths(o);
     if (rc != DRV_OK)
@@ -199,10 +201,22 @@ static const command *find_command(const char *name)
     return NULL;
 }
 
-int cnn_main(const cnn_net *net, int argc, char **argv)
+/* Under mpirun, train, eval and bench share their work among the ranks;
+ * the other commands run on rank 0 alone, the others exit with its status. */
+static int run_command(const command *c, const cnn_net *net, const cnn_drv_opts *o)
+{
+    static const char *const shared[] = {"train", "eval", "bench"};
+    int everywhere = cnn_dist_size() == 1;
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++)
+        everywhere |= !strcmp(c->name, shared[i]);
+    if (everywhere)
+        return run_here(c, net, o);
+    return cnn_dist_root_says(cnn_dist_rank() == 0 ? run_here(c, net, o) : DRV_OK);
+}
+
+static int dispatch(const cnn_net *net, const char *prog, int argc, char **argv)
 {
     cnn_drv_opts o;
-    const char *prog = argc > 0 && argv[0] ? argv[0] : net->name;
     if (argc < 2) {
         cnn_drv_usage(net, prog, 0);
         return DRV_USAGE;
@@ -225,7 +239,24 @@ int cnn_main(const cnn_net *net, int argc, char **argv)
         fprintf(stderr, "%s: try '%s help'\n", prog, prog);
         return DRV_USAGE;
     }
+    cnn_dist_set_sync_bn(o.sync_bn);
     int rc = run_command(c, net, &o);
     fflush(stdout);
+    return rc;
+}
+
+/* Every message starts with prog: under mpirun it names the rank. */
+int cnn_main(const cnn_net *net, int argc, char **argv)
+{
+    char ranked[512];
+    const char *prog;
+    cnn_dist_init(&argc, &argv);
+    prog = argc > 0 && argv[0] ? argv[0] : net->name;
+    if (cnn_dist_size() > 1) {
+        snprintf(ranked, sizeof ranked, "%s (rank %d)", prog, cnn_dist_rank());
+        prog = ranked;
+    }
+    int rc = dispatch(net, prog, argc, argv);
+    cnn_dist_finalize();
     return rc;
 }

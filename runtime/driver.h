@@ -36,6 +36,7 @@ typedef struct {
     uint64_t seed;
     double lr, momentum, weight_decay, gamma, seconds;
     int nesterov;
+    int sync_bn;                /* under MPI: batchnorm statistics over all ranks */
     cnn_optim_kind optim;
     cnn_sched_kind schedule;
     char **files;               /* positional arguments (predict) */

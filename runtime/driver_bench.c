@@ -8,10 +8,17 @@
  * (0.2 s by default); the median resists a noisy neighbour better than
  * the mean.  Training runs SGD with lr 0, so the weights stay as
  * initialised and no NaN can creep into the timing, and momentum 0.9, so
- * that each step does the work of a real one (the momentum buffer). */
+ * that each step does the work of a real one (the momentum buffer).
+ *
+ * Under mpirun --batch is the global batch, shared among the ranks as in
+ * `train`; rank 0 decides when each run ends (the ranks must make the
+ * same number of steps: training sums gradients over them), the rates
+ * are of the whole job, and training reports its time per step waiting
+ * on communication. */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "dist.h"
 #include "driver.h"
 
 #define BENCH_RUNS 5
@@ -21,7 +28,9 @@ typedef struct {
     void *m;
     float *x, *y, *dy, *dx;
     int *labels;
-    int batch;
+    int batch;          /* this rank's images per call */
+    int global;         /* all ranks' */
+    long calls;         /* of the last measure, warm-up included */
     cnn_optim opt;
 } bench;
 
@@ -50,17 +59,19 @@ static int by_value(const void *a, const void *b)
 static double measure(void (*fn)(bench *), bench *b, double secs)
 {
     double rates[BENCH_RUNS], t0 = cnn_drv_now();
+    b->calls = 0;
     do
-        fn(b);   /* warm-up */
-    while (cnn_drv_now() - t0 < secs / 2);
+        fn(b), b->calls++;   /* warm-up */
+    while (cnn_dist_root_says(cnn_drv_now() - t0 < secs / 2));
     for (int r = 0; r < BENCH_RUNS; r++) {
         long calls = 0;
         double start = cnn_drv_now(), elapsed;
         do {
             fn(b);
             calls++;
-        } while ((elapsed = cnn_drv_now() - start) < secs);
-        rates[r] = (double)calls * b->batch / elapsed;
+        } while (cnn_dist_root_says((elapsed = cnn_drv_now() - start) < secs));
+        rates[r] = (double)calls * b->global / elapsed;
+        b->calls += calls;
     }
     qsort(rates, BENCH_RUNS, sizeof rates[0], by_value);
     return rates[BENCH_RUNS / 2];
@@ -74,8 +85,14 @@ static int bench_setup(bench *b, const cnn_net *net, const cnn_drv_opts *o)
     size_t inputs = (size_t)o->batch * (size_t)net->in_size;
     size_t outputs = (size_t)o->batch * (size_t)net->out_size;
     cnn_rng r;
+    int from;
     b->net = net;
-    b->batch = o->batch;
+    b->global = o->batch;
+    cnn_dist_share(o->batch, &from, &b->batch);
+    if (b->batch < 1) {
+        cnn_drv_error(o, "--batch %d: each of the %d ranks needs one image", o->batch, cnn_dist_size());
+        return DRV_USAGE;
+    }
     b->opt = cnn_sgd(0.0f, 0.9f);
     b->x = malloc(inputs * sizeof *b->x);
     b->y = malloc(outputs * sizeof *b->y);
@@ -95,20 +112,34 @@ static int bench_setup(bench *b, const cnn_net *net, const cnn_drv_opts *o)
         b->labels[i] = (int)(cnn_rng_next(&r) % (uint64_t)net->out_c);
     for (size_t i = 0; b->dy && i < outputs; i++)
         b->dy[i] = 2.0f * cnn_rng_uniform(&r) - 1.0f;
-    b->m = cnn_drv_model(net, o, o->batch);
+    b->m = cnn_drv_model(net, o, b->batch);
     return b->m ? DRV_OK : DRV_IO;
+}
+
+/* Training, with the gradients summed over the ranks as in `train`. */
+static void bench_train(bench *b, double secs)
+{
+    double wait0 = cnn_dist_wait_seconds();
+    cnn_dist_set_batch(b->global);
+    double rate = measure(run_train, b, secs);
+    cnn_dist_set_batch(0);
+    printf("train: %.1f images/s (batch %d)", rate, b->global);
+    if (cnn_dist_size() > 1)
+        printf(" on %d ranks, %.2f ms per step waiting on communication", cnn_dist_size(),
+               1e3 * (cnn_dist_wait_seconds() - wait0) / (double)b->calls);
+    printf("\n");
 }
 
 int cnn_drv_bench(const cnn_net *net, const cnn_drv_opts *o)
 {
     bench b = {0};
     double secs = o->seconds / (2 * BENCH_RUNS);
-    int rc = bench_setup(&b, net, o);
+    int rc = cnn_dist_agree(bench_setup(&b, net, o));
     if (rc == DRV_OK) {
         printf("forward: %.1f images/s (batch %d)\n", measure(run_forward, &b, secs), o->batch);
         fflush(stdout);
         if (net->train_step)
-            printf("train: %.1f images/s (batch %d)\n", measure(run_train, &b, secs), o->batch);
+            bench_train(&b, secs);
         else
             printf("train: not available (compiled with --no-train)\n");
         fflush(stdout);

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "dist.h"
 #include "driver.h"
 
 /* The runtime may be built with -fopenmp while a program links it without
@@ -47,7 +48,8 @@ void *cnn_drv_model(const cnn_net *net, const cnn_drv_opts *o, int max_batch)
         cnn_drv_error(o, "out of memory for a %s model of batch %d", net->name, max_batch);
         return NULL;
     }
-    net->init(m, o->seed);
+    /* Ranks differ in their dropout streams; train gives them rank 0's weights. */
+    net->init(m, o->seed + (uint64_t)cnn_dist_rank() * 0x9e3779b97f4a7c15u);
     if (o->load && net->load(m, o->load) < 0) {
         const char *why = cnn_error();
         /* The runtime's messages name the file; say it ourselves if not. */

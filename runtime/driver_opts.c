@@ -50,6 +50,7 @@ static const opt_def defs[] = {
     {"gamma", O_REAL, AT(gamma), 0, 1e6, NO_FLAG},
     {"seconds", O_REAL, AT(seconds), 1e-3, 1e6, NO_FLAG},
     {"nesterov", O_FLAG, AT(nesterov), 0, 0, NO_FLAG},
+    {"sync-bn", O_FLAG, AT(sync_bn), 0, 0, NO_FLAG},
     {"optim", O_OPTIM, AT(optim), 0, 0, NO_FLAG},
     {"schedule", O_SCHED, AT(schedule), 0, 0, NO_FLAG},
 };

@@ -6,13 +6,18 @@
  * With --save the weights are saved atomically after every epoch, so
  * that a diverged or interrupted run keeps its last good checkpoint: a
  * non-finite loss (checked every step) or weight (checked every epoch,
- * before saving) stops training with DRV_DIVERGED. */
+ * before saving) stops training with DRV_DIVERGED.
+ *
+ * Under mpirun (libcnnrt-mpi, dist.c) --batch is the global batch: every
+ * rank shuffles alike and trains on its share of each batch, the train
+ * step sums the gradients over the ranks, and rank 0 saves. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "driver.h"
 #include "io.h"
 
@@ -59,9 +64,9 @@ static int trainer_setup(trainer *t, const cnn_net *net, const cnn_drv_opts *o)
     int rc = check_trainable(net, o);
     if (rc != DRV_OK)
         return rc;
-    if (!(t->m = cnn_drv_model(net, o, o->batch)))
+    if (!(t->m = cnn_drv_model(net, o, (o->batch + cnn_dist_size() - 1) / cnn_dist_size())))
         return DRV_IO;
-    if (o->save && cnnrt_out_probe(o->save) != 0) {   /* not after an epoch's work */
+    if (o->save && cnn_dist_rank() == 0 && cnnrt_out_probe(o->save) != 0) {   /* not after an epoch's work */
         cnn_drv_error(o, "%s: cannot write: %s", o->save, strerror(errno));
         return DRV_IO;
     }
@@ -69,6 +74,11 @@ static int trainer_setup(trainer *t, const cnn_net *net, const cnn_drv_opts *o)
         (rc = cnn_drv_load_set(net, o, "t10k", &t->test)) != DRV_OK)
         return rc;
     t->ntrain = o->limit > 0 && o->limit < t->train.n ? o->limit : t->train.n;
+    if (o->batch < cnn_dist_size() || t->ntrain < cnn_dist_size()) {
+        cnn_drv_error(o, "--batch %d and %d training images: each of the %d ranks needs one",
+                      o->batch, t->ntrain, cnn_dist_size());
+        return DRV_USAGE;
+    }
     t->perm = malloc((size_t)t->ntrain * sizeof *t->perm);
     t->xb = malloc((size_t)o->batch * (size_t)net->in_size * sizeof *t->xb);
     t->yb = malloc((size_t)o->batch * sizeof *t->yb);
@@ -147,10 +157,18 @@ static int check_weights(trainer *t, int epoch)
     return DRV_OK;
 }
 
+/* Under mpirun every rank needs an image of each batch: a last batch
+ * with fewer images than ranks is left out. */
+static int images_per_epoch(int n, int batch)
+{
+    int last = n % batch ? n % batch : batch;
+    return last < cnn_dist_size() ? n - last : n;
+}
+
 /* One pass over the shuffled training images; *loss is their mean loss. */
 static int run_epoch(trainer *t, int epoch, double *loss)
 {
-    const int batch = t->o->batch, n = t->ntrain;
+    const int batch = t->o->batch, n = images_per_epoch(t->ntrain, batch);
     cnn_optim cur = t->opt;
     cnn_progress bar;
     double sum = 0.0;
@@ -158,35 +176,43 @@ static int run_epoch(trainer *t, int epoch, double *loss)
     shuffle(t->perm, n, &t->rng);
     cnn_progress_begin(&bar, epoch, t->o->epochs, n);
     for (int i = 0, step = 1; i < n; i += batch, step++) {
-        int k = n - i < batch ? n - i : batch;
-        gather(t, i, k);
-        float l = t->net->train_step(t->m, t->xb, t->yb, k, &cur);
+        int k = n - i < batch ? n - i : batch, from, mine;
+        cnn_dist_share(k, &from, &mine);
+        cnn_dist_set_batch(k);
+        gather(t, i + from, mine);
+        float l = t->net->train_step(t->m, t->xb, t->yb, mine, &cur);
         if (!isfinite(l)) {
             char where[100];
             cnn_progress_end(&bar);
             snprintf(where, sizeof where, "at epoch %d step %d: loss is %s", epoch, step, nonfinite_name(l));
             report_divergence(t, where);
-            return DRV_DIVERGED;
+            return cnn_dist_fail(DRV_DIVERGED);
         }
-        sum += (double)l * k;
+        sum += (double)l * mine;
         cnn_progress_update(&bar, i + k, sum / (i + k));
     }
     cnn_progress_end(&bar);
+    cnn_dist_set_batch(0);
+    cnn_dist_sum(&sum, 1);
     *loss = sum / n;
     return DRV_OK;
 }
 
+/* Rank 0 writes; every rank learns whether it could. */
 static int checkpoint(trainer *t, int epoch)
 {
-    int rc = check_weights(t, epoch);
+    /* Without --sync-bn the batchnorm statistics differ between ranks, so
+     * they agree on the verdict before anything is written. */
+    int rc = cnn_dist_agree(check_weights(t, epoch));
     if (rc != DRV_OK || !t->o->save)
         return rc;
-    if (t->net->save(t->m, t->o->save) < 0) {
+    if (cnn_dist_rank() == 0 && t->net->save(t->m, t->o->save) < 0) {
         cnn_drv_error(t->o, "%s", cnn_error());
-        return DRV_IO;
+        rc = DRV_IO;
     }
-    t->saved_epoch = epoch;
-    return DRV_OK;
+    if ((rc = cnn_dist_agree(rc)) == DRV_OK)
+        t->saved_epoch = epoch;
+    return rc;
 }
 
 static void print_plan(const trainer *t)
@@ -232,9 +258,13 @@ int cnn_drv_train(const cnn_net *net, const cnn_drv_opts *o)
 {
     trainer t;
     double acc = 0.0;
-    int rc = trainer_setup(&t, net, o);
-    if (rc == DRV_OK)
+    int rc = cnn_dist_agree(trainer_setup(&t, net, o));
+    if (rc == DRV_OK) {
+        /* rank 0's weights and running statistics on every rank */
+        cnn_dist_broadcast(net->params(t.m), net->num_params);
+        cnn_dist_broadcast(net->state(t.m), net->num_state);
         rc = train_epochs(&t, &acc);
+    }
     if (rc == DRV_OK) {
         printf("final test accuracy: %.2f%%\n", acc);
         if (o->save)

@@ -5,9 +5,11 @@
 set -eu
 
 # build: flex bison pkg-config zlib; tests: CUnit, PyTorch (reference
-# numerics), Fashion-MNIST (demo); optional runtime: OpenBLAS.
+# numerics), Fashion-MNIST (demo); optional runtime: OpenBLAS; Open MPI
+# (libcnnrt-mpi, tests/mpi).
 packages="flex bison make gcc clang pkg-config zlib1g-dev libcunit1-dev
-libopenblas-dev python3-torch python3-torchvision python3-numpy dataset-fashion-mnist"
+libopenblas-dev python3-torch python3-torchvision python3-numpy dataset-fashion-mnist
+openmpi-bin libopenmpi-dev"
 
 missing=""
 for p in $packages; do
