@@ -879,6 +879,98 @@ static void test_idx_find(void)
     CU_ASSERT_EQUAL(cnn_idx_find(tmpdir, "find-both", out, 8), -2);
 }
 
+/* ---- threads under load (team.c), on a simulated clock ------------------------- */
+
+/* Seconds per image with `team` threads on a 2-core machine: quiet, two
+ * threads are 1.74x faster than one; with a busy process on one core, two
+ * threads wait for the preempted one at every loop (40x slower), one runs
+ * on the free core. */
+static double quiet2(int team) { return team > 1 ? 1e-4 : 1.74e-4; }
+static double loaded2(int team) { return team > 1 ? 7e-3 : 1.9e-4; }
+/* 8 cores, one busy: 8 threads collapse, fewer scale. */
+static double loaded8(int team) { return team > 7 ? 7e-3 : 1e-3 / team; }
+
+/* Runs `calls` calls of 64 images; returns the seconds they took, and adds
+ * to *clock.  at[t] counts the calls run with t threads. */
+static double run_calls(cnn_team *t, int all, double (*cost)(int), int calls, double *clock, int *at)
+{
+    double total = 0;
+    for (int i = 0; i < calls; i++) {
+        int team = cnn_team_choose(t, all, *clock, 64);
+        double secs = cost(team) * 64;
+        CU_ASSERT_FATAL(team >= 1 && team <= all);
+        *clock += secs;
+        total += secs;
+        cnn_team_record(t, *clock, secs, 64);
+        if (at)
+            at[team]++;
+    }
+    return total;
+}
+
+static void test_team_quiet(void)
+{
+    cnn_team t = {0};
+    double clock = 1000;
+    int at[3] = {0};
+    double secs = run_calls(&t, 2, quiet2, 5000, &clock, at);
+    /* trying one thread now and then costs at most 2% */
+    CU_ASSERT(secs <= 1.02 * 5000 * 64 * quiet2(2));
+    CU_ASSERT(at[2] > 4850);
+    CU_ASSERT_EQUAL(cnn_team_choose(&t, 2, clock, 64), 2);
+}
+
+static void test_team_loaded(void)
+{
+    cnn_team t = {0};
+    double clock = 1000;
+    int at[3] = {0};
+    double secs = run_calls(&t, 2, loaded2, 5000, &clock, at);
+    /* a few calls with two threads, the rest with one: about the 1-thread rate */
+    CU_ASSERT(secs <= 1.05 * 5000 * 64 * loaded2(1));
+    CU_ASSERT(at[1] > 4990);
+}
+
+/* Load comes: one thread within two calls; it goes: two threads again
+ * once the budget of the last probe allows. */
+static void test_team_load_comes_and_goes(void)
+{
+    cnn_team t = {0};
+    double clock = 1000, secs;
+    int at[3] = {0};
+    run_calls(&t, 2, quiet2, 500, &clock, NULL);
+    secs = run_calls(&t, 2, loaded2, 500, &clock, at);
+    CU_ASSERT(at[2] <= 2);
+    CU_ASSERT(secs <= 500 * 64 * loaded2(1) + 2 * 64 * loaded2(2));
+    run_calls(&t, 2, quiet2, 5000, &clock, NULL);
+    memset(at, 0, sizeof at);
+    run_calls(&t, 2, quiet2, 500, &clock, at);
+    CU_ASSERT(at[2] >= 480);
+}
+
+static void test_team_levels(void)
+{
+    cnn_team t = {0};
+    double clock = 1000;
+    int at[9] = {0};
+    run_calls(&t, 8, loaded8, 1000, &clock, NULL);
+    run_calls(&t, 8, loaded8, 1000, &clock, at);
+    CU_ASSERT(at[4] >= 950);   /* 8 collapse; 4 is the largest team of the halving ladder that does not */
+}
+
+static void test_team_threads_change(void)
+{
+    cnn_team t = {0};
+    double clock = 1000;
+    CU_ASSERT_EQUAL(cnn_team_choose(&t, 1, clock, 64), 1);
+    run_calls(&t, 2, loaded2, 100, &clock, NULL);
+    CU_ASSERT_EQUAL(cnn_team_choose(&t, 2, clock, 64), 1);
+    /* the program asked for another count: measured afresh, from all of them */
+    CU_ASSERT_EQUAL(cnn_team_choose(&t, 4, clock, 64), 4);
+    CU_ASSERT_EQUAL(cnn_team_start(&t, 1, 64), 1);
+    cnn_team_end(&t, 64);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static void remove_tmpdir(void)
@@ -925,6 +1017,11 @@ int main(void)
         {"idx malformed", test_idx_malformed},
         {"idx corrupt gzip", test_idx_corrupt_gz},
         {"idx find", test_idx_find},
+        {"team: quiet keeps all threads", test_team_quiet},
+        {"team: loaded drops to one", test_team_loaded},
+        {"team: load comes and goes", test_team_load_comes_and_goes},
+        {"team: halving ladder", test_team_levels},
+        {"team: thread count changes", test_team_threads_change},
     };
     const char *base = getenv("TMPDIR");
     CU_pSuite suite;
