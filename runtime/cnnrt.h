@@ -129,12 +129,15 @@ typedef struct {
     double started;     /* the clock at cnn_team_start */
     double probed[2];   /* when a larger [0] or a smaller [1] team was last tried */
     double per_image[CNN_TEAM_LEVELS];   /* seconds per image, moving average; 0 unknown */
+    int idle;           /* CPUs idle at the last look (-1 unknown) */
+    double idle_at;     /* the clock then */
 } cnn_team;
 
 int  cnn_team_start(cnn_team *t, int all, long images);   /* the threads to use */
 void cnn_team_end(cnn_team *t, long images);
-/* The same with the clock given (seconds), for tests: */
-int  cnn_team_choose(cnn_team *t, int all, double now, long images);
+/* The same with the clock (seconds) and the idle CPUs (-1 unknown) given,
+ * for tests: */
+int  cnn_team_choose(cnn_team *t, int all, double now, long images, int idle);
 void cnn_team_record(cnn_team *t, double now, double seconds, long images);
 
 #ifdef __cplusplus

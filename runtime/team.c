@@ -18,16 +18,22 @@
  * passed: probing never costs more than 1/BUDGET of the time.  The
  * expected loss is the difference of the averages, so when the current
  * team slows down (a collapse makes it slower than fewer threads were),
- * the probe downwards is due at once. */
+ * the probe downwards is due at once.  A larger team is tried sooner
+ * (HINT instead of BUDGET) when /proc/loadavg shows enough idle CPUs for
+ * it: the load that made it slow has likely gone. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cnnrt.h"
 
 #define BUDGET 50.0    /* probes cost at most 2% of the time */
+#define HINT 10.0      /* ... and at most 10% when idle CPUs suggest a larger team */
 #define SMOOTH 0.25    /* weight of a new call in the moving average */
+#define IDLE_EVERY 0.1 /* seconds between looks at /proc/loadavg */
 
 static double now_seconds(void)
 {
@@ -52,16 +58,19 @@ static int levels(const cnn_team *t)
 }
 
 /* When the team of `level` may be tried next, for a call of `images`. */
-static double probe_due(const cnn_team *t, int level, long images)
+static double probe_due(const cnn_team *t, int level, long images, int idle)
 {
     int dir = level > t->level;
     double ahead = t->per_image[level] - t->per_image[t->level];
+    double budget = BUDGET;
     if (t->per_image[level] <= 0 || ahead <= 0)
         return t->probed[dir];
-    return t->probed[dir] + BUDGET * ahead * (double)images;
+    if (!dir && idle >= team_of(t, level) - team_of(t, t->level))
+        budget = HINT;
+    return t->probed[dir] + budget * ahead * (double)images;
 }
 
-int cnn_team_choose(cnn_team *t, int all, double now, long images)
+int cnn_team_choose(cnn_team *t, int all, double now, long images, int idle)
 {
     if (all != t->all) {   /* first call, or the program changed its threads */
         memset(t, 0, sizeof *t);
@@ -70,9 +79,9 @@ int cnn_team_choose(cnn_team *t, int all, double now, long images)
     t->trying = t->level;
     if (t->calls > 0 && t->all > 1) {   /* the first call warms caches up: no probe */
         int down = t->level + 1, up = t->level - 1;
-        if (down < levels(t) && now >= probe_due(t, down, images))
+        if (down < levels(t) && now >= probe_due(t, down, images, idle))
             t->trying = down;
-        else if (up >= 0 && now >= probe_due(t, up, images))
+        else if (up >= 0 && now >= probe_due(t, up, images, idle))
             t->trying = up;
     }
     return team_of(t, t->trying);
@@ -97,6 +106,20 @@ void cnn_team_record(cnn_team *t, double now, double seconds, long images)
     }
 }
 
+/* CPUs that no runnable task wants now: /proc/loadavg's fourth field is
+ * "runnable/all" tasks, the caller included; -1 where it cannot be read. */
+static int idle_cpus(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int runnable = 0, got;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f)
+        return -1;
+    got = fscanf(f, "%*f %*f %*f %d", &runnable);
+    fclose(f);
+    return got == 1 && cpus > 0 ? (int)cpus - runnable : -1;
+}
+
 int cnn_team_start(cnn_team *t, int all, long images)
 {
     if (all <= 1) {   /* one thread (or no OpenMP): nothing to choose */
@@ -104,7 +127,13 @@ int cnn_team_start(cnn_team *t, int all, long images)
         return 1;
     }
     t->started = now_seconds();
-    return cnn_team_choose(t, all, t->started, images);
+    if (t->level > 0 && t->started - t->idle_at >= IDLE_EVERY) {   /* only a larger team needs it */
+        t->idle = idle_cpus();
+        t->idle_at = t->started;
+    } else if (t->level == 0) {
+        t->idle = -1;
+    }
+    return cnn_team_choose(t, all, t->started, images, t->idle);
 }
 
 void cnn_team_end(cnn_team *t, long images)

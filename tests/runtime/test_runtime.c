@@ -890,14 +890,21 @@ static double loaded2(int team) { return team > 1 ? 7e-3 : 1.9e-4; }
 /* 8 cores, one busy: 8 threads collapse, fewer scale. */
 static double loaded8(int team) { return team > 7 ? 7e-3 : 1e-3 / team; }
 
+/* A simulated machine: its cost per image, and the idle CPUs that
+ * /proc/loadavg would show (-1: no such file). */
+typedef struct {
+    double (*cost)(int team);
+    int idle;
+} machine;
+
 /* Runs `calls` calls of 64 images; returns the seconds they took, and adds
  * to *clock.  at[t] counts the calls run with t threads. */
-static double run_calls(cnn_team *t, int all, double (*cost)(int), int calls, double *clock, int *at)
+static double run_calls(cnn_team *t, int all, machine m, int calls, double *clock, int *at)
 {
     double total = 0;
     for (int i = 0; i < calls; i++) {
-        int team = cnn_team_choose(t, all, *clock, 64);
-        double secs = cost(team) * 64;
+        int team = cnn_team_choose(t, all, *clock, 64, m.idle);
+        double secs = m.cost(team) * 64;
         CU_ASSERT_FATAL(team >= 1 && team <= all);
         *clock += secs;
         total += secs;
@@ -908,53 +915,53 @@ static double run_calls(cnn_team *t, int all, double (*cost)(int), int calls, do
     return total;
 }
 
-static void test_team_quiet(void)
+/* 5000 calls on a machine that stays as it is: within SLACK of the time
+ * the best team would take, nearly all calls with it. */
+static void check_steady(machine m, int best, double slack)
 {
     cnn_team t = {0};
     double clock = 1000;
     int at[3] = {0};
-    double secs = run_calls(&t, 2, quiet2, 5000, &clock, at);
-    /* trying one thread now and then costs at most 2% */
-    CU_ASSERT(secs <= 1.02 * 5000 * 64 * quiet2(2));
-    CU_ASSERT(at[2] > 4850);
-    CU_ASSERT_EQUAL(cnn_team_choose(&t, 2, clock, 64), 2);
+    double secs = run_calls(&t, 2, m, 5000, &clock, at);
+    CU_ASSERT(secs <= slack * 5000 * 64 * m.cost(best));
+    CU_ASSERT(at[best] > 4850);
 }
 
-static void test_team_loaded(void)
-{
-    cnn_team t = {0};
-    double clock = 1000;
-    int at[3] = {0};
-    double secs = run_calls(&t, 2, loaded2, 5000, &clock, at);
-    /* a few calls with two threads, the rest with one: about the 1-thread rate */
-    CU_ASSERT(secs <= 1.05 * 5000 * 64 * loaded2(1));
-    CU_ASSERT(at[1] > 4990);
-}
+/* trying one thread now and then costs at most 2% */
+static void test_team_quiet(void) { check_steady((machine){quiet2, 1}, 2, 1.02); }
+/* a few calls with two threads, the rest with one: about the 1-thread rate */
+static void test_team_loaded(void) { check_steady((machine){loaded2, 0}, 1, 1.05); }
+/* the same where /proc/loadavg claims a free CPU all along: about 10% more */
+static void test_team_loaded_hint_wrong(void) { check_steady((machine){loaded2, 1}, 1, 1.12); }
 
-/* Load comes: one thread within two calls; it goes: two threads again
- * once the budget of the last probe allows. */
-static void test_team_load_comes_and_goes(void)
+/* Load comes: one thread within two calls.  It goes: two threads again
+ * once the budget of the last probe allows, sooner (`soon` calls) when
+ * /proc/loadavg shows the idle CPU. */
+static void check_comes_and_goes(int idle, int soon)
 {
     cnn_team t = {0};
     double clock = 1000, secs;
     int at[3] = {0};
-    run_calls(&t, 2, quiet2, 500, &clock, NULL);
-    secs = run_calls(&t, 2, loaded2, 500, &clock, at);
+    run_calls(&t, 2, (machine){quiet2, idle}, 500, &clock, NULL);
+    secs = run_calls(&t, 2, (machine){loaded2, idle < 0 ? idle : 0}, 500, &clock, at);
     CU_ASSERT(at[2] <= 2);
     CU_ASSERT(secs <= 500 * 64 * loaded2(1) + 2 * 64 * loaded2(2));
-    run_calls(&t, 2, quiet2, 5000, &clock, NULL);
+    run_calls(&t, 2, (machine){quiet2, idle}, soon, &clock, NULL);
     memset(at, 0, sizeof at);
-    run_calls(&t, 2, quiet2, 500, &clock, at);
+    run_calls(&t, 2, (machine){quiet2, idle}, 500, &clock, at);
     CU_ASSERT(at[2] >= 480);
 }
+
+static void test_team_load_comes_and_goes(void) { check_comes_and_goes(-1, 2500); }
+static void test_team_load_goes_seen(void) { check_comes_and_goes(1, 500); }
 
 static void test_team_levels(void)
 {
     cnn_team t = {0};
     double clock = 1000;
     int at[9] = {0};
-    run_calls(&t, 8, loaded8, 1000, &clock, NULL);
-    run_calls(&t, 8, loaded8, 1000, &clock, at);
+    run_calls(&t, 8, (machine){loaded8, 6}, 1000, &clock, NULL);
+    run_calls(&t, 8, (machine){loaded8, 6}, 1000, &clock, at);
     CU_ASSERT(at[4] >= 950);   /* 8 collapse; 4 is the largest team of the halving ladder that does not */
 }
 
@@ -962,11 +969,11 @@ static void test_team_threads_change(void)
 {
     cnn_team t = {0};
     double clock = 1000;
-    CU_ASSERT_EQUAL(cnn_team_choose(&t, 1, clock, 64), 1);
-    run_calls(&t, 2, loaded2, 100, &clock, NULL);
-    CU_ASSERT_EQUAL(cnn_team_choose(&t, 2, clock, 64), 1);
+    CU_ASSERT_EQUAL(cnn_team_choose(&t, 1, clock, 64, -1), 1);
+    run_calls(&t, 2, (machine){loaded2, 0}, 100, &clock, NULL);
+    CU_ASSERT_EQUAL(cnn_team_choose(&t, 2, clock, 64, -1), 1);
     /* the program asked for another count: measured afresh, from all of them */
-    CU_ASSERT_EQUAL(cnn_team_choose(&t, 4, clock, 64), 4);
+    CU_ASSERT_EQUAL(cnn_team_choose(&t, 4, clock, 64, -1), 4);
     CU_ASSERT_EQUAL(cnn_team_start(&t, 1, 64), 1);
     cnn_team_end(&t, 64);
 }
@@ -1019,7 +1026,9 @@ int main(void)
         {"idx find", test_idx_find},
         {"team: quiet keeps all threads", test_team_quiet},
         {"team: loaded drops to one", test_team_loaded},
+        {"team: loaded, /proc/loadavg wrong", test_team_loaded_hint_wrong},
         {"team: load comes and goes", test_team_load_comes_and_goes},
+        {"team: load goes, idle CPU seen", test_team_load_goes_seen},
         {"team: halving ladder", test_team_levels},
         {"team: thread count changes", test_team_threads_change},
     };
