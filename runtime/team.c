@@ -77,7 +77,7 @@ int cnn_team_choose(cnn_team *t, int all, double now, long images, int idle)
         t->all = all > 1 ? all : 1;
     }
     t->trying = t->level;
-    if (t->calls > 0 && t->all > 1) {   /* the first call warms caches up: no probe */
+    if (t->calls > 0 && t->all > 1) {   /* the first call measures the current team */
         int down = t->level + 1, up = t->level - 1;
         if (down < levels(t) && now >= probe_due(t, down, images, idle))
             t->trying = down;
@@ -91,9 +91,8 @@ void cnn_team_record(cnn_team *t, double now, double seconds, long images)
 {
     double per = seconds / (double)(images > 0 ? images : 1);
     double *avg = &t->per_image[t->trying];
-    if (t->calls++ == 0)
-        return;
-    if (t->trying == t->level) {
+    t->calls++;
+    if (t->trying == t->level) {   /* the first call is cold: slow, but the probes correct it */
         *avg = *avg > 0 ? *avg + SMOOTH * (per - *avg) : per;
         return;
     }
@@ -126,14 +125,17 @@ int cnn_team_start(cnn_team *t, int all, long images)
         t->all = 1;
         return 1;
     }
-    t->started = now_seconds();
-    if (t->level > 0 && t->started - t->idle_at >= IDLE_EVERY) {   /* only a larger team needs it */
+    double now = now_seconds();
+    int team;
+    if (t->level > 0 && now - t->idle_at >= IDLE_EVERY) {   /* only a larger team needs it */
         t->idle = idle_cpus();
-        t->idle_at = t->started;
+        t->idle_at = now;
     } else if (t->level == 0) {
         t->idle = -1;
     }
-    return cnn_team_choose(t, all, t->started, images, t->idle);
+    team = cnn_team_choose(t, all, now, images, t->idle);
+    t->started = now;   /* after cnn_team_choose, which clears t when `all` changes */
+    return team;
 }
 
 void cnn_team_end(cnn_team *t, long images)

@@ -978,6 +978,16 @@ static void test_team_threads_change(void)
     cnn_team_end(&t, 64);
 }
 
+/* With the real clock: a call that does nothing takes next to no time,
+ * also the first one (which starts from a cleared cnn_team). */
+static void test_team_clock(void)
+{
+    cnn_team t = {0};
+    CU_ASSERT_EQUAL(cnn_team_start(&t, 2, 64), 2);
+    cnn_team_end(&t, 64);
+    CU_ASSERT(t.per_image[0] > 0 && t.per_image[0] < 0.01);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static void remove_tmpdir(void)
@@ -1031,6 +1041,7 @@ int main(void)
         {"team: load goes, idle CPU seen", test_team_load_goes_seen},
         {"team: halving ladder", test_team_levels},
         {"team: thread count changes", test_team_threads_change},
+        {"team: real clock", test_team_clock},
     };
     const char *base = getenv("TMPDIR");
     CU_pSuite suite;
