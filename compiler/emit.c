@@ -389,6 +389,10 @@ static void emit_header(Emitter *E, StrBuf *h)
                   U, U);
     sb_puts(h, "\n");
     sb_printf(h, "typedef struct %s %s;   /* parameters, gradients, state */\n\n", P, P);
+    sb_puts(h, "/* With OpenMP, each call runs with as many threads as omp_get_max_threads()\n"
+               " * unless fewer were measured to be faster (another process holds a core:\n"
+               " * runtime/team.c); the results are the same, and the caller's count is\n"
+               " * unchanged after. */\n");
     sb_printf(h, "%s *%s_new(int max_batch);          /* NULL on allocation failure */\n", P, P);
     sb_printf(h, "void %s_free(%s *m);\n", P, P);
     sb_printf(h, "void %s_init(%s *m, uint64_t seed);   /* He/Glorot, deterministic */\n", P, P);
