@@ -129,6 +129,7 @@ typedef struct {
     double started;     /* the clock at cnn_team_start */
     double probed[2];   /* when a larger [0] or a smaller [1] team was last tried */
     double per_image[CNN_TEAM_LEVELS];   /* seconds per image, moving average; 0 unknown */
+    double recent[CNN_TEAM_LEVELS][2];   /* the last two calls' seconds per image */
     int idle;           /* CPUs idle at the last look (-1 unknown) */
     double idle_at;     /* the clock then */
 } cnn_team;

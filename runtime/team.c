@@ -77,7 +77,7 @@ int cnn_team_choose(cnn_team *t, int all, double now, long images, int idle)
         t->all = all > 1 ? all : 1;
     }
     t->trying = t->level;
-    if (t->calls > 0 && t->all > 1) {   /* the first call measures the current team */
+    if (t->calls > 1 && t->all > 1) {   /* two calls measure the first team (the first is cold) */
         int down = t->level + 1, up = t->level - 1;
         if (down < levels(t) && now >= probe_due(t, down, images, idle))
             t->trying = down;
@@ -87,18 +87,43 @@ int cnn_team_choose(cnn_team *t, int all, double now, long images, int idle)
     return team_of(t, t->trying);
 }
 
+/* The median of a call's seconds per image and the two calls' before it
+ * at the same level (fewer at first: the least): one slow call (a page
+ * fault, a process that ran for a moment) is no collapse, two in a row are. */
+static double median_recent(cnn_team *t, int level, double per)
+{
+    double a = t->recent[level][0], b = t->recent[level][1];
+    t->recent[level][1] = a;
+    t->recent[level][0] = per;
+    if (a <= 0)
+        return per;
+    if (b <= 0)
+        return a < per ? a : per;
+    if ((a <= b) == (b <= per))
+        return b;
+    if ((b <= a) == (a <= per))
+        return a;
+    return per;
+}
+
 void cnn_team_record(cnn_team *t, double now, double seconds, long images)
 {
     double per = seconds / (double)(images > 0 ? images : 1);
     double *avg = &t->per_image[t->trying];
     t->calls++;
     if (t->trying == t->level) {   /* the first call is cold: slow, but the probes correct it */
-        *avg = *avg > 0 ? *avg + SMOOTH * (per - *avg) : per;
+        per = median_recent(t, t->level, per);
+        if (*avg > 0 && per < 2 * *avg && 2 * per > *avg)
+            *avg += SMOOTH * (per - *avg);
+        else   /* the first call, or two in a row twice as fast or slow: things changed */
+            *avg = per;
         return;
     }
     /* a probe: its one call is what the other team does now */
     t->probed[t->trying > t->level] = now;
     *avg = per;
+    t->recent[t->trying][0] = per;
+    t->recent[t->trying][1] = 0;
     if (per < t->per_image[t->level]) {
         t->level = t->trying;
         t->probed[0] = t->probed[1] = now;   /* the old team is now a probe away */
