@@ -122,6 +122,7 @@ asan-check:
 system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/gen/examples.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/embed.sh
+	CNNC=$(BUILD)/cnnc sh tests/gen/threads.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/blas.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/gradcheck.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/isa.sh

@@ -388,6 +388,10 @@ static void emit_header(Emitter *E, StrBuf *h)
                   U, U);
     sb_puts(h, "\n");
     sb_printf(h, "typedef struct %s %s;   /* parameters, gradients, state */\n\n", P, P);
+    sb_puts(h, "/* With OpenMP, each call runs with as many threads as omp_get_max_threads()\n"
+               " * unless fewer were measured to be faster (another process holds a core:\n"
+               " * runtime/team.c); the results are the same, and the caller's count is\n"
+               " * unchanged after. */\n");
     sb_printf(h, "%s *%s_new(int max_batch);          /* NULL on allocation failure */\n", P, P);
     sb_printf(h, "void %s_free(%s *m);\n", P, P);
     sb_printf(h, "void %s_init(%s *m, uint64_t seed);   /* He/Glorot, deterministic */\n", P, P);
@@ -433,6 +437,7 @@ static void emit_prologue(Emitter *E)
     out(E, "#endif");
     blank(E);
     out(E, "#ifdef _OPENMP");
+    out(E, "#include <omp.h>");
     out(E, "/* Loops run in parallel when the layer has work enough for it (par, set");
     out(E, " * at the top of each layer's function): waking threads for a few");
     out(E, " * microseconds of work costs more than it saves. */");
@@ -459,6 +464,7 @@ static void emit_prologue(Emitter *E)
     out(E, "                          tensors whose lifetimes do not overlap) */");
     out(E, "float *mask;           /* %ld per image: dropout */", E->mask_elems);
     out(E, "float *flat;           /* %ld per image: convolution scratch */", E->flat_elems);
+    out(E, "cnn_team team[3];      /* the threads of forward, train step, backward */");
     if (E->col_elems)
         out(E, "float *col;            /* %ld: im2col columns */", E->col_elems);
     E->indent--;
@@ -927,12 +933,58 @@ static void emit_static_lifecycle(Emitter *E)
     blank(E);
 }
 
+/* Each entry point runs with the team cnn_team_start picks (runtime/team.c:
+ * fewer threads when they were measured to be faster) and restores the
+ * caller's thread count after. */
+static void emit_team(Emitter *E)
+{
+    const char *P = E->opt->prefix;
+    out(E, "enum { TEAM_FORWARD, TEAM_TRAIN, TEAM_BACKWARD };");
+    out(E, "#ifdef _OPENMP");
+    out(E, "/* The threads this call runs with; returns the caller's count. */");
+    open_block(E, "static int team_start(%s *m, int kind, int n)", P);
+    out(E, "int all = omp_get_max_threads(), team = cnn_team_start(&m->team[kind], all, n);");
+    out(E, "if (team != all)");
+    out(E, "    omp_set_num_threads(team);");
+    out(E, "return all;");
+    close_block(E);
+    blank(E);
+    open_block(E, "static void team_end(%s *m, int kind, int all, int n)", P);
+    out(E, "cnn_team_end(&m->team[kind], n);");
+    out(E, "if (omp_get_max_threads() != all)");
+    out(E, "    omp_set_num_threads(all);");
+    close_block(E);
+    out(E, "#else");
+    out(E, "#define team_start(m, kind, n) 1");
+    out(E, "#define team_end(m, kind, all, n) ((void)(all))");
+    out(E, "#endif");
+    blank(E);
+}
+
+/* The public NAME: the static NAME_call (args ARGS) between team_start and
+ * team_end.  RET: "void" or a type. */
+static void emit_timed(Emitter *E, const char *ret, const char *name, const char *params, const char *args,
+                       const char *kind)
+{
+    const char *P = E->opt->prefix;
+    bool value = strcmp(ret, "void") != 0;
+    open_block(E, "%s %s_%s(%s *m, %s)", ret, P, name, P, params);
+    out(E, "const int all = team_start(m, %s, n);", kind);
+    out(E, "%s%s_call(m, %s);", value ? "const float r = " : "", name, args);
+    out(E, "team_end(m, %s, all, n);", kind);
+    if (value)
+        out(E, "return r;");
+    close_block(E);
+    blank(E);
+}
+
 static void emit_forward_api(Emitter *E)
 {
     const char *P = E->opt->prefix, *U = E->upper;
     const LayerPlan *last = &E->plan[E->net->output];
+    emit_team(E);
     out(E, "/* Inference runs in chunks of max_batch images. */");
-    open_block(E, "void %s_forward(%s *m, const float *x, float *y, int n)", P, P);
+    open_block(E, "static void forward_call(%s *m, const float *x, float *y, int n)", P);
     out(E, "m->training = 0;");
     open_block(E, "for (int done = 0; done < n; done += m->max_batch)");
     out(E, "int k = n - done < m->max_batch ? n - done : m->max_batch;");
@@ -943,6 +995,7 @@ static void emit_forward_api(Emitter *E)
     close_block(E);
     close_block(E);
     blank(E);
+    emit_timed(E, "void", "forward", "const float *x, float *y, int n", "x, y, n", "TEAM_FORWARD");
 }
 
 /* The loss and its gradient with respect to the last layer's output; for a
@@ -1006,7 +1059,7 @@ static void emit_train_api(Emitter *E)
     const char *P = E->opt->prefix, *U = E->upper;
     const LayerPlan *last = &E->plan[E->net->output];
     emit_loss(E);
-    open_block(E, "float %s_train_step(%s *m, const float *x, const int *labels, int n, const cnn_optim *opt)", P, P);
+    open_block(E, "static float train_step_call(%s *m, const float *x, const int *labels, int n, const cnn_optim *opt)", P);
     out(E, "if (n < 1 || n > m->max_batch)");
     out(E, "    return NAN;");
     out(E, "m->training = 1;");
@@ -1024,7 +1077,9 @@ static void emit_train_api(Emitter *E)
     out(E, "return loss;");
     close_block(E);
     blank(E);
-    open_block(E, "void %s_backward(%s *m, const float *x, const float *dy, float *dx, int n)", P, P);
+    emit_timed(E, "float", "train_step", "const float *x, const int *labels, int n, const cnn_optim *opt",
+               "x, labels, n, opt", "TEAM_TRAIN");
+    open_block(E, "static void backward_call(%s *m, const float *x, const float *dy, float *dx, int n)", P);
     out(E, "m->training = 0;");
     out(E, "m->loss_fused = 0;");
     out(E, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
@@ -1042,6 +1097,8 @@ static void emit_train_api(Emitter *E)
     out(E, "m->dx = NULL;");
     close_block(E);
     blank(E);
+    emit_timed(E, "void", "backward", "const float *x, const float *dy, float *dx, int n", "x, dy, dx, n",
+               "TEAM_BACKWARD");
 }
 
 /* The descriptor: untyped wrappers so that the runtime's driver can run

@@ -126,6 +126,33 @@ int cnn_idx_header(const char *path, int *n, int *h, int *w, char *err, size_t e
  * the path does not fit in outlen. */
 int cnn_idx_find(const char *dir, const char *name, char *out, size_t outlen);
 
+/* ---- threads under load (team.c) -------------------------------------------
+ * Every call of a generated network's forward, train step and backward runs
+ * with the OpenMP team cnn_team_start returns (all = omp_get_max_threads())
+ * and reports its images to cnn_team_end.  The team is all threads unless
+ * fewer have been measured to be faster (another process holds a core).
+ * A zeroed cnn_team is ready to use; one per entry point and model. */
+#define CNN_TEAM_LEVELS 8
+typedef struct {
+    int all;            /* the threads there are: level l runs all >> l of them */
+    int level;          /* the level calls run at */
+    int trying;         /* the level of the call under way (another one: a probe) */
+    long calls;
+    double started;     /* the clock at cnn_team_start */
+    double probed[2];   /* when a larger [0] or a smaller [1] team was last tried */
+    double per_image[CNN_TEAM_LEVELS];   /* seconds per image, moving average; 0 unknown */
+    double recent[CNN_TEAM_LEVELS][2];   /* the last two calls' seconds per image */
+    int idle;           /* CPUs idle at the last look (-1 unknown) */
+    double idle_at;     /* the clock then */
+} cnn_team;
+
+int  cnn_team_start(cnn_team *t, int all, long images);   /* the threads to use */
+void cnn_team_end(cnn_team *t, long images);
+/* The same with the clock (seconds) and the idle CPUs (-1 unknown) given,
+ * for tests: */
+int  cnn_team_choose(cnn_team *t, int all, double now, long images, int idle);
+void cnn_team_record(cnn_team *t, double now, double seconds, long images);
+
 #ifdef __cplusplus
 }
 #endif

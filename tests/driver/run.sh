@@ -85,6 +85,7 @@ build() {
 }
 build lenet "$top/examples/lenet.net" --main || { echo "driver: $pass passed, $fail failed"; exit 1; }
 build tiny tiny.net --main || { echo "driver: $pass passed, $fail failed"; exit 1; }
+build tiny_omp tiny.net --main -fopenmp
 printf 'network mse\ninput 12x12x1\nfc 10\n' >mse.net   # no softmax: MSE loss
 build mse mse.net --main
 # LeNet with a backward pass made wrong on purpose (badgrad.c wraps it).
@@ -167,6 +168,11 @@ contains out "accuracy $acc%"
 ./tiny train --data small --epochs 2 --seed 5 --optim adam | sed 's/time.*//' >run1
 ./tiny train --data small --epochs 2 --seed 5 --optim adam | sed 's/time.*//' >run2
 if cmp -s run1 run2 && grep -q '^epoch 2/2' run1; then ok; else bad "training is not deterministic"; fi
+# Nor does the thread count change it: each call picks its team by
+# measurement (runtime/team.c), so a run may use any of them.
+./tiny_omp train --data small --epochs 2 --seed 5 --threads 1 --save th1.st >/dev/null
+./tiny_omp train --data small --epochs 2 --seed 5 --threads 3 --save th3.st >/dev/null
+if [ -s th1.st ] && cmp -s th1.st th3.st; then ok; else bad "--threads 1 and 3 train different weights"; fi
 expect 0 ./tiny train --data small --epochs 2 --schedule cosine --nesterov --weight-decay 1e-4 --limit 100
 contains out "epoch 2/2"
 # Divergence (the MSE net): exit 3, the last good checkpoint named and
