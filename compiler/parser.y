@@ -366,11 +366,14 @@ Stmt *parse_text(Arena *arena, const char *file, const char *text, size_t len)
     ls.arena = arena;
     ls.file = file;
     ls.line = ls.col = 1;
+    size_t bom = utf8_bom_length(text, len);
+    ls.src = text + bom;
+    ls.len = len - bom;
     ParseCtx ctx = {arena, file, NULL, NULL, 0, &ls};
     yyscan_t scanner;
     if (yylex_init_extra(&ls, &scanner) != 0)
         return NULL;
-    YY_BUFFER_STATE buf = yy_scan_bytes(text, (int)len, scanner);
+    YY_BUFFER_STATE buf = yy_scan_bytes(ls.src, (int)ls.len, scanner);
     yyparse(scanner, &ctx);
     yy_delete_buffer(buf, scanner);
     yylex_destroy(scanner);
