@@ -14,7 +14,7 @@ GENFLAGS := -std=c11 -Wno-unused-function -Wno-sign-compare -Wno-unused-paramete
 
 FRONT := util diag reserved ir ast names layers expand frontend check report options outputs plan emit emit_conv emit_layers emit_blas emit_flat emit_tile emit_cols
 FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o \
-              $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o
+              $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o $(BUILD)/runtime/model.o
 CNNC_OBJS  := $(FRONT_OBJS) $(BUILD)/compiler/main.o
 
 # The runtime is C99 like the code it serves.
