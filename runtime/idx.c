@@ -110,17 +110,50 @@ fail:
     return NULL;
 }
 
+/* Reads up to `bytes` bytes into a buffer that grows with the data that
+ * actually arrives: a short file whose header claims 2 GB costs no more
+ * than its real length.  Returns the count read, -1 on a read error or -2
+ * when memory runs out (*p is then freed and NULL). */
+static long long idx_read_growing(gzFile f, unsigned char **p, uint64_t bytes)
+{
+    uint64_t cap = 0, done = 0;
+    long long rc = 0;
+    *p = NULL;
+    while (done < bytes && rc == 0) {
+        unsigned char *q;
+        long long got;
+        if (done == cap) {
+            cap = cap == 0 ? (1u << 20) : 2 * cap;
+            cap = cap < bytes ? cap : bytes;
+            if (!(q = realloc(*p, (size_t)cap))) {
+                rc = -2;
+                break;
+            }
+            *p = q;
+        }
+        got = gz_read_full(f, *p + done, cap - done);
+        if (got < 0)
+            rc = -1;
+        else if (got == 0)
+            break;   /* the end of the file */
+        else
+            done += (uint64_t)got;
+    }
+    if (rc == 0)
+        return (long long)done;
+    free(*p);
+    *p = NULL;
+    return rc;
+}
+
 /* Reads exactly `bytes` bytes of data and insists on the end of file. */
 static unsigned char *idx_data(gzFile f, const char *path, uint64_t bytes, char *err, size_t errlen)
 {
-    unsigned char *p = malloc((size_t)bytes), extra;
-    long long got;
-    if (!p) {
+    unsigned char *p, extra;
+    long long got = idx_read_growing(f, &p, bytes);
+    if (got == -2) {
         set_err(err, errlen, "%s: out of memory", path);
-        return NULL;
-    }
-    got = gz_read_full(f, p, bytes);
-    if (got < 0) {
+    } else if (got < 0) {
         set_err(err, errlen, "%s: read error: %s", path, gz_msg(f));
     } else if ((uint64_t)got < bytes) {
         set_err(err, errlen, "%s: truncated: %llu bytes of data instead of %llu", path,
