@@ -12,8 +12,8 @@
  *
  * Byte-level mutations rarely build a token longer than a few hundred
  * bytes, yet the lexer once overflowed on tokens, comments and blank runs
- * of 16 KiB (issue 9).  So one mutation in eight repeats a byte of the
- * input 16 KiB to 144 KiB times in place: the inputs stay plain .net text,
+ * of 16 KiB (issue 9).  So one mutation in 64 repeats a byte of the
+ * input 16 to 32 KiB times in place: the inputs stay plain .net text,
  * and long tokens of every kind get tried (make fuzz runs with
  * -len_control=0 so that the length limit allows them from the start). */
 #define _DEFAULT_SOURCE
@@ -95,11 +95,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
 {
-    if (seed % 8 != 0 || size >= max_size)
+    if (seed % 64 != 0 || size >= max_size)
         return LLVMFuzzerMutate(data, size, max_size);
-    size_t at = (seed >> 3) % (size + 1);
-    uint8_t byte = size ? data[(seed >> 5) % size] : ' ';
-    size_t run = 16384 + (size_t)(seed >> 7) % 131072;
+    size_t at = (seed >> 6) % (size + 1);
+    uint8_t byte = size ? data[(seed >> 8) % size] : ' ';
+    size_t run = 16384 + (size_t)(seed >> 10) % 16384;
     if (run > max_size - size)
         run = max_size - size;
     memmove(data + at + run, data + at, size - at);
