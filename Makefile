@@ -12,9 +12,9 @@ VERSION  := 0.1.0
 # Flex and bison output is not ours to keep warning-free.
 GENFLAGS := -std=c11 -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
 
-FRONT := util diag ir ast names layers expand frontend check report options outputs plan emit emit_conv emit_layers emit_blas emit_flat emit_tile emit_cols
+FRONT := util diag reserved ir ast names layers expand frontend check report options outputs plan emit emit_conv emit_layers emit_blas emit_flat emit_tile emit_cols
 FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o \
-              $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o
+              $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o $(BUILD)/runtime/model.o
 CNNC_OBJS  := $(FRONT_OBJS) $(BUILD)/compiler/main.o
 
 # The runtime is C99 like the code it serves.
@@ -30,7 +30,7 @@ MPI_LIB := $(if $(MPICC),$(BUILD)/libcnnrt-mpi.a)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all check unit-check asan-check system-check demo bench install clean fuzz setup
+.PHONY: all check unit-check asan-check system-check demo bench install clean fuzz fuzz-check setup
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(MPI_LIB)
 
 $(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h runtime/cnnrt_net.h runtime/io.h
@@ -122,6 +122,7 @@ asan-check:
 system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/gen/examples.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/embed.sh
+	CNNC=$(BUILD)/cnnc sh tests/gen/prefixes.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/threads.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/blas.sh
 	CNNC=$(BUILD)/cnnc sh tests/gen/gradcheck.sh
@@ -136,6 +137,7 @@ check: setup
 	$(MAKE) unit-check
 	ASAN_OPTIONS=detect_leaks=1 $(MAKE) asan-check
 	$(MAKE) system-check
+	$(MAKE) fuzz-check
 
 # Installs missing Debian packages (as root); a no-op when all are there.
 setup:
@@ -182,26 +184,54 @@ install: all
 clean:
 	rm -rf build
 
-# Fuzzing the front end with libFuzzer under ASan+UBSan (needs clang):
-# `make fuzz FUZZ_SECONDS=N`.  The corpus grows in $(BUILD)/fuzz/corpus,
-# seeded from fuzz/seeds; crashes are written to $(BUILD)/fuzz/.
+# Fuzzing with libFuzzer under ASan+UBSan (needs clang): `make fuzz
+# FUZZ_SECONDS=N` runs each target in turn for N seconds: the front end
+# (inputs up to 1 MiB, so that tokens longer than flex's buffers are
+# tried), the safetensors loader and the IDX/gz loader.  Seeds are the test
+# corpora themselves and, for the loaders, files fuzz/make_seeds.py writes;
+# each corpus grows in $(BUILD)/fuzz/corpus-TARGET, crashes go to
+# $(BUILD)/fuzz/TARGET-crash-*.  `make check` runs each for FUZZ_CHECK_SECONDS.
 FUZZ_SECONDS ?= 600
+FUZZ_CHECK_SECONDS ?= 25
 FUZZ_TIMEOUT ?= 10
 FUZZ_CC      ?= clang
-FUZZ_FLAGS   := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-                -fno-sanitize-recover=all -DCNNC_FUZZ_LIMITS
+FUZZ_SAN     := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_FLAGS   := -std=c11 $(FUZZ_SAN) -DCNNC_FUZZ_LIMITS
 # cnnc's own sources (those of FRONT_OBJS), so that the list cannot go stale.
 FUZZ_GEN     := $(BUILD)/compiler/lexer.c $(BUILD)/compiler/parser.c
 FUZZ_SRCS    := fuzz/fuzz_frontend.c $(FUZZ_GEN) $(patsubst $(BUILD)/%.o,%.c, \
                 $(filter-out $(FUZZ_GEN:.c=.o),$(FRONT_OBJS)))
+FUZZ_ST_SRCS := runtime/safetensors.c runtime/model.c runtime/io.c
+FUZZ_IDX_SRCS := runtime/idx.c runtime/io.c
+FUZZ_SEEDS   := tests/errors examples tests/gen tests/torch/cases
 
 $(BUILD)/fuzz/fuzz_frontend: $(FUZZ_SRCS) $(wildcard compiler/*.h runtime/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -Iruntime -I$(BUILD)/compiler \
 		-o $@ $(FUZZ_SRCS) -lm
 
-fuzz: $(BUILD)/fuzz/fuzz_frontend
-	@mkdir -p $(BUILD)/fuzz/corpus
-	cp fuzz/seeds/* $(BUILD)/fuzz/corpus/
-	$< -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -report_slow_units=1 \
-		-artifact_prefix=$(BUILD)/fuzz/ -dict=fuzz/net.dict -max_len=4096 $(BUILD)/fuzz/corpus
+$(BUILD)/fuzz/fuzz_safetensors: fuzz/fuzz_safetensors.c fuzz/fuzz_file.h $(FUZZ_ST_SRCS) $(wildcard runtime/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c99 $(FUZZ_SAN) -Iruntime -o $@ fuzz/fuzz_safetensors.c $(FUZZ_ST_SRCS) -lz -lm
+
+$(BUILD)/fuzz/fuzz_idx: fuzz/fuzz_idx.c fuzz/fuzz_file.h $(FUZZ_IDX_SRCS) $(wildcard runtime/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c99 $(FUZZ_SAN) -Iruntime -o $@ fuzz/fuzz_idx.c $(FUZZ_IDX_SRCS) -lz -lm
+
+$(BUILD)/fuzz/seeds/.done: fuzz/make_seeds.py
+	python3 fuzz/make_seeds.py $(dir $@)
+	touch $@
+
+# fuzz-run T=target ARGS=extra: one run; the first directory collects the corpus.
+FUZZ_RUN = mkdir -p $(BUILD)/fuzz/corpus-$(1) && $(BUILD)/fuzz/fuzz_$(1) -max_total_time=$(2) \
+           -timeout=$(FUZZ_TIMEOUT) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$(1)- $(3) \
+           $(BUILD)/fuzz/corpus-$(1)
+FUZZ_BINS := $(BUILD)/fuzz/fuzz_frontend $(BUILD)/fuzz/fuzz_safetensors $(BUILD)/fuzz/fuzz_idx $(BUILD)/fuzz/seeds/.done
+
+fuzz: $(FUZZ_BINS)
+	$(call FUZZ_RUN,frontend,$(FUZZ_SECONDS),-dict=fuzz/net.dict -max_len=1048576 -len_control=0) $(FUZZ_SEEDS)
+	$(call FUZZ_RUN,safetensors,$(FUZZ_SECONDS),-max_len=65536) $(BUILD)/fuzz/seeds/safetensors
+	$(call FUZZ_RUN,idx,$(FUZZ_SECONDS),-max_len=65536) $(BUILD)/fuzz/seeds/idx
+
+fuzz-check:
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS)

@@ -17,9 +17,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "expand.h"
 #include "util.h"
 
 #define DIM_MAX INT32_MAX
+
+/* Every tensor, a layer's output for one image and a layer's parameters,
+ * has at most TENSOR_MAX elements: the generated code indexes tensors with
+ * int and its descriptor holds the input and output sizes as int.  The
+ * totals (parameters, state, activations) are then sums of at most
+ * MAX_NODES such tensors, and the sums the emitter forms from them (four
+ * copies of the parameters for training, plus state and buffers) stay far
+ * inside the 64-bit long it computes them in: the checker is what keeps
+ * the emitter's arithmetic from overflowing. */
+#define TENSOR_MAX INT32_MAX
+_Static_assert((int64_t)MAX_NODES * TENSOR_MAX < INT64_MAX / 64,
+               "the emitter's sums of tensor sizes must fit in 64 bits");
 
 /* Stride suggestions search divisors in O(sqrt(span)): bounded so that a
  * file of many huge misfits stays fast.  Larger spans need padding beyond
@@ -117,6 +130,16 @@ static bool finish(Checker *ck, Node *n, Shape out, bool shape_ok,
         return overflows(ck, n);
     if (!counts_ok) {
         fail(ck, n->loc, "%s: parameter or multiply-accumulate count overflows", n->name);
+        return false;
+    }
+    if (elems > TENSOR_MAX) {
+        fail(ck, n->loc, "%s: %s is %" PRId64 " elements; a tensor may have at most "
+             "%d (2^31-1)", n->name, hwc(out).s, elems, TENSOR_MAX);
+        return false;
+    }
+    if (params > TENSOR_MAX) {
+        fail(ck, n->loc, "%s: %" PRId64 " parameters; a layer may have at most %d (2^31-1)",
+             n->name, params, TENSOR_MAX);
         return false;
     }
     n->out = out;

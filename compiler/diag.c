@@ -39,6 +39,9 @@ static size_t seen_cap, seen_count;
 
 const char *diag_add_source(const char *name, const char *text, size_t len)
 {
+    size_t bom = utf8_bom_length(text, len);
+    text += bom;
+    len -= bom;
     Source *s = xcalloc(1, sizeof *s);
     s->name = xstrdup(name);
     s->text = xstrndup(text, len);

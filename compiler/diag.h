@@ -5,6 +5,7 @@
 #define CNNC_DIAG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 typedef struct {
@@ -15,6 +16,14 @@ typedef struct {
 /* Registers a file's text so that diagnostics can quote its lines.  Returns
  * the interned file name to put into SrcLocs.  The text is copied. */
 const char *diag_add_source(const char *name, const char *text, size_t len);
+
+/* 3 if text starts with a UTF-8 byte order mark, else 0.  Like gcc, cnnc
+ * reads a file as if the mark were not there (lexer and quoted lines). */
+static inline size_t utf8_bom_length(const char *text, size_t len)
+{
+    return len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
+           (unsigned char)text[2] == 0xBF ? 3 : 0;
+}
 
 void diag_set_stream(FILE *f);       /* default stderr; tests capture it */
 /* While on, a diagnostic identical to one printed before (same place, same

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cnnrt.h"
+#include "cnnrt_net.h"
 #include "emitter.h"
 #include "report.h"
 
@@ -831,26 +832,46 @@ static void emit_tensors(Emitter *E, const TensorInfo *t, int count)
 
 /* ---- --embed-weights: constant weights, static buffers, no malloc ---- */
 
-/* Reads the weights file at compile time, checked like a load at run time. */
-static int read_embedded(const char *path, const TensorInfo *t, int count, float *params, float *state,
+static bool readable(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+/* As the spec writes it, "W" names W.safetensors; a full name works too. */
+static char *weights_path(const char *path)
+{
+    size_t len = strlen(path);
+    bool bare = len < 12 || strcmp(path + len - 12, ".safetensors") != 0;
+    char *full = xasprintf("%s.safetensors", path);
+    if (bare && !readable(path) && readable(full))
+        return full;
+    free(full);
+    return xstrdup(path);
+}
+
+/* Reads the weights file at compile time with the loader the network's
+ * NAME_load uses, so that it accepts exactly the same files (an extra
+ * tensor is refused, a missing one too). */
+static int read_embedded(const Emitter *E, const TensorInfo *t, int count, float *params, float *state,
                          char *err, size_t errlen)
 {
-    /* As the spec writes it, "W" names W.safetensors; a full name works too. */
-    cnn_st *st = cnn_st_open(path, err, errlen);
-    size_t len = strlen(path);
-    if (!st && (len < 12 || strcmp(path + len - 12, ".safetensors") != 0)) {
-        char *full = xasprintf("%s.safetensors", path);
-        char err2[512];
-        st = cnn_st_open(full, err2, sizeof err2);
-        free(full);
+    char *path = weights_path(E->opt->embed);
+    cnn_tensor *table = xcalloc((size_t)count + 1, sizeof *table);
+    for (int i = 0; i < count; i++) {
+        table[i].name = t[i].name;
+        table[i].ndim = t[i].ndim;
+        memcpy(table[i].shape, t[i].shape, sizeof table[i].shape);
+        table[i].offset = t[i].offset;
+        table[i].in_state = t[i].in_state;
     }
-    if (!st)
-        return -1;
-    int rc = 0;
-    for (int i = 0; i < count && rc == 0; i++)
-        rc = cnn_st_get(st, t[i].name, t[i].shape, t[i].ndim, (t[i].in_state ? state : params) + t[i].offset,
-                        err, errlen);
-    cnn_st_close(st);
+    int rc = cnn_load_tensors(path, table, count, params, (size_t)E->num_params, state, (size_t)E->num_state);
+    if (rc != 0)   /* it refuses NaN and infinities too, which C cannot spell */
+        snprintf(err, errlen, "%s", cnn_error());
+    free(table);
+    free(path);
     return rc;
 }
 
@@ -877,7 +898,7 @@ static int emit_embedded(Emitter *E, const TensorInfo *t, int count, char *err, 
 {
     float *params = xcalloc((size_t)E->num_params + 1, sizeof *params);
     float *state = xcalloc((size_t)E->num_state + 1, sizeof *state);
-    int rc = read_embedded(E->opt->embed, t, count, params, state, err, errlen);
+    int rc = read_embedded(E, t, count, params, state, err, errlen);
     if (rc == 0) {
         out(E, "/* Weights from %s. */", E->opt->embed);
         emit_float_array(E, "static const float weights", params, E->num_params);

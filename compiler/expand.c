@@ -19,6 +19,7 @@
 #include "frontend.h"
 #include "layers.h"
 #include "names.h"
+#include "reserved.h"
 #include "util.h"
 
 
@@ -310,6 +311,13 @@ static void stmt_network(Expander *E, const Stmt *st, bool top)
     if (!is_c_identifier(w->s) || strlen(w->s) > 64) {
         error_at(w->loc, "the network name '%s' must be a C identifier of at most 64 "
                          "characters (letters, digits, _), since it prefixes the generated C", w->s);
+        return;
+    }
+    if (prefix_problem(w->s)) {
+        char better[96];
+        prefix_suggestion(w->s, better, sizeof better);
+        error_at(w->loc, "the network name '%s' %s, and it prefixes the generated C; choose "
+                         "another, e.g. network %s", w->s, prefix_problem(w->s), better);
         return;
     }
     E->saw_network = true;

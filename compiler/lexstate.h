@@ -9,6 +9,9 @@ enum { LEX_MAX_BRACES = 64 };   /* open '{' whose place is remembered */
 typedef struct LexState {
     Arena *arena;
     const char *file;     /* interned, for locations */
+    const char *src;      /* the whole text being lexed, for looking ahead */
+    size_t len;
+    size_t pos;           /* offset of the end of the current token */
     int line, col;        /* where the next token starts */
     int paren;            /* depth of ( ): newlines inside do not end statements */
     SrcLoc paren_open;    /* the outermost open '(' */

@@ -12,6 +12,7 @@
 #include "frontend.h"
 #include "options.h"
 #include "outputs.h"
+#include "reserved.h"
 #include "util.h"
 
 static const char usage_text[] =
@@ -33,6 +34,20 @@ static const char usage_text[] =
     "  --version, -h, --help\n"
     "With neither -o, --report nor -M, cnnc only checks the file.\n"
     "Exit status: 0 success, 1 errors in the input, 2 command line or I/O error.\n";
+
+/* The prefix that comes from the file name when neither -p nor a `network`
+ * statement gives one: a bad one is a command-line problem (exit 2). */
+static int default_prefix_ok(const Net *net, const Options *opt)
+{
+    if (!opt->output || opt->prefix || net->name_loc.file || !prefix_problem(net->name))
+        return 1;
+    char better[96];
+    prefix_suggestion(net->name, better, sizeof better);
+    fprintf(stderr, "cnnc: error: the C prefix '%s', taken from the file name '%s', %s; "
+                    "give another with -p (e.g. -p %s) or with a 'network' statement\n",
+            net->name, opt->input, prefix_problem(net->name), better);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -61,7 +76,7 @@ int main(int argc, char **argv)
     }
     Net *net = compile_text(opt.input, text, len);
     free(text);
-    int rc = net ? outputs_write(net, &opt) : 1;
+    int rc = !net ? 1 : !default_prefix_ok(net, &opt) ? 2 : outputs_write(net, &opt);
     net_free(net);
     diag_reset();
     return rc;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reserved.h"
+
 static int bad(const char *fmt, const char *arg)
 {
     fputs("cnnc: error: ", stderr);
@@ -155,6 +157,13 @@ int options_parse(Options *opt, int argc, char **argv)
         return bad("%s", "no input file");
     if (opt->prefix && !is_identifier(opt->prefix))
         return bad("the prefix '%s' must be a C identifier", opt->prefix);
+    if (opt->prefix && prefix_problem(opt->prefix)) {
+        char better[96];
+        prefix_suggestion(opt->prefix, better, sizeof better);
+        fprintf(stderr, "cnnc: error: -p %s: '%s' %s; choose another prefix, e.g. -p %s\n",
+                opt->prefix, opt->prefix, prefix_problem(opt->prefix), better);
+        return OPTIONS_BAD;
+    }
     if (opt->embed)
         opt->no_train = true;
     if ((opt->header || opt->emit_main || opt->blas || opt->embed) && !opt->output && !opt->deps_only)

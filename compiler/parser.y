@@ -359,6 +359,34 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, void *scanner, Parse
     return 0;
 }
 
+/* flex marks the end of its buffer with NUL bytes, and each NUL inside a
+ * token makes it rescan the token from its start: a long comment full of
+ * NULs took minutes.  A .net file is text, so a NUL is an error, given
+ * once at the first, and the lexer reads a blank in its place (gcc ignores
+ * them too).  Returns the text to lex, with flex's two closing NULs. */
+static char *blank_nuls(const char *file, const char *text, size_t len)
+{
+    char *buf = xmalloc(len + 2);
+    memcpy(buf, text, len);
+    buf[len] = buf[len + 1] = '\0';
+    const char *first = memchr(text, '\0', len);
+    if (!first)
+        return buf;
+    SrcLoc loc = {file, 1, 1};
+    for (const char *p = text; p < first; p++) {
+        loc.col = *p == '\n' ? 1 : loc.col + 1;
+        loc.line += *p == '\n';
+    }
+    size_t count = 0;
+    for (size_t i = (size_t)(first - text); i < len; i++)
+        if (buf[i] == '\0') {
+            buf[i] = ' ';
+            count++;
+        }
+    error_at(loc, "unexpected byte 0x00 (%zu in the file): a .net file is text", count);
+    return buf;
+}
+
 Stmt *parse_text(Arena *arena, const char *file, const char *text, size_t len)
 {
     LexState ls;
@@ -366,13 +394,20 @@ Stmt *parse_text(Arena *arena, const char *file, const char *text, size_t len)
     ls.arena = arena;
     ls.file = file;
     ls.line = ls.col = 1;
+    size_t bom = utf8_bom_length(text, len);
+    ls.src = text + bom;   /* not buf: flex writes into the token's end */
+    ls.len = len - bom;
+    char *buf = blank_nuls(file, ls.src, ls.len);
     ParseCtx ctx = {arena, file, NULL, NULL, 0, &ls};
     yyscan_t scanner;
-    if (yylex_init_extra(&ls, &scanner) != 0)
+    if (yylex_init_extra(&ls, &scanner) != 0) {
+        free(buf);
         return NULL;
-    YY_BUFFER_STATE buf = yy_scan_bytes(text, (int)len, scanner);
+    }
+    YY_BUFFER_STATE yybuf = yy_scan_buffer(buf, ls.len + 2, scanner);
     yyparse(scanner, &ctx);
-    yy_delete_buffer(buf, scanner);
+    yy_delete_buffer(yybuf, scanner);
     yylex_destroy(scanner);
+    free(buf);
     return ctx.result;
 }

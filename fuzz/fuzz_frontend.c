@@ -8,12 +8,20 @@
  * Includes are resolved relative to the input's name, which lies in a
  * temporary directory: `include "x.net"` just fails, as it should, instead
  * of reading whatever the current directory holds, while the few files
- * written there (see helpers) let includes succeed, nest and loop. */
+ * written there (see helpers) let includes succeed, nest and loop.
+ *
+ * Byte-level mutations rarely build a token longer than a few hundred
+ * bytes, yet the lexer once overflowed on tokens, comments and blank runs
+ * of 16 KiB (issue 9).  So one mutation in 64 repeats a byte of the
+ * input 16 to 32 KiB times in place: the inputs stay plain .net text,
+ * and long tokens of every kind get tried (make fuzz runs with
+ * -len_control=0 so that the length limit allows them from the start). */
 #define _DEFAULT_SOURCE
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "diag.h"
@@ -23,6 +31,8 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
 
 static FILE *sink;
 static char dir[] = "/tmp/cnnc-fuzz-XXXXXX";
@@ -81,6 +91,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     write_helpers();
     name = xasprintf("%s/fuzz.net", dir);
     return 0;
+}
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+    if (seed % 64 != 0 || size >= max_size)
+        return LLVMFuzzerMutate(data, size, max_size);
+    size_t at = (seed >> 6) % (size + 1);
+    uint8_t byte = size ? data[(seed >> 8) % size] : ' ';
+    size_t run = 16384 + (size_t)(seed >> 10) % 16384;
+    if (run > max_size - size)
+        run = max_size - size;
+    memmove(data + at + run, data + at, size - at);
+    memset(data + at, byte, run);
+    return size + run;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

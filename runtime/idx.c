@@ -135,13 +135,51 @@ static void widen_labels(void *buf, uint64_t n)
         y[n] = raw[n];
 }
 
-/* Inflates exactly `bytes` bytes of data into p and insists on the end of
- * the file: no more is inflated than the header promised. */
-static int idx_data(gzFile f, const char *path, uint64_t bytes, unsigned char *p, char *err, size_t errlen)
+/* Reads up to `bytes` bytes into a buffer that grows with the data that
+ * actually arrives: a short file whose header claims 2 GB costs no more
+ * than its real length.  Returns the count read, -1 on a read error or -2
+ * when memory runs out (*p is then freed and NULL). */
+static long long idx_read_growing(gzFile f, unsigned char **p, uint64_t bytes)
 {
-    unsigned char extra;
-    long long got = gz_read_full(f, p, bytes);
-    if (got < 0)
+    uint64_t cap = 0, done = 0;
+    long long rc = 0;
+    *p = NULL;
+    while (done < bytes && rc == 0) {
+        unsigned char *q;
+        long long got;
+        if (done == cap) {
+            cap = cap == 0 ? (1u << 20) : 2 * cap;
+            cap = cap < bytes ? cap : bytes;
+            if (!(q = realloc(*p, (size_t)cap))) {
+                rc = -2;
+                break;
+            }
+            *p = q;
+        }
+        got = gz_read_full(f, *p + done, cap - done);
+        if (got < 0)
+            rc = -1;
+        else if (got == 0)
+            break;   /* the end of the file */
+        else
+            done += (uint64_t)got;
+    }
+    if (rc == 0)
+        return (long long)done;
+    free(*p);
+    *p = NULL;
+    return rc;
+}
+
+/* Inflates exactly `bytes` bytes of data and insists on the end of the
+ * file: no more is inflated than the header promised. */
+static unsigned char *idx_data(gzFile f, const char *path, uint64_t bytes, char *err, size_t errlen)
+{
+    unsigned char *p, extra;
+    long long got = idx_read_growing(f, &p, bytes);
+    if (got == -2)
+        set_err(err, errlen, "%s: out of memory", path);
+    else if (got < 0)
         set_err(err, errlen, "%s: read error: %s", path, gz_msg(f, path));
     else if ((uint64_t)got < bytes)
         set_err(err, errlen, "%s: truncated: %llu bytes of data instead of %llu", path,
@@ -151,32 +189,34 @@ static int idx_data(gzFile f, const char *path, uint64_t bytes, unsigned char *p
     else if (got > 0)
         set_err(err, errlen, "%s: unexpected bytes after the data", path);
     else
-        return 0;
-    return -1;
+        return p;
+    free(p);
+    return NULL;
 }
 
 /* Opens, checks the header, reads the bytes and widens them to items of
- * `size` bytes in the same buffer.  Its pages are touched only as data
- * arrives, so a .gz that claims more than it holds costs what it holds,
- * and a valid one never needs a second copy. */
+ * `size` bytes in the same buffer (grown once more at the end: realloc of
+ * a large block remaps its pages rather than copy them), so a .gz that
+ * claims more than it holds costs what it holds, and a valid one never
+ * needs a second copy. */
 static void *idx_load(const char *path, uint32_t magic, int ndims, uint32_t *dims, size_t size,
                       void (*widen)(void *, uint64_t), char *err, size_t errlen)
 {
     uint64_t bytes;
-    unsigned char *buf;
+    unsigned char *buf, *wide = NULL;
     gzFile f = idx_open(path, magic, ndims, dims, &bytes, err, errlen);
     if (!f)
         return NULL;
-    if (!(buf = malloc((size_t)bytes * size)))
-        set_err(err, errlen, "%s: out of memory", path);
-    else if (idx_data(f, path, bytes, buf, err, errlen)) {
-        free(buf);
-        buf = NULL;
-    } else {
-        widen(buf, bytes);
+    if ((buf = idx_data(f, path, bytes, err, errlen))) {
+        if (!(wide = realloc(buf, (size_t)bytes * size))) {
+            free(buf);
+            set_err(err, errlen, "%s: out of memory", path);
+        } else {
+            widen(wide, bytes);
+        }
     }
     gzclose(f);
-    return buf;
+    return wide;
 }
 
 int cnn_idx_load_images(const char *path, float **out, int *n, int *h, int *w,

@@ -94,6 +94,36 @@ contains "$tmp/inc.d" "x.c: $tmp/inc.net $tmp/sub/blocks.net"
 printf 'include "cyc.net"\ninput 8x8\nfc 2\n' >"$tmp/cyc.net"
 expect 1 "$CNNC" "$tmp/cyc.net";  contains "$tmp/err" "include cycle"
 
+# Issue 9: a comment of 16 KiB overflowed the lexer's state buffer.
+awk 'BEGIN { printf "input 28x28x1\n#"; for (i = 0; i < 16384; i++) printf "x"; printf "\nfc 10\n" }' >"$tmp/long.net"
+expect 0 "$CNNC" "$tmp/long.net"
+
+# A UTF-8 byte order mark is skipped, in the main file and in includes, and
+# columns count from after it.
+printf '\357\273\277block b() { relu }\n' >"$tmp/bomblk.net"
+printf '\357\273\277include "bomblk.net"\ninput 8x8\nb()\n' >"$tmp/bom.net"
+expect 0 "$CNNC" "$tmp/bom.net"
+printf '\357\273\277input 8x8 @\n' >"$tmp/bom2.net"
+expect 1 "$CNNC" "$tmp/bom2.net";  contains "$tmp/err" "bom2.net:1:11: error: unexpected character '@'"
+
+# Issue 9: prefixes that the generated C cannot use (keywords, reserved
+# names, the runtime's and the library's names) are command-line errors
+# when they come from -p or the file name, with a suggestion.
+for p in int static _x __y main cnn CNNRT memset; do
+    expect 2 "$CNNC" -p "$p" "$tmp/lenet.net" -o "$tmp/p.c"; contains "$tmp/err" "-p $p: '$p'"
+done
+contains "$tmp/err" "e.g. -p memset_net"
+mkdir -p "$tmp/names"
+for n in int main static cnn; do
+    sed '/^network/d' "$tmp/lenet.net" >"$tmp/names/$n.net"
+    expect 2 "$CNNC" "$tmp/names/$n.net" -o "$tmp/names/out.c"
+    contains "$tmp/err" "the C prefix '$n', taken from the file name '$tmp/names/$n.net'"
+done
+expect 0 "$CNNC" "$tmp/names/int.net"               # only checking: no prefix used
+expect 0 "$CNNC" "$tmp/names/int.net" -p int_net -o "$tmp/names/out.c"
+[ -e "$tmp/names/out.c" ] && ok || bad "-p int_net wrote nothing"
+rm -rf "$tmp/names"
+
 # Nothing is created or changed when the input has errors.
 echo "keep me" >"$tmp/bad.c"
 expect 1 "$CNNC" "$tmp/bad.net" -o "$tmp/bad.c"

@@ -56,4 +56,35 @@ $CNNC "$top/examples/lenet.net" --embed-weights missing.safetensors -o bad.c 2>e
 [ "$status" = 2 ] && grep -q "missing.safetensors" err.txt && [ ! -e bad.c ] && [ ! -e bad.h ]
 $CNNC "$top/examples/alexnet.net" --embed-weights w.safetensors -o bad.c 2>err.txt && exit 1
 grep -q "w.safetensors" err.txt
-echo "embed: 4 passed, 0 failed"
+# Issue 9: a NaN or an infinity became nanf/inff, which does not compile,
+# and an extra tensor that lenet5_load refuses was ignored.  Both are errors
+# naming the tensor, with no output.  The last 4 bytes of the file are the
+# last value of its last tensor.
+last=$(/usr/bin/python3 -c 'import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
+print(max(h, key=lambda k: h[k]["data_offsets"][1]))' w.safetensors)
+size=$(wc -c <w.safetensors)
+for v in nan inf -inf; do
+    cp w.safetensors bad.safetensors
+    case $v in
+    nan) printf '\000\000\300\177' ;;
+    inf) printf '\000\000\200\177' ;;
+    -inf) printf '\000\000\200\377' ;;
+    esac | dd of=bad.safetensors bs=1 seek=$((size - 4)) conv=notrunc 2>/dev/null
+    status=0
+    $CNNC "$top/examples/lenet.net" --embed-weights bad.safetensors -o bad.c 2>err.txt || status=$?
+    [ "$status" = 2 ] && [ ! -e bad.c ] && [ ! -e bad.h ] || { echo "embed: $v weights accepted"; exit 1; }
+    grep -q "tensor '$last' holds $(echo $v | sed 's/nan/NaN/')" err.txt || { echo "embed: $v: $(cat err.txt)"; exit 1; }
+done
+/usr/bin/python3 -c 'import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); data = b[8 + n:]
+h["extra.weight"] = {"dtype": "F32", "shape": [1], "data_offsets": [len(data), len(data) + 4]}
+j = json.dumps(h).encode(); j += b" " * (-len(j) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(j)) + j + data + bytes(4))' w.safetensors extra.safetensors
+status=0
+$CNNC "$top/examples/lenet.net" --embed-weights extra.safetensors -o bad.c 2>err.txt || status=$?
+[ "$status" = 2 ] && [ ! -e bad.c ] && grep -q "tensor 'extra.weight' is not part of this network" err.txt || {
+    echo "embed: an extra tensor was accepted: $(cat err.txt)"; exit 1; }
+echo "embed: 8 passed, 0 failed"

@@ -858,6 +858,8 @@ static const bad_idx bad_idxs[] = {
     {"zero images", 0x803, {0, 2, 5}, 3, 0, "zero"},
     {"zero width", 0x803, {3, 2, 0}, 3, 0, "zero"},
     {"2^31 bytes", 0x803, {65536, 32768, 1}, 3, 0, "too large"},
+    /* The buffer grows with the data read, not with the claim. */
+    {"2^31-1 claimed", 0x803, {32767, 65537, 1}, 3, 30, "truncated: 30 bytes of data instead of 2147450879"},
     {"2^96 bytes", 0x803, {0xffffffffu, 0xffffffffu, 0xffffffffu}, 3, 0, "too large"},
     {"extra bytes", 0x803, {3, 2, 5}, 3, 31, "unexpected bytes after the data"},
 };

@@ -777,15 +777,24 @@ static void build_pad_huge_strided(Net *net)
 
 static void build_params_huge(Net *net)
 {
-    conv(net, "conv1", 46341, INT32_MAX); /* 2^31 * 1000 * 46341^2 parameters */
+    /* (2^31-1)^3 parameters on a 1x1 output */
+    Node *c = conv(net, "conv1", INT32_MAX, INT32_MAX);
+    c->pad_h = c->pad_w = INT32_MAX / 2;
 }
 
+/* Layers within every per-tensor limit whose multiply-accumulates, about
+ * 2^60 each, add up to more than 2^63. */
 static void build_total_huge(Net *net)
 {
-    fc(net, "fc1", INT32_MAX);
-    fc(net, "fc2", INT32_MAX);
-    fc(net, "fc3", INT32_MAX);
+    char name[16];
+    for (int i = 1; i <= 9; i++) {
+        snprintf(name, sizeof name, "conv%d", i);
+        conv(net, name, 32768, 1)->pad_h = 16384;
+        last(net)->pad_w = 16384;
+    }
 }
+
+static void build_params_large(Net *net) { fc(net, "fc1", 64); }
 
 static void build_fit_huge_stride(Net *net)
 {
@@ -818,17 +827,21 @@ static void test_overflow(void)
     CU_ASSERT(said("up1: output size overflows"));
     CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_deconv_huge), 1);
     CU_ASSERT(said("deconv1: output size overflows"));
+    /* Every tensor has fewer than 2^31 elements (issue 9). */
     CU_ASSERT_EQUAL(overflow_case((Shape){50000, 50000, 1}, build_flatten_big), 1);
-    CU_ASSERT(said("flatten1: output size overflows"));
+    CU_ASSERT(said("input: 50000x50000x1 is 2500000000 elements; a tensor may have at most 2147483647"));
+    CU_ASSERT_EQUAL(overflow_case((Shape){46341, 46340, 1}, build_none), 0);
+    CU_ASSERT_EQUAL(overflow_case((Shape){4096, 8192, 1}, build_params_large), 1);
+    CU_ASSERT(said("fc1: 2147483712 parameters; a layer may have at most 2147483647"));
+    CU_ASSERT_EQUAL(overflow_case((Shape){4096, 8191, 1}, build_params_large), 0);
     CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_pad_huge), 1);
     CU_ASSERT(said("conv1: output size overflows"));
     CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_pad_huge_strided), 1);
     CU_ASSERT(said("conv1: a 3x3 filter with stride 4398046511104 does not fit"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){46341, 46341, 1000}, build_params_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){1, 1, 1}, build_params_huge), 1);
     CU_ASSERT(said("conv1: parameter or multiply-accumulate count overflows"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){1, 1, INT32_MAX}, build_total_huge), 2);
-    CU_ASSERT(said("fc3: the network's parameter count overflows"));
-    CU_ASSERT(said("fc3: the network's multiply-accumulate count overflows"));
+    CU_ASSERT_EQUAL(overflow_case((Shape){32767, 32767, 1}, build_total_huge), 1);
+    CU_ASSERT(said("the network's multiply-accumulate count overflows"));
 }
 
 /* ---- Counting, skipping, warnings ---- */

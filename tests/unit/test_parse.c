@@ -271,6 +271,88 @@ static void test_errors_are_all_reported(void)
     CU_ASSERT_EQUAL(errors_of("input 8x8\nrepeat 99999999999 { }\nrepeat 1000000 { relu }\n"), 1);
 }
 
+/* "input 8x8" and each of parts[] with fill repeated n times where the
+ * part has '%' (parts are lines; the text is heap-built). */
+static char *with_fill(const char *part, char fill, size_t n)
+{
+    const char *mark = strchr(part, '%');
+    size_t before = (size_t)(mark - part), after = strlen(mark + 1);
+    char *text = xmalloc(before + n + after + 1);
+    memcpy(text, part, before);
+    memset(text + before, fill, n);
+    memcpy(text + before + n, mark + 1, after + 1);
+    return text;
+}
+
+/* flex's variable trailing context kept a state per character of a token
+ * in a 16 KiB buffer: longer tokens, comments and blank runs overflowed it
+ * (issue 9).  Each case is built at 16 KiB, 100 KiB and 1 MiB. */
+static void test_long_tokens(void)
+{
+    static const struct {
+        const char *text;
+        char fill;
+        const char *layer;   /* a layer the text must define */
+    } cases[] = {
+        {"input 8x8\n#%\nfc 3\n", 'x', "fc1"},                 /* comment */
+        {"input 8x8\nfc 3%\n", ' ', "fc1"},                    /* trailing blanks */
+        {"input 8x8\nx%= fc 3\n", ' ', "x"},                   /* blanks before '=' */
+        {"input 8x8\nblock b() { relu }\nb%()\n", '\t', "b1.relu1"}, /* before '(' */
+        {"input 8x8\nfc %3\n", '0', "fc1"},                    /* a long number */
+        {"input 8x8\nx.%x = fc 3\nrelu from x.%x\n", 'y', NULL}, /* long names */
+    };
+    static const size_t sizes[] = {16384, 100 << 10, 1 << 20};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            char *text = with_fill(cases[i].text, cases[i].fill, sizes[k]);
+            if (strchr(text, '%')) {   /* a second place to fill */
+                char *twice = with_fill(text, cases[i].fill, sizes[k]);
+                free(text);
+                text = twice;
+            }
+            Net *net = ok(text);
+            if (net && cases[i].layer)
+                CU_ASSERT_PTR_NOT_NULL(node(net, cases[i].layer));
+            if (net && !cases[i].layer) {
+                CU_ASSERT_EQUAL(net->nnodes, 3);
+                CU_ASSERT_EQUAL(strlen(net->nodes[1]->name), sizes[k] + 3);
+            }
+            net_free(net);
+            free(text);
+        }
+}
+
+/* Each NUL inside a token made flex rescan the token from its start: a
+ * comment of 122,137 NULs took minutes (found by make fuzz).  Now the
+ * first NUL is one error and the rest of the file is still read. */
+static void test_nul_bytes(void)
+{
+    static const char head[] = "input 8x8\n#", tail[] = "\nfc 3 tanh relu\n";
+    size_t n = 1 << 20, len = sizeof head - 1 + n + sizeof tail - 1;
+    char *text = xmalloc(len);
+    memcpy(text, head, sizeof head - 1);
+    memset(text + sizeof head - 1, 0, n);
+    memcpy(text + sizeof head - 1 + n, tail, sizeof tail - 1);
+    diag_reset();
+    diag_set_stream(sink);
+    Net *net = compile_text("t.net", text, len);
+    CU_ASSERT_PTR_NULL(net);
+    CU_ASSERT_EQUAL(diag_errors(), 2);   /* the NULs, and the error on the next line */
+    net_free(net);
+    free(text);
+}
+
+/* gcc reads a file that starts with a UTF-8 byte order mark; so does cnnc. */
+static void test_bom(void)
+{
+    Net *net = ok("\xEF\xBB\xBFinput 8x8\nfc 3\n");
+    if (net)
+        CU_ASSERT_EQUAL(net->nnodes, 2);
+    net_free(net);
+    /* Only one mark is skipped: a second is three bad bytes. */
+    CU_ASSERT_EQUAL(errors_of("\xEF\xBB\xBF\xEF\xBB\xBFinput 8x8\nfc 3\n"), 4);
+}
+
 void suite_parse(void)
 {
     sink = fopen("/dev/null", "w");
@@ -287,4 +369,7 @@ void suite_parse(void)
     CU_add_test(s, "include", test_include);
     CU_add_test(s, "fit statement and option", test_fit);
     CU_add_test(s, "every error is reported", test_errors_are_all_reported);
+    CU_add_test(s, "tokens of any length", test_long_tokens);
+    CU_add_test(s, "byte order mark", test_bom);
+    CU_add_test(s, "NUL bytes", test_nul_bytes);
 }
