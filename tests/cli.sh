@@ -166,20 +166,20 @@ rm -f "$tmp/stale.c.tmp-$$-0"
 
 # Outputs that collide with an input or with each other: exit 2, both
 # named, nothing written.
-cp "$tmp/lenet.net" "$tmp/x.net"
-expect 2 "$CNNC" "$tmp/x.net" -o "$tmp/x.net"
-contains "$tmp/err" "-o '$tmp/x.net' would overwrite the input '$tmp/x.net'"
-cmp -s "$tmp/lenet.net" "$tmp/x.net" && ok || bad "cnnc x.net -o x.net overwrote the source"
-expect 2 "$CNNC" "$tmp/x.net" -o "$tmp/out.h"
+cp "$tmp/lenet.net" "$tmp/mynet.net"
+expect 2 "$CNNC" "$tmp/mynet.net" -o "$tmp/mynet.net"
+contains "$tmp/err" "-o '$tmp/mynet.net' would overwrite the input '$tmp/mynet.net'"
+cmp -s "$tmp/lenet.net" "$tmp/mynet.net" && ok || bad "cnnc mynet.net -o mynet.net overwrote the source"
+expect 2 "$CNNC" "$tmp/mynet.net" -o "$tmp/out.h"
 contains "$tmp/err" "-o '$tmp/out.h' and the header '$tmp/out.h' are the same file"
-expect 2 "$CNNC" "$tmp/x.net" -o "$tmp/same.c" --header "$tmp/./same.c"
+expect 2 "$CNNC" "$tmp/mynet.net" -o "$tmp/same.c" --header "$tmp/./same.c"
 contains "$tmp/err" "are the same file"
-expect 2 "$CNNC" "$tmp/x.net" -o "$tmp/q.c" -MD -MF "$tmp/q.c"
+expect 2 "$CNNC" "$tmp/mynet.net" -o "$tmp/q.c" -MD -MF "$tmp/q.c"
 contains "$tmp/err" "the dependency file '$tmp/q.c'"
 expect 2 "$CNNC" "$tmp/inc.net" -o "$tmp/sub/../sub/blocks.net"
 contains "$tmp/err" "would overwrite the input"
-ln -s x.net "$tmp/alias.c"
-expect 2 "$CNNC" "$tmp/x.net" -o "$tmp/alias.c"
+ln -s mynet.net "$tmp/alias.c"
+expect 2 "$CNNC" "$tmp/mynet.net" -o "$tmp/alias.c"
 for f in out.h same.c q.c; do [ -e "$tmp/$f" ] && bad "$f was written"; done
 ok
 
