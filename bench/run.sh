@@ -32,8 +32,10 @@
 # column), BENCH_BLAS, BENCH_R50, BENCH_LOAD, BENCH_TRAIN, BENCH_COMPILE;
 # BLAS_THREADS (1: OPENBLAS_NUM_THREADS for --blas code; T gives OpenBLAS
 # the thread count), BENCH_JSON (build/bench.json), BENCH_PYTHON
-# (/usr/bin/python3), BENCH_NODE (node).  Run from the top directory after
-# `make`.  ONNX Runtime is installed by npm into build/ort the first time
+# (/usr/bin/python3), BENCH_NODE (node), BENCH_REPLAY (a build/bench.raw
+# of an earlier run: the tables again from its measurements, measuring
+# nothing; without training or compile times).  Run from the top
+# directory after `make`.  ONNX Runtime is installed by npm into build/ort the first time
 # (never by make check); without node, npm or the network it is skipped.
 #
 # POSIX sh on purpose: bash's SECONDS is a special variable (the shell's
@@ -53,6 +55,8 @@ BENCH_COMPILE=${BENCH_COMPILE:-1}
 BLAS_THREADS=${BLAS_THREADS:-1}
 B=${BUILD:-build}          # where make put cnnc and libcnnrt.a
 JSON=${BENCH_JSON:-$B/bench.json}
+RAW=${JSON%.json}.raw      # every measurement, for BENCH_REPLAY
+REPLAY=${BENCH_REPLAY:-}
 PY=${BENCH_PYTHON:-/usr/bin/python3}   # Debian's python3, the one with torch
 NODE=${BENCH_NODE:-node}
 ORT_PACKAGE=onnxruntime-node@1.30
@@ -75,9 +79,14 @@ for t in $THREADS; do
 done
 [ -n "$THREADS" ] || die "THREADS is empty"
 case $BLAS_THREADS in T | [1-9] | [1-9][0-9]) ;; *) die "BLAS_THREADS must be T or a number, not '$BLAS_THREADS'" ;; esac
+if [ -n "$REPLAY" ]; then
+    [ -r "$REPLAY" ] || die "cannot read BENCH_REPLAY=$REPLAY"
+    BENCH_ORT=0 BENCH_TRAIN=0 BENCH_COMPILE=0
+fi
 { [ -x "$B/cnnc" ] && [ -f "$B/libcnnrt.a" ]; } || die "$B/cnnc or $B/libcnnrt.a missing: run make first (from the top directory)"
 command -v "$CC" >/dev/null || die "no C compiler ($CC)"
 
+mkdir -p "$(dirname "$JSON")"
 tmp=$(mktemp -d)
 busy=
 trap '[ -z "$busy" ] || kill "$busy" 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -138,7 +147,8 @@ ort_setup() {
     ort_status="onnxruntime-node $ort_version"
 }
 [ "$BENCH_ORT" = 0 ] || ort_setup
-[ $has_ort = 1 ] || note "ONNX Runtime $ort_status: continuing without it"
+[ -z "$REPLAY" ] || ort_status="figures replayed from $REPLAY"
+[ $has_ort = 1 ] || [ -n "$REPLAY" ] || note "ONNX Runtime $ort_status: continuing without it"
 
 # ---- build -------------------------------------------------------------
 # pc FIELD FILE: the Cflags or Libs of runtime/FILE.pc.in as pkg-config
@@ -181,31 +191,35 @@ gen() {
     esac
 }
 
-note "building (cnnc; cc $CFLAGS_DOC and cc $CFLAGS_NATIVE)..."
-$CC -O2 -march=native -ffp-contract=fast -fopenmp bench/peak.c -o "$tmp/peak" || die "bench/peak.c did not compile"
 # The 3x3 convolution: MACs per image = 56*56*64*64*9.
 CONV_MACS=115605504
-printf 'network conv\ninput 56x56x64\nconv 3x3x64 pad 1\n' >"$tmp/conv.net"
-# ResNet-18 on 64x64 (the example's stride-2 layers already use `fit floor`).
-sed 's/^input 224x224x3/input 64x64x3/' examples/resnet18.net >"$tmp/resnet18.net"
-grep -q '^input 64x64x3' "$tmp/resnet18.net" || die "examples/resnet18.net has no 'input 224x224x3' line"
-# Inference only: --no-train (no train_step, no backward to time).
-gen lenet examples/lenet.net
-gen lenet1 examples/lenet.net --no-train
-gen conv "$tmp/conv.net"
-gen resnet18 "$tmp/resnet18.net"
-gen vgg16 examples/vgg16.net --no-train
-doc_only=1   # ResNet-50: the documented build only, to keep make bench short
-[ "$BENCH_R50" = 0 ] || gen resnet50 examples/resnet50.net
-doc_only=0
-if [ "$BENCH_BLAS" != 0 ]; then
-    gen lenet_blas examples/lenet.net --blas
-    gen lenet1_blas examples/lenet.net --no-train --blas
-    gen conv_blas "$tmp/conv.net" --blas
-    gen resnet18_blas "$tmp/resnet18.net" --blas
-    gen vgg16_blas examples/vgg16.net --no-train --blas
-    [ "$BENCH_R50" = 0 ] || gen resnet50_blas examples/resnet50.net --blas
-fi
+
+# build_all: peak and every program the rounds run
+build_all() {
+    note "building (cnnc; cc $CFLAGS_DOC and cc $CFLAGS_NATIVE)..."
+    $CC -O2 -march=native -ffp-contract=fast -fopenmp bench/peak.c -o "$tmp/peak" || die "bench/peak.c did not compile"
+    printf 'network conv\ninput 56x56x64\nconv 3x3x64 pad 1\n' >"$tmp/conv.net"
+    # ResNet-18 on 64x64 (the example's stride-2 layers already use `fit floor`).
+    sed 's/^input 224x224x3/input 64x64x3/' examples/resnet18.net >"$tmp/resnet18.net"
+    grep -q '^input 64x64x3' "$tmp/resnet18.net" || die "examples/resnet18.net has no 'input 224x224x3' line"
+    # Inference only: --no-train (no train_step, no backward to time).
+    gen lenet examples/lenet.net
+    gen lenet1 examples/lenet.net --no-train
+    gen conv "$tmp/conv.net"
+    gen resnet18 "$tmp/resnet18.net"
+    gen vgg16 examples/vgg16.net --no-train
+    doc_only=1   # ResNet-50: the documented build only, to keep make bench short
+    [ "$BENCH_R50" = 0 ] || gen resnet50 examples/resnet50.net
+    doc_only=0
+    if [ "$BENCH_BLAS" != 0 ]; then
+        gen lenet_blas examples/lenet.net --blas
+        gen lenet1_blas examples/lenet.net --no-train --blas
+        gen conv_blas "$tmp/conv.net" --blas
+        gen resnet18_blas "$tmp/resnet18.net" --blas
+        gen vgg16_blas examples/vgg16.net --no-train --blas
+        [ "$BENCH_R50" = 0 ] || gen resnet50_blas examples/resnet50.net --blas
+    fi
+}
 
 # ---- measurements --------------------------------------------------------
 # Each line of $tmp/res: KEY VALUE, KEY = NET.SIDE.THREADS.WHAT, one per
@@ -255,47 +269,50 @@ onnx() {
     record "$5.ort.$4" "$tmp/out"
 }
 
-start=$(now)
-for r in $(seq "$ROUNDS"); do
-    for t in $THREADS; do
-        note "round $r/$ROUNDS, $t thread(s)"
-        "$tmp/peak" "$t" "$(calc %g "$SECS / 2")" >"$tmp/out" || die "bench/peak.c's program failed"
-        sed -n "s/^peak: \([0-9.]*\) .*/peak.$t \1/p" "$tmp/out" >>"$res"
-        sed -n 's/^peak: .*, \(.*\))$/\1/p' "$tmp/out" >"$tmp/peak_isa"
-        both lenet lenet 64 "$t"
-        both lenet1 lenet1 1 "$t"
-        theirs lenet "$t"
-        onnx lenet 1x28x28 64 "$t" lenet
-        onnx lenet 1x28x28 1 "$t" lenet1
-        [ "$t" != 1 ] || onnx trivial 1 1 1 trivial
-        both conv conv 8 "$t"
-        theirs conv "$t"
-        onnx conv 64x56x56 8 "$t" conv
-        both resnet18 resnet18 8 "$t"
-        theirs resnet18 "$t"
-        onnx resnet18 3x64x64 8 "$t" resnet18
-        both vgg16 vgg16 1 "$t"
-        theirs vgg16 "$t"
-        onnx vgg16 3x224x224 1 "$t" vgg16
-        if [ "$BENCH_R50" != 0 ]; then
-            both resnet50 resnet50 8 "$t"
-            theirs resnet50 "$t"
-        fi
-        if [ "$BENCH_BLAS" != 0 ]; then
-            blas_run lenet lenet 64 "$t"
-            blas_run lenet1 lenet1 1 "$t"
-            blas_run conv conv 8 "$t"
-            blas_run resnet18 resnet18 8 "$t"
-            blas_run vgg16 vgg16 1 "$t"
-            [ "$BENCH_R50" = 0 ] || blas_run resnet50 resnet50 8 "$t"
-        fi
+# measure_all: ROUNDS rounds of every figure, alternating the sides
+measure_all() {
+    start=$(now)
+    for r in $(seq "$ROUNDS"); do
+        for t in $THREADS; do
+            note "round $r/$ROUNDS, $t thread(s)"
+            "$tmp/peak" "$t" "$(calc %g "$SECS / 2")" >"$tmp/out" || die "bench/peak.c's program failed"
+            sed -n "s/^peak: \([0-9.]*\) .*/peak.$t \1/p" "$tmp/out" >>"$res"
+            sed -n "s/^peak: .*, \([0-9]*\) lanes.*/peak_lanes.$t \1/p" "$tmp/out" >>"$res"
+            both lenet lenet 64 "$t"
+            both lenet1 lenet1 1 "$t"
+            theirs lenet "$t"
+            onnx lenet 1x28x28 64 "$t" lenet
+            onnx lenet 1x28x28 1 "$t" lenet1
+            [ "$t" != 1 ] || onnx trivial 1 1 1 trivial
+            both conv conv 8 "$t"
+            theirs conv "$t"
+            onnx conv 64x56x56 8 "$t" conv
+            both resnet18 resnet18 8 "$t"
+            theirs resnet18 "$t"
+            onnx resnet18 3x64x64 8 "$t" resnet18
+            both vgg16 vgg16 1 "$t"
+            theirs vgg16 "$t"
+            onnx vgg16 3x224x224 1 "$t" vgg16
+            if [ "$BENCH_R50" != 0 ]; then
+                both resnet50 resnet50 8 "$t"
+                theirs resnet50 "$t"
+            fi
+            if [ "$BENCH_BLAS" != 0 ]; then
+                blas_run lenet lenet 64 "$t"
+                blas_run lenet1 lenet1 1 "$t"
+                blas_run conv conv 8 "$t"
+                blas_run resnet18 resnet18 8 "$t"
+                blas_run vgg16 vgg16 1 "$t"
+                [ "$BENCH_R50" = 0 ] || blas_run resnet50 resnet50 8 "$t"
+            fi
+        done
     done
-done
-note "measured in $(calc %.0f "$(now) - $start") s"
+    note "measured in $(calc %.0f "$(now) - $start") s"
+}
 
 # Under load: one process spinning on a core for the whole part, as a
 # neighbour on a shared machine would (issues 6, 9 and 12).
-if [ "$BENCH_LOAD" != 0 ]; then
+measure_loaded() {
     sh -c 'while :; do :; done' &
     busy=$!
     start=$(now)
@@ -314,7 +331,18 @@ if [ "$BENCH_LOAD" != 0 ]; then
     wait "$busy" 2>/dev/null || true
     busy=
     note "measured under load in $(calc %.0f "$(now) - $start") s"
+}
+
+if [ -n "$REPLAY" ]; then
+    cp "$REPLAY" "$res"
+else
+    build_all
+    measure_all
+    [ "$BENCH_LOAD" = 0 ] || measure_loaded
+    cp "$res" "$RAW"
 fi
+    cp "$res" "$RAW"
+
 
 # median KEY: the median of KEY's values (the lower middle one for an even
 # count); empty when there is none
@@ -381,7 +409,11 @@ isa_doc=$(macros "$OPT_DOC")
 isa_native=$(macros "$OPT_NATIVE")
 isa_runtime=$(sort -u "$tmp/isa.lenet" 2>/dev/null | tr '\n' ' ')
 isa_runtime=${isa_runtime% }
-peak_isa=$(cat "$tmp/peak_isa" 2>/dev/null || true)
+case $(maximum peak_lanes.1) in
+16) peak_isa="16 lanes (AVX-512)" ;;
+8) peak_isa="8 lanes (AVX2 + FMA)" ;;
+*) peak_isa= ;;
+esac
 row config cnnc_version="$version" torch="$torch_version" ort="$ort_status" \
     cpu="$cpu" cpus="$ncpu" rounds="$ROUNDS" seconds="$SECS" threads="$THREADS" \
     date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" cflags="$CFLAGS_DOC" cflags_native="$CFLAGS_NATIVE" \
@@ -498,31 +530,26 @@ echo " optimisations, sequential, intra-op threads = thr, timed around session.r
 echo " pays the binding's overhead, $(or_dash "$overhead") us for a one-ReLU model, which weighs on batch-1 latency)"
 [ "$BENCH_R50" = 0 ] || echo "(ResNet-50: the documented build only, to keep make bench short)"
 
-for t in 1 2; do
-    has_threads "$t" || continue
-    target "LeNet-5 training >= 3x PyTorch" "$t" "$(ratio "$(got lenet_train cnnc "$t")" "$(got lenet_train torch "$t")")" ">=" 3 ">= 3x"
-done
-for t in $THREADS; do
-    target "LeNet-5 inference (batch 64) >= 1.5x ORT" "$t" "$(ratio "$(got lenet_infer cnnc "$t")" "$(got lenet_infer ort "$t")")" ">=" 1.5 ">= 1.5x"
-done
-for t in $THREADS; do
-    target "LeNet-5 latency (batch 1) <= 0.5x ORT" "$t" "$(ratio "$(got lenet_latency cnnc "$t")" "$(got lenet_latency ort "$t")")" "<=" 0.5 "<= 0.5x"
-done
-for t in $THREADS; do
-    target "ResNet-18 inference >= 1.2x ORT" "$t" "$(ratio "$(got resnet18_infer cnnc "$t")" "$(got resnet18_infer ort "$t")")" ">=" 1.2 ">= 1.2x"
-done
-for t in 1 2; do
-    has_threads "$t" || continue
-    target "ResNet-18 training >= 1.5x PyTorch" "$t" "$(ratio "$(got resnet18_train cnnc "$t")" "$(got resnet18_train torch "$t")")" ">=" 1.5 ">= 1.5x"
-done
-for t in $THREADS; do
-    target "VGG-16 (batch 1) >= 1x ORT" "$t" "$(ratio "$(got vgg16_infer cnnc "$t")" "$(got vgg16_infer ort "$t")")" ">=" 1 ">= 1x"
-done
-if [ "$BENCH_R50" != 0 ]; then
-    for t in $THREADS; do
-        target "ResNet-50 training step >= 1x PyTorch" "$t" "$(ratio "$(got resnet50_train cnnc "$t")" "$(got resnet50_train torch "$t")")" ">=" 1 ">= 1x"
+# versus LABEL ID OTHER OP LIMIT TEXT THREADS...: the target on cnnc/OTHER
+# for figure ID, with each of THREADS measured
+versus() {
+    label=$1 id=$2 other=$3 op=$4 limit=$5 text=$6
+    shift 6
+    for t in "$@"; do
+        has_threads "$t" || continue
+        target "$label" "$t" "$(ratio "$(got "$id" cnnc "$t")" "$(got "$id" "$other" "$t")")" "$op" "$limit" "$text"
     done
-fi
+}
+# shellcheck disable=SC2086
+{
+    versus "LeNet-5 training >= 3x PyTorch" lenet_train torch ">=" 3 ">= 3x" 1 2
+    versus "LeNet-5 inference (batch 64) >= 1.5x ORT" lenet_infer ort ">=" 1.5 ">= 1.5x" $THREADS
+    versus "LeNet-5 latency (batch 1) <= 0.5x ORT" lenet_latency ort "<=" 0.5 "<= 0.5x" $THREADS
+    versus "ResNet-18 inference >= 1.2x ORT" resnet18_infer ort ">=" 1.2 ">= 1.2x" $THREADS
+    versus "ResNet-18 training >= 1.5x PyTorch" resnet18_train torch ">=" 1.5 ">= 1.5x" 1 2
+    versus "VGG-16 (batch 1) >= 1x ORT" vgg16_infer ort ">=" 1 ">= 1x" $THREADS
+    [ "$BENCH_R50" = 0 ] || versus "ResNet-50 training step >= 1x PyTorch" resnet50_train torch ">=" 1 ">= 1x" $THREADS
+}
 if has_threads 1; then
     target "conv fwd >= 80% of FP32 peak, $(or_dash "$peak_isa")" 1 "$(got conv_fwd_peak cnnc 1)" ">=" 80 ">= 80 (%)"
 fi
@@ -581,44 +608,26 @@ if [ "$BENCH_BLAS" != 0 ]; then
             worst=$q worst_label="$1, $4 thr"
         fi
     }
-    for t in $THREADS; do
-        blas lenet_train "LeNet-5 train images/s (batch 64)" images/s "$t" \
-            "$(rate cnnc lenet "$t" train)" "$(rate blas lenet "$t" train)"
-    done
-    for t in $THREADS; do
-        blas lenet_infer "LeNet-5 inference images/s (batch 64)" images/s "$t" \
-            "$(rate cnnc lenet "$t" forward)" "$(rate blas lenet "$t" forward)"
-    done
-    for t in $THREADS; do
-        blas lenet_latency "LeNet-5 latency us (batch 1)" us "$t" \
-            "$(inv 1e6 "$(rate cnnc lenet1 "$t" forward)" %.1f)" "$(inv 1e6 "$(rate blas lenet1 "$t" forward)" %.1f)" lower
-    done
-    for t in $THREADS; do
-        blas conv_fwd "conv 3x3 64->64 fwd GFLOP/s (batch 8)" GFLOP/s "$t" \
-            "$(gflops 1 "$(rate cnnc conv "$t" forward)")" "$(gflops 1 "$(rate blas conv "$t" forward)")"
-    done
-    for t in $THREADS; do
-        blas conv_fwdbwd "conv fwd+bwd GFLOP/s (batch 8)" GFLOP/s "$t" \
-            "$(gflops 3 "$(rate cnnc conv "$t" backward)")" "$(gflops 3 "$(rate blas conv "$t" backward)")"
-    done
-    for t in $THREADS; do
-        blas resnet18_train "ResNet-18 train images/s (batch 8)" images/s "$t" \
-            "$(rate cnnc resnet18 "$t" train)" "$(rate blas resnet18 "$t" train)"
-    done
-    for t in $THREADS; do
-        blas resnet18_infer "ResNet-18 inference images/s (batch 8)" images/s "$t" \
-            "$(rate cnnc resnet18 "$t" forward)" "$(rate blas resnet18 "$t" forward)"
-    done
-    for t in $THREADS; do
-        blas vgg16_infer "VGG-16 inference images/s (batch 1)" images/s "$t" \
-            "$(rate cnnc vgg16 "$t" forward)" "$(rate blas vgg16 "$t" forward)"
-    done
-    if [ "$BENCH_R50" != 0 ]; then
+    # blas_rows ID LABEL UNIT NET WHAT CONVERT [lower]: every thread
+    # count; CONVERT turns the images/s of NET's WHAT into UNIT
+    blas_rows() {
         for t in $THREADS; do
-            blas resnet50_train "ResNet-50 train images/s (batch 8)" images/s "$t" \
-                "$(rate cnnc resnet50 "$t" train)" "$(rate blas resnet50 "$t" train)"
+            blas "$1" "$2" "$3" "$t" "$($6 "$(rate cnnc "$4" "$t" "$5")")" "$($6 "$(rate blas "$4" "$t" "$5")")" "${7:-}"
         done
-    fi
+    }
+    as_is() { printf '%s' "$1"; }
+    us_per_image() { inv 1e6 "$1" %.1f; }
+    fwd_gflops() { gflops 1 "$1"; }
+    fwdbwd_gflops() { gflops 3 "$1"; }
+    blas_rows lenet_train "LeNet-5 train images/s (batch 64)" images/s lenet train as_is
+    blas_rows lenet_infer "LeNet-5 inference images/s (batch 64)" images/s lenet forward as_is
+    blas_rows lenet_latency "LeNet-5 latency us (batch 1)" us lenet1 forward us_per_image lower
+    blas_rows conv_fwd "conv 3x3 64->64 fwd GFLOP/s (batch 8)" GFLOP/s conv forward fwd_gflops
+    blas_rows conv_fwdbwd "conv fwd+bwd GFLOP/s (batch 8)" GFLOP/s conv backward fwdbwd_gflops
+    blas_rows resnet18_train "ResNet-18 train images/s (batch 8)" images/s resnet18 train as_is
+    blas_rows resnet18_infer "ResNet-18 inference images/s (batch 8)" images/s resnet18 forward as_is
+    blas_rows vgg16_infer "VGG-16 inference images/s (batch 1)" images/s vgg16 forward as_is
+    [ "$BENCH_R50" = 0 ] || blas_rows resnet50_train "ResNet-50 train images/s (batch 8)" images/s resnet50 train as_is
     if [ "$BLAS_THREADS" = T ]; then
         echo "(--blas runs with OPENBLAS_NUM_THREADS = thr; the default kernels with OPENBLAS_NUM_THREADS=1)"
     else
@@ -654,7 +663,7 @@ if [ "$BENCH_LOAD" != 0 ]; then
             # shellcheck disable=SC2059
             printf "$lfmt" "  the same, 2 threads / 1 thread" "" "$(or_dash "$sa")" "$(or_dash "$so")" "$(or_dash "$sb")"
             row load_speedup figure="$1" label="$2" cnnc="$sa" ort="$so" torch="$sb"
-            target "under load: $5 2 thr >= 0.5x 1 thr" 2 "$sa" ">=" 0.5 ">= 0.5x"
+            target "under load: $6 2 thr >= 0.5x 1 thr" 2 "$sa" ">=" 0.5 ">= 0.5x"
         fi
     }
     loaded load_lenet_train "LeNet-5 train images/s (batch 64)" load_lenet train "" "LeNet-5 train"
@@ -751,7 +760,7 @@ fi
 
 # ---- the targets -------------------------------------------------------------
 echo
-tfmt='%-52s %3s %9s  %-10s %s\n'
+tfmt='%-56s %3s %9s  %-10s %s\n'
 # shellcheck disable=SC2059
 printf "$tfmt" "issue 12's targets (documented build)" "thr" "measured" "target" "met"
 while IFS="$tab" read -r label t value text m; do
@@ -762,7 +771,6 @@ done <"$tmp/targets"
 echo "($(grep -c "${tab}yes\$" "$tmp/targets" || true) of $(wc -l <"$tmp/targets" | tr -d ' ') met; ratios are cnnc/other, n/a: not measured)"
 
 # ---- JSON -----------------------------------------------------------------
-mkdir -p "$(dirname "$JSON")"
 awk -F '\t' '
 function val(v) {
     if (v == "") return "null"
