@@ -102,6 +102,7 @@ system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/gen/gradcheck.sh
 	sh tests/install.sh
 	CNNC=$(BUILD)/cnnc sh tests/driver/run.sh
+	BUILD=$(BUILD) sh tests/bench/replay.sh
 	CNNC=$(BUILD)/cnnc sh tests/torch/run.sh
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/torchvision_load.py $(BUILD)/cnnc
 

@@ -389,9 +389,10 @@ or_dash() { if [ -n "$1" ]; then printf '%s' "$1"; else printf '%s' "-"; fi; }
 has_threads() { echo " $THREADS " | grep -q " $1 "; }
 
 # target LABEL THREADS VALUE OP LIMIT TEXT: one of issue 12's targets, kept
-# for the table at the end
+# for the table at the end ("-" for a missing value: read would merge the
+# tabs around an empty field)
 target() {
-    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$6" "$(met "$3" "$4" "$5")" >>"$tmp/targets"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${3:--}" "$6" "$(met "$3" "$4" "$5")" >>"$tmp/targets"
 }
 : >"$tmp/targets"
 
