@@ -36,8 +36,10 @@
 # (/usr/bin/python3), BENCH_NODE (node), BENCH_REPLAY (a build/bench.raw
 # of an earlier run: the tables again from its measurements, measuring
 # nothing; without training or compile times).  Run from the top
-# directory after `make`.  ONNX Runtime is installed by npm into build/ort the first time
-# (never by make check); without node, npm or the network it is skipped.
+# directory after `make`.  ONNX Runtime is installed by npm into build/ort
+# the first time (never by make check); without node, npm or the network
+# it is skipped.  The ORT column runs the same layers and shapes as cnnc,
+# with random weights (torch_bench.py export).
 #
 # POSIX sh on purpose: bash's SECONDS is a special variable (the shell's
 # age), which would turn the knob into a clock.
