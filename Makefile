@@ -130,6 +130,7 @@ system-check: all
 	sh tests/install.sh
 	CNNC=$(BUILD)/cnnc LIBCNNRT_MPI=$(MPI_LIB) sh tests/mpi/run.sh
 	CNNC=$(BUILD)/cnnc sh tests/driver/run.sh
+	BUILD=$(BUILD) sh tests/bench/replay.sh
 	CNNC=$(BUILD)/cnnc sh tests/torch/run.sh
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/torchvision_load.py $(BUILD)/cnnc
 
@@ -160,11 +161,14 @@ demo: setup all
 	@echo '$$ ./lenet eval --load lenet.safetensors'
 	@$(BUILD)/demo/lenet eval --load $(BUILD)/demo/lenet.safetensors
 
-# Speed, side by side with PyTorch (medians of alternating rounds): LeNet-5,
-# a 3x3 convolution against the measured FP32 peak, ResNet-18, VGG-16, with
-# 1 and 2 threads and --blas, time to 89% on Fashion-MNIST, compile times.
+# Speed, side by side with ONNX Runtime (npm, installed into $(BUILD)/ort on
+# first use) and PyTorch (medians of alternating rounds), documented build
+# and -march=native: LeNet-5, a 3x3 convolution against the measured FP32
+# peak, ResNet-18, VGG-16, ResNet-50, with 1 and 2 threads, --blas, under
+# load, time to 89% on Fashion-MNIST, compile times, issue 12's targets.
 # A table on stdout and $(BUILD)/bench.json; knobs: ROUNDS (3), SECONDS (2),
-# THREADS ("1 2"), BENCH_TRAIN, BENCH_COMPILE, BENCH_BLAS (0 skips them).
+# THREADS ("1 2"), BENCH_ORT, BENCH_NATIVE, BENCH_BLAS, BENCH_R50,
+# BENCH_LOAD, BENCH_TRAIN, BENCH_COMPILE (0 skips them); see bench/run.sh.
 bench: all
 	BUILD=$(BUILD) sh bench/run.sh
 

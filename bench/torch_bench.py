@@ -18,6 +18,15 @@ Usage: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_bench.py CMD THREADS 
                                                       CrossEntropyLoss
   vgg16 [BATCH]   torchvision.models.vgg16().eval() on 224x224x3, default batch 1:
                     forward: X images/s (batch B)     under no_grad
+  resnet50 [BATCH]  torchvision.models.resnet50() on 224x224x3, default batch 8:
+                    train: X images/s (batch B)       as resnet18's training step
+
+Usage: /usr/bin/python3 bench/torch_bench.py export DIR
+  writes the inference networks above, in eval mode, with random weights and
+  a variable batch size, as ONNX (opset 13) for ONNX Runtime's side
+  (bench/ort_bench.js): DIR/lenet.onnx (with its softmax), conv.onnx,
+  resnet18.onnx, vgg16.onnx, and DIR/trivial.onnx (one ReLU of one float:
+  what a call costs the runtime and its binding, whatever the model).
 
 Timing as runtime/driver_bench.c: a warm-up of SECONDS/20 (at least one
 call), then 5 runs of at least SECONDS/10 each; the median rate."""
@@ -128,11 +137,40 @@ def bench_vgg16(seconds, batch):
     report("forward", rate(inference(net, x), batch, seconds), batch)
 
 
+def bench_resnet50(seconds, batch):
+    import torchvision
+    net = torchvision.models.resnet50().train()
+    x = torch.rand(batch, 3, 224, 224)
+    report("train", rate(trainer(net, x, 1000), batch, seconds), batch)
+
+
 COMMANDS = {"lenet": (bench_lenet, 64), "conv": (bench_conv, 8),
-            "resnet18": (bench_resnet18, 8), "vgg16": (bench_vgg16, 1)}
+            "resnet18": (bench_resnet18, 8), "vgg16": (bench_vgg16, 1),
+            "resnet50": (bench_resnet50, 8)}
+
+
+def onnx_models():
+    """NAME: (network, one input) for export; the inputs give the shapes."""
+    import torchvision
+    return {"lenet": (nn.Sequential(lenet(), nn.Softmax(1)), torch.rand(1, 1, 28, 28)),
+            "conv": (nn.Conv2d(64, 64, 3, padding=1), torch.rand(1, 64, 56, 56)),
+            "resnet18": (torchvision.models.resnet18(), torch.rand(1, 3, 64, 64)),
+            "vgg16": (torchvision.models.vgg16(), torch.rand(1, 3, 224, 224)),
+            "trivial": (nn.ReLU(), torch.rand(1, 1))}
+
+
+def export(directory):
+    for name, (net, x) in onnx_models().items():
+        torch.onnx.export(net.eval(), x, f"{directory}/{name}.onnx", input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+                          opset_version=13)
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "export":
+        torch.manual_seed(1)
+        export(sys.argv[2])
+        return
     if len(sys.argv) not in (4, 5) or sys.argv[1] not in COMMANDS:
         sys.exit(__doc__)
     fn, batch = COMMANDS[sys.argv[1]]
