@@ -81,9 +81,9 @@ while read -r id; do
 done <own.txt
 
 # 2: identifiers of the headers.
-printf '#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n#include <immintrin.h>\n#include <cblas.h>\n#include "cnnrt.h"\n' >hdr.c
-{ $CC -E -P -mavx2 -mfma -I"$top/runtime" hdr.c | grep -o '[A-Za-z_][A-Za-z0-9_]*'
-  $CC -dM -E -mavx2 -mfma -I"$top/runtime" hdr.c | awk '{ sub(/\(.*/, "", $2); print $2 }'; } | sort -u >hdr.txt
+printf '#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n#include <immintrin.h>\n#include <cblas.h>\n#include <omp.h>\n#include "cnnrt.h"\n' >hdr.c
+{ $CC -E -P -mavx2 -mfma -fopenmp -I"$top/runtime" hdr.c | grep -o '[A-Za-z_][A-Za-z0-9_]*'
+  $CC -dM -E -mavx2 -mfma -fopenmp -I"$top/runtime" hdr.c | awk '{ sub(/\(.*/, "", $2); print $2 }'; } | sort -u >hdr.txt
 cp hdr.c clash.c
 accepted=0
 while read -r id; do
@@ -94,7 +94,7 @@ while read -r id; do
 done <<EOF2
 $(grep -v '^_' hdr.txt)
 EOF2
-if ! $CC -fsyntax-only -w -mavx2 -mfma -I"$top/runtime" clash.c 2>clash.err; then
+if ! $CC -fsyntax-only -w -mavx2 -mfma -fopenmp -I"$top/runtime" clash.c 2>clash.err; then
     grep -o 'clash.c:[0-9]*' clash.err | sort -u | while IFS=: read -r f line; do
         echo "prefixes: accepted but declared by a header: $(sed -n "${line}p" clash.c)"
     done
