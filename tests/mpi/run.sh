@@ -67,7 +67,7 @@ differ() { # A B: weights that must not be equal
 
 # ---- nets and data --------------------------------------------------------
 cat >flat.net <<'NET'
-network flat
+network flatnet   # "flat" is a name the generated C uses
 input 12x12x1
 conv 3x3x4 pad 1 relu
 pool max 2
