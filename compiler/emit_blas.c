@@ -1,13 +1,15 @@
 /* emit_blas.c - conv and fc as matrix products through cblas_sgemm, for
- * the layers `cnnc --blas` gives BLAS (lower.c says which).
+ * the layers `cnnc --blas` gives BLAS (blas_pays in lower.c).
  *
  * As in emit_cols.c, the im2col columns of up to gmax images sit side by
  * side in m->col, so that one product covers several small images.  Each
- * product is cut into slices that OpenMP's threads run at once, each a
+ * product is cut into tasks that OpenMP's threads run at once, each a
  * cblas_sgemm of its own: the BLAS library runs single-threaded inside
  * them (blas_serial_begin in the generated prologue), so that its threads
- * and OpenMP's do not compete for the cores.  Forward is Y = W X, backward
- * dL/dW += dY X^T (sliced along W's columns) and dL/dx = col2im(W^T dY). */
+ * and OpenMP's do not compete for the cores.  Forward is Y = W X (tasks:
+ * half the filters x 256 columns), backward dL/dW += dY X^T and the
+ * columns of dL/dx, W^T dY (tasks: a quarter of the k rows each), then
+ * col2im. */
 #include "emitter.h"
 
 #define BLAS_COLS 1024     /* columns per group of images */
@@ -84,12 +86,13 @@ static void emit_columns(Emitter *E, const Mat *d, bool with_dy)
     close_block(E);
 }
 
-/* A loop over slices of BLAS_SLICE of the ng columns: s0 and ns. */
-static void open_slices(Emitter *E)
+/* A loop over four slices of the k rows of the columns: k0 and nk. */
+static void open_k_slices(Emitter *E, const Mat *d)
 {
+    long slice = round16((d->k + 3) / 4);
     out(E, "PARALLEL_FOR");
-    open_block(E, "for (long s0 = 0; s0 < ng; s0 += %d)", BLAS_SLICE);
-    out(E, "const int ns = (int)(ng - s0 < %d ? ng - s0 : %d);", BLAS_SLICE, BLAS_SLICE);
+    open_block(E, "for (long k0 = 0; k0 < %ld; k0 += %ld)", d->k, slice);
+    out(E, "const int nk = (int)(%ld - k0 < %ld ? %ld - k0 : %ld);", d->k, slice, d->k, slice);
 }
 
 static void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp)
@@ -100,10 +103,16 @@ static void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp)
     emit_weighted_forward_head(E, lp);
     open_groups(E, &d);
     emit_columns(E, &d, false);
-    open_slices(E);
-    out(E, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, %ld, ns, %ld, 1.0f, wg, %ld, cols + s0, (int)ng,",
-        d.fg, d.k, d.k);
-    out(E, "            0.0f, yq + s0, (int)ng);");
+    long half = (d.fg / 2 + 3) / 4 * 4;
+    out(E, "/* Y = W cols: tasks of half the filters and %d columns */", BLAS_SLICE);
+    out(E, "PARALLEL_FOR2");
+    out(E, "for (int h = 0; h < 2; h++)");
+    open_block(E, "    for (long s0 = 0; s0 < ng; s0 += %d)", BLAS_SLICE);
+    out(E, "const int ns = (int)(ng - s0 < %d ? ng - s0 : %d);", BLAS_SLICE, BLAS_SLICE);
+    out(E, "const long f0 = h ? %ld : 0;", half);
+    out(E, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, h ? %ld : %ld, ns, %ld, 1.0f, wg + f0 * %ld, %ld,",
+        d.fg - half, half, d.k, d.k, d.k);
+    out(E, "            cols + s0, (int)ng, 0.0f, yq + f0 * ng + s0, (int)ng);");
     close_block(E);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int j = 0; j < gi; j++)");
@@ -130,16 +139,13 @@ static void emit_conv_backward_blas(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     Mat d = mat_of(n);
-    long kslice = round16((d.k + 3) / 4);   /* four tasks */
     emit_conv_geom(E, n);
     emit_weighted_backward_head(E, lp);
     open_groups(E, &d);
     out(E, "/* the columns, and dL/dy in yq */");
     emit_columns(E, &d, true);
     out(E, "/* dW += dY col^T, in slices of dW's columns */");
-    out(E, "PARALLEL_FOR");
-    open_block(E, "for (long k0 = 0; k0 < %ld; k0 += %ld)", d.k, kslice);
-    out(E, "const int nk = (int)(%ld - k0 < %ld ? %ld - k0 : %ld);", d.k, kslice, d.k, kslice);
+    open_k_slices(E, &d);
     out(E, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, %ld, nk, (int)ng, 1.0f, yq, (int)ng, cols + k0 * ng,",
         d.fg);
     out(E, "            (int)ng, 1.0f, dw + grp * %ld + k0, %ld);", d.fg * d.k, d.k);
@@ -155,11 +161,11 @@ static void emit_conv_backward_blas(Emitter *E, const LayerPlan *lp)
     }
     out(E, "if (!dx)");
     out(E, "    continue;");
-    out(E, "/* the columns of dL/dx, W^T dY, over the input columns */");
-    open_slices(E);
-    out(E, "cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, %ld, ns, %ld, 1.0f, wg, %ld, yq + s0, (int)ng,",
-        d.k, d.fg, d.k);
-    out(E, "            0.0f, cols + s0, (int)ng);");
+    out(E, "/* the columns of dL/dx, W^T dY, in slices of their rows */");
+    open_k_slices(E, &d);
+    out(E, "cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, (int)ng, %ld, 1.0f, wg + k0, %ld, yq, (int)ng,",
+        d.fg, d.k);
+    out(E, "            0.0f, cols + k0 * ng, (int)ng);");
     close_block(E);
     out(E, "PARALLEL_FOR");
     open_block(E, "for (int j = 0; j < gi; j++)");

@@ -3,20 +3,23 @@
 #include "emitter.h"
 
 /* Whether cblas_sgemm is worth its im2col for node n (a conv or fc with
- * --blas).  Measured on ResNet-18 at 64x64 and the 3x3 64->64 conv (see
- * README's bench section): OpenBLAS pays for its packing only when each
- * product is large on all three sides; below that the default kernels,
- * which keep the image in cache, win. */
-#define BLAS_MIN_ROWS 32    /* filters per group (fc: outputs) */
-#define BLAS_MIN_DEPTH 64   /* products summed per output: (C/G)*KH*KW (fc: inputs) */
-#define BLAS_MIN_COLS 64    /* output pixels per image (fc: any) */
+ * --blas).  OpenBLAS packs both operands on every call; that pays where
+ * each packed value takes part in a long sum.  Measured layer by layer on
+ * ResNet-18's shapes at 64x64, batch 8, 1 and 2 threads (README, "--blas"):
+ * with sums of 1,152 to 4,608 terms BLAS ran 1.0-1.6x the default kernels,
+ * with 64 to 576 terms 0.75-1.0x; and the direct tile kernels, which need
+ * no im2col, beat it 2x on the 3x3 stride-1 convolutions they take.  So
+ * those keep their kernel, and so does any product with fewer than
+ * BLAS_MIN_DEPTH terms per output or fewer than BLAS_MIN_ROWS rows. */
+#define BLAS_MIN_DEPTH 1024   /* (C/G)*KH*KW; fc: inputs */
+#define BLAS_MIN_ROWS 32      /* filters per group; fc: outputs */
 
 static bool blas_pays(const Node *n)
 {
     if (n->op == OP_FC)
         return n->filters >= BLAS_MIN_ROWS && n->in_shape.h * n->in_shape.w * n->in_shape.c >= BLAS_MIN_DEPTH;
-    long m = (long)(n->filters / n->groups), k = (long)(n->in_shape.c / n->groups * n->kh * n->kw);
-    return m >= BLAS_MIN_ROWS && k >= BLAS_MIN_DEPTH && (long)(n->out.h * n->out.w) >= BLAS_MIN_COLS;
+    long rows = (long)(n->filters / n->groups), depth = (long)(n->in_shape.c / n->groups * n->kh * n->kw);
+    return !tile_conv_ok(n) && rows >= BLAS_MIN_ROWS && depth >= BLAS_MIN_DEPTH;
 }
 
 KernelKind lower_kernel(const Node *n, bool blas)
