@@ -639,6 +639,8 @@ if [ "$BENCH_BLAS" != 0 ]; then
     blas_rows resnet18_infer "ResNet-18 inference images/s (batch 8)" images/s resnet18 forward as_is
     blas_rows vgg16_infer "VGG-16 inference images/s (batch 1)" images/s vgg16 forward as_is
     [ "$BENCH_R50" = 0 ] || blas_rows resnet50_train "ResNet-50 train images/s (batch 8)" images/s resnet50 train as_is
+    echo "(--blas: cblas_sgemm inside OpenMP's parallel loops, OpenBLAS at one thread per call, for the"
+    echo " layers cnnc --blas --report lists as blas; the other layers run the default kernels)"
     if [ "$BLAS_THREADS" = T ]; then
         echo "(--blas runs with OPENBLAS_NUM_THREADS = thr; the default kernels with OPENBLAS_NUM_THREADS=1)"
     else

@@ -19,6 +19,7 @@
 #include "cnnrt.h"
 #include "cnnrt_net.h"
 #include "emitter.h"
+#include "lower.h"
 #include "report.h"
 
 /* ---- printing ---- */
@@ -339,11 +340,11 @@ static void plan_layers(Emitter *E)
             E->num_params += lp->b_size;
         }
         lp->he_init = relu_follows(net, n);
-        if (E->opt->blas && blas_col_elems(n) > E->col_elems)
-            E->col_elems = blas_col_elems(n);
-        if (!E->opt->blas && cols_conv_elems(n) > E->col_elems)
-            E->col_elems = cols_conv_elems(n);
-        if (!E->opt->blas && conv_scratch_elems(n) > E->flat_elems)
+        bool blas = lower_kernel(n, E->opt->blas) == KERNEL_BLAS;
+        long col = blas ? blas_col_elems(n) : cols_conv_elems(n);
+        if (col > E->col_elems)
+            E->col_elems = col;
+        if (!blas && conv_scratch_elems(n) > E->flat_elems)
             E->flat_elems = conv_scratch_elems(n);
         lp->act_off = E->mem.act_off[i];
         lp->grad_off = E->mem.grad_off[i];
@@ -417,6 +418,8 @@ static void emit_header(Emitter *E, StrBuf *h)
     sb_printf(h, "extern const cnn_net %s_net;   /* descriptor for the driver */\n\n#endif\n", P);
 }
 
+static void emit_blas_serial(Emitter *E);
+
 static void emit_prologue(Emitter *E)
 {
     const char *P = E->opt->prefix;
@@ -431,6 +434,8 @@ static void emit_prologue(Emitter *E)
         out(E, "#include <cblas.h>");
     out(E, "#include \"%s\"", E->opt->header_name);
     blank(E);
+    if (E->opt->blas)
+        emit_blas_serial(E);
     out(E, "/* In ISO C mode (-std=c99) GCC does not fuse a*b+c into one FMA instruction;");
     out(E, " * clang does within an expression.  Fused, the kernels run up to 25%% faster. */");
     out(E, "#if defined(__GNUC__) && !defined(__clang__)");
@@ -498,24 +503,17 @@ typedef struct {
 
 static Kernels kernels_of(const Emitter *E, const Node *n)
 {
-    static const Kernels blas_conv = {emit_conv_forward_blas, emit_conv_backward_blas};
-    static const Kernels tile_conv = {emit_tile_conv_forward, emit_tile_conv_backward};
-    static const Kernels cols_conv = {emit_cols_conv_forward, emit_cols_conv_backward};
-    static const Kernels flat_conv = {emit_flat_conv_forward, emit_flat_conv_backward};
-    static const Kernels row_conv = {emit_conv_forward, emit_conv_backward};
-    static const Kernels deconv = {emit_deconv_forward, emit_deconv_backward};
-    static const Kernels blas_fc = {emit_fc_forward_blas, emit_fc_backward_blas};
-    static const Kernels fc = {emit_fc_forward, emit_fc_backward};
-    static const Kernels other = {emit_layer_forward, emit_layer_backward};
-    switch (n->op) {
-    case OP_CONV:
-        if (E->opt->blas)
-            return blas_conv;
-        return tile_conv_ok(n) ? tile_conv : cols_conv_ok(n) ? cols_conv : flat_conv_ok(n) ? flat_conv : row_conv;
-    case OP_DECONV: return deconv;
-    case OP_FC: return E->opt->blas ? blas_fc : fc;
-    default: return other;
-    }
+    static const Kernels kernels[] = {
+        [KERNEL_NONE] = {emit_layer_forward, emit_layer_backward},
+        [KERNEL_TILE] = {emit_tile_conv_forward, emit_tile_conv_backward},
+        [KERNEL_COLS] = {emit_cols_conv_forward, emit_cols_conv_backward},
+        [KERNEL_FLAT] = {emit_flat_conv_forward, emit_flat_conv_backward},
+        [KERNEL_ROW] = {emit_conv_forward, emit_conv_backward},
+        [KERNEL_DECONV] = {emit_deconv_forward, emit_deconv_backward},
+        [KERNEL_FC] = {emit_fc_forward, emit_fc_backward},
+        [KERNEL_BLAS] = {emit_blas_forward, emit_blas_backward},
+    };
+    return kernels[lower_kernel(n, E->opt->blas)];
 }
 
 /* Whether a layer's loops run in parallel: when n images bring more than
@@ -982,6 +980,32 @@ static void emit_team(Emitter *E)
     blank(E);
 }
 
+/* --blas: the products run inside OpenMP's parallel loops, a cblas_sgemm
+ * per thread, so OpenBLAS's own threads would only compete with them.
+ * openblas_set_num_threads is OpenBLAS's alone: called through a weak
+ * symbol, other CBLAS libraries still link (and are left as they are). */
+static void emit_blas_serial(Emitter *E)
+{
+    out(E, "#if defined(_OPENMP) && defined(__GNUC__) && defined(__ELF__)");
+    out(E, "extern void openblas_set_num_threads(int) __attribute__((weak));");
+    out(E, "extern int openblas_get_num_threads(void) __attribute__((weak));");
+    out(E, "/* OpenBLAS to one thread for this call; returns its count before. */");
+    open_block(E, "static int blas_serial_begin(void)");
+    out(E, "if (!openblas_set_num_threads || !openblas_get_num_threads)");
+    out(E, "    return 1;");
+    out(E, "int was = openblas_get_num_threads();");
+    out(E, "if (was != 1)");
+    out(E, "    openblas_set_num_threads(1);");
+    out(E, "return was;");
+    close_block(E);
+    out(E, "#define blas_serial_end(was) ((was) != 1 ? openblas_set_num_threads(was) : (void)0)");
+    out(E, "#else");
+    out(E, "#define blas_serial_begin() 1");
+    out(E, "#define blas_serial_end(was) ((void)(was))");
+    out(E, "#endif");
+    blank(E);
+}
+
 /* The public NAME: the static NAME_call (args ARGS) between team_start and
  * team_end.  RET: "void" or a type. */
 static void emit_timed(Emitter *E, const char *ret, const char *name, const char *params, const char *args,
@@ -991,7 +1015,11 @@ static void emit_timed(Emitter *E, const char *ret, const char *name, const char
     bool value = strcmp(ret, "void") != 0;
     open_block(E, "%s %s_%s(%s *m, %s)", ret, P, name, P, params);
     out(E, "const int all = team_start(m, %s, n);", kind);
+    if (E->opt->blas)
+        out(E, "const int blas_threads = blas_serial_begin();");
     out(E, "%s%s_call(m, %s);", value ? "const float r = " : "", name, args);
+    if (E->opt->blas)
+        out(E, "blas_serial_end(blas_threads);");
     out(E, "team_end(m, %s, all, n);", kind);
     if (value)
         out(E, "return r;");
@@ -1226,7 +1254,7 @@ int emit_c(const Net *net, const EmitOptions *opt, StrBuf *c, StrBuf *h, char *e
         emit_train_api(&E);
     StrBuf report;
     sb_init(&report);
-    report_table(net, &report);
+    report_table(net, E.opt->blas, &report);
     emit_descriptor(&E, report.data ? report.data : "");
     sb_free(&report);
     for (int i = 0; i < net->nnodes; i++)

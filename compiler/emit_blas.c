@@ -1,15 +1,51 @@
 /* emit_blas.c - conv and fc as matrix products through cblas_sgemm, for
- * `cnnc --blas`.  Convolution goes through im2col (runtime/im2col.c) one
- * image and group at a time; the BLAS library brings its own threads, so
- * these loops stay serial. */
+ * the layers `cnnc --blas` gives BLAS (blas_pays in lower.c).
+ *
+ * As in emit_cols.c, the im2col columns of up to gmax images sit side by
+ * side in m->col, so that one product covers several small images.  Each
+ * product is cut into tasks that OpenMP's threads run at once, each a
+ * cblas_sgemm of its own: the BLAS library runs single-threaded inside
+ * them (blas_serial_begin in the generated prologue), so that its threads
+ * and OpenMP's do not compete for the cores.  Forward is Y = W X (tasks:
+ * half the filters x 256 columns), backward dL/dW += dY X^T and the
+ * columns of dL/dx, W^T dY (tasks: a quarter of the k rows each), then
+ * col2im. */
 #include "emitter.h"
 
-/* Columns a conv needs per image and group: (C/G)*KH*KW x OH*OW. */
+#define BLAS_COLS 1024     /* columns per group of images */
+#define BLAS_SLICE 256     /* columns of one product a thread takes at a time */
+
+typedef struct {
+    long cg, fg, k, p, hw, gmax, in_size, out_size, groups;
+} Mat;
+
+static long round16(long v)
+{
+    return (v + 15) / 16 * 16;
+}
+
+static Mat mat_of(const Node *n)
+{
+    Mat d;
+    d.groups = (long)n->groups;
+    d.cg = (long)n->in_shape.c / d.groups;
+    d.fg = (long)n->filters / d.groups;
+    d.k = d.cg * (long)(n->kh * n->kw);
+    d.hw = (long)(n->in_shape.h * n->in_shape.w);
+    d.p = (long)(n->out.h * n->out.w);
+    d.gmax = d.p >= BLAS_COLS ? 1 : BLAS_COLS / d.p;
+    d.in_size = d.cg * d.groups * d.hw;
+    d.out_size = (long)n->filters * d.p;
+    return d;
+}
+
+/* m->col: a group's columns (k rows) and its outputs or dL/dy (fg rows). */
 long blas_col_elems(const Node *n)
 {
     if (n->op != OP_CONV)
         return 0;
-    return (long)(n->in_shape.c / n->groups * n->kh * n->kw * n->out.h * n->out.w);
+    Mat d = mat_of(n);
+    return (d.k + d.fg) * d.gmax * d.p;
 }
 
 void emit_conv_geom(Emitter *E, const Node *n)
@@ -21,101 +57,151 @@ void emit_conv_geom(Emitter *E, const Node *n)
         (long long)n->dw, (long long)n->pad_t, (long long)n->pad_l, (long long)n->out.h, (long long)n->out.w);
 }
 
-typedef struct {
-    long cg, fg, k, hw, ohw, in_size, out_size, groups;
-} Mat;
-
-static Mat mat_of(const Node *n)
+/* The loops over groups of images and over the conv's groups; cols and yq
+ * in m->col, ng columns each. */
+static void open_groups(Emitter *E, const Mat *d)
 {
-    Mat d;
-    d.groups = (long)n->groups;
-    d.cg = (long)n->in_shape.c / d.groups;
-    d.fg = (long)n->filters / d.groups;
-    d.k = d.cg * (long)(n->kh * n->kw);
-    d.hw = (long)(n->in_shape.h * n->in_shape.w);
-    d.ohw = (long)(n->out.h * n->out.w);
-    d.in_size = d.cg * d.groups * d.hw;
-    d.out_size = (long)n->filters * d.ohw;
-    return d;
+    open_block(E, "for (int i0 = 0; i0 < n; i0 += %ld)", d->gmax);
+    out(E, "const int gi = n - i0 < %ld ? n - i0 : %ld;   /* images in this group */", d->gmax, d->gmax);
+    out(E, "const long ng = (long)gi * %ld;", d->p);
+    out(E, "float *cols = m->col, *yq = m->col + %ld * ng;", d->k);
+    open_block(E, "for (long grp = 0; grp < %ld; grp++)", d->groups);
+    out(E, "const float *wg = w + grp * %ld;", d->fg * d->k);
 }
 
-void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp)
+/* The group's columns, and with_dy its dL/dy as fg rows of ng in yq. */
+static void emit_columns(Emitter *E, const Mat *d, bool with_dy)
+{
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int j = 0; j < gi; j++)");
+    out(E, "cnn_conv_geom gj = g;");
+    out(E, "gj.ld = (int)ng;");
+    out(E, "cnn_im2col(x + (size_t)(i0 + j) * %ld + grp * %ld, &gj, cols + j * %ld);", d->in_size, d->cg * d->hw,
+        d->p);
+    if (with_dy) {
+        out(E, "for (long f = 0; f < %ld; f++)", d->fg);
+        out(E, "    memcpy(yq + f * ng + j * %ld, dy + (size_t)(i0 + j) * %ld + (grp * %ld + f) * %ld, sizeof(float) * %ld);",
+            d->p, d->out_size, d->fg, d->p, d->p);
+    }
+    close_block(E);
+}
+
+/* A loop over four slices of the k rows of the columns: k0 and nk. */
+static void open_k_slices(Emitter *E, const Mat *d)
+{
+    long slice = round16((d->k + 3) / 4);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long k0 = 0; k0 < %ld; k0 += %ld)", d->k, slice);
+    out(E, "const int nk = (int)(%ld - k0 < %ld ? %ld - k0 : %ld);", d->k, slice, d->k, slice);
+}
+
+static void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     Mat d = mat_of(n);
     emit_conv_geom(E, n);
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "float *y = %s;", out_ptr(E, lp));
-    out(E, "const float *w = m->params + %ld;", lp->w_off);
-    open_block(E, "for (int i = 0; i < n; i++)");
-    open_block(E, "for (long grp = 0; grp < %ld; grp++)", d.groups);
-    out(E, "cnn_im2col(x + (size_t)i * %ld + grp * %ld, &g, m->col);", d.in_size, d.cg * d.hw);
-    out(E, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, %ld, %ld, %ld, 1.0f, w + grp * %ld, %ld,",
-        d.fg, d.ohw, d.k, d.fg * d.k, d.k);
-    out(E, "            m->col, %ld, 0.0f, y + (size_t)i * %ld + grp * %ld, %ld);", d.ohw, d.out_size,
-        d.fg * d.ohw, d.ohw);
+    emit_weighted_forward_head(E, lp);
+    open_groups(E, &d);
+    emit_columns(E, &d, false);
+    long half = (d.fg / 2 + 3) / 4 * 4;
+    out(E, "/* Y = W cols: tasks of half the filters and %d columns */", BLAS_SLICE);
+    out(E, "PARALLEL_FOR2");
+    out(E, "for (int h = 0; h < 2; h++)");
+    open_block(E, "    for (long s0 = 0; s0 < ng; s0 += %d)", BLAS_SLICE);
+    out(E, "const int ns = (int)(ng - s0 < %d ? ng - s0 : %d);", BLAS_SLICE, BLAS_SLICE);
+    out(E, "const long f0 = h ? %ld : 0;", half);
+    out(E, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, h ? %ld : %ld, ns, %ld, 1.0f, wg + f0 * %ld, %ld,",
+        d.fg - half, half, d.k, d.k, d.k);
+    out(E, "            cols + s0, (int)ng, 0.0f, yq + f0 * ng + s0, (int)ng);");
     close_block(E);
-    if (lp->b_off >= 0) {
-        out(E, "const float *b = m->params + %ld;", lp->b_off);
-        out(E, "for (long f = 0; f < %lld; f++)", (long long)n->filters);
-        out(E, "    for (long p = 0; p < %ld; p++) y[(size_t)i * %ld + f * %ld + p] += b[f];", d.ohw, d.out_size,
-            d.ohw);
-    }
-    close_block(E);
-    char count[64];
-    snprintf(count, sizeof count, "(long)n * %ld", d.out_size);
-    if (n->act == ACT_SOFTMAX)
-        emit_softmax_forward(E, "y", (long)n->filters, d.ohw);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int j = 0; j < gi; j++)");
+    open_block(E, "for (long f = 0; f < %ld; f++)", d.fg);
+    out(E, "float *yf = y + (size_t)(i0 + j) * %ld + (grp * %ld + f) * %ld;", d.out_size, d.fg, d.p);
+    out(E, "for (long q = 0; q < %ld; q++)", d.p);
+    if (lp->b_off >= 0)
+        out(E, "    yf[q] = yq[f * ng + j * %ld + q] + b[grp * %ld + f];", d.p, d.fg);
     else
-        emit_act_forward(E, n->act, n->act_alpha, "y", count);
+        out(E, "    yf[q] = yq[f * ng + j * %ld + q];", d.p);
+    char count[32];
+    snprintf(count, sizeof count, "%ld", d.p);
+    if (n->act != ACT_SOFTMAX)
+        emit_act_forward(E, n->act, n->act_alpha, "yf", count);
+    close_block(E);
+    close_block(E);
+    close_block(E);
+    close_block(E);
+    if (n->act == ACT_SOFTMAX)
+        emit_softmax_forward(E, "y", (long)n->filters, d.p);
 }
 
-void emit_conv_backward_blas(Emitter *E, const LayerPlan *lp)
+static void emit_conv_backward_blas(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     Mat d = mat_of(n);
     emit_conv_geom(E, n);
     emit_weighted_backward_head(E, lp);
-    open_block(E, "for (int i = 0; i < n; i++)");
+    open_groups(E, &d);
+    out(E, "/* the columns, and dL/dy in yq */");
+    emit_columns(E, &d, true);
+    out(E, "/* dW += dY col^T, in slices of dW's columns */");
+    open_k_slices(E, &d);
+    out(E, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, %ld, nk, (int)ng, 1.0f, yq, (int)ng, cols + k0 * ng,",
+        d.fg);
+    out(E, "            (int)ng, 1.0f, dw + grp * %ld + k0, %ld);", d.fg * d.k, d.k);
+    close_block(E);
     if (lp->b_off >= 0) {
-        out(E, "float *db = m->grads + %ld;", lp->b_off);
-        out(E, "for (long f = 0; f < %lld; f++)", (long long)n->filters);
-        out(E, "    for (long p = 0; p < %ld; p++) db[f] += dy[(size_t)i * %ld + f * %ld + p];", d.ohw, d.out_size,
-            d.ohw);
+        out(E, "float *db = m->grads + %ld + grp * %ld;", lp->b_off, d.fg);
+        open_block(E, "for (long f = 0; f < %ld; f++)", d.fg);
+        out(E, "float sum = 0.0f;");
+        out(E, "for (long q = 0; q < ng; q++)");
+        out(E, "    sum += yq[f * ng + q];");
+        out(E, "db[f] += sum;");
+        close_block(E);
     }
-    open_block(E, "for (long grp = 0; grp < %ld; grp++)", d.groups);
-    out(E, "const float *dyg = dy + (size_t)i * %ld + grp * %ld;", d.out_size, d.fg * d.ohw);
-    out(E, "cnn_im2col(x + (size_t)i * %ld + grp * %ld, &g, m->col);", d.in_size, d.cg * d.hw);
-    out(E, "/* dW += dY col^T */");
-    out(E, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, %ld, %ld, %ld, 1.0f, dyg, %ld, m->col, %ld,",
-        d.fg, d.k, d.ohw, d.ohw, d.ohw);
-    out(E, "            1.0f, dw + grp * %ld, %ld);", d.fg * d.k, d.k);
     out(E, "if (!dx)");
     out(E, "    continue;");
-    out(E, "/* dcol = W^T dY, folded back into dx */");
-    out(E, "cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, %ld, %ld, %ld, 1.0f, w + grp * %ld, %ld, dyg, %ld,",
-        d.k, d.ohw, d.fg, d.fg * d.k, d.k, d.ohw);
-    out(E, "            0.0f, m->col, %ld);", d.ohw);
-    out(E, "cnn_col2im_add(m->col, &g, dx + (size_t)i * %ld + grp * %ld);", d.in_size, d.cg * d.hw);
+    out(E, "/* the columns of dL/dx, W^T dY, in slices of their rows */");
+    open_k_slices(E, &d);
+    out(E, "cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, (int)ng, %ld, 1.0f, wg + k0, %ld, yq, (int)ng,",
+        d.fg, d.k);
+    out(E, "            0.0f, cols + k0 * ng, (int)ng);");
+    close_block(E);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (int j = 0; j < gi; j++)");
+    out(E, "cnn_conv_geom gj = g;");
+    out(E, "gj.ld = (int)ng;");
+    out(E, "cnn_col2im_add(cols + j * %ld, &gj, dx + (size_t)(i0 + j) * %ld + grp * %ld);", d.p, d.in_size,
+        d.cg * d.hw);
+    close_block(E);
     close_block(E);
     close_block(E);
 }
 
-void emit_fc_forward_blas(Emitter *E, const LayerPlan *lp)
+/* A loop over slices of `total` (outputs or inputs of an fc): four tasks. */
+static void open_fc_slices(Emitter *E, const char *v, long total)
+{
+    long slice = round16((total + 3) / 4);
+    out(E, "PARALLEL_FOR");
+    open_block(E, "for (long %s0 = 0; %s0 < %ld; %s0 += %ld)", v, v, total, v, slice);
+    out(E, "const int n%s = (int)(%ld - %s0 < %ld ? %ld - %s0 : %ld);", v, total, v, slice, total, v, slice);
+}
+
+static void emit_fc_forward_blas(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "float *y = %s;", out_ptr(E, lp));
-    out(E, "const float *w = m->params + %ld;", lp->w_off);
-    out(E, "/* Y = X W^T (+ b) */");
+    emit_weighted_forward_head(E, lp);
+    out(E, "/* Y = X W^T (+ b), in slices of Y's columns */");
     if (lp->b_off >= 0) {
-        out(E, "const float *b = m->params + %ld;", lp->b_off);
         out(E, "for (int i = 0; i < n; i++)");
         out(E, "    memcpy(y + (size_t)i * %ld, b, sizeof(float) * %ld);", outs, outs);
     }
-    out(E, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, %ld, %ld, 1.0f, x, %ld, w, %ld, %s, y, %ld);",
-        outs, in, in, in, lp->b_off >= 0 ? "1.0f" : "0.0f", outs);
+    open_fc_slices(E, "o", outs);
+    out(E, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, no, %ld, 1.0f, x, %ld, w + o0 * %ld, %ld, %s,",
+        in, in, in, in, lp->b_off >= 0 ? "1.0f" : "0.0f");
+    out(E, "            y + o0, %ld);", outs);
+    close_block(E);
     char count[64];
     snprintf(count, sizeof count, "(long)n * %ld", outs);
     if (n->act == ACT_SOFTMAX)
@@ -124,21 +210,44 @@ void emit_fc_forward_blas(Emitter *E, const LayerPlan *lp)
         emit_act_forward(E, n->act, n->act_alpha, "y", count);
 }
 
-void emit_fc_backward_blas(Emitter *E, const LayerPlan *lp)
+static void emit_fc_backward_blas(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
     long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
     emit_weighted_backward_head(E, lp);
-    out(E, "/* dW += dY^T X */");
-    out(E, "cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, %ld, %ld, n, 1.0f, dy, %ld, x, %ld, 1.0f, dw, %ld);",
-        outs, in, outs, in, in);
+    out(E, "/* dW += dY^T X, in slices of dW's rows */");
+    open_fc_slices(E, "o", outs);
+    out(E, "cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, %ld, n, 1.0f, dy + o0, %ld, x, %ld, 1.0f,",
+        in, outs, in);
+    out(E, "            dw + o0 * %ld, %ld);", in, in);
+    close_block(E);
     if (lp->b_off >= 0) {
         out(E, "float *db = m->grads + %ld;", lp->b_off);
         out(E, "for (int i = 0; i < n; i++)");
         out(E, "    for (long o = 0; o < %ld; o++) db[o] += dy[(size_t)i * %ld + o];", outs, outs);
     }
-    out(E, "/* dX += dY W */");
-    out(E, "if (dx)");
-    out(E, "    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, %ld, %ld, 1.0f, dy, %ld, w, %ld, 1.0f, dx, %ld);",
-        in, outs, outs, in, in);
+    out(E, "if (!dx)");
+    out(E, "    return;");
+    out(E, "/* dX += dY W, in slices of dX's columns */");
+    open_fc_slices(E, "c", in);
+    out(E, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, nc, %ld, 1.0f, dy, %ld, w + c0, %ld, 1.0f,",
+        outs, outs, in);
+    out(E, "            dx + c0, %ld);", in);
+    close_block(E);
+}
+
+void emit_blas_forward(Emitter *E, const LayerPlan *lp)
+{
+    if (lp->node->op == OP_FC)
+        emit_fc_forward_blas(E, lp);
+    else
+        emit_conv_forward_blas(E, lp);
+}
+
+void emit_blas_backward(Emitter *E, const LayerPlan *lp)
+{
+    if (lp->node->op == OP_FC)
+        emit_fc_backward_blas(E, lp);
+    else
+        emit_conv_backward_blas(E, lp);
 }

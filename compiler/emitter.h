@@ -124,12 +124,11 @@ long conv_scratch_elems(const Node *n);
 /* --blas variants (emit_blas.c); emit_conv_geom declares g, the layer's
  * cnn_conv_geom for the runtime's im2col (one group's channels). */
 void emit_conv_geom(Emitter *E, const Node *n);
-/* --blas variants (emit_blas.c) */
+/* Conv and fc through cblas_sgemm (emit_blas.c), for the layers lower.c
+ * gives BLAS; a conv needs blas_col_elems() floats of m->col. */
 long blas_col_elems(const Node *n);
-void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp);
-void emit_conv_backward_blas(Emitter *E, const LayerPlan *lp);
-void emit_fc_forward_blas(Emitter *E, const LayerPlan *lp);
-void emit_fc_backward_blas(Emitter *E, const LayerPlan *lp);
+void emit_blas_forward(Emitter *E, const LayerPlan *lp);
+void emit_blas_backward(Emitter *E, const LayerPlan *lp);
 void emit_layer_backward(Emitter *E, const LayerPlan *lp);
 
 #endif

@@ -166,8 +166,10 @@ int options_parse(Options *opt, int argc, char **argv)
     }
     if (opt->embed)
         opt->no_train = true;
-    if ((opt->header || opt->emit_main || opt->blas || opt->embed) && !opt->output && !opt->deps_only)
-        return bad("%s", "--header, --main, --blas and --embed-weights need -o FILE.c");
+    /* --blas also says which kernels the report lists */
+    bool blas_alone = opt->blas && opt->report == REPORT_NONE;
+    if ((opt->header || opt->emit_main || blas_alone || opt->embed) && !opt->output && !opt->deps_only)
+        return bad("%s", "--header, --main, --blas and --embed-weights need -o FILE.c (--blas: or --report)");
     if (opt->deps_too && !opt->output)
         return bad("%s", "-MD needs -o FILE.c (the dependency file goes beside it)");
     return OPTIONS_OK;

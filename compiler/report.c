@@ -6,6 +6,7 @@
 #include "report.h"
 
 #include "emitter.h"
+#include "lower.h"
 #include "plan.h"
 
 #include <inttypes.h>
@@ -242,12 +243,12 @@ static void put_options_from(StrBuf *out, const Net *net, const Node *n)
 
 /* ------------------------------------------------------------------ table */
 
-enum { COL_INDEX, COL_NAME, COL_KIND, COL_OPTIONS, COL_OUTPUT, COL_PARAMS, COL_MACS, NCOLS };
+enum { COL_INDEX, COL_NAME, COL_KIND, COL_KERNEL, COL_OPTIONS, COL_OUTPUT, COL_PARAMS, COL_MACS, NCOLS };
 
 static const char *const col_title[NCOLS] = {
-    "#", "Layer", "Kind", "Options", "Output", "Params", "MACs",
+    "#", "Layer", "Kind", "Kernel", "Options", "Output", "Params", "MACs",
 };
-static const bool col_right[NCOLS] = {true, false, false, false, false, true, true};
+static const bool col_right[NCOLS] = {true, false, false, false, false, false, true, true};
 
 /* The table aims at this width; only the options column gives way. */
 enum { TABLE_WIDTH = 100, MIN_OPTIONS_WIDTH = 20, COL_GAP = 2 };
@@ -268,13 +269,21 @@ static char *count_cell(int64_t v)
     return sb_take(&sb);
 }
 
-static void fill_row(Row *row, const Net *net, const Node *n)
+/* The generated code's kernel for n, "--" for layers without a choice. */
+static char *kernel_cell(const Node *n, bool blas)
+{
+    const char *name = kernel_name(lower_kernel(n, blas));
+    return xstrdup(name ? name : "--");
+}
+
+static void fill_row(Row *row, const Net *net, const Node *n, bool blas)
 {
     StrBuf sb;
     sb_init(&sb);
     row->cell[COL_INDEX] = xasprintf("%d", n->id);
     row->cell[COL_NAME] = xstrdup(n->name);
     row->cell[COL_KIND] = xstrdup(display_kind(n));
+    row->cell[COL_KERNEL] = kernel_cell(n, blas);
     put_options_from(&sb, net, n);
     row->cell[COL_OPTIONS] = sb_take(&sb);
     put_shape(&sb, n->out);
@@ -437,7 +446,7 @@ static void put_totals(StrBuf *out, const Net *net)
     sb_puts(out, " without reuse)\n");
 }
 
-void report_table(const Net *net, StrBuf *out)
+void report_table(const Net *net, bool blas, StrBuf *out)
 {
     const Node *output = net->nodes[net->output];
     sb_printf(out, "Network %s: input ", net->name);
@@ -452,7 +461,7 @@ void report_table(const Net *net, StrBuf *out)
     for (int c = 0; c < NCOLS; c++)
         rows[0].cell[c] = xstrdup(col_title[c]);
     for (int i = 1; i < nrows; i++)
-        fill_row(&rows[i], net, net->nodes[i - 1]);
+        fill_row(&rows[i], net, net->nodes[i - 1], blas);
     size_t width[NCOLS];
     size_columns(rows, nrows, width);
     size_t total = COL_GAP * (NCOLS - 1);
@@ -640,12 +649,13 @@ static void json_details(StrBuf *out, const Node *n)
     }
 }
 
-static void json_layer(StrBuf *out, const Net *net, const Node *n)
+static void json_layer(StrBuf *out, const Net *net, const Node *n, bool blas)
 {
     sb_puts(out, "{\"name\": ");
     json_str(out, n->name);
     json_key(out, "kind");
     json_str(out, keyword_kind(n));
+
     json_key(out, "inputs");
     sb_putn(out, "[", 1);
     for (int i = 0; i < n->ninputs; i++) {
@@ -668,10 +678,16 @@ static void json_layer(StrBuf *out, const Net *net, const Node *n)
     sb_free(&options);
 
     json_details(out, n);
+    json_key(out, "implementation");   /* "kernel" is the window's size */
+    const char *kernel = kernel_name(lower_kernel(n, blas));
+    if (kernel)
+        json_str(out, kernel);
+    else
+        sb_puts(out, "null");
     sb_putn(out, "}", 1);
 }
 
-void report_json(const Net *net, StrBuf *out)
+void report_json(const Net *net, bool blas, StrBuf *out)
 {
     sb_puts(out, "{\"network\": ");
     json_str(out, net->name);
@@ -683,7 +699,7 @@ void report_json(const Net *net, StrBuf *out)
     /* The input is not a layer: the first layer names it in "inputs". */
     for (int i = 1; i < net->nnodes; i++) {
         sb_puts(out, i > 1 ? ",\n  " : "\n  ");
-        json_layer(out, net, net->nodes[i]);
+        json_layer(out, net, net->nodes[i], blas);
     }
     sb_puts(out, net->nnodes > 1 ? "\n ],\n " : "],\n ");
     sb_printf(out, "\"params\": %" PRId64, net->params);

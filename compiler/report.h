@@ -8,10 +8,11 @@
 #include "ir.h"
 #include "util.h"
 
-/* A table for people: one row per node, then the totals. */
-void report_table(const Net *net, StrBuf *out);
+/* A table for people: one row per node, then the totals.  blas: the
+ * kernels named are those of code generated with --blas (lower.h). */
+void report_table(const Net *net, bool blas, StrBuf *out);
 /* One JSON object: network, input, output, layers (nodes 1..n-1), totals. */
-void report_json(const Net *net, StrBuf *out);
+void report_json(const Net *net, bool blas, StrBuf *out);
 /* A Graphviz digraph: a box per node, edges labelled with tensor shapes. */
 void report_dot(const Net *net, StrBuf *out);
 /* One-line description of a node's own options, e.g. "5x5 s2 p1 d2 g4

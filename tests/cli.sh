@@ -57,6 +57,10 @@ contains "$tmp/out" "Total params: 61,706"
 contains "$tmp/out" "416,520"
 expect 0 "$CNNC" --report=json "$tmp/lenet.net"
 if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["params"]==61706 and d["macs"]==416520 and d["network"]=="lenet" and d["layers"][0]["inputs"]==["input"]' "$tmp/out"; then ok; else bad "JSON report"; fi
+contains "$tmp/out" '"implementation": "tile"'
+# --blas needs -o unless it only changes the report's kernels
+expect 2 "$CNNC" --blas "$tmp/lenet.net";  contains "$tmp/err" "need -o FILE.c"
+expect 0 "$CNNC" --blas --report "$tmp/lenet.net"; contains "$tmp/out" "Kernel"
 expect 0 "$CNNC" --report=dot "$tmp/lenet.net"
 contains "$tmp/out" "digraph"
 if command -v dot >/dev/null 2>&1; then

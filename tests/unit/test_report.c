@@ -38,6 +38,8 @@ static Node *add(Net *net, OpKind op, const char *name, Shape out, int64_t param
     }
     n->out = out;
     n->out_elems = out.h * out.w * out.c;
+    if (op == OP_CONV || op == OP_FC)
+        n->filters = out.c;   /* the kernel choice reads it */
     n->params = params;
     n->macs = macs;
     n->checked = true;
@@ -125,6 +127,17 @@ static Net *resnet_like(void)
     return net;
 }
 
+/* The report of code built without --blas. */
+static void table_default(const Net *net, StrBuf *out)
+{
+    report_table(net, false, out);
+}
+
+static void json_default(const Net *net, StrBuf *out)
+{
+    report_json(net, false, out);
+}
+
 static char *render(void (*fn)(const Net *, StrBuf *), const Net *net)
 {
     StrBuf sb;
@@ -162,7 +175,7 @@ static void assert_lines_fit(const char *text, size_t max)
 static void test_table_lenet(void)
 {
     Net *net = lenet();
-    char *t = render(report_table, net);
+    char *t = render(table_default, net);
     for (int i = 0; i < net->nnodes; i++)
         ASSERT_CONTAINS(t, net->nodes[i]->name);
     ASSERT_CONTAINS(t, "lenet5");
@@ -170,6 +183,9 @@ static void test_table_lenet(void)
     ASSERT_CONTAINS(t, "5x5 p2 relu");
     ASSERT_CONTAINS(t, "maxpool");
     ASSERT_CONTAINS(t, "2x2 s2");
+    ASSERT_CONTAINS(t, "Kernel");
+    ASSERT_CONTAINS(t, "conv     tile    5x5 p2 relu");
+    ASSERT_CONTAINS(t, "fc       fc      relu");
     ASSERT_CONTAINS(t, "117,600");
     ASSERT_CONTAINS(t, "48,120");
     ASSERT_CONTAINS(t, "Total params: 61,706 (241.0 KiB)");
@@ -185,7 +201,7 @@ static void test_table_lenet(void)
 static void test_table_long_names(void)
 {
     Net *net = resnet_like();
-    char *t = render(report_table, net);
+    char *t = render(table_default, net);
     ASSERT_CONTAINS(t, "layer4.1.downsample.0");
     ASSERT_CONTAINS(t, "from bn1");
     ASSERT_CONTAINS(t, "7x7 s2 p3 nobias");
@@ -195,7 +211,7 @@ static void test_table_long_names(void)
     ASSERT_CONTAINS(t, "Forward MACs: 246,464,512 (246.5 M)");
     ASSERT_CONTAINS(t, "training 152.6 MiB");
     /* The concat's three long inputs wrap inside the options column. */
-    ASSERT_CONTAINS(t, "layer4.1.downsample.1,");
+    ASSERT_CONTAINS(t, "layer4.1.downsample.0,");
     ASSERT_CONTAINS(t, "layer4.1.add");
     assert_lines_fit(t, 100);
     free(t);
@@ -462,17 +478,52 @@ static void test_json_validator(void)
     CU_ASSERT(!json_valid("{\"a\": tru}"));
 }
 
+static void json_blas(const Net *net, StrBuf *out)
+{
+    report_json(net, true, out);
+}
+
+/* --blas: big convolutions say "blas", LeNet-5's small ones keep the
+ * default kernels (the fallback), layers without a product say null. */
+static void test_json_blas(void)
+{
+    Net *net = resnet_like();
+    Node *deep = net->nodes[3];   /* layer4.1.downsample.0, 3x3 s2 */
+    CU_ASSERT_STRING_EQUAL(deep->name, "layer4.1.downsample.0");
+    deep->in_shape.c = 128;       /* sums of 1,152 terms: BLAS's */
+    char *plain = render(json_default, net), *blas = render(json_blas, net);
+    CU_ASSERT(json_valid(blas));
+    CU_ASSERT_PTR_NULL(strstr(plain, "\"implementation\": \"blas\""));
+    ASSERT_CONTAINS(plain, "\"activation\": null, \"implementation\": \"cols\"}");
+    /* only the deep one: the stem's 7x7x3 sums are too short */
+    const char *first = strstr(blas, "\"implementation\": \"blas\"");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+    CU_ASSERT_PTR_NULL(strstr(first + 1, "\"implementation\": \"blas\""));
+    CU_ASSERT(strstr(blas, "\"layer4.1.downsample.0\"") < first);
+    CU_ASSERT(strstr(blas, "\"layer4.1.downsample.1\"") > first);
+    ASSERT_CONTAINS(blas, "\"implementation\": null}");
+    free(plain);
+    free(blas);
+    net_free(net);
+    net = lenet();
+    blas = render(json_blas, net);
+    ASSERT_CONTAINS(blas, "\"activation\": \"relu\", \"implementation\": \"tile\"}");
+    free(blas);
+    net_free(net);
+}
+
 static void test_json_lenet(void)
 {
     Net *net = lenet();
-    char *js = render(report_json, net);
+    char *js = render(json_default, net);
     CU_ASSERT(json_valid(js));
     ASSERT_CONTAINS(js, "{\"network\": \"lenet5\", \"input\": [28, 28, 1], \"output\": [1, 1, 10],");
     ASSERT_CONTAINS(js, "{\"name\": \"conv1\", \"kind\": \"conv\", \"inputs\": [\"input\"], "
                         "\"output\": [28, 28, 6], \"params\": 156, \"non_trainable\": 0, "
                         "\"macs\": 117600, \"options\": \"5x5 p2 relu\", \"kernel\": [5, 5], "
                         "\"stride\": [1, 1], \"pad\": [2, 2, 2, 2], \"dilation\": [1, 1], "
-                        "\"groups\": 1, \"bias\": true, \"activation\": \"relu\"}");
+                        "\"groups\": 1, \"bias\": true, \"activation\": \"relu\", "
+                        "\"implementation\": \"tile\"}");
     ASSERT_CONTAINS(js, "\"pool\": \"max\", \"global\": false, \"kernel\": [2, 2], \"stride\": [2, 2]");
     ASSERT_CONTAINS(js, "{\"name\": \"fc3\", \"kind\": \"fc\", \"inputs\": [\"fc2\"]");
     ASSERT_CONTAINS(js, "\"activation\": null");
@@ -497,7 +548,7 @@ static void test_json_details(void)
     Node *leaky = add(net, OP_ACT, "leaky1", shape(56, 56, 192), 0, 0);
     set_kind(leaky, "leaky");   /* as the expander does */
     leaky->act = ACT_LEAKY;
-    char *js = render(report_json, net);
+    char *js = render(json_default, net);
     CU_ASSERT(json_valid(js));
     ASSERT_CONTAINS(js, "\"kind\": \"batchnorm\"");
     ASSERT_CONTAINS(js, "\"non_trainable\": 128, \"macs\": 0, \"options\": \"relu\", "
@@ -520,7 +571,7 @@ static void test_json_escape(void)
     Node *conv = net->nodes[1];
     free(conv->name);
     conv->name = xstrdup("quo\"te");
-    char *js = render(report_json, net);
+    char *js = render(json_default, net);
     CU_ASSERT(json_valid(js));
     ASSERT_CONTAINS(js, "{\"network\": \"a\\\"b\\\\c\\nd\\u0001e\\u00fff\xc3\xa9g\"");
     ASSERT_CONTAINS(js, "\"inputs\": [\"quo\\\"te\"]");
@@ -617,6 +668,7 @@ void suite_report(void)
     CU_add_test(s, "the test's JSON validator is strict", test_json_validator);
     CU_add_test(s, "JSON of LeNet-5", test_json_lenet);
     CU_add_test(s, "JSON per-kind keys", test_json_details);
+    CU_add_test(s, "JSON kernels with --blas", test_json_blas);
     CU_add_test(s, "JSON string escaping", test_json_escape);
     CU_add_test(s, "DOT of LeNet-5", test_dot_lenet);
     CU_add_test(s, "DOT escaping", test_dot_escape);
