@@ -136,6 +136,8 @@ int cnn_drv_bench(const cnn_net *net, const cnn_drv_opts *o)
     double secs = o->seconds / (2 * BENCH_RUNS);
     int rc = cnn_dist_agree(bench_setup(&b, net, o));
     if (rc == DRV_OK) {
+        /* which of the runtime's kernel sets ran (CNNRT_ISA, the CPU) */
+        printf("isa: %s\n", cnn_kernels_best()->isa);
         printf("forward: %.1f images/s (batch %d)\n", measure(run_forward, &b, secs), o->batch);
         fflush(stdout);
         if (net->train_step)
