@@ -12,7 +12,7 @@ VERSION  := 0.1.0
 # Flex and bison output is not ours to keep warning-free.
 GENFLAGS := -std=c11 -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
 
-FRONT := util diag reserved ir ast names layers expand frontend check report options outputs plan emit emit_conv emit_layers emit_blas emit_flat emit_tile emit_cols lower
+FRONT := util diag reserved ir ast names layers expand frontend check report options outputs plan emit emit_conv emit_layers emit_blas emit_flat emit_tile emit_cols emit_embed lower
 FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o \
               $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o $(BUILD)/runtime/model.o
 CNNC_OBJS  := $(FRONT_OBJS) $(BUILD)/compiler/main.o

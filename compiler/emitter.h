@@ -131,4 +131,19 @@ void emit_blas_forward(Emitter *E, const LayerPlan *lp);
 void emit_blas_backward(Emitter *E, const LayerPlan *lp);
 void emit_layer_backward(Emitter *E, const LayerPlan *lp);
 
+/* The tensor table: PyTorch's names and layouts, for load and save. */
+typedef struct {
+    char *name;
+    int ndim;
+    int64_t shape[4];
+    long offset;
+    int in_state;
+} TensorInfo;
+/* --embed-weights (emit_embed.c): the weights of opt->embed as constant
+ * arrays (nonzero, with a message naming the file and tensor, when the
+ * file is not one NAME_load would accept), and the static model that uses
+ * them. */
+int emit_embedded(Emitter *E, const TensorInfo *t, int count, char *err, size_t errlen);
+void emit_static_lifecycle(Emitter *E);
+
 #endif
