@@ -609,6 +609,21 @@ static void emit_passes(Emitter *E)
     blank(E);
 }
 
+
+/* NAME_params and NAME_state: the same for allocated and static models. */
+void emit_weight_accessors(Emitter *E)
+{
+    const char *P = E->opt->prefix;
+    open_block(E, "float *%s_params(%s *m)", P, P);
+    out(E, "return m->params;");
+    close_block(E);
+    blank(E);
+    open_block(E, "float *%s_state(%s *m)", P, P);
+    out(E, "return m->state;");
+    close_block(E);
+    blank(E);
+}
+
 static void emit_lifecycle(Emitter *E)
 {
     const char *P = E->opt->prefix;
@@ -660,14 +675,7 @@ static void emit_lifecycle(Emitter *E)
     out(E, "free(m);");
     close_block(E);
     blank(E);
-    open_block(E, "float *%s_params(%s *m)", P, P);
-    out(E, "return m->params;");
-    close_block(E);
-    blank(E);
-    open_block(E, "float *%s_state(%s *m)", P, P);
-    out(E, "return m->state;");
-    close_block(E);
-    blank(E);
+    emit_weight_accessors(E);
     if (E->train) {
         open_block(E, "float *%s_grads(%s *m)", P, P);
         out(E, "return m->grads;");

@@ -119,14 +119,7 @@ void emit_static_lifecycle(Emitter *E)
     out(E, "    instance_taken = 0;");
     close_block(E);
     blank(E);
-    open_block(E, "float *%s_params(%s *m)", P, P);
-    out(E, "return m->params;");
-    close_block(E);
-    blank(E);
-    open_block(E, "float *%s_state(%s *m)", P, P);
-    out(E, "return m->state;");
-    close_block(E);
-    blank(E);
+    emit_weight_accessors(E);
     open_block(E, "void %s_init(%s *m, uint64_t seed)   /* the weights are fixed */", P, P);
     out(E, "(void)m;");
     out(E, "(void)seed;");

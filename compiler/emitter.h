@@ -145,5 +145,7 @@ typedef struct {
  * them. */
 int emit_embedded(Emitter *E, const TensorInfo *t, int count, char *err, size_t errlen);
 void emit_static_lifecycle(Emitter *E);
+/* NAME_params and NAME_state, for both lifecycles (emit.c). */
+void emit_weight_accessors(Emitter *E);
 
 #endif
