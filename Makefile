@@ -12,7 +12,8 @@ VERSION  := 0.1.0
 # Flex and bison output is not ours to keep warning-free.
 GENFLAGS := -std=c11 -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
 
-FRONT := util diag reserved ir ast names layers expand frontend check report options outputs plan emit emit_conv emit_layers emit_blas emit_flat emit_tile emit_cols emit_embed lower
+FRONT := util diag reserved ir ast names layers expand frontend check report options outputs plan lower \
+         emit/emit emit/conv emit/layers emit/blas emit/flat emit/tile emit/cols emit/embed
 FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o \
               $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o $(BUILD)/runtime/model.o
 CNNC_OBJS  := $(FRONT_OBJS) $(BUILD)/compiler/main.o
@@ -100,7 +101,7 @@ $(BUILD)/gen/test_known: tests/gen/test_known.c $(GEN_NETS:%=$(BUILD)/gen/%.c) $
 	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Wall -Wextra -pedantic -Iruntime -I$(BUILD)/gen -o $@ \
 	    $< $(GEN_NETS:%=$(BUILD)/gen/%.c) $(BUILD)/libcnnrt.a -lcunit -lz -lm
 
--include $(wildcard $(BUILD)/compiler/*.d $(BUILD)/tests/unit/*.d $(BUILD)/runtime/*.d)
+-include $(wildcard $(BUILD)/compiler/*.d $(BUILD)/compiler/emit/*.d $(BUILD)/tests/unit/*.d $(BUILD)/runtime/*.d)
 
 # The tests run from the top so that they find examples/ and tests/ files.
 unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test_kernels \
@@ -209,7 +210,7 @@ FUZZ_ST_SRCS := runtime/safetensors.c runtime/model.c runtime/io.c
 FUZZ_IDX_SRCS := runtime/idx.c runtime/io.c
 FUZZ_SEEDS   := tests/errors examples tests/gen tests/torch/cases
 
-$(BUILD)/fuzz/fuzz_frontend: $(FUZZ_SRCS) $(wildcard compiler/*.h runtime/*.h)
+$(BUILD)/fuzz/fuzz_frontend: $(FUZZ_SRCS) $(wildcard compiler/*.h compiler/emit/*.h runtime/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -Iruntime -I$(BUILD)/compiler \
 		-o $@ $(FUZZ_SRCS) -lm

@@ -80,7 +80,7 @@ void diag_reset(void)
     werror = nowarn = 0;
 }
 
-static FILE *out(void) { return stream ? stream : stderr; }
+static FILE *diag_stream(void) { return stream ? stream : stderr; }
 
 /* Looks the file up by its interned pointer: names are unique per source. */
 static Source *find_source(const char *file)
@@ -128,7 +128,7 @@ static void quote_line(SrcLoc loc)
         from = caret - QUOTE_WIDTH / 2;
     if (to - caret > QUOTE_WIDTH / 2)
         to = caret + QUOTE_WIDTH / 2;
-    FILE *f = out();
+    FILE *f = diag_stream();
     fputs(from > p ? " ..." : " ", f);
     for (const char *q = from; q < to; q++)
         fputc((unsigned char)*q >= 32 || *q == '\t' ? *q : '?', f);
@@ -197,7 +197,7 @@ static bool within_limit(SrcLoc loc)
         return false;
     if (++src->printed <= MAX_PRINTED)
         return true;
-    fprintf(out(), "%s: note: more than %d diagnostics; the rest are not shown\n",
+    fprintf(diag_stream(), "%s: note: more than %d diagnostics; the rest are not shown\n",
             loc.file, MAX_PRINTED);
     return false;
 }
@@ -211,7 +211,7 @@ static void report(SrcLoc loc, const char *kind, const char *fmt, va_list ap, in
     if (strcmp(kind, "note") != 0)
         last_shown = (!dedupe || first_time(hash_diag(loc, kind, msg))) && within_limit(loc);
     if (last_shown) {
-        FILE *f = out();
+        FILE *f = diag_stream();
         if (loc.file)
             fprintf(f, "%s:%d:%d: %s: %s\n", loc.file, loc.line, loc.col, kind, msg);
         else

@@ -1,6 +1,6 @@
 /* lower.c - the kernel each layer runs with (lower.h). */
 #include "lower.h"
-#include "emitter.h"
+#include "emit/emitter.h"
 
 /* Whether cblas_sgemm is worth its im2col for node n (a conv or fc with
  * --blas).  OpenBLAS packs both operands on every call; that pays where

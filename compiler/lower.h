@@ -11,13 +11,13 @@
 
 typedef enum {
     KERNEL_NONE,     /* a layer without a matrix product: one loop nest */
-    KERNEL_TILE,     /* register-tiled direct convolution (emit_tile.c) */
-    KERNEL_COLS,     /* im2col of groups of images, runtime kernels (emit_cols.c) */
-    KERNEL_FLAT,     /* convolution over flattened rows (emit_flat.c) */
-    KERNEL_ROW,      /* convolution row by row (emit_conv.c) */
-    KERNEL_DECONV,   /* transposed convolution (emit_conv.c) */
-    KERNEL_FC,       /* fully connected (emit_layers.c) */
-    KERNEL_BLAS      /* cblas_sgemm over im2col columns (emit_blas.c) */
+    KERNEL_TILE,     /* register-tiled direct convolution (emit/tile.c) */
+    KERNEL_COLS,     /* im2col of groups of images, runtime kernels (emit/cols.c) */
+    KERNEL_FLAT,     /* convolution over flattened rows (emit/flat.c) */
+    KERNEL_ROW,      /* convolution row by row (emit/conv.c) */
+    KERNEL_DECONV,   /* transposed convolution (emit/conv.c) */
+    KERNEL_FC,       /* fully connected (emit/layers.c) */
+    KERNEL_BLAS      /* cblas_sgemm over im2col columns (emit/blas.c) */
 } KernelKind;
 
 /* The kernel node n runs with; blas: the net is compiled with --blas,

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "diag.h"
-#include "emit.h"
+#include "emit/emit.h"
 #include "io.h"
 #include "report.h"
 #include "util.h"

@@ -5,7 +5,7 @@
  * bytes are float32 elements times 4. */
 #include "report.h"
 
-#include "emitter.h"
+#include "emit/emitter.h"
 #include "lower.h"
 #include "plan.h"
 

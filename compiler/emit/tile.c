@@ -1,7 +1,7 @@
-/* emit_tile.c - register-tiled direct convolution, the default for layers
+/* emit/tile.c - register-tiled direct convolution, the default for layers
  * with stride 1 and no groups (most of VGG, ResNet and U-Net).
  *
- * The geometry is emit_flat.c's: the input is copied into zero-padded
+ * The geometry is emit/flat.c's: the input is copied into zero-padded
  * planes of width WP, and output position q = oh*WP + ow reads input
  * position q + the tap's offset.  What changes is the order of the work:
  * the runtime's kernels (runtime/kernels.c, chosen at run time from the
@@ -88,7 +88,7 @@ static long packed_row(const Tile *g)
 
 /* Direct tiles compute the positions of rows of width WP, 24 at a time,
  * of which only OH*OW are outputs (16 of 24 for a 4x4 plane): they waste
- * (nq24 - P) / P of the work.  The column kernels of emit_cols.c waste
+ * (nq24 - P) / P of the work.  The column kernels of emit/cols.c waste
  * none, but copy K*P values per image for F*K*P multiply-adds: measured,
  * about 20/F of the work.  Direct tiles are the default unless they lose,
  * or the kernel is too large for a tile's packed rows (PACK_MOST). */
@@ -128,7 +128,7 @@ static void emit_taps(Emitter *E, const Tile *g)
     sb_init(&s);
     for (long t = 0; t < g->taps; t++)
         sb_printf(&s, "%s%ld", t ? ", " : "", t / g->kw * g->dh * g->wp + t % g->kw * g->dw);
-    out(E, "static const long taps[%ld] = {%s};", g->taps, s.data);
+    emit_out(E, "static const long taps[%ld] = {%s};", g->taps, s.data);
     sb_free(&s);
 }
 
@@ -136,19 +136,19 @@ static void emit_taps(Emitter *E, const Tile *g)
  * tiles read past the last plane zeroed. */
 static void emit_pad_input(Emitter *E, const Tile *g)
 {
-    out(E, "float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
+    emit_out(E, "float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
     if (g->hp == g->h && g->wp == g->w) {
-        out(E, "memcpy(xp, x + (size_t)i * %ld, sizeof(float) * %ld);", g->in_size, g->in_size);
+        emit_out(E, "memcpy(xp, x + (size_t)i * %ld, sizeof(float) * %ld);", g->in_size, g->in_size);
         if (g->xslack)
-            out(E, "memset(xp + %ld, 0, sizeof(float) * %ld);", g->in_size, g->xslack);
+            emit_out(E, "memset(xp + %ld, 0, sizeof(float) * %ld);", g->in_size, g->xslack);
         return;
     }
-    out(E, "memset(xp, 0, sizeof(float) * %ld);", g->c * g->plane + g->xslack);
-    out(E, "for (long c = 0; c < %ld; c++)", g->c);
-    out(E, "    for (long r = 0; r < %ld; r++)", g->h);
-    out(E, "        memcpy(xp + (c * %ld + r + %ld) * %ld + %ld, x + (size_t)i * %ld + (c * %ld + r) * %ld,",
+    emit_out(E, "memset(xp, 0, sizeof(float) * %ld);", g->c * g->plane + g->xslack);
+    emit_out(E, "for (long c = 0; c < %ld; c++)", g->c);
+    emit_out(E, "    for (long r = 0; r < %ld; r++)", g->h);
+    emit_out(E, "        memcpy(xp + (c * %ld + r + %ld) * %ld + %ld, x + (size_t)i * %ld + (c * %ld + r) * %ld,",
         g->hp, g->pt, g->wp, g->pl, g->in_size, g->h, g->w);
-    out(E, "               sizeof(float) * %ld);", g->w);
+    emit_out(E, "               sizeof(float) * %ld);", g->w);
 }
 
 static void emit_compaction(Emitter *E, const LayerPlan *lp, const Tile *g);
@@ -167,12 +167,12 @@ typedef struct {
 
 static void emit_packed_tiles(Emitter *E, const Tile *g, long per, const Packing *k)
 {
-    out(E, "const cnn_tile_conv tc = {.in = %s, .in_stride = %ld, .nin = %ld, .kh = %ld, .kw = %ld,", k->in, k->stride,
+    emit_out(E, "const cnn_tile_conv tc = {.in = %s, .in_stride = %ld, .nin = %ld, .kh = %ld, .kw = %ld,", k->in, k->stride,
         k->nin, g->kh, g->kw);
-    out(E, "                          .row_step = %ld, .dw = %ld, .flipped = %d, .w = w, .w_out = %ld, .w_in = %ld,",
+    emit_out(E, "                          .row_step = %ld, .dw = %ld, .flipped = %d, .w = w, .w_out = %ld, .w_in = %ld,",
         g->dh * g->wp, g->dw, k->flipped, k->w_out, k->w_in);
-    out(E, "                          .nout = %ld, .out = %s, .out_stride = %ld};", k->nout, k->out, k->out_stride);
-    out(E, "cnn_kernels_best()->conv_tiles(&tc, task * %ld, end);", per);
+    emit_out(E, "                          .nout = %ld, .out = %s, .out_stride = %ld};", k->nout, k->out, k->out_stride);
+    emit_out(E, "cnn_kernels_best()->conv_tiles(&tc, task * %ld, end);", per);
 }
 
 void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp)
@@ -183,34 +183,34 @@ void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp)
     long tasks = (blocks + per - 1) / per;
     Packing k = {"xp", g.c, g.plane, false, g.f, g.c * g.taps, g.taps, "yq", g.nq24};
     emit_weighted_forward_head(E, lp);
-    out(E, "PARALLEL_FOR");
-    open_block(E, "for (int i = 0; i < n; i++)");
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
     emit_pad_input(E, &g);
-    close_block(E);
-    out(E, "/* %ld tasks per image, each %ld tiles of 24 positions for every 4 filters */", tasks, per);
-    out(E, "PARALLEL_FOR2");
-    open_block(E, "for (int i = 0; i < n; i++)");
-    open_block(E, "for (long task = 0; task < %ld; task++)", tasks);
-    out(E, "const float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
-    out(E, "float *yq = m->flat + (size_t)i * %ld + %ld;   /* rows of width %ld */", E->flat_elems, g.xregion, g.wp);
-    out(E, "long end = task * %ld + %ld < %ld ? task * %ld + %ld : %ld;", per, per, blocks, per, per, blocks);
+    emit_close_block(E);
+    emit_out(E, "/* %ld tasks per image, each %ld tiles of 24 positions for every 4 filters */", tasks, per);
+    emit_out(E, "PARALLEL_FOR2");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_open_block(E, "for (long task = 0; task < %ld; task++)", tasks);
+    emit_out(E, "const float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
+    emit_out(E, "float *yq = m->flat + (size_t)i * %ld + %ld;   /* rows of width %ld */", E->flat_elems, g.xregion, g.wp);
+    emit_out(E, "long end = task * %ld + %ld < %ld ? task * %ld + %ld : %ld;", per, per, blocks, per, per, blocks);
     emit_packed_tiles(E, &g, per, &k);
-    close_block(E);
-    close_block(E);
+    emit_close_block(E);
+    emit_close_block(E);
     emit_compaction(E, lp, &g);
 }
 
 /* The output rows cut back to the image, with bias and activation. */
 static void emit_compaction(Emitter *E, const LayerPlan *lp, const Tile *g)
 {
-    out(E, "PARALLEL_FOR");
-    open_block(E, "for (int i = 0; i < n; i++)");
-    out(E, "const float *yq = m->flat + (size_t)i * %ld + %ld;", E->flat_elems, g->xregion);
-    open_block(E, "for (long f = 0; f < %ld; f++)", g->f);
-    out(E, "const float *yr = yq + f * %ld;", g->nq24);
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_out(E, "const float *yq = m->flat + (size_t)i * %ld + %ld;", E->flat_elems, g->xregion);
+    emit_open_block(E, "for (long f = 0; f < %ld; f++)", g->f);
+    emit_out(E, "const float *yr = yq + f * %ld;", g->nq24);
     emit_output_rows(E, lp, "yr", g->wp);
-    close_block(E);
-    close_block(E);
+    emit_close_block(E);
+    emit_close_block(E);
     if (lp->node->act == ACT_SOFTMAX)
         emit_softmax_forward(E, "y", g->f, g->oh * g->ow);
 }
@@ -220,13 +220,13 @@ static void emit_compaction(Emitter *E, const LayerPlan *lp, const Tile *g)
 static void emit_backward_planes(Emitter *E, const Tile *g)
 {
     emit_pad_input(E, g);
-    out(E, "float *dq = xp + %ld;", g->xregion);
-    out(E, "memset(dq, 0, sizeof(float) * %ld);", g->f4 * g->bstride);
-    out(E, "for (long f = 0; f < %ld; f++)", g->f);
-    out(E, "    for (long r = 0; r < %ld; r++)", g->oh);
-    out(E, "        memcpy(dq + f * %ld + %ld + r * %ld, dy + (size_t)i * %ld + (f * %ld + r) * %ld,", g->bstride,
+    emit_out(E, "float *dq = xp + %ld;", g->xregion);
+    emit_out(E, "memset(dq, 0, sizeof(float) * %ld);", g->f4 * g->bstride);
+    emit_out(E, "for (long f = 0; f < %ld; f++)", g->f);
+    emit_out(E, "    for (long r = 0; r < %ld; r++)", g->oh);
+    emit_out(E, "        memcpy(dq + f * %ld + %ld + r * %ld, dy + (size_t)i * %ld + (f * %ld + r) * %ld,", g->bstride,
         g->span, g->wp, g->out_size, g->oh, g->ow);
-    out(E, "               sizeof(float) * %ld);", g->ow);
+    emit_out(E, "               sizeof(float) * %ld);", g->ow);
 }
 
 /* dL/dW (and dL/db): each block of 4 filters is one thread's.  The sums
@@ -237,37 +237,37 @@ static void emit_weight_grads(Emitter *E, const LayerPlan *lp, const Tile *g)
     long ct = g->c * g->taps, chunk = 65536 / E->flat_elems;
     if (chunk < 1)
         chunk = 1;
-    out(E, "PARALLEL_FOR");
-    open_block(E, "for (long fb = 0; fb < %ld; fb++)", g->f4 / 4);
-    open_block(E, "for (int i0 = 0; i0 < n; i0 += %ld)", chunk);
-    out(E, "const float *xp = m->flat + (size_t)i0 * %ld;", E->flat_elems);
-    out(E, "const float *dq = xp + %ld + fb * %ld + %ld;", g->xregion, 4 * g->bstride, g->span);
-    out(E, "const long images = n - i0 < %ld ? n - i0 : %ld;", chunk, chunk);
-    out(E, "const cnn_kernels *kernels = cnn_kernels_best();");
-    open_block(E, "for (long u = 0; u < %ld; u += 3)", ct);
-    out(E, "/* the (channel, tap) pairs u, u+1, u+2 (the last one repeated at the end) */");
-    out(E, "const long u1 = u + 1 < %ld ? u + 1 : u, u2 = u + 2 < %ld ? u + 2 : u1;", ct, ct);
-    out(E, "float s[12] = {0};");
-    out(E, "kernels->dw_tile(dq, %ld, xp + u / %ld * %ld + taps[u %% %ld], xp + u1 / %ld * %ld + taps[u1 %% %ld],",
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (long fb = 0; fb < %ld; fb++)", g->f4 / 4);
+    emit_open_block(E, "for (int i0 = 0; i0 < n; i0 += %ld)", chunk);
+    emit_out(E, "const float *xp = m->flat + (size_t)i0 * %ld;", E->flat_elems);
+    emit_out(E, "const float *dq = xp + %ld + fb * %ld + %ld;", g->xregion, 4 * g->bstride, g->span);
+    emit_out(E, "const long images = n - i0 < %ld ? n - i0 : %ld;", chunk, chunk);
+    emit_out(E, "const cnn_kernels *kernels = cnn_kernels_best();");
+    emit_open_block(E, "for (long u = 0; u < %ld; u += 3)", ct);
+    emit_out(E, "/* the (channel, tap) pairs u, u+1, u+2 (the last one repeated at the end) */");
+    emit_out(E, "const long u1 = u + 1 < %ld ? u + 1 : u, u2 = u + 2 < %ld ? u + 2 : u1;", ct, ct);
+    emit_out(E, "float s[12] = {0};");
+    emit_out(E, "kernels->dw_tile(dq, %ld, xp + u / %ld * %ld + taps[u %% %ld], xp + u1 / %ld * %ld + taps[u1 %% %ld],",
         g->bstride, g->taps, g->plane, g->taps, g->taps, g->plane, g->taps);
-    out(E, "                 xp + u2 / %ld * %ld + taps[u2 %% %ld], %ld, images, %ld, s);", g->taps, g->plane, g->taps,
+    emit_out(E, "                 xp + u2 / %ld * %ld + taps[u2 %% %ld], %ld, images, %ld, s);", g->taps, g->plane, g->taps,
         round_up(g->nq, 8) / 8, E->flat_elems);
-    out(E, "for (long j = 0; j < 4 && fb * 4 + j < %ld; j++)", g->f);
-    out(E, "    for (long k = 0; k < 3 && u + k < %ld; k++)", ct);
-    out(E, "        dw[(fb * 4 + j) * %ld + u + k] += s[j * 3 + k];", ct);
-    close_block(E);
+    emit_out(E, "for (long j = 0; j < 4 && fb * 4 + j < %ld; j++)", g->f);
+    emit_out(E, "    for (long k = 0; k < 3 && u + k < %ld; k++)", ct);
+    emit_out(E, "        dw[(fb * 4 + j) * %ld + u + k] += s[j * 3 + k];", ct);
+    emit_close_block(E);
     if (lp->b_off >= 0) {
-        out(E, "float *db = m->grads + %ld;", lp->b_off);
-        open_block(E, "for (long j = 0; j < 4 && fb * 4 + j < %ld; j++)", g->f);
-        out(E, "float sum = 0.0f;");
-        out(E, "for (long im = 0; im < images; im++)");
-        out(E, "    for (long q = 0; q < %ld; q++)", g->nq);
-        out(E, "        sum += dq[im * %ld + j * %ld + q];", E->flat_elems, g->bstride);
-        out(E, "db[fb * 4 + j] += sum;");
-        close_block(E);
+        emit_out(E, "float *db = m->grads + %ld;", lp->b_off);
+        emit_open_block(E, "for (long j = 0; j < 4 && fb * 4 + j < %ld; j++)", g->f);
+        emit_out(E, "float sum = 0.0f;");
+        emit_out(E, "for (long im = 0; im < images; im++)");
+        emit_out(E, "    for (long q = 0; q < %ld; q++)", g->nq);
+        emit_out(E, "        sum += dq[im * %ld + j * %ld + q];", E->flat_elems, g->bstride);
+        emit_out(E, "db[fb * 4 + j] += sum;");
+        emit_close_block(E);
     }
-    close_block(E);
-    close_block(E);
+    emit_close_block(E);
+    emit_close_block(E);
 }
 
 /* dL/dx: dxp[c][p] = sum over filters f and taps t of w[f][c][t] *
@@ -278,27 +278,27 @@ static void emit_input_grads(Emitter *E, const Tile *g)
     long blocks = g->np24 / TILE_Q, per = tiles_per_task(g->f, g->span, blocks);
     long tasks = (blocks + per - 1) / per;
     Packing k = {"dq", g->f, g->bstride, true, g->c, g->taps, g->c * g->taps, "dxp", g->np24};
-    out(E, "if (!dx)");
-    out(E, "    return;");
-    out(E, "PARALLEL_FOR2");
-    open_block(E, "for (int i = 0; i < n; i++)");
-    open_block(E, "for (long task = 0; task < %ld; task++)", tasks);
-    out(E, "float *dxp = m->flat + (size_t)i * %ld;", E->flat_elems);
-    out(E, "const float *dq = dxp + %ld;", g->xregion);
-    out(E, "long end = task * %ld + %ld < %ld ? task * %ld + %ld : %ld;", per, per, blocks, per, per, blocks);
+    emit_out(E, "if (!dx)");
+    emit_out(E, "    return;");
+    emit_out(E, "PARALLEL_FOR2");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_open_block(E, "for (long task = 0; task < %ld; task++)", tasks);
+    emit_out(E, "float *dxp = m->flat + (size_t)i * %ld;", E->flat_elems);
+    emit_out(E, "const float *dq = dxp + %ld;", g->xregion);
+    emit_out(E, "long end = task * %ld + %ld < %ld ? task * %ld + %ld : %ld;", per, per, blocks, per, per, blocks);
     emit_packed_tiles(E, g, per, &k);
-    close_block(E);
-    close_block(E);
-    out(E, "PARALLEL_FOR");
-    open_block(E, "for (int i = 0; i < n; i++)");
-    out(E, "const float *dxp = m->flat + (size_t)i * %ld;", E->flat_elems);
-    out(E, "float *dxi = dx + (size_t)i * %ld;", g->in_size);
-    out(E, "for (long c = 0; c < %ld; c++)", g->c);
-    out(E, "    for (long r = 0; r < %ld; r++)", g->h);
-    out(E, "        for (long o = 0; o < %ld; o++)", g->w);
-    out(E, "            dxi[(c * %ld + r) * %ld + o] += dxp[c * %ld + (r + %ld) * %ld + o + %ld];", g->h, g->w,
+    emit_close_block(E);
+    emit_close_block(E);
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_out(E, "const float *dxp = m->flat + (size_t)i * %ld;", E->flat_elems);
+    emit_out(E, "float *dxi = dx + (size_t)i * %ld;", g->in_size);
+    emit_out(E, "for (long c = 0; c < %ld; c++)", g->c);
+    emit_out(E, "    for (long r = 0; r < %ld; r++)", g->h);
+    emit_out(E, "        for (long o = 0; o < %ld; o++)", g->w);
+    emit_out(E, "            dxi[(c * %ld + r) * %ld + o] += dxp[c * %ld + (r + %ld) * %ld + o + %ld];", g->h, g->w,
         g->np24, g->pt, g->wp, g->pl);
-    close_block(E);
+    emit_close_block(E);
 }
 
 void emit_tile_conv_backward(Emitter *E, const LayerPlan *lp)
@@ -306,10 +306,10 @@ void emit_tile_conv_backward(Emitter *E, const LayerPlan *lp)
     Tile g = tile_of(lp->node);
     emit_taps(E, &g);
     emit_weighted_backward_head(E, lp);
-    out(E, "PARALLEL_FOR");
-    open_block(E, "for (int i = 0; i < n; i++)");
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
     emit_backward_planes(E, &g);
-    close_block(E);
+    emit_close_block(E);
     emit_weight_grads(E, lp, &g);
     emit_input_grads(E, &g);
 }

@@ -1,7 +1,7 @@
-/* emit.c - the C backend's frame: the memory plan, the model struct, the
+/* emit/emit.c - the C backend's frame: the memory plan, the model struct, the
  * public API (SPEC section 3), the pass drivers, the loss and the
  * descriptor the runtime's driver uses.  The kernels of each layer kind are
- * in emit_conv.c and emit_layers.c.
+ * in emit/conv.c and emit/layers.c.
  *
  * The generated code keeps one arena per model: parameters, gradients,
  * optimizer state, batchnorm state and statistics, and per-image
@@ -43,7 +43,7 @@ static void vout(Emitter *E, const char *fmt, va_list ap)
     va_end(again);
 }
 
-void out(Emitter *E, const char *fmt, ...)
+void emit_out(Emitter *E, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -53,7 +53,7 @@ void out(Emitter *E, const char *fmt, ...)
     sb_puts(E->out, "\n");
 }
 
-void open_block(Emitter *E, const char *fmt, ...)
+void emit_open_block(Emitter *E, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -63,36 +63,36 @@ void open_block(Emitter *E, const char *fmt, ...)
     E->indent++;
 }
 
-void open_scope(Emitter *E)
+void emit_open_scope(Emitter *E)
 {
-    out(E, "{");
+    emit_out(E, "{");
     E->indent++;
 }
 
-void blank(Emitter *E)
+void emit_blank(Emitter *E)
 {
     sb_puts(E->out, "\n");
 }
 
-void close_block(Emitter *E)
+void emit_close_block(Emitter *E)
 {
     E->indent--;
-    out(E, "}");
+    emit_out(E, "}");
 }
 
 /* ---- buffers ---- */
 
-const Node *in_node(const Emitter *E, const LayerPlan *lp, int k)
+const Node *emit_in_node(const Emitter *E, const LayerPlan *lp, int k)
 {
     return E->net->nodes[lp->node->inputs[k]];
 }
 
-long in_elems(const Emitter *E, const LayerPlan *lp, int k)
+long emit_in_elems(const Emitter *E, const LayerPlan *lp, int k)
 {
-    return (long)in_node(E, lp, k)->out_elems;
+    return (long)emit_in_node(E, lp, k)->out_elems;
 }
 
-const char *in_ptr(Emitter *E, const LayerPlan *lp, int k)
+const char *emit_in_ptr(Emitter *E, const LayerPlan *lp, int k)
 {
     static char buf[64];
     int id = lp->node->inputs[k];
@@ -102,7 +102,7 @@ const char *in_ptr(Emitter *E, const LayerPlan *lp, int k)
     return buf;
 }
 
-const char *in_grad_ptr(Emitter *E, const LayerPlan *lp, int k)
+const char *emit_in_grad_ptr(Emitter *E, const LayerPlan *lp, int k)
 {
     static char buf[64];
     int id = lp->node->inputs[k];
@@ -112,7 +112,7 @@ const char *in_grad_ptr(Emitter *E, const LayerPlan *lp, int k)
     return buf;
 }
 
-const char *out_ptr(Emitter *E, const LayerPlan *lp)
+const char *emit_out_ptr(Emitter *E, const LayerPlan *lp)
 {
     static char buf[64];
     (void)E;
@@ -120,7 +120,7 @@ const char *out_ptr(Emitter *E, const LayerPlan *lp)
     return buf;
 }
 
-const char *out_grad_ptr(Emitter *E, const LayerPlan *lp)
+const char *emit_out_grad_ptr(Emitter *E, const LayerPlan *lp)
 {
     static char buf[64];
     (void)E;
@@ -128,7 +128,7 @@ const char *out_grad_ptr(Emitter *E, const LayerPlan *lp)
     return buf;
 }
 
-const char *flt(double v)
+const char *emit_flt(double v)
 {
     static char buf[8][40];
     static int k;
@@ -147,20 +147,20 @@ void emit_act_forward(Emitter *E, ActKind act, double alpha, const char *y, cons
     switch (act) {
     case ACT_NONE:
     case ACT_LINEAR:
-    case ACT_SOFTMAX:   /* over channels: emitted by the layer, see emit_layers.c */
+    case ACT_SOFTMAX:   /* over channels: emitted by the layer, see emit/layers.c */
         return;
     case ACT_RELU:
-        out(E, "for (long p = 0; p < %s; p++) %s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;", count, y, y, y);
+        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;", count, y, y, y);
         return;
     case ACT_LEAKY:
-        out(E, "for (long p = 0; p < %s; p++) %s[p] = %s[p] > 0.0f ? %s[p] : %s * %s[p];", count, y, y,
-            y, flt(alpha), y);
+        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] = %s[p] > 0.0f ? %s[p] : %s * %s[p];", count, y, y,
+            y, emit_flt(alpha), y);
         return;
     case ACT_SIGMOID:
-        out(E, "for (long p = 0; p < %s; p++) %s[p] = 1.0f / (1.0f + expf(-%s[p]));", count, y, y);
+        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] = 1.0f / (1.0f + expf(-%s[p]));", count, y, y);
         return;
     case ACT_TANH:
-        out(E, "for (long p = 0; p < %s; p++) %s[p] = tanhf(%s[p]);", count, y, y);
+        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] = tanhf(%s[p]);", count, y, y);
         return;
     }
 }
@@ -176,16 +176,16 @@ void emit_act_backward(Emitter *E, ActKind act, double alpha, const char *y, con
     case ACT_SOFTMAX:
         return;
     case ACT_RELU:   /* selects, not branches: those vectorise into masked stores, 3x slower */
-        out(E, "for (long p = 0; p < %s; p++) %s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;", count, dy, y, dy);
+        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;", count, dy, y, dy);
         return;
     case ACT_LEAKY:
-        out(E, "for (long p = 0; p < %s; p++) %s[p] *= %s[p] > 0.0f ? 1.0f : %s;", count, dy, y, flt(alpha));
+        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] *= %s[p] > 0.0f ? 1.0f : %s;", count, dy, y, emit_flt(alpha));
         return;
     case ACT_SIGMOID:
-        out(E, "for (long p = 0; p < %s; p++) %s[p] *= %s[p] * (1.0f - %s[p]);", count, dy, y, y);
+        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] *= %s[p] * (1.0f - %s[p]);", count, dy, y, y);
         return;
     case ACT_TANH:
-        out(E, "for (long p = 0; p < %s; p++) %s[p] *= 1.0f - %s[p] * %s[p];", count, dy, y, y);
+        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] *= 1.0f - %s[p] * %s[p];", count, dy, y, y);
         return;
     }
 }
@@ -204,29 +204,29 @@ void emit_trailing_act_backward(Emitter *E, const Node *n)
         return;
     }
     snprintf(count, sizeof count, "%lld", (long long)n->out_elems);
-    out(E, "PARALLEL_FOR");
-    open_block(E, "for (int i = 0; i < n; i++)");
-    out(E, "const float *yi = y + (size_t)i * %s;", count);
-    out(E, "float *dyi = dy + (size_t)i * %s;", count);
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_out(E, "const float *yi = y + (size_t)i * %s;", count);
+    emit_out(E, "float *dyi = dy + (size_t)i * %s;", count);
     emit_act_backward(E, n->act, n->act_alpha, "yi", "dyi", count);
-    close_block(E);
+    emit_close_block(E);
 }
 
 void emit_weighted_forward_head(Emitter *E, const LayerPlan *lp)
 {
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "float *y = %s;", out_ptr(E, lp));
-    out(E, "const float *w = m->params + %ld;", lp->w_off);
+    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    emit_out(E, "const float *w = m->params + %ld;", lp->w_off);
     if (lp->b_off >= 0)
-        out(E, "const float *b = m->params + %ld;", lp->b_off);
+        emit_out(E, "const float *b = m->params + %ld;", lp->b_off);
 }
 
 void emit_output_rows(Emitter *E, const LayerPlan *lp, const char *rows, long width)
 {
     const Node *n = lp->node;
     long oh = (long)n->out.h, ow = (long)n->out.w;
-    out(E, "float *yf = y + (size_t)i * %lld + f * %ld;", (long long)n->out_elems, oh * ow);
-    out(E, "cnn_kernels_best()->rows_out(%s, %ld, %ld, %ld, %s, %d, yf);", rows, width, oh, ow,
+    emit_out(E, "float *yf = y + (size_t)i * %lld + f * %ld;", (long long)n->out_elems, oh * ow);
+    emit_out(E, "cnn_kernels_best()->rows_out(%s, %ld, %ld, %ld, %s, %d, yf);", rows, width, oh, ow,
         lp->b_off >= 0 ? "b[f]" : "0.0f", n->act == ACT_RELU);
     char count[32];
     snprintf(count, sizeof count, "%ld", oh * ow);
@@ -236,13 +236,13 @@ void emit_output_rows(Emitter *E, const LayerPlan *lp, const char *rows, long wi
 
 void emit_weighted_backward_head(Emitter *E, const LayerPlan *lp)
 {
-    out(E, "const float *x = %s;", in_ptr(E, lp, 0));
-    out(E, "const float *y = %s;", out_ptr(E, lp));
-    out(E, "float *dy = %s;", out_grad_ptr(E, lp));
-    out(E, "float *dx = %s;", in_grad_ptr(E, lp, 0));
-    out(E, "const float *w = m->params + %ld;", lp->w_off);
-    out(E, "float *dw = m->grads + %ld;", lp->w_off);
-    out(E, "(void)y;");
+    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "const float *y = %s;", emit_out_ptr(E, lp));
+    emit_out(E, "float *dy = %s;", emit_out_grad_ptr(E, lp));
+    emit_out(E, "float *dx = %s;", emit_in_grad_ptr(E, lp, 0));
+    emit_out(E, "const float *w = m->params + %ld;", lp->w_off);
+    emit_out(E, "float *dw = m->grads + %ld;", lp->w_off);
+    emit_out(E, "(void)y;");
     emit_trailing_act_backward(E, lp->node);
 }
 
@@ -423,63 +423,63 @@ static void emit_blas_serial(Emitter *E);
 static void emit_prologue(Emitter *E)
 {
     const char *P = E->opt->prefix;
-    out(E, "/* %s.c - generated by cnnc %s from %s; do not edit.", P, CNNC_VERSION, E->net->files[0]);
-    out(E, " * Every size is a constant; kernel loops of up to %ld iterations are unrolled. */",
+    emit_out(E, "/* %s.c - generated by cnnc %s from %s; do not edit.", P, CNNC_VERSION, E->net->files[0]);
+    emit_out(E, " * Every size is a constant; kernel loops of up to %ld iterations are unrolled. */",
         E->opt->unroll);
-    out(E, "#include <math.h>");
-    out(E, "#include <stdlib.h>");
-    out(E, "#include <string.h>");
-    blank(E);
+    emit_out(E, "#include <math.h>");
+    emit_out(E, "#include <stdlib.h>");
+    emit_out(E, "#include <string.h>");
+    emit_blank(E);
     if (E->opt->blas)
-        out(E, "#include <cblas.h>");
-    out(E, "#include \"%s\"", E->opt->header_name);
-    blank(E);
+        emit_out(E, "#include <cblas.h>");
+    emit_out(E, "#include \"%s\"", E->opt->header_name);
+    emit_blank(E);
     if (E->opt->blas)
         emit_blas_serial(E);
-    out(E, "/* In ISO C mode (-std=c99) GCC does not fuse a*b+c into one FMA instruction;");
-    out(E, " * clang does within an expression.  Fused, the kernels run up to 25%% faster. */");
-    out(E, "#if defined(__GNUC__) && !defined(__clang__)");
-    out(E, "#pragma GCC optimize(\"fp-contract=fast\")");
-    out(E, "#endif");
-    blank(E);
-    out(E, "#ifdef _OPENMP");
-    out(E, "#include <omp.h>");
-    out(E, "/* Loops run in parallel when the layer has work enough for it (par, set");
-    out(E, " * at the top of each layer's function): waking threads for a few");
-    out(E, " * microseconds of work costs more than it saves. */");
-    out(E, "#define PARALLEL_FOR _Pragma(\"omp parallel for schedule(static) if(par)\")");
-    out(E, "#define PARALLEL_FOR2 _Pragma(\"omp parallel for collapse(2) schedule(static) if(par)\")");
-    out(E, "#else");
-    out(E, "#define PARALLEL_FOR");
-    out(E, "#define PARALLEL_FOR2");
-    out(E, "#endif");
-    blank(E);
-    open_block(E, "struct %s", P);
-    out(E, "int max_batch;");
-    out(E, "int training;          /* batch statistics and dropout on */");
-    out(E, "int loss_fused;        /* the loss gave dL/dlogits: skip softmax backward */");
-    out(E, "long step;             /* optimizer steps so far */");
-    out(E, "cnn_rng rng;           /* dropout */");
-    out(E, "const float *x;        /* the batch being run */");
-    out(E, "float *dx;             /* where dL/dx goes, or NULL */");
-    out(E, "float *params;         /* %ld */", E->num_params);
-    out(E, "float *grads, *opt1, *opt2;");
-    out(E, "float *state;          /* %ld: batchnorm running mean and variance */", E->num_state);
-    out(E, "float *stats;          /* %ld: batchnorm batch mean and 1/std */", E->num_stats);
-    out(E, "float *act, *dact;     /* per image: %ld and %ld (buffers shared by", E->act_elems, E->grad_elems);
-    out(E, "                          tensors whose lifetimes do not overlap) */");
-    out(E, "float *mask;           /* %ld per image: dropout */", E->mask_elems);
-    out(E, "float *flat;           /* %ld per image: convolution scratch */", E->flat_elems);
-    out(E, "cnn_team team[3];      /* the threads of forward, train step, backward */");
+    emit_out(E, "/* In ISO C mode (-std=c99) GCC does not fuse a*b+c into one FMA instruction;");
+    emit_out(E, " * clang does within an expression.  Fused, the kernels run up to 25%% faster. */");
+    emit_out(E, "#if defined(__GNUC__) && !defined(__clang__)");
+    emit_out(E, "#pragma GCC optimize(\"fp-contract=fast\")");
+    emit_out(E, "#endif");
+    emit_blank(E);
+    emit_out(E, "#ifdef _OPENMP");
+    emit_out(E, "#include <omp.h>");
+    emit_out(E, "/* Loops run in parallel when the layer has work enough for it (par, set");
+    emit_out(E, " * at the top of each layer's function): waking threads for a few");
+    emit_out(E, " * microseconds of work costs more than it saves. */");
+    emit_out(E, "#define PARALLEL_FOR _Pragma(\"omp parallel for schedule(static) if(par)\")");
+    emit_out(E, "#define PARALLEL_FOR2 _Pragma(\"omp parallel for collapse(2) schedule(static) if(par)\")");
+    emit_out(E, "#else");
+    emit_out(E, "#define PARALLEL_FOR");
+    emit_out(E, "#define PARALLEL_FOR2");
+    emit_out(E, "#endif");
+    emit_blank(E);
+    emit_open_block(E, "struct %s", P);
+    emit_out(E, "int max_batch;");
+    emit_out(E, "int training;          /* batch statistics and dropout on */");
+    emit_out(E, "int loss_fused;        /* the loss gave dL/dlogits: skip softmax backward */");
+    emit_out(E, "long step;             /* optimizer steps so far */");
+    emit_out(E, "cnn_rng rng;           /* dropout */");
+    emit_out(E, "const float *x;        /* the batch being run */");
+    emit_out(E, "float *dx;             /* where dL/dx goes, or NULL */");
+    emit_out(E, "float *params;         /* %ld */", E->num_params);
+    emit_out(E, "float *grads, *opt1, *opt2;");
+    emit_out(E, "float *state;          /* %ld: batchnorm running mean and variance */", E->num_state);
+    emit_out(E, "float *stats;          /* %ld: batchnorm batch mean and 1/std */", E->num_stats);
+    emit_out(E, "float *act, *dact;     /* per image: %ld and %ld (buffers shared by", E->act_elems, E->grad_elems);
+    emit_out(E, "                          tensors whose lifetimes do not overlap) */");
+    emit_out(E, "float *mask;           /* %ld per image: dropout */", E->mask_elems);
+    emit_out(E, "float *flat;           /* %ld per image: convolution scratch */", E->flat_elems);
+    emit_out(E, "cnn_team team[3];      /* the threads of forward, train step, backward */");
     if (E->col_elems)
-        out(E, "float *col;            /* %ld: im2col columns */", E->col_elems);
+        emit_out(E, "float *col;            /* %ld: im2col columns */", E->col_elems);
     E->indent--;
-    out(E, "};");
-    blank(E);
-    out(E, "#define ACT(off) (m->act + (size_t)(off) * (size_t)m->max_batch)");
-    out(E, "#define DACT(off) (m->dact + (size_t)(off) * (size_t)m->max_batch)");
-    out(E, "#define MASK(off) (m->mask + (size_t)(off) * (size_t)m->max_batch)");
-    blank(E);
+    emit_out(E, "};");
+    emit_blank(E);
+    emit_out(E, "#define ACT(off) (m->act + (size_t)(off) * (size_t)m->max_batch)");
+    emit_out(E, "#define DACT(off) (m->dact + (size_t)(off) * (size_t)m->max_batch)");
+    emit_out(E, "#define MASK(off) (m->mask + (size_t)(off) * (size_t)m->max_batch)");
+    emit_blank(E);
 }
 
 /* The comment above each layer's functions: what it is and its shapes. */
@@ -489,7 +489,7 @@ static void layer_comment(Emitter *E, const LayerPlan *lp)
     StrBuf opts;
     sb_init(&opts);
     report_options(n, &opts);
-    out(E, "/* %s: %s%s%s, %s -> %s, %lld parameters */", n->name, n->kind_name,
+    emit_out(E, "/* %s: %s%s%s, %s -> %s, %lld parameters */", n->name, n->kind_name,
         opts.len ? " " : "", opts.len ? opts.data : "", shape_str(n->in_shape), shape_str(n->out),
         (long long)n->params);
     sb_free(&opts);
@@ -526,10 +526,10 @@ static void declare_par(Emitter *E, const Node *n)
     for (int k = 0; k < n->ninputs; k++)
         work += (long long)E->net->nodes[n->inputs[k]]->out_elems;
     if (work >= PAR_WORK)
-        out(E, "const int par = 1;");
+        emit_out(E, "const int par = 1;");
     else
-        out(E, "const int par = n >= %lld;", (PAR_WORK + work - 1) / work);
-    out(E, "(void)par;");
+        emit_out(E, "const int par = n >= %lld;", (PAR_WORK + work - 1) / work);
+    emit_out(E, "(void)par;");
 }
 
 static void emit_layer_functions(Emitter *E)
@@ -539,18 +539,18 @@ static void emit_layer_functions(Emitter *E)
         const LayerPlan *lp = &E->plan[i];
         Kernels k = kernels_of(E, lp->node);
         layer_comment(E, lp);
-        open_block(E, "static void %s_forward(%s *m, int n)", lp->cname, P);
+        emit_open_block(E, "static void %s_forward(%s *m, int n)", lp->cname, P);
         declare_par(E, lp->node);
         k.forward(E, lp);
-        close_block(E);
-        blank(E);
+        emit_close_block(E);
+        emit_blank(E);
         if (!E->train)
             continue;
-        open_block(E, "static void %s_backward(%s *m, int n)", lp->cname, P);
+        emit_open_block(E, "static void %s_backward(%s *m, int n)", lp->cname, P);
         declare_par(E, lp->node);
         k.backward(E, lp);
-        close_block(E);
-        blank(E);
+        emit_close_block(E);
+        emit_blank(E);
     }
 }
 
@@ -563,25 +563,25 @@ static void report_grads(Emitter *E, const LayerPlan *lp)
     long off = lp->w_off >= 0 ? lp->w_off : lp->b_off;
     long size = (lp->w_off >= 0 ? lp->w_size : 0) + (lp->b_off >= 0 ? lp->b_size : 0);
     if (off >= 0 && size > 0)
-        out(E, "if (m->training) cnn_dist_grads_ready(m->grads, %ld, %ld);", off, size);
+        emit_out(E, "if (m->training) cnn_dist_grads_ready(m->grads, %ld, %ld);", off, size);
 }
 
 static void emit_passes(Emitter *E)
 {
     const char *P = E->opt->prefix;
-    open_block(E, "static void forward_pass(%s *m, int n)", P);
+    emit_open_block(E, "static void forward_pass(%s *m, int n)", P);
     for (int i = 1; i < E->net->nnodes; i++)
-        out(E, "%s_forward(m, n);", E->plan[i].cname);
-    close_block(E);
-    blank(E);
+        emit_out(E, "%s_forward(m, n);", E->plan[i].cname);
+    emit_close_block(E);
+    emit_blank(E);
     if (!E->train)
         return;
-    out(E, "/* Gradients accumulate into the inputs' buffers, which may hold another");
-    out(E, " * gradient until then (they share memory): each is cleared just before");
-    out(E, " * its last reader's backward, the first to write it. */");
-    open_block(E, "static void backward_pass(%s *m, int n)", P);
-    out(E, "const int par = n >= 8;   /* for clearing large buffers */");
-    out(E, "(void)par;");
+    emit_out(E, "/* Gradients accumulate into the inputs' buffers, which may hold another");
+    emit_out(E, " * gradient until then (they share memory): each is cleared just before");
+    emit_out(E, " * its last reader's backward, the first to write it. */");
+    emit_open_block(E, "static void backward_pass(%s *m, int n)", P);
+    emit_out(E, "const int par = n >= 8;   /* for clearing large buffers */");
+    emit_out(E, "(void)par;");
     for (int i = E->net->nnodes - 1; i >= 1; i--) {
         const Node *node = E->net->nodes[i];
         for (int k = 0; k < node->ninputs; k++) {
@@ -593,20 +593,20 @@ static void emit_passes(Emitter *E)
                 continue;
             const Node *in = E->net->nodes[j];
             if (in->out_elems < 4096) {
-                out(E, "memset(DACT(%ld), 0, sizeof(float) * (size_t)n * %lld);   /* d %s */", E->plan[j].grad_off,
+                emit_out(E, "memset(DACT(%ld), 0, sizeof(float) * (size_t)n * %lld);   /* d %s */", E->plan[j].grad_off,
                     (long long)in->out_elems, in->name);
                 continue;
             }
-            out(E, "PARALLEL_FOR   /* d %s */", in->name);
-            out(E, "for (int i = 0; i < n; i++)");
-            out(E, "    memset(DACT(%ld) + (size_t)i * %lld, 0, sizeof(float) * %lld);", E->plan[j].grad_off,
+            emit_out(E, "PARALLEL_FOR   /* d %s */", in->name);
+            emit_out(E, "for (int i = 0; i < n; i++)");
+            emit_out(E, "    memset(DACT(%ld) + (size_t)i * %lld, 0, sizeof(float) * %lld);", E->plan[j].grad_off,
                 (long long)in->out_elems, (long long)in->out_elems);
         }
-        out(E, "%s_backward(m, n);", E->plan[i].cname);
+        emit_out(E, "%s_backward(m, n);", E->plan[i].cname);
         report_grads(E, &E->plan[i]);
     }
-    close_block(E);
-    blank(E);
+    emit_close_block(E);
+    emit_blank(E);
 }
 
 
@@ -614,14 +614,14 @@ static void emit_passes(Emitter *E)
 void emit_weight_accessors(Emitter *E)
 {
     const char *P = E->opt->prefix;
-    open_block(E, "float *%s_params(%s *m)", P, P);
-    out(E, "return m->params;");
-    close_block(E);
-    blank(E);
-    open_block(E, "float *%s_state(%s *m)", P, P);
-    out(E, "return m->state;");
-    close_block(E);
-    blank(E);
+    emit_open_block(E, "float *%s_params(%s *m)", P, P);
+    emit_out(E, "return m->params;");
+    emit_close_block(E);
+    emit_blank(E);
+    emit_open_block(E, "float *%s_state(%s *m)", P, P);
+    emit_out(E, "return m->state;");
+    emit_close_block(E);
+    emit_blank(E);
 }
 
 static void emit_lifecycle(Emitter *E)
@@ -629,75 +629,75 @@ static void emit_lifecycle(Emitter *E)
     const char *P = E->opt->prefix;
     long np = E->num_params, mb_fixed = np * (E->train ? 4 : 1) + E->num_state + E->num_stats + E->col_elems;
     long per_image = E->act_elems + E->grad_elems + (E->train ? E->mask_elems : 0) + E->flat_elems;
-    open_block(E, "%s *%s_new(int max_batch)", P, P);
-    out(E, "if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(float) - %ldu) / %ldu)", mb_fixed,
+    emit_open_block(E, "%s *%s_new(int max_batch)", P, P);
+    emit_out(E, "if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(float) - %ldu) / %ldu)", mb_fixed,
         per_image > 0 ? per_image : 1);
-    out(E, "    return NULL;");
-    out(E, "%s *m = calloc(1, sizeof *m);", P);
-    out(E, "float *arena = calloc(%ldu + (size_t)%ldu * (size_t)max_batch, sizeof(float));", mb_fixed + 1,
+    emit_out(E, "    return NULL;");
+    emit_out(E, "%s *m = calloc(1, sizeof *m);", P);
+    emit_out(E, "float *arena = calloc(%ldu + (size_t)%ldu * (size_t)max_batch, sizeof(float));", mb_fixed + 1,
         per_image);
-    open_block(E, "if (!m || !arena)");
-    out(E, "free(m);");
-    out(E, "free(arena);");
-    out(E, "return NULL;");
-    close_block(E);
-    out(E, "m->max_batch = max_batch;");
-    out(E, "m->params = arena;");
+    emit_open_block(E, "if (!m || !arena)");
+    emit_out(E, "free(m);");
+    emit_out(E, "free(arena);");
+    emit_out(E, "return NULL;");
+    emit_close_block(E);
+    emit_out(E, "m->max_batch = max_batch;");
+    emit_out(E, "m->params = arena;");
     if (E->train) {
-        out(E, "m->grads = m->params + %ld;", np);
-        out(E, "m->opt1 = m->grads + %ld;", np);
-        out(E, "m->opt2 = m->opt1 + %ld;", np);
-        out(E, "m->state = m->opt2 + %ld;", np);
+        emit_out(E, "m->grads = m->params + %ld;", np);
+        emit_out(E, "m->opt1 = m->grads + %ld;", np);
+        emit_out(E, "m->opt2 = m->opt1 + %ld;", np);
+        emit_out(E, "m->state = m->opt2 + %ld;", np);
     } else {
-        out(E, "m->state = m->params + %ld;", np);
+        emit_out(E, "m->state = m->params + %ld;", np);
     }
-    out(E, "m->stats = m->state + %ld;", E->num_state);
+    emit_out(E, "m->stats = m->state + %ld;", E->num_state);
     if (E->col_elems) {
-        out(E, "m->col = m->stats + %ld;", E->num_stats);
-        out(E, "m->act = m->col + %ld;", E->col_elems);
+        emit_out(E, "m->col = m->stats + %ld;", E->num_stats);
+        emit_out(E, "m->act = m->col + %ld;", E->col_elems);
     } else {
-        out(E, "m->act = m->stats + %ld;", E->num_stats);
+        emit_out(E, "m->act = m->stats + %ld;", E->num_stats);
     }
     if (E->train) {
-        out(E, "m->dact = m->act + (size_t)%ld * (size_t)max_batch;", E->act_elems);
-        out(E, "m->mask = m->dact + (size_t)%ld * (size_t)max_batch;", E->grad_elems);
-        out(E, "m->flat = m->mask + (size_t)%ld * (size_t)max_batch;", E->mask_elems);
+        emit_out(E, "m->dact = m->act + (size_t)%ld * (size_t)max_batch;", E->act_elems);
+        emit_out(E, "m->mask = m->dact + (size_t)%ld * (size_t)max_batch;", E->grad_elems);
+        emit_out(E, "m->flat = m->mask + (size_t)%ld * (size_t)max_batch;", E->mask_elems);
     } else {
-        out(E, "m->flat = m->act + (size_t)%ld * (size_t)max_batch;", E->act_elems);
+        emit_out(E, "m->flat = m->act + (size_t)%ld * (size_t)max_batch;", E->act_elems);
     }
-    out(E, "%s_init(m, 0);", P);
-    out(E, "return m;");
-    close_block(E);
-    blank(E);
-    open_block(E, "void %s_free(%s *m)", P, P);
-    out(E, "if (m)");
-    out(E, "    free(m->params);");
-    out(E, "free(m);");
-    close_block(E);
-    blank(E);
+    emit_out(E, "%s_init(m, 0);", P);
+    emit_out(E, "return m;");
+    emit_close_block(E);
+    emit_blank(E);
+    emit_open_block(E, "void %s_free(%s *m)", P, P);
+    emit_out(E, "if (m)");
+    emit_out(E, "    free(m->params);");
+    emit_out(E, "free(m);");
+    emit_close_block(E);
+    emit_blank(E);
     emit_weight_accessors(E);
     if (E->train) {
-        open_block(E, "float *%s_grads(%s *m)", P, P);
-        out(E, "return m->grads;");
-        close_block(E);
-        blank(E);
+        emit_open_block(E, "float *%s_grads(%s *m)", P, P);
+        emit_out(E, "return m->grads;");
+        emit_close_block(E);
+        emit_blank(E);
     }
 }
 
 static void emit_init(Emitter *E)
 {
     const char *P = E->opt->prefix;
-    open_block(E, "void %s_init(%s *m, uint64_t seed)", P, P);
-    out(E, "cnn_rng r;");
-    out(E, "cnn_rng_seed(&r, seed);");
+    emit_open_block(E, "void %s_init(%s *m, uint64_t seed)", P, P);
+    emit_out(E, "cnn_rng r;");
+    emit_out(E, "cnn_rng_seed(&r, seed);");
     for (int i = 1; i < E->net->nnodes; i++) {
         const LayerPlan *lp = &E->plan[i];
         const Node *n = lp->node;
         if (n->op == OP_BATCHNORM) {
-            out(E, "cnn_fill(m->params + %ld, %ld, 1.0f);   /* %s.weight */", lp->w_off, lp->w_size, n->name);
-            out(E, "cnn_fill(m->params + %ld, %ld, 0.0f);   /* %s.bias */", lp->b_off, lp->b_size, n->name);
-            out(E, "cnn_fill(m->state + %ld, %ld, 0.0f);    /* %s.running_mean */", lp->rm_off, lp->w_size, n->name);
-            out(E, "cnn_fill(m->state + %ld, %ld, 1.0f);    /* %s.running_var */", lp->rv_off, lp->w_size, n->name);
+            emit_out(E, "cnn_fill(m->params + %ld, %ld, 1.0f);   /* %s.weight */", lp->w_off, lp->w_size, n->name);
+            emit_out(E, "cnn_fill(m->params + %ld, %ld, 0.0f);   /* %s.bias */", lp->b_off, lp->b_size, n->name);
+            emit_out(E, "cnn_fill(m->state + %ld, %ld, 0.0f);    /* %s.running_mean */", lp->rm_off, lp->w_size, n->name);
+            emit_out(E, "cnn_fill(m->state + %ld, %ld, 1.0f);    /* %s.running_var */", lp->rv_off, lp->w_size, n->name);
             continue;
         }
         if (lp->w_off < 0)
@@ -714,21 +714,21 @@ static void emit_init(Emitter *E)
             fan_out = (long)(n->in_shape.c / n->groups * n->kh * n->kw);
         }
         if (lp->he_init)
-            out(E, "cnn_init_he(m->params + %ld, %ld, %ld, &r);   /* %s.weight */", lp->w_off, lp->w_size,
+            emit_out(E, "cnn_init_he(m->params + %ld, %ld, %ld, &r);   /* %s.weight */", lp->w_off, lp->w_size,
                 fan_in, n->name);
         else
-            out(E, "cnn_init_glorot(m->params + %ld, %ld, %ld, %ld, &r);   /* %s.weight */", lp->w_off,
+            emit_out(E, "cnn_init_glorot(m->params + %ld, %ld, %ld, %ld, &r);   /* %s.weight */", lp->w_off,
                 lp->w_size, fan_in, fan_out, n->name);
         if (lp->b_off >= 0)
-            out(E, "cnn_init_bias(m->params + %ld, %ld, %ld, &r);   /* %s.bias */", lp->b_off, lp->b_size,
+            emit_out(E, "cnn_init_bias(m->params + %ld, %ld, %ld, &r);   /* %s.bias */", lp->b_off, lp->b_size,
                 fan_in, n->name);
     }
     if (E->train)
-        out(E, "memset(m->opt1, 0, sizeof(float) * 2 * %ldu);", E->num_params);
-    out(E, "m->step = 0;");
-    out(E, "cnn_rng_seed(&m->rng, seed ^ 0x9e3779b97f4a7c15u);");
-    close_block(E);
-    blank(E);
+        emit_out(E, "memset(m->opt1, 0, sizeof(float) * 2 * %ldu);", E->num_params);
+    emit_out(E, "m->step = 0;");
+    emit_out(E, "cnn_rng_seed(&m->rng, seed ^ 0x9e3779b97f4a7c15u);");
+    emit_close_block(E);
+    emit_blank(E);
 }
 
 
@@ -785,47 +785,47 @@ static void free_tensors(TensorInfo *t, int count)
 static void emit_tensors(Emitter *E, const TensorInfo *t, int count)
 {
     const char *P = E->opt->prefix;
-    open_block(E, "static const cnn_tensor %s_tensors[] =", P);
+    emit_open_block(E, "static const cnn_tensor %s_tensors[] =", P);
     for (int i = 0; i < count; i++) {
         StrBuf dims;
         sb_init(&dims);
         for (int d = 0; d < t[i].ndim; d++)
             sb_printf(&dims, "%s%lld", d ? ", " : "", (long long)t[i].shape[d]);
-        out(E, "{\"%s\", %d, {%s}, %ld, %d},", t[i].name, t[i].ndim, dims.data ? dims.data : "0",
+        emit_out(E, "{\"%s\", %d, {%s}, %ld, %d},", t[i].name, t[i].ndim, dims.data ? dims.data : "0",
             t[i].offset, t[i].in_state);
         sb_free(&dims);
     }
     if (count == 0)
-        out(E, "{\"\", 0, {0}, 0, 0}");
+        emit_out(E, "{\"\", 0, {0}, 0, 0}");
     E->indent--;
-    out(E, "};");
-    out(E, "enum { NUM_TENSORS = %d };", count);
-    blank(E);
+    emit_out(E, "};");
+    emit_out(E, "enum { NUM_TENSORS = %d };", count);
+    emit_blank(E);
     if (E->opt->embed) {
-        out(E, "/* The weights are compiled in: nothing to load, and no file I/O. */");
-        open_block(E, "int %s_load(%s *m, const char *path)", P, P);
-        out(E, "(void)m;");
-        out(E, "(void)path;");
-        out(E, "return -1;");
-        close_block(E);
-        blank(E);
-        open_block(E, "int %s_save(const %s *m, const char *path)", P, P);
-        out(E, "(void)m;");
-        out(E, "(void)path;");
-        out(E, "return -1;");
-        close_block(E);
-        blank(E);
+        emit_out(E, "/* The weights are compiled in: nothing to load, and no file I/O. */");
+        emit_open_block(E, "int %s_load(%s *m, const char *path)", P, P);
+        emit_out(E, "(void)m;");
+        emit_out(E, "(void)path;");
+        emit_out(E, "return -1;");
+        emit_close_block(E);
+        emit_blank(E);
+        emit_open_block(E, "int %s_save(const %s *m, const char *path)", P, P);
+        emit_out(E, "(void)m;");
+        emit_out(E, "(void)path;");
+        emit_out(E, "return -1;");
+        emit_close_block(E);
+        emit_blank(E);
         return;
     }
-    open_block(E, "int %s_load(%s *m, const char *path)", P, P);
-    out(E, "return cnn_load_tensors(path, %s_tensors, NUM_TENSORS, m->params, %ldu, m->state, %ldu);", P,
+    emit_open_block(E, "int %s_load(%s *m, const char *path)", P, P);
+    emit_out(E, "return cnn_load_tensors(path, %s_tensors, NUM_TENSORS, m->params, %ldu, m->state, %ldu);", P,
         E->num_params, E->num_state);
-    close_block(E);
-    blank(E);
-    open_block(E, "int %s_save(const %s *m, const char *path)", P, P);
-    out(E, "return cnn_save_tensors(path, %s_tensors, NUM_TENSORS, m->params, m->state);", P);
-    close_block(E);
-    blank(E);
+    emit_close_block(E);
+    emit_blank(E);
+    emit_open_block(E, "int %s_save(const %s *m, const char *path)", P, P);
+    emit_out(E, "return cnn_save_tensors(path, %s_tensors, NUM_TENSORS, m->params, m->state);", P);
+    emit_close_block(E);
+    emit_blank(E);
 }
 
 /* Each entry point runs with the team cnn_team_start picks (runtime/team.c:
@@ -834,26 +834,26 @@ static void emit_tensors(Emitter *E, const TensorInfo *t, int count)
 static void emit_team(Emitter *E)
 {
     const char *P = E->opt->prefix;
-    out(E, "enum { TEAM_FORWARD, TEAM_TRAIN, TEAM_BACKWARD };");
-    out(E, "#ifdef _OPENMP");
-    out(E, "/* The threads this call runs with; returns the caller's count. */");
-    open_block(E, "static int team_start(%s *m, int kind, int n)", P);
-    out(E, "int all = omp_get_max_threads(), team = cnn_team_start(&m->team[kind], all, n);");
-    out(E, "if (team != all)");
-    out(E, "    omp_set_num_threads(team);");
-    out(E, "return all;");
-    close_block(E);
-    blank(E);
-    open_block(E, "static void team_end(%s *m, int kind, int all, int n)", P);
-    out(E, "cnn_team_end(&m->team[kind], n);");
-    out(E, "if (omp_get_max_threads() != all)");
-    out(E, "    omp_set_num_threads(all);");
-    close_block(E);
-    out(E, "#else");
-    out(E, "#define team_start(m, kind, n) 1");
-    out(E, "#define team_end(m, kind, all, n) ((void)(all))");
-    out(E, "#endif");
-    blank(E);
+    emit_out(E, "enum { TEAM_FORWARD, TEAM_TRAIN, TEAM_BACKWARD };");
+    emit_out(E, "#ifdef _OPENMP");
+    emit_out(E, "/* The threads this call runs with; returns the caller's count. */");
+    emit_open_block(E, "static int team_start(%s *m, int kind, int n)", P);
+    emit_out(E, "int all = omp_get_max_threads(), team = cnn_team_start(&m->team[kind], all, n);");
+    emit_out(E, "if (team != all)");
+    emit_out(E, "    omp_set_num_threads(team);");
+    emit_out(E, "return all;");
+    emit_close_block(E);
+    emit_blank(E);
+    emit_open_block(E, "static void team_end(%s *m, int kind, int all, int n)", P);
+    emit_out(E, "cnn_team_end(&m->team[kind], n);");
+    emit_out(E, "if (omp_get_max_threads() != all)");
+    emit_out(E, "    omp_set_num_threads(all);");
+    emit_close_block(E);
+    emit_out(E, "#else");
+    emit_out(E, "#define team_start(m, kind, n) 1");
+    emit_out(E, "#define team_end(m, kind, all, n) ((void)(all))");
+    emit_out(E, "#endif");
+    emit_blank(E);
 }
 
 /* --blas: the products run inside OpenMP's parallel loops, a cblas_sgemm
@@ -862,24 +862,24 @@ static void emit_team(Emitter *E)
  * symbol, other CBLAS libraries still link (and are left as they are). */
 static void emit_blas_serial(Emitter *E)
 {
-    out(E, "#if defined(_OPENMP) && defined(__GNUC__) && defined(__ELF__)");
-    out(E, "extern void openblas_set_num_threads(int) __attribute__((weak));");
-    out(E, "extern int openblas_get_num_threads(void) __attribute__((weak));");
-    out(E, "/* OpenBLAS to one thread for this call; returns its count before. */");
-    open_block(E, "static int blas_serial_begin(void)");
-    out(E, "if (!openblas_set_num_threads || !openblas_get_num_threads)");
-    out(E, "    return 1;");
-    out(E, "int was = openblas_get_num_threads();");
-    out(E, "if (was != 1)");
-    out(E, "    openblas_set_num_threads(1);");
-    out(E, "return was;");
-    close_block(E);
-    out(E, "#define blas_serial_end(was) ((was) != 1 ? openblas_set_num_threads(was) : (void)0)");
-    out(E, "#else");
-    out(E, "#define blas_serial_begin() 1");
-    out(E, "#define blas_serial_end(was) ((void)(was))");
-    out(E, "#endif");
-    blank(E);
+    emit_out(E, "#if defined(_OPENMP) && defined(__GNUC__) && defined(__ELF__)");
+    emit_out(E, "extern void openblas_set_num_threads(int) __attribute__((weak));");
+    emit_out(E, "extern int openblas_get_num_threads(void) __attribute__((weak));");
+    emit_out(E, "/* OpenBLAS to one thread for this call; returns its count before. */");
+    emit_open_block(E, "static int blas_serial_begin(void)");
+    emit_out(E, "if (!openblas_set_num_threads || !openblas_get_num_threads)");
+    emit_out(E, "    return 1;");
+    emit_out(E, "int was = openblas_get_num_threads();");
+    emit_out(E, "if (was != 1)");
+    emit_out(E, "    openblas_set_num_threads(1);");
+    emit_out(E, "return was;");
+    emit_close_block(E);
+    emit_out(E, "#define blas_serial_end(was) ((was) != 1 ? openblas_set_num_threads(was) : (void)0)");
+    emit_out(E, "#else");
+    emit_out(E, "#define blas_serial_begin() 1");
+    emit_out(E, "#define blas_serial_end(was) ((void)(was))");
+    emit_out(E, "#endif");
+    emit_blank(E);
 }
 
 /* The public NAME: the static NAME_call (args ARGS) between team_start and
@@ -889,18 +889,18 @@ static void emit_timed(Emitter *E, const char *ret, const char *name, const char
 {
     const char *P = E->opt->prefix;
     bool value = strcmp(ret, "void") != 0;
-    open_block(E, "%s %s_%s(%s *m, %s)", ret, P, name, P, params);
-    out(E, "const int all = team_start(m, %s, n);", kind);
+    emit_open_block(E, "%s %s_%s(%s *m, %s)", ret, P, name, P, params);
+    emit_out(E, "const int all = team_start(m, %s, n);", kind);
     if (E->opt->blas)
-        out(E, "const int blas_threads = blas_serial_begin();");
-    out(E, "%s%s_call(m, %s);", value ? "const float r = " : "", name, args);
+        emit_out(E, "const int blas_threads = blas_serial_begin();");
+    emit_out(E, "%s%s_call(m, %s);", value ? "const float r = " : "", name, args);
     if (E->opt->blas)
-        out(E, "blas_serial_end(blas_threads);");
-    out(E, "team_end(m, %s, all, n);", kind);
+        emit_out(E, "blas_serial_end(blas_threads);");
+    emit_out(E, "team_end(m, %s, all, n);", kind);
     if (value)
-        out(E, "return r;");
-    close_block(E);
-    blank(E);
+        emit_out(E, "return r;");
+    emit_close_block(E);
+    emit_blank(E);
 }
 
 static void emit_forward_api(Emitter *E)
@@ -908,18 +908,18 @@ static void emit_forward_api(Emitter *E)
     const char *P = E->opt->prefix, *U = E->upper;
     const LayerPlan *last = &E->plan[E->net->output];
     emit_team(E);
-    out(E, "/* Inference runs in chunks of max_batch images. */");
-    open_block(E, "static void forward_call(%s *m, const float *x, float *y, int n)", P);
-    out(E, "m->training = 0;");
-    open_block(E, "for (int done = 0; done < n; done += m->max_batch)");
-    out(E, "int k = n - done < m->max_batch ? n - done : m->max_batch;");
-    out(E, "m->x = x + (size_t)done * %s_IN_SIZE;", U);
-    out(E, "forward_pass(m, k);");
-    out(E, "memcpy(y + (size_t)done * %s_OUT_SIZE, ACT(%ld), sizeof(float) * (size_t)k * %s_OUT_SIZE);", U,
+    emit_out(E, "/* Inference runs in chunks of max_batch images. */");
+    emit_open_block(E, "static void forward_call(%s *m, const float *x, float *y, int n)", P);
+    emit_out(E, "m->training = 0;");
+    emit_open_block(E, "for (int done = 0; done < n; done += m->max_batch)");
+    emit_out(E, "int k = n - done < m->max_batch ? n - done : m->max_batch;");
+    emit_out(E, "m->x = x + (size_t)done * %s_IN_SIZE;", U);
+    emit_out(E, "forward_pass(m, k);");
+    emit_out(E, "memcpy(y + (size_t)done * %s_OUT_SIZE, ACT(%ld), sizeof(float) * (size_t)k * %s_OUT_SIZE);", U,
         last->act_off, U);
-    close_block(E);
-    close_block(E);
-    blank(E);
+    emit_close_block(E);
+    emit_close_block(E);
+    emit_blank(E);
     emit_timed(E, "void", "forward", "const float *x, float *y, int n", "x, y, n", "TEAM_FORWARD");
 }
 
@@ -931,52 +931,52 @@ static void emit_loss(Emitter *E)
     const LayerPlan *last = &E->plan[E->net->output];
     const Node *ln = last->node;
     long long hw = ln->out.h * ln->out.w, classes = ln->out.c;
-    out(E, "/* %s over %lld classes at each of %lld output pixels. */",
+    emit_out(E, "/* %s over %lld classes at each of %lld output pixels. */",
         ends_in_softmax(E->net) ? "Softmax cross-entropy" : "Mean squared error against one-hot labels",
         classes, hw);
-    open_block(E, "static float loss_and_grad(%s *m, const int *labels, int n)", P);
-    out(E, "const float *y = ACT(%ld);", last->act_off);
-    out(E, "float *dy = DACT(%ld);", last->grad_off);
-    out(E, "double total = 0.0;");
+    emit_open_block(E, "static float loss_and_grad(%s *m, const int *labels, int n)", P);
+    emit_out(E, "const float *y = ACT(%ld);", last->act_off);
+    emit_out(E, "float *dy = DACT(%ld);", last->grad_off);
+    emit_out(E, "double total = 0.0;");
     if (ends_in_softmax(E->net)) {
-        out(E, "const float scale = 1.0f / ((float)cnn_dist_batch(n) * %lld.0f);   /* global batch */", hw);
-        open_block(E, "for (int i = 0; i < n; i++)");
-        open_block(E, "for (int p = 0; p < %lld; p++)", hw);
-        out(E, "int label = labels[(size_t)i * %lld + p];", hw);
-        out(E, "if (label < 0 || label >= %lld)", classes);
-        out(E, "    return NAN;");
-        out(E, "const float *yp = y + (size_t)i * %s_OUT_SIZE + p;", U);
-        out(E, "float *dp = dy + (size_t)i * %s_OUT_SIZE + p;", U);
+        emit_out(E, "const float scale = 1.0f / ((float)cnn_dist_batch(n) * %lld.0f);   /* global batch */", hw);
+        emit_open_block(E, "for (int i = 0; i < n; i++)");
+        emit_open_block(E, "for (int p = 0; p < %lld; p++)", hw);
+        emit_out(E, "int label = labels[(size_t)i * %lld + p];", hw);
+        emit_out(E, "if (label < 0 || label >= %lld)", classes);
+        emit_out(E, "    return NAN;");
+        emit_out(E, "const float *yp = y + (size_t)i * %s_OUT_SIZE + p;", U);
+        emit_out(E, "float *dp = dy + (size_t)i * %s_OUT_SIZE + p;", U);
         /* Clamped as "< 1e-30f ? 1e-30f : y" so that a NaN compares false
          * and reaches the loss: the driver's divergence stop needs it. */
-        out(E, "float py = yp[(size_t)label * %lld];", hw);
-        out(E, "total -= log(py < 1e-30f ? 1e-30f : py);");
-        out(E, "for (int c = 0; c < %lld; c++)", classes);
-        out(E, "    dp[(size_t)c * %lld] = (yp[(size_t)c * %lld] - (c == label)) * scale;", hw, hw);
-        close_block(E);
-        close_block(E);
-        out(E, "m->loss_fused = 1;");
-        out(E, "return (float)(total / ((double)n * %lld));", hw);
+        emit_out(E, "float py = yp[(size_t)label * %lld];", hw);
+        emit_out(E, "total -= log(py < 1e-30f ? 1e-30f : py);");
+        emit_out(E, "for (int c = 0; c < %lld; c++)", classes);
+        emit_out(E, "    dp[(size_t)c * %lld] = (yp[(size_t)c * %lld] - (c == label)) * scale;", hw, hw);
+        emit_close_block(E);
+        emit_close_block(E);
+        emit_out(E, "m->loss_fused = 1;");
+        emit_out(E, "return (float)(total / ((double)n * %lld));", hw);
     } else {
-        out(E, "const float scale = 2.0f / ((float)cnn_dist_batch(n) * %s_OUT_SIZE);   /* global batch */", U);
-        open_block(E, "for (int i = 0; i < n; i++)");
-        open_block(E, "for (int p = 0; p < %lld; p++)", hw);
-        out(E, "int label = labels[(size_t)i * %lld + p];", hw);
-        out(E, "if (label < 0 || label >= %lld)", classes);
-        out(E, "    return NAN;");
-        open_block(E, "for (int c = 0; c < %lld; c++)", classes);
-        out(E, "size_t at = (size_t)i * %s_OUT_SIZE + (size_t)c * %lld + p;", U, hw);
-        out(E, "float d = y[at] - (c == label);");
-        out(E, "total += (double)d * d;");
-        out(E, "dy[at] = d * scale;");
-        close_block(E);
-        close_block(E);
-        close_block(E);
-        out(E, "m->loss_fused = 0;");
-        out(E, "return (float)(total / ((double)n * %s_OUT_SIZE));", U);
+        emit_out(E, "const float scale = 2.0f / ((float)cnn_dist_batch(n) * %s_OUT_SIZE);   /* global batch */", U);
+        emit_open_block(E, "for (int i = 0; i < n; i++)");
+        emit_open_block(E, "for (int p = 0; p < %lld; p++)", hw);
+        emit_out(E, "int label = labels[(size_t)i * %lld + p];", hw);
+        emit_out(E, "if (label < 0 || label >= %lld)", classes);
+        emit_out(E, "    return NAN;");
+        emit_open_block(E, "for (int c = 0; c < %lld; c++)", classes);
+        emit_out(E, "size_t at = (size_t)i * %s_OUT_SIZE + (size_t)c * %lld + p;", U, hw);
+        emit_out(E, "float d = y[at] - (c == label);");
+        emit_out(E, "total += (double)d * d;");
+        emit_out(E, "dy[at] = d * scale;");
+        emit_close_block(E);
+        emit_close_block(E);
+        emit_close_block(E);
+        emit_out(E, "m->loss_fused = 0;");
+        emit_out(E, "return (float)(total / ((double)n * %s_OUT_SIZE));", U);
     }
-    close_block(E);
-    blank(E);
+    emit_close_block(E);
+    emit_blank(E);
 }
 
 static void emit_train_api(Emitter *E)
@@ -984,44 +984,44 @@ static void emit_train_api(Emitter *E)
     const char *P = E->opt->prefix, *U = E->upper;
     const LayerPlan *last = &E->plan[E->net->output];
     emit_loss(E);
-    open_block(E, "static float train_step_call(%s *m, const float *x, const int *labels, int n, const cnn_optim *opt)", P);
-    out(E, "if (n < 1 || n > m->max_batch)");
-    out(E, "    return NAN;");
-    out(E, "m->training = 1;");
-    out(E, "m->x = x;");
-    out(E, "m->dx = NULL;");
-    out(E, "forward_pass(m, n);");
-    out(E, "float loss = loss_and_grad(m, labels, n);");
-    out(E, "if (!isfinite(loss))");
-    out(E, "    return loss;   /* a bad label or a diverged net: change nothing */");
-    out(E, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
-    out(E, "backward_pass(m, n);");
-    out(E, "cnn_dist_grads_wait(m->grads, %ldu);   /* summed over the ranks */", E->num_params);
-    out(E, "m->step++;");
-    out(E, "cnn_optim_update(opt, opt->lr, m->step, m->params, m->grads, m->opt1, m->opt2, %ldu);", E->num_params);
-    out(E, "return loss;");
-    close_block(E);
-    blank(E);
+    emit_open_block(E, "static float train_step_call(%s *m, const float *x, const int *labels, int n, const cnn_optim *opt)", P);
+    emit_out(E, "if (n < 1 || n > m->max_batch)");
+    emit_out(E, "    return NAN;");
+    emit_out(E, "m->training = 1;");
+    emit_out(E, "m->x = x;");
+    emit_out(E, "m->dx = NULL;");
+    emit_out(E, "forward_pass(m, n);");
+    emit_out(E, "float loss = loss_and_grad(m, labels, n);");
+    emit_out(E, "if (!isfinite(loss))");
+    emit_out(E, "    return loss;   /* a bad label or a diverged net: change nothing */");
+    emit_out(E, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
+    emit_out(E, "backward_pass(m, n);");
+    emit_out(E, "cnn_dist_grads_wait(m->grads, %ldu);   /* summed over the ranks */", E->num_params);
+    emit_out(E, "m->step++;");
+    emit_out(E, "cnn_optim_update(opt, opt->lr, m->step, m->params, m->grads, m->opt1, m->opt2, %ldu);", E->num_params);
+    emit_out(E, "return loss;");
+    emit_close_block(E);
+    emit_blank(E);
     emit_timed(E, "float", "train_step", "const float *x, const int *labels, int n, const cnn_optim *opt",
                "x, labels, n, opt", "TEAM_TRAIN");
-    open_block(E, "static void backward_call(%s *m, const float *x, const float *dy, float *dx, int n)", P);
-    out(E, "m->training = 0;");
-    out(E, "m->loss_fused = 0;");
-    out(E, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
-    open_block(E, "for (int done = 0; done < n; done += m->max_batch)");
-    out(E, "int k = n - done < m->max_batch ? n - done : m->max_batch;");
-    out(E, "m->x = x + (size_t)done * %s_IN_SIZE;", U);
-    out(E, "m->dx = dx ? dx + (size_t)done * %s_IN_SIZE : NULL;", U);
-    out(E, "if (m->dx)");
-    out(E, "    memset(m->dx, 0, sizeof(float) * (size_t)k * %s_IN_SIZE);", U);
-    out(E, "forward_pass(m, k);");
-    out(E, "memcpy(DACT(%ld), dy + (size_t)done * %s_OUT_SIZE, sizeof(float) * (size_t)k * %s_OUT_SIZE);",
+    emit_open_block(E, "static void backward_call(%s *m, const float *x, const float *dy, float *dx, int n)", P);
+    emit_out(E, "m->training = 0;");
+    emit_out(E, "m->loss_fused = 0;");
+    emit_out(E, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
+    emit_open_block(E, "for (int done = 0; done < n; done += m->max_batch)");
+    emit_out(E, "int k = n - done < m->max_batch ? n - done : m->max_batch;");
+    emit_out(E, "m->x = x + (size_t)done * %s_IN_SIZE;", U);
+    emit_out(E, "m->dx = dx ? dx + (size_t)done * %s_IN_SIZE : NULL;", U);
+    emit_out(E, "if (m->dx)");
+    emit_out(E, "    memset(m->dx, 0, sizeof(float) * (size_t)k * %s_IN_SIZE);", U);
+    emit_out(E, "forward_pass(m, k);");
+    emit_out(E, "memcpy(DACT(%ld), dy + (size_t)done * %s_OUT_SIZE, sizeof(float) * (size_t)k * %s_OUT_SIZE);",
         last->grad_off, U, U);
-    out(E, "backward_pass(m, k);");
-    close_block(E);
-    out(E, "m->dx = NULL;");
-    close_block(E);
-    blank(E);
+    emit_out(E, "backward_pass(m, k);");
+    emit_close_block(E);
+    emit_out(E, "m->dx = NULL;");
+    emit_close_block(E);
+    emit_blank(E);
     emit_timed(E, "void", "backward", "const float *x, const float *dy, float *dx, int n", "x, dy, dx, n",
                "TEAM_BACKWARD");
 }
@@ -1031,28 +1031,28 @@ static void emit_train_api(Emitter *E)
 static void emit_descriptor(Emitter *E, const char *report_text)
 {
     const char *P = E->opt->prefix, *U = E->upper;
-    out(E, "static void *d_new(int b) { return %s_new(b); }", P);
-    out(E, "static void d_free(void *m) { %s_free(m); }", P);
-    out(E, "static void d_init(void *m, uint64_t s) { %s_init(m, s); }", P);
-    out(E, "static int d_load(void *m, const char *p) { return %s_load(m, p); }", P);
-    out(E, "static int d_save(const void *m, const char *p) { return %s_save(m, p); }", P);
-    out(E, "static void d_forward(void *m, const float *x, float *y, int n) { %s_forward(m, x, y, n); }", P);
-    out(E, "static float *d_params(void *m) { return %s_params(m); }", P);
-    out(E, "static float *d_state(void *m) { return %s_state(m); }", P);
+    emit_out(E, "static void *d_new(int b) { return %s_new(b); }", P);
+    emit_out(E, "static void d_free(void *m) { %s_free(m); }", P);
+    emit_out(E, "static void d_init(void *m, uint64_t s) { %s_init(m, s); }", P);
+    emit_out(E, "static int d_load(void *m, const char *p) { return %s_load(m, p); }", P);
+    emit_out(E, "static int d_save(const void *m, const char *p) { return %s_save(m, p); }", P);
+    emit_out(E, "static void d_forward(void *m, const float *x, float *y, int n) { %s_forward(m, x, y, n); }", P);
+    emit_out(E, "static float *d_params(void *m) { return %s_params(m); }", P);
+    emit_out(E, "static float *d_state(void *m) { return %s_state(m); }", P);
     if (E->train) {
-        out(E, "static float d_train(void *m, const float *x, const int *l, int n, const cnn_optim *o)");
-        out(E, "{");
-        out(E, "    return %s_train_step(m, x, l, n, o);", P);
-        out(E, "}");
-        out(E, "static void d_backward(void *m, const float *x, const float *dy, float *dx, int n)");
-        out(E, "{");
-        out(E, "    %s_backward(m, x, dy, dx, n);", P);
-        out(E, "}");
-        out(E, "static float *d_grads(void *m) { return %s_grads(m); }", P);
+        emit_out(E, "static float d_train(void *m, const float *x, const int *l, int n, const cnn_optim *o)");
+        emit_out(E, "{");
+        emit_out(E, "    return %s_train_step(m, x, l, n, o);", P);
+        emit_out(E, "}");
+        emit_out(E, "static void d_backward(void *m, const float *x, const float *dy, float *dx, int n)");
+        emit_out(E, "{");
+        emit_out(E, "    %s_backward(m, x, dy, dx, n);", P);
+        emit_out(E, "}");
+        emit_out(E, "static float *d_grads(void *m) { return %s_grads(m); }", P);
     }
-    blank(E);
+    emit_blank(E);
     /* One literal per line: C99 promises only 4095 characters a string. */
-    open_block(E, "static const char *const report[] =");
+    emit_open_block(E, "static const char *const report[] =");
     const char *line = report_text;
     while (*line) {
         const char *eol = strchr(line, '\n');
@@ -1068,33 +1068,33 @@ static void emit_descriptor(Emitter *E, const char *report_text)
             else
                 sb_putn(&lit, line + i, 1);
         }
-        out(E, "\"%s\",", lit.data ? lit.data : "");
+        emit_out(E, "\"%s\",", lit.data ? lit.data : "");
         sb_free(&lit);
         line += len + (eol != NULL);
     }
-    out(E, "NULL");
+    emit_out(E, "NULL");
     E->indent--;
-    out(E, "};");
-    blank(E);
-    open_block(E, "const cnn_net %s_net =", P);
-    out(E, "\"%s\",", P);
-    out(E, "%s_IN_C, %s_IN_H, %s_IN_W, %s_IN_SIZE,", U, U, U, U);
-    out(E, "%s_OUT_C, %s_OUT_H, %s_OUT_W, %s_OUT_SIZE,", U, U, U, U);
-    out(E, "%s_NUM_PARAMS, %s_NUM_STATE,", U, U);
-    out(E, "%s,", ends_in_softmax(E->net) ? "CNN_LOSS_CROSS_ENTROPY" : "CNN_LOSS_MSE");
-    out(E, "%s_tensors, NUM_TENSORS, report,", P);
-    out(E, "d_new, d_free, d_init, d_load, d_save, d_forward, d_params, d_state,");
+    emit_out(E, "};");
+    emit_blank(E);
+    emit_open_block(E, "const cnn_net %s_net =", P);
+    emit_out(E, "\"%s\",", P);
+    emit_out(E, "%s_IN_C, %s_IN_H, %s_IN_W, %s_IN_SIZE,", U, U, U, U);
+    emit_out(E, "%s_OUT_C, %s_OUT_H, %s_OUT_W, %s_OUT_SIZE,", U, U, U, U);
+    emit_out(E, "%s_NUM_PARAMS, %s_NUM_STATE,", U, U);
+    emit_out(E, "%s,", ends_in_softmax(E->net) ? "CNN_LOSS_CROSS_ENTROPY" : "CNN_LOSS_MSE");
+    emit_out(E, "%s_tensors, NUM_TENSORS, report,", P);
+    emit_out(E, "d_new, d_free, d_init, d_load, d_save, d_forward, d_params, d_state,");
     if (E->train)
-        out(E, "d_train, d_backward, d_grads,");
+        emit_out(E, "d_train, d_backward, d_grads,");
     else
-        out(E, "NULL, NULL, NULL,");
+        emit_out(E, "NULL, NULL, NULL,");
     E->indent--;
-    out(E, "};");
+    emit_out(E, "};");
     if (E->opt->emit_main) {
-        blank(E);
-        open_block(E, "int main(int argc, char **argv)");
-        out(E, "return cnn_main(&%s_net, argc, argv);", P);
-        close_block(E);
+        emit_blank(E);
+        emit_open_block(E, "int main(int argc, char **argv)");
+        emit_out(E, "return cnn_main(&%s_net, argc, argv);", P);
+        emit_close_block(E);
     }
 }
 

@@ -39,33 +39,33 @@ typedef struct {
     bool train;
 } Emitter;
 
-void out(Emitter *E, const char *fmt, ...)
+void emit_out(Emitter *E, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-void open_block(Emitter *E, const char *fmt, ...)   /* prints "... {" and indents */
+void emit_open_block(Emitter *E, const char *fmt, ...)   /* prints "... {" and indents */
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-void close_block(Emitter *E);                       /* "}" */
-void open_scope(Emitter *E);                        /* a bare "{" */
-void blank(Emitter *E);                             /* an empty line */
+void emit_close_block(Emitter *E);                       /* "}" */
+void emit_open_scope(Emitter *E);                        /* a bare "{" */
+void emit_blank(Emitter *E);                             /* an empty line */
 
 /* C expressions for the buffers of layer lp: its k-th input, its output,
  * and their gradients.  Returned strings are static: use before the next
  * call of the same function. */
-const char *in_ptr(Emitter *E, const LayerPlan *lp, int k);
-const char *in_grad_ptr(Emitter *E, const LayerPlan *lp, int k);
-const char *out_ptr(Emitter *E, const LayerPlan *lp);
-const char *out_grad_ptr(Emitter *E, const LayerPlan *lp);
-long in_elems(const Emitter *E, const LayerPlan *lp, int k);
-const Node *in_node(const Emitter *E, const LayerPlan *lp, int k);
+const char *emit_in_ptr(Emitter *E, const LayerPlan *lp, int k);
+const char *emit_in_grad_ptr(Emitter *E, const LayerPlan *lp, int k);
+const char *emit_out_ptr(Emitter *E, const LayerPlan *lp);
+const char *emit_out_grad_ptr(Emitter *E, const LayerPlan *lp);
+long emit_in_elems(const Emitter *E, const LayerPlan *lp, int k);
+const Node *emit_in_node(const Emitter *E, const LayerPlan *lp, int k);
 
 /* v as a C float literal ("2.0f", "0.1f", "1e-05f"); the result lives
  * in one of a few static buffers. */
-const char *flt(double v);
+const char *emit_flt(double v);
 
 /* The trailing activation applied in place to n floats at y, and its
  * derivative multiplied into dy, as C statements. */
@@ -92,7 +92,7 @@ void emit_weighted_backward_head(Emitter *E, const LayerPlan *lp);
 void emit_softmax_forward(Emitter *E, const char *y, long c, long hw);
 void emit_softmax_backward(Emitter *E, const char *y, const char *dy, long c, long hw, bool fusable);
 
-/* Kernels, one pair per layer kind (emit_conv.c, emit_layers.c). */
+/* Kernels, one pair per layer kind (emit/conv.c, emit/layers.c). */
 void emit_conv_forward(Emitter *E, const LayerPlan *lp);
 void emit_conv_backward(Emitter *E, const LayerPlan *lp);
 void emit_deconv_forward(Emitter *E, const LayerPlan *lp);
@@ -100,19 +100,19 @@ void emit_deconv_backward(Emitter *E, const LayerPlan *lp);
 void emit_fc_forward(Emitter *E, const LayerPlan *lp);
 void emit_fc_backward(Emitter *E, const LayerPlan *lp);
 void emit_layer_forward(Emitter *E, const LayerPlan *lp);   /* all other kinds */
-/* Convolution over flattened rows (emit_flat.c), the default when the
+/* Convolution over flattened rows (emit/flat.c), the default when the
  * stride is equal along both axes; needs flat_conv_elems() floats of
  * scratch per image. */
 bool flat_conv_ok(const Node *n);
 long flat_conv_elems(const Node *n);
 void emit_flat_conv_forward(Emitter *E, const LayerPlan *lp);
 void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp);
-/* Register-tiled convolution (emit_tile.c), the default for stride 1
+/* Register-tiled convolution (emit/tile.c), the default for stride 1
  * without groups; its kernels are the runtime's (cnn_kernels_best). */
 bool tile_conv_ok(const Node *n);
 void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp);
 void emit_tile_conv_backward(Emitter *E, const LayerPlan *lp);
-/* Column kernels (emit_cols.c): im2col of groups of images, products by
+/* Column kernels (emit/cols.c): im2col of groups of images, products by
  * the runtime's kernels; the default for the other convolutions without
  * groups.  They need cols_conv_elems() floats of m->col, whatever the batch. */
 bool cols_conv_ok(const Node *n);
@@ -121,10 +121,10 @@ void emit_cols_conv_forward(Emitter *E, const LayerPlan *lp);
 void emit_cols_conv_backward(Emitter *E, const LayerPlan *lp);
 /* Scratch per image of a convolution's tiled or flat kernel. */
 long conv_scratch_elems(const Node *n);
-/* --blas variants (emit_blas.c); emit_conv_geom declares g, the layer's
+/* --blas variants (emit/blas.c); emit_conv_geom declares g, the layer's
  * cnn_conv_geom for the runtime's im2col (one group's channels). */
 void emit_conv_geom(Emitter *E, const Node *n);
-/* Conv and fc through cblas_sgemm (emit_blas.c), for the layers lower.c
+/* Conv and fc through cblas_sgemm (emit/blas.c), for the layers lower.c
  * gives BLAS; a conv needs blas_col_elems() floats of m->col. */
 long blas_col_elems(const Node *n);
 void emit_blas_forward(Emitter *E, const LayerPlan *lp);
@@ -139,13 +139,13 @@ typedef struct {
     long offset;
     int in_state;
 } TensorInfo;
-/* --embed-weights (emit_embed.c): the weights of opt->embed as constant
+/* --embed-weights (emit/embed.c): the weights of opt->embed as constant
  * arrays (nonzero, with a message naming the file and tensor, when the
  * file is not one NAME_load would accept), and the static model that uses
  * them. */
 int emit_embedded(Emitter *E, const TensorInfo *t, int count, char *err, size_t errlen);
 void emit_static_lifecycle(Emitter *E);
-/* NAME_params and NAME_state, for both lifecycles (emit.c). */
+/* NAME_params and NAME_state, for both lifecycles (emit/emit.c). */
 void emit_weight_accessors(Emitter *E);
 
 #endif

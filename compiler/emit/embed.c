@@ -1,4 +1,4 @@
-/* emit_embed.c - `cnnc --embed-weights W`: the weights as constant arrays
+/* emit/embed.c - `cnnc --embed-weights W`: the weights as constant arrays
  * and one static model, for firmware that has neither file I/O nor
  * malloc.  The file is read at compile time with the loader the network's
  * NAME_load uses, so both accept exactly the same files. */
@@ -57,21 +57,21 @@ static int read_embedded(const Emitter *E, const TensorInfo *t, int count, float
 
 static void emit_float_array(Emitter *E, const char *decl, const float *v, long n)
 {
-    open_block(E, "%s[%ld] =", decl, n + 1);
+    emit_open_block(E, "%s[%ld] =", decl, n + 1);
     StrBuf line;
     sb_init(&line);
     for (long i = 0; i < n; i++) {
-        sb_printf(&line, "%s,%s", flt(v[i]), (i % 8 == 7 || i == n - 1) ? "" : " ");
+        sb_printf(&line, "%s,%s", emit_flt(v[i]), (i % 8 == 7 || i == n - 1) ? "" : " ");
         if (i % 8 == 7 || i == n - 1) {
-            out(E, "%s", line.data);
+            emit_out(E, "%s", line.data);
             line.len = 0;
         }
     }
     sb_free(&line);
-    out(E, "0.0f   /* so that no array is empty */");
+    emit_out(E, "0.0f   /* so that no array is empty */");
     E->indent--;
-    out(E, "};");
-    blank(E);
+    emit_out(E, "};");
+    emit_blank(E);
 }
 
 int emit_embedded(Emitter *E, const TensorInfo *t, int count, char *err, size_t errlen)
@@ -80,7 +80,7 @@ int emit_embedded(Emitter *E, const TensorInfo *t, int count, char *err, size_t 
     float *state = xcalloc((size_t)E->num_state + 1, sizeof *state);
     int rc = read_embedded(E, t, count, params, state, err, errlen);
     if (rc == 0) {
-        out(E, "/* Weights from %s. */", E->opt->embed);
+        emit_out(E, "/* Weights from %s. */", E->opt->embed);
         emit_float_array(E, "static const float weights", params, E->num_params);
         emit_float_array(E, "static const float state_values", state, E->num_state);
     }
@@ -92,37 +92,37 @@ int emit_embedded(Emitter *E, const TensorInfo *t, int count, char *err, size_t 
 void emit_static_lifecycle(Emitter *E)
 {
     const char *P = E->opt->prefix, *U = E->upper;
-    out(E, "static float scratch[%ldu + (size_t)%ld * %s_MAX_BATCH + 1];", E->num_stats + E->col_elems,
+    emit_out(E, "static float scratch[%ldu + (size_t)%ld * %s_MAX_BATCH + 1];", E->num_stats + E->col_elems,
         E->act_elems + E->flat_elems, U);
-    out(E, "static %s instance;", P);
-    out(E, "static int instance_taken;");
-    blank(E);
-    out(E, "/* The one model there is: buffers are static, weights constant. */");
-    open_block(E, "%s *%s_new(int max_batch)", P, P);
-    out(E, "if (max_batch < 1 || max_batch > %s_MAX_BATCH || instance_taken)", U);
-    out(E, "    return NULL;");
-    out(E, "instance_taken = 1;");
-    out(E, "memset(&instance, 0, sizeof instance);");
-    out(E, "instance.max_batch = max_batch;");
-    out(E, "instance.params = (float *)weights;   /* never written: no training here */");
-    out(E, "instance.state = (float *)state_values;");
-    out(E, "instance.stats = scratch;");
+    emit_out(E, "static %s instance;", P);
+    emit_out(E, "static int instance_taken;");
+    emit_blank(E);
+    emit_out(E, "/* The one model there is: buffers are static, weights constant. */");
+    emit_open_block(E, "%s *%s_new(int max_batch)", P, P);
+    emit_out(E, "if (max_batch < 1 || max_batch > %s_MAX_BATCH || instance_taken)", U);
+    emit_out(E, "    return NULL;");
+    emit_out(E, "instance_taken = 1;");
+    emit_out(E, "memset(&instance, 0, sizeof instance);");
+    emit_out(E, "instance.max_batch = max_batch;");
+    emit_out(E, "instance.params = (float *)weights;   /* never written: no training here */");
+    emit_out(E, "instance.state = (float *)state_values;");
+    emit_out(E, "instance.stats = scratch;");
     if (E->col_elems)
-        out(E, "instance.col = scratch + %ld;", E->num_stats);
-    out(E, "instance.act = scratch + %ld;", E->num_stats + E->col_elems);
-    out(E, "instance.flat = instance.act + (size_t)%ld * %s_MAX_BATCH;", E->act_elems, U);
-    out(E, "return &instance;");
-    close_block(E);
-    blank(E);
-    open_block(E, "void %s_free(%s *m)", P, P);
-    out(E, "if (m == &instance)");
-    out(E, "    instance_taken = 0;");
-    close_block(E);
-    blank(E);
+        emit_out(E, "instance.col = scratch + %ld;", E->num_stats);
+    emit_out(E, "instance.act = scratch + %ld;", E->num_stats + E->col_elems);
+    emit_out(E, "instance.flat = instance.act + (size_t)%ld * %s_MAX_BATCH;", E->act_elems, U);
+    emit_out(E, "return &instance;");
+    emit_close_block(E);
+    emit_blank(E);
+    emit_open_block(E, "void %s_free(%s *m)", P, P);
+    emit_out(E, "if (m == &instance)");
+    emit_out(E, "    instance_taken = 0;");
+    emit_close_block(E);
+    emit_blank(E);
     emit_weight_accessors(E);
-    open_block(E, "void %s_init(%s *m, uint64_t seed)   /* the weights are fixed */", P, P);
-    out(E, "(void)m;");
-    out(E, "(void)seed;");
-    close_block(E);
-    blank(E);
+    emit_open_block(E, "void %s_init(%s *m, uint64_t seed)   /* the weights are fixed */", P, P);
+    emit_out(E, "(void)m;");
+    emit_out(E, "(void)seed;");
+    emit_close_block(E);
+    emit_blank(E);
 }

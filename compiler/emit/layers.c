@@ -1,0 +1,731 @@
+/* emit/layers.c - kernels of the layers without weights (and batchnorm):
+ * pooling, activations, softmax, batchnorm, dropout, flatten, upsample,
+ * add, mul, concat and crop.  Each backward adds into its inputs' gradient
+ * buffers; the input image's gradient (m->dx) may be NULL. */
+#include <string.h>
+
+#include "emitter.h"
+
+static long elems(const Node *n) { return (long)n->out_elems; }
+static long plane(const Node *n) { return (long)(n->out.h * n->out.w); }
+
+/* ---- softmax over channels ---- */
+
+void emit_softmax_forward(Emitter *E, const char *y, long c, long hw)
+{
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_open_block(E, "for (long p = 0; p < %ld; p++)", hw);
+    emit_out(E, "float *v = %s + (size_t)i * %ld + p;", y, c * hw);
+    emit_out(E, "float top = v[0], sum = 0.0f;");
+    emit_out(E, "for (long k = 1; k < %ld; k++) if (v[k * %ld] > top) top = v[k * %ld];", c, hw, hw);
+    emit_out(E, "for (long k = 0; k < %ld; k++) sum += v[k * %ld] = expf(v[k * %ld] - top);", c, hw, hw);
+    emit_out(E, "for (long k = 0; k < %ld; k++) v[k * %ld] /= sum;", c, hw);
+    emit_close_block(E);
+    emit_close_block(E);
+}
+
+void emit_softmax_backward(Emitter *E, const char *y, const char *dy, long c, long hw, bool fusable)
+{
+    if (fusable)
+        emit_open_block(E, "if (!m->loss_fused)");
+    else
+        emit_open_scope(E);
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_open_block(E, "for (long p = 0; p < %ld; p++)", hw);
+    emit_out(E, "const float *v = %s + (size_t)i * %ld + p;", y, c * hw);
+    emit_out(E, "float *g = %s + (size_t)i * %ld + p;", dy, c * hw);
+    emit_out(E, "float dot = 0.0f;");
+    emit_out(E, "for (long k = 0; k < %ld; k++) dot += g[k * %ld] * v[k * %ld];", c, hw, hw);
+    emit_out(E, "for (long k = 0; k < %ld; k++) g[k * %ld] = v[k * %ld] * (g[k * %ld] - dot);", c, hw, hw, hw);
+    emit_close_block(E);
+    emit_close_block(E);
+    emit_close_block(E);
+}
+
+/* The common head of a backward: pointers to x, y, dy and dx. */
+static void backward_head(Emitter *E, const LayerPlan *lp)
+{
+    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "const float *y = %s;", emit_out_ptr(E, lp));
+    emit_out(E, "float *dy = %s;", emit_out_grad_ptr(E, lp));
+    emit_out(E, "float *dx = %s;", emit_in_grad_ptr(E, lp, 0));
+    emit_out(E, "(void)x;");
+    emit_out(E, "(void)y;");
+}
+
+static void trailing_act_forward(Emitter *E, const Node *n)
+{
+    char count[64];
+    snprintf(count, sizeof count, "(long)n * %ld", elems(n));
+    if (n->act == ACT_SOFTMAX)
+        emit_softmax_forward(E, "y", (long)n->out.c, plane(n));
+    else
+        emit_act_forward(E, n->act, n->act_alpha, "y", count);
+}
+
+/* ---- pooling ---- */
+
+/* Opens the loops over images, channels and output pixels, with the
+ * window [h0, h1) x [w0, w1) clipped to the image: padding never counts. */
+static void pool_window_open(Emitter *E, const Node *n, bool parallel)
+{
+    long c = (long)n->out.c, h = (long)n->in_shape.h, w = (long)n->in_shape.w;
+    if (parallel)
+        emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    emit_out(E, "const size_t xo = (size_t)i * %ld + c * %ld;", c * h * w, h * w);
+    emit_out(E, "const size_t yo = (size_t)i * %ld + c * %ld;", elems(n), plane(n));
+    if (n->global) {
+        emit_open_block(E, "for (long oh = 0; oh < 1; oh++)");
+        emit_open_block(E, "for (long ow = 0; ow < 1; ow++)");
+        emit_out(E, "const long h0 = 0, h1 = %ld, w0 = 0, w1 = %ld, p = 0;", h, w);
+        return;
+    }
+    emit_open_block(E, "for (long oh = 0; oh < %lld; oh++)", (long long)n->out.h);
+    emit_out(E, "long h0 = oh * %lld - %lld, h1 = h0 + %lld;", (long long)n->sh, (long long)n->pad_t,
+        (long long)n->kh);
+    emit_out(E, "if (h0 < 0) h0 = 0;");
+    emit_out(E, "if (h1 > %ld) h1 = %ld;", h, h);
+    emit_open_block(E, "for (long ow = 0; ow < %lld; ow++)", (long long)n->out.w);
+    emit_out(E, "long w0 = ow * %lld - %lld, w1 = w0 + %lld;", (long long)n->sw, (long long)n->pad_l,
+        (long long)n->kw);
+    emit_out(E, "if (w0 < 0) w0 = 0;");
+    emit_out(E, "if (w1 > %ld) w1 = %ld;", w, w);
+    emit_out(E, "const long p = oh * %lld + ow;", (long long)n->out.w);
+}
+
+static void pool_window_close(Emitter *E)
+{
+    emit_close_block(E);
+    emit_close_block(E);
+    emit_close_block(E);
+    emit_close_block(E);
+}
+
+/* A max-pool whose windows all lie inside the image (no padding, no
+ * clipping) and are small: its window is unrolled, offsets constant. */
+static bool pool_unrolled(const Node *n)
+{
+    return n->pool == POOL_MAX && !n->global && n->pad_t == 0 && n->pad_l == 0 && n->kh * n->kw <= 9 &&
+           (n->out.h - 1) * n->sh + n->kh <= n->in_shape.h && (n->out.w - 1) * n->sw + n->kw <= n->in_shape.w;
+}
+
+/* The loops of an unrolled max-pool, up to xw: the window's first input. */
+static void pool_unrolled_open(Emitter *E, const Node *n)
+{
+    long c = (long)n->out.c, h = (long)n->in_shape.h, w = (long)n->in_shape.w;
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    emit_out(E, "const size_t xo = (size_t)i * %ld + c * %ld;", c * h * w, h * w);
+    emit_out(E, "const size_t yo = (size_t)i * %ld + c * %ld;", elems(n), plane(n));
+    emit_open_block(E, "for (long oh = 0; oh < %lld; oh++)", (long long)n->out.h);
+    emit_open_block(E, "for (long ow = 0; ow < %lld; ow++)", (long long)n->out.w);
+    emit_out(E, "const long p = oh * %lld + ow, at0 = oh * %lld + ow * %lld;", (long long)n->out.w,
+        (long long)(n->sh * n->in_shape.w), (long long)n->sw);
+    emit_out(E, "const float *xw = x + xo + at0;");
+    emit_out(E, "float best = -INFINITY;");
+}
+
+static long window_offset(const Node *n, long k)
+{
+    return k / (long)n->kw * (long)n->in_shape.w + k % (long)n->kw;
+}
+
+static void pool_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long w = (long)n->in_shape.w;
+    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    if (pool_unrolled(n)) {
+        pool_unrolled_open(E, n);
+        for (long k = 0; k < (long)(n->kh * n->kw); k++)
+            emit_out(E, "best = xw[%ld] > best ? xw[%ld] : best;", window_offset(n, k), window_offset(n, k));
+        emit_out(E, "y[yo + p] = best;");
+        pool_window_close(E);
+        return;
+    }
+    pool_window_open(E, n, true);
+    if (n->pool == POOL_MAX) {
+        emit_out(E, "float best = -INFINITY;");
+        emit_out(E, "for (long ih = h0; ih < h1; ih++)");
+        emit_out(E, "    for (long iw = w0; iw < w1; iw++)");
+        emit_out(E, "        if (x[xo + ih * %ld + iw] > best) best = x[xo + ih * %ld + iw];", w, w);
+        emit_out(E, "y[yo + p] = best;");
+    } else {
+        emit_out(E, "float sum = 0.0f;");
+        emit_out(E, "for (long ih = h0; ih < h1; ih++)");
+        emit_out(E, "    for (long iw = w0; iw < w1; iw++)");
+        emit_out(E, "        sum += x[xo + ih * %ld + iw];", w);
+        emit_out(E, "y[yo + p] = h1 > h0 && w1 > w0 ? sum / (float)((h1 - h0) * (w1 - w0)) : 0.0f;");
+    }
+    pool_window_close(E);
+}
+
+/* Max-pool's backward finds the window's first maximum again, as the
+ * forward did, instead of keeping indices. */
+static void pool_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long w = (long)n->in_shape.w;
+    backward_head(E, lp);
+    emit_out(E, "if (!dx)");
+    emit_out(E, "    return;");
+    if (pool_unrolled(n)) {
+        pool_unrolled_open(E, n);
+        emit_out(E, "long at = -1;");
+        for (long k = 0; k < (long)(n->kh * n->kw); k++)
+            emit_out(E, "if (xw[%ld] > best) { best = xw[%ld]; at = %ld; }", window_offset(n, k), window_offset(n, k),
+                window_offset(n, k));
+        emit_out(E, "if (at >= 0)");
+        emit_out(E, "    dx[xo + (size_t)(at0 + at)] += dy[yo + p];");
+        pool_window_close(E);
+        return;
+    }
+    pool_window_open(E, n, true);
+    if (n->pool == POOL_MAX) {
+        emit_out(E, "float best = -INFINITY;");
+        emit_out(E, "long at = -1;");
+        emit_out(E, "for (long ih = h0; ih < h1; ih++)");
+        emit_out(E, "    for (long iw = w0; iw < w1; iw++)");
+        emit_out(E, "        if (x[xo + ih * %ld + iw] > best) {", w);
+        emit_out(E, "            best = x[xo + ih * %ld + iw];", w);
+        emit_out(E, "            at = ih * %ld + iw;", w);
+        emit_out(E, "        }");
+        emit_out(E, "if (at >= 0)");
+        emit_out(E, "    dx[xo + (size_t)at] += dy[yo + p];");
+    } else {
+        emit_out(E, "if (h1 <= h0 || w1 <= w0)");
+        emit_out(E, "    continue;");
+        emit_out(E, "const float g = dy[yo + p] / (float)((h1 - h0) * (w1 - w0));");
+        emit_out(E, "for (long ih = h0; ih < h1; ih++)");
+        emit_out(E, "    for (long iw = w0; iw < w1; iw++)");
+        emit_out(E, "        dx[xo + ih * %ld + iw] += g;", w);
+    }
+    pool_window_close(E);
+}
+
+/* ---- element-wise activations ---- */
+
+static const char *act_expr(ActKind act, double alpha, char *buf, size_t len)
+{
+    switch (act) {
+    case ACT_RELU: return "v > 0.0f ? v : 0.0f";
+    case ACT_LEAKY: snprintf(buf, len, "v > 0.0f ? v : %s * v", emit_flt(alpha)); return buf;
+    case ACT_SIGMOID: return "1.0f / (1.0f + expf(-v))";
+    case ACT_TANH: return "tanhf(v)";
+    default: return "v";
+    }
+}
+
+static const char *act_deriv(ActKind act, double alpha, char *buf, size_t len)
+{
+    switch (act) {
+    case ACT_RELU: return "v > 0.0f ? 1.0f : 0.0f";
+    case ACT_LEAKY: snprintf(buf, len, "v > 0.0f ? 1.0f : %s", emit_flt(alpha)); return buf;
+    case ACT_SIGMOID: return "v * (1.0f - v)";
+    case ACT_TANH: return "1.0f - v * v";
+    default: return "1.0f";
+    }
+}
+
+static void act_forward(Emitter *E, const LayerPlan *lp)
+{
+    char buf[64];
+    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    emit_open_block(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(lp->node));
+    emit_out(E, "const float v = x[p];");
+    emit_out(E, "y[p] = %s;", act_expr(lp->node->act, lp->node->act_alpha, buf, sizeof buf));
+    emit_close_block(E);
+}
+
+static void act_backward(Emitter *E, const LayerPlan *lp)
+{
+    char buf[64];
+    backward_head(E, lp);
+    emit_out(E, "if (!dx)");
+    emit_out(E, "    return;");
+    if (lp->node->act == ACT_NONE || lp->node->act == ACT_LINEAR) {
+        emit_out(E, "for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(lp->node));
+        return;
+    }
+    emit_open_block(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(lp->node));
+    emit_out(E, "const float v = y[p];");
+    emit_out(E, "dx[p] += dy[p] * (%s);", act_deriv(lp->node->act, lp->node->act_alpha, buf, sizeof buf));
+    emit_close_block(E);
+}
+
+/* ---- copies: softmax, flatten, dropout share "y = x, then ..." ---- */
+
+static void copy_forward(Emitter *E, const LayerPlan *lp)
+{
+    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    emit_out(E, "memcpy(y, x, sizeof(float) * (size_t)n * %ld);", elems(lp->node));
+}
+
+static void copy_backward(Emitter *E, const LayerPlan *lp)
+{
+    backward_head(E, lp);
+    emit_out(E, "if (dx)");
+    emit_out(E, "    for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(lp->node));
+}
+
+static void dropout_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    copy_forward(E, lp);
+    emit_out(E, "if (!m->training)");
+    emit_out(E, "    return;");
+    emit_out(E, "float *mask = MASK(%ld);", lp->mask_off);
+    emit_open_block(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(n));
+    emit_out(E, "mask[p] = cnn_rng_uniform(&m->rng) < %s ? 0.0f : %s;", emit_flt(n->drop_p), emit_flt(1.0 / (1.0 - n->drop_p)));
+    emit_out(E, "y[p] *= mask[p];");
+    emit_close_block(E);
+}
+
+static void dropout_backward(Emitter *E, const LayerPlan *lp)
+{
+    backward_head(E, lp);
+    emit_out(E, "if (!dx)");
+    emit_out(E, "    return;");
+    emit_out(E, "const float *mask = MASK(%ld);", lp->mask_off);
+    emit_out(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(lp->node));
+    emit_out(E, "    dx[p] += m->training ? dy[p] * mask[p] : dy[p];");
+}
+
+/* ---- batchnorm: statistics per channel over images and pixels ---- */
+
+static void bn_pointers(Emitter *E, const LayerPlan *lp, bool grads)
+{
+    emit_out(E, "const float *gamma = m->params + %ld, *beta = m->params + %ld;", lp->w_off, lp->b_off);
+    emit_out(E, "float *rmean = m->state + %ld, *rvar = m->state + %ld;", lp->rm_off, lp->rv_off);
+    emit_out(E, "float *mean = m->stats + %ld, *istd = m->stats + %ld;", lp->stats_off,
+        lp->stats_off + (long)lp->node->out.c);
+    if (grads)
+        emit_out(E, "float *dgamma = m->grads + %ld, *dbeta = m->grads + %ld;", lp->w_off, lp->b_off);
+    emit_out(E, "(void)rmean;");
+    emit_out(E, "(void)rvar;");
+    emit_out(E, "(void)beta;");
+}
+
+/* The batch statistics mean and 1/std and the running averages, from a
+ * channel's mean and variance over count values (C expressions). */
+static void bn_set_stats(Emitter *E, const Node *n, const char *mu, const char *var, const char *count)
+{
+    emit_out(E, "mean[c] = (float)%s;", mu);
+    emit_out(E, "istd[c] = (float)(1.0 / sqrt(%s + %.9g));", var, n->eps);
+    emit_out(E, "rmean[c] = (float)((1.0 - %.9g) * rmean[c] + %.9g * %s);", n->momentum, n->momentum, mu);
+    emit_out(E, "rvar[c] = (float)((1.0 - %.9g) * rvar[c] + %.9g * (%s > 1.0 ? %s * %s / (%s - 1.0) : %s));",
+        n->momentum, n->momentum, count, var, count, count, var);
+}
+
+/* Inside a loop over channels c: into `into`, the sum over this rank's
+ * images of x, or (with mu) of (x - mu)^2, in double. */
+static void bn_channel_sum(Emitter *E, const Node *n, const char *into, const char *mu)
+{
+    long hw = plane(n), size = elems(n);
+    emit_out(E, "double %s = 0.0;", into);
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_open_block(E, "for (long p = 0; p < %ld; p++)", hw);
+    if (mu) {
+        emit_out(E, "double d = x[(size_t)i * %ld + c * %ld + p] - %s;", size, hw, mu);
+        emit_out(E, "%s += d * d;", into);
+    } else {
+        emit_out(E, "%s += x[(size_t)i * %ld + c * %ld + p];", into, size, hw);
+    }
+    emit_close_block(E);
+    emit_close_block(E);
+}
+
+/* --sync-bn under MPI: the statistics of the global batch, from sums over
+ * the ranks (two all-reduces, so that the variance is taken about the
+ * global mean as in one process). */
+static void bn_forward_synced(Emitter *E, const Node *n)
+{
+    long c = (long)n->out.c;
+    emit_open_block(E, "if (synced)");
+    emit_out(E, "double mu[%ld], sq[%ld];", c, c);
+    emit_out(E, "const double total = (double)cnn_dist_batch(n) * %ld;", plane(n));
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    bn_channel_sum(E, n, "sum", NULL);
+    emit_out(E, "mu[c] = sum;");
+    emit_close_block(E);
+    emit_out(E, "cnn_dist_sum(mu, %ld);", c);
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    emit_out(E, "mu[c] /= total;");
+    bn_channel_sum(E, n, "s", "mu[c]");
+    emit_out(E, "sq[c] = s;");
+    emit_close_block(E);
+    emit_out(E, "cnn_dist_sum(sq, %ld);", c);
+    emit_open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    bn_set_stats(E, n, "mu[c]", "sq[c] / total", "total");
+    emit_close_block(E);
+    emit_close_block(E);
+}
+
+static void bn_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long c = (long)n->out.c, hw = plane(n), size = elems(n);
+    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    bn_pointers(E, lp, false);
+    emit_out(E, "const double count = (double)n * %ld;", hw);
+    emit_out(E, "const int synced = m->training && cnn_dist_sync_bn();");
+    bn_forward_synced(E, n);
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    emit_open_block(E, "if (m->training && !synced)");
+    bn_channel_sum(E, n, "sum", NULL);
+    emit_out(E, "const double mu = sum / count;");
+    bn_channel_sum(E, n, "sq", "mu");
+    bn_set_stats(E, n, "mu", "sq / count", "count");
+    emit_close_block(E);
+    emit_open_block(E, "else if (!m->training)");
+    emit_out(E, "mean[c] = rmean[c];");
+    emit_out(E, "istd[c] = (float)(1.0 / sqrt((double)rvar[c] + %.9g));", n->eps);
+    emit_close_block(E);
+    emit_out(E, "const float scale = gamma[c] * istd[c], shift = beta[c] - mean[c] * scale;");
+    emit_out(E, "for (int i = 0; i < n; i++)");
+    emit_out(E, "    for (long p = 0; p < %ld; p++)", hw);
+    emit_out(E, "        y[(size_t)i * %ld + c * %ld + p] = x[(size_t)i * %ld + c * %ld + p] * scale + shift;", size, hw,
+        size, hw);
+    emit_close_block(E);
+    trailing_act_forward(E, n);
+}
+
+/* Inside a loop over channels c: this rank's sums of dy and dy * xhat,
+ * added to dgamma and dbeta. */
+static void bn_grad_sums(Emitter *E, const Node *n)
+{
+    long hw = plane(n), size = elems(n);
+    emit_out(E, "float sum_dy = 0.0f, sum_dy_xhat = 0.0f;");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_open_block(E, "for (long p = 0; p < %ld; p++)", hw);
+    emit_out(E, "const size_t at = (size_t)i * %ld + c * %ld + p;", size, hw);
+    emit_out(E, "sum_dy += dy[at];");
+    emit_out(E, "sum_dy_xhat += dy[at] * (x[at] - mean[c]) * istd[c];");
+    emit_close_block(E);
+    emit_close_block(E);
+    emit_out(E, "dgamma[c] += sum_dy_xhat;");
+    emit_out(E, "dbeta[c] += sum_dy;");
+}
+
+/* Inside a loop over channels c: dx from the sums over count values; in
+ * inference (not under --sync-bn) the statistics are constants. */
+static void bn_dx(Emitter *E, const Node *n, const char *count, bool synced)
+{
+    long hw = plane(n), size = elems(n);
+    emit_out(E, "const float k = gamma[c] * istd[c];");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_open_block(E, "for (long p = 0; p < %ld; p++)", hw);
+    emit_out(E, "const size_t at = (size_t)i * %ld + c * %ld + p;", size, hw);
+    if (!synced)
+        emit_out(E, "if (m->training)");
+    emit_out(E, "%sdx[at] += k * (dy[at] - (sum_dy + (x[at] - mean[c]) * istd[c] * sum_dy_xhat) / %s);",
+        synced ? "" : "    ", count);
+    if (!synced) {
+        emit_out(E, "else");
+        emit_out(E, "    dx[at] += k * dy[at];");
+    }
+    emit_close_block(E);
+    emit_close_block(E);
+}
+
+/* --sync-bn: dgamma and dbeta from this rank's images (the gradient
+ * all-reduce sums them), dx from the sums over all ranks. */
+static void bn_backward_synced(Emitter *E, const Node *n)
+{
+    long c = (long)n->out.c;
+    emit_open_block(E, "if (m->training && cnn_dist_sync_bn())");
+    emit_out(E, "double sums[%ld];", 2 * c);
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    bn_grad_sums(E, n);
+    emit_out(E, "sums[c] = sum_dy;");
+    emit_out(E, "sums[%ld + c] = sum_dy_xhat;", c);
+    emit_close_block(E);
+    emit_out(E, "cnn_dist_sum(sums, %ld);", 2 * c);
+    emit_out(E, "if (!dx)");
+    emit_out(E, "    return;");
+    emit_out(E, "const float total = (float)cnn_dist_batch(n) * %ld.0f;", plane(n));
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    emit_out(E, "const float sum_dy = (float)sums[c], sum_dy_xhat = (float)sums[%ld + c];", c);
+    bn_dx(E, n, "total", true);
+    emit_close_block(E);
+    emit_out(E, "return;");
+    emit_close_block(E);
+}
+
+/* Training: the batch statistics depend on x, hence the two sums; in
+ * inference they are constants. */
+static void bn_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long c = (long)n->out.c, hw = plane(n);
+    backward_head(E, lp);
+    bn_pointers(E, lp, true);
+    emit_trailing_act_backward(E, n);
+    bn_backward_synced(E, n);
+    emit_out(E, "const float count = (float)n * %ld.0f;", hw);
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (long c = 0; c < %ld; c++)", c);
+    bn_grad_sums(E, n);
+    emit_out(E, "if (!dx)");
+    emit_out(E, "    continue;");
+    bn_dx(E, n, "count", false);
+    emit_close_block(E);
+}
+
+/* ---- upsample, crop ---- */
+
+static void upsample_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long f = (long)n->factor, w = (long)n->in_shape.w, ow = (long)n->out.w;
+    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_out(E, "for (long c = 0; c < %lld; c++)", (long long)n->out.c);
+    emit_out(E, "    for (long oh = 0; oh < %lld; oh++)", (long long)n->out.h);
+    emit_out(E, "        for (long o = 0; o < %ld; o++)", ow);
+    emit_out(E, "            y[(size_t)i * %ld + (c * %lld + oh) * %ld + o] =", elems(n), (long long)n->out.h, ow);
+    emit_out(E, "                x[(size_t)i * %lld + (c * %lld + oh / %ld) * %ld + o / %ld];",
+        (long long)(n->in_shape.h * w * n->in_shape.c), (long long)n->in_shape.h, f, w, f);
+    emit_close_block(E);
+}
+
+static void upsample_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long f = (long)n->factor, w = (long)n->in_shape.w, ow = (long)n->out.w;
+    backward_head(E, lp);
+    emit_out(E, "if (!dx)");
+    emit_out(E, "    return;");
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_out(E, "for (long c = 0; c < %lld; c++)", (long long)n->out.c);
+    emit_out(E, "    for (long oh = 0; oh < %lld; oh++)", (long long)n->out.h);
+    emit_out(E, "        for (long o = 0; o < %ld; o++)", ow);
+    emit_out(E, "            dx[(size_t)i * %lld + (c * %lld + oh / %ld) * %ld + o / %ld] +=",
+        (long long)(n->in_shape.h * w * n->in_shape.c), (long long)n->in_shape.h, f, w, f);
+    emit_out(E, "                dy[(size_t)i * %ld + (c * %lld + oh) * %ld + o];", elems(n), (long long)n->out.h, ow);
+    emit_close_block(E);
+}
+
+static void crop_loops(Emitter *E, const Node *n)
+{
+    long top = (long)(n->in_shape.h - n->out.h) / 2, left = (long)(n->in_shape.w - n->out.w) / 2;
+    long w = (long)n->in_shape.w, in_size = (long)(n->in_shape.h * n->in_shape.w * n->in_shape.c);
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_out(E, "for (long c = 0; c < %lld; c++)", (long long)n->out.c);
+    emit_open_block(E, "    for (long oh = 0; oh < %lld; oh++)", (long long)n->out.h);
+    emit_out(E, "const size_t xo = (size_t)i * %ld + (c * %lld + oh + %ld) * %ld + %ld;", in_size,
+        (long long)n->in_shape.h, top, w, left);
+    emit_out(E, "const size_t yo = (size_t)i * %ld + (c * %lld + oh) * %lld;", elems(n), (long long)n->out.h,
+        (long long)n->out.w);
+}
+
+static void crop_forward(Emitter *E, const LayerPlan *lp)
+{
+    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    crop_loops(E, lp->node);
+    emit_out(E, "memcpy(y + yo, x + xo, sizeof(float) * %lld);", (long long)lp->node->out.w);
+    emit_close_block(E);
+    emit_close_block(E);
+}
+
+static void crop_backward(Emitter *E, const LayerPlan *lp)
+{
+    backward_head(E, lp);
+    emit_out(E, "if (!dx)");
+    emit_out(E, "    return;");
+    crop_loops(E, lp->node);
+    emit_out(E, "for (long o = 0; o < %lld; o++) dx[xo + o] += dy[yo + o];", (long long)lp->node->out.w);
+    emit_close_block(E);
+    emit_close_block(E);
+}
+
+/* ---- add, mul, concat ---- */
+
+static void add_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    emit_out(E, "memcpy(y, %s, sizeof(float) * (size_t)n * %ld);", emit_in_ptr(E, lp, 0), elems(n));
+    for (int k = 1; k < n->ninputs; k++) {
+        emit_open_scope(E);
+        emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, k));
+        emit_out(E, "for (long p = 0; p < (long)n * %ld; p++) y[p] += x[p];", elems(n));
+        emit_close_block(E);
+    }
+    trailing_act_forward(E, n);
+}
+
+static void add_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    emit_out(E, "const float *y = %s;", emit_out_ptr(E, lp));
+    emit_out(E, "float *dy = %s;", emit_out_grad_ptr(E, lp));
+    emit_out(E, "(void)y;");
+    emit_trailing_act_backward(E, n);
+    for (int k = 0; k < n->ninputs; k++) {
+        emit_open_scope(E);
+        emit_out(E, "float *dx = %s;", emit_in_grad_ptr(E, lp, k));
+        emit_out(E, "if (dx)");
+        emit_out(E, "    for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(n));
+        emit_close_block(E);
+    }
+}
+
+/* mul: a (input 0) times b (input 1); an operand of 1x1xC scales each
+ * channel of the other. */
+static bool is_scale(const Node *x, const Node *y)
+{
+    return x->out.h == 1 && x->out.w == 1 && (y->out.h != 1 || y->out.w != 1);
+}
+
+static void mul_index(Emitter *E, const LayerPlan *lp, int k, const char *var)
+{
+    const Node *n = lp->node;
+    if (is_scale(emit_in_node(E, lp, k), n))
+        emit_out(E, "const size_t %s = (size_t)i * %lld + c;", var, (long long)n->out.c);
+    else
+        emit_out(E, "const size_t %s = at;", var);
+}
+
+static void mul_loops_open(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    emit_open_block(E, "for (long c = 0; c < %lld; c++)", (long long)n->out.c);
+    emit_open_block(E, "for (long p = 0; p < %ld; p++)", plane(n));
+    emit_out(E, "const size_t at = (size_t)i * %ld + c * %ld + p;", elems(n), plane(n));
+    mul_index(E, lp, 0, "ia");
+    mul_index(E, lp, 1, "ib");
+}
+
+static void mul_forward(Emitter *E, const LayerPlan *lp)
+{
+    emit_out(E, "const float *a = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "const float *b = %s;", emit_in_ptr(E, lp, 1));
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    mul_loops_open(E, lp);
+    emit_out(E, "y[at] = a[ia] * b[ib];");
+    emit_close_block(E);
+    emit_close_block(E);
+    emit_close_block(E);
+    trailing_act_forward(E, lp->node);
+}
+
+static void mul_backward(Emitter *E, const LayerPlan *lp)
+{
+    emit_out(E, "const float *a = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "const float *b = %s;", emit_in_ptr(E, lp, 1));
+    emit_out(E, "const float *y = %s;", emit_out_ptr(E, lp));
+    emit_out(E, "float *dy = %s;", emit_out_grad_ptr(E, lp));
+    emit_out(E, "(void)y;");
+    emit_trailing_act_backward(E, lp->node);
+    emit_out(E, "float *da = %s;", emit_in_grad_ptr(E, lp, 0));
+    emit_out(E, "float *db = %s;", emit_in_grad_ptr(E, lp, 1));
+    mul_loops_open(E, lp);
+    emit_out(E, "if (da) da[ia] += dy[at] * b[ib];");
+    emit_out(E, "if (db) db[ib] += dy[at] * a[ia];");
+    emit_close_block(E);
+    emit_close_block(E);
+    emit_close_block(E);
+}
+
+static void concat_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long offset = 0;
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    for (int k = 0; k < n->ninputs; k++) {
+        long size = emit_in_elems(E, lp, k);
+        emit_open_scope(E);
+        emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, k));
+        emit_out(E, "for (int i = 0; i < n; i++)");
+        emit_out(E, "    memcpy(y + (size_t)i * %ld + %ld, x + (size_t)i * %ld, sizeof(float) * %ld);", elems(n),
+            offset, size, size);
+        emit_close_block(E);
+        offset += size;
+    }
+}
+
+static void concat_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long offset = 0;
+    emit_out(E, "const float *dy = %s;", emit_out_grad_ptr(E, lp));
+    for (int k = 0; k < n->ninputs; k++) {
+        long size = emit_in_elems(E, lp, k);
+        emit_open_scope(E);
+        emit_out(E, "float *dx = %s;", emit_in_grad_ptr(E, lp, k));
+        emit_out(E, "if (dx)");
+        emit_out(E, "    for (int i = 0; i < n; i++)");
+        emit_out(E, "        for (long p = 0; p < %ld; p++) dx[(size_t)i * %ld + p] += dy[(size_t)i * %ld + %ld + p];",
+            size, size, elems(n), offset);
+        emit_close_block(E);
+        offset += size;
+    }
+}
+
+/* ---- dispatch ---- */
+
+void emit_layer_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    switch (n->op) {
+    case OP_POOL: pool_forward(E, lp); break;
+    case OP_ACT: act_forward(E, lp); break;
+    case OP_SOFTMAX:
+        copy_forward(E, lp);
+        emit_softmax_forward(E, "y", (long)n->out.c, plane(n));
+        break;
+    case OP_BATCHNORM: bn_forward(E, lp); break;
+    case OP_DROPOUT: dropout_forward(E, lp); break;
+    case OP_FLATTEN: copy_forward(E, lp); break;
+    case OP_UPSAMPLE: upsample_forward(E, lp); break;
+    case OP_ADD: add_forward(E, lp); break;
+    case OP_MUL: mul_forward(E, lp); break;
+    case OP_CONCAT: concat_forward(E, lp); break;
+    case OP_CROP: crop_forward(E, lp); break;
+    default: break;
+    }
+}
+
+void emit_layer_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    switch (n->op) {
+    case OP_POOL: pool_backward(E, lp); break;
+    case OP_ACT: act_backward(E, lp); break;
+    case OP_SOFTMAX:
+        backward_head(E, lp);
+        emit_softmax_backward(E, "y", "dy", (long)n->out.c, plane(n), n->id == E->net->output);
+        emit_out(E, "if (dx)");
+        emit_out(E, "    for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(n));
+        break;
+    case OP_BATCHNORM: bn_backward(E, lp); break;
+    case OP_DROPOUT: dropout_backward(E, lp); break;
+    case OP_FLATTEN: copy_backward(E, lp); break;
+    case OP_UPSAMPLE: upsample_backward(E, lp); break;
+    case OP_ADD: add_backward(E, lp); break;
+    case OP_MUL: mul_backward(E, lp); break;
+    case OP_CONCAT: concat_backward(E, lp); break;
+    case OP_CROP: crop_backward(E, lp); break;
+    default: break;
+    }
+}
