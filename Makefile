@@ -36,7 +36,7 @@ all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(MPI_LIB)
 
 $(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h runtime/cnnrt_net.h runtime/io.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(RT_WARN) $(OPENMP) -fPIC -Iruntime -MMD -c -o $@ $<
+	$(CC) $(CFLAGS) $(RT_WARN) $(OPENMP) -fPIC -Iruntime -MMD -MP -c -o $@ $<
 
 $(BUILD)/libcnnrt.a: $(RT_OBJS)
 	rm -f $@
@@ -69,11 +69,11 @@ $(BUILD)/compiler/parser.o: $(BUILD)/compiler/parser.c $(BUILD)/compiler/lexer.c
 
 $(BUILD)/compiler/%.o: compiler/%.c $(BUILD)/compiler/parser.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -Iruntime -I$(BUILD)/compiler -MMD -c -o $@ $<
+	$(CC) $(CFLAGS) $(WARN) -DCNNC_VERSION='"$(VERSION)"' -Icompiler -Iruntime -I$(BUILD)/compiler -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/unit/%.o: tests/unit/%.c $(BUILD)/compiler/parser.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -Icompiler -I$(BUILD)/compiler -MMD -c -o $@ $<
+	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -Icompiler -I$(BUILD)/compiler -MMD -MP -c -o $@ $<
 
 $(BUILD)/test_unit: $(UNIT_OBJS) $(FRONT_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcunit -lm
