@@ -412,7 +412,8 @@ static void stmt_block(Expander *E, const Stmt *st, bool top)
         note_at(old->head_loc, "the first definition is here");
         return;
     }
-    if (layer_kind(st->head)) {
+    LayerKind kind;
+    if (layer_kind(st->head, &kind)) {
         error_at(st->head_loc, "a block cannot be called '%s': that is a layer kind", st->head);
         return;
     }
@@ -530,18 +531,22 @@ static void unknown_kind(Expander *E, const Stmt *st)
         return;
     }
     const char *hint = layer_suggest(st->head);
-    if (hint)
+    if (hint) {
         error_at(st->head_loc, "unknown layer kind '%s'; did you mean '%s'?", st->head, hint);
-    else
-        error_at(st->head_loc, "unknown layer kind '%s' (layers are conv, deconv, pool, fc, "
-                               "batchnorm, dropout, flatten, upsample, add, mul, concat, crop "
-                               "and the activations)", st->head);
+        return;
+    }
+    StrBuf kinds;
+    sb_init(&kinds);
+    layer_kind_list(&kinds);
+    error_at(st->head_loc, "unknown layer kind '%s' (layers are %s and the activations)", st->head,
+             kinds.data);
+    sb_free(&kinds);
 }
 
 static void stmt_layer(Expander *E, Scope *S, const Stmt *st)
 {
-    const LayerKind *kind = layer_kind(st->head);
-    if (!kind) {
+    LayerKind kind;
+    if (!layer_kind(st->head, &kind)) {
         unknown_kind(E, st);
         return;
     }
@@ -550,11 +555,11 @@ static void stmt_layer(Expander *E, Scope *S, const Stmt *st)
     bool ok = true;
     const Word *words = resolve_words(E, S, st->words, &ok);
     const char *name = st->def ? scoped(E, S, st->def) : NULL;
-    Node *n = net_add_node(E->net, kind->op, "", st->loc);
+    Node *n = net_add_node(E->net, kind.op, "", st->loc);
     free(n->kind_name);
-    n->kind_name = xstrdup(kind->keyword);
+    n->kind_name = xstrdup(kind.keyword);
     InputRefs refs;
-    if (!layer_parse(n, kind, words, &refs))
+    if (!layer_parse(n, &kind, words, &refs))
         ok = false;
     /* Named layers count too, so that the third conv is conv3 either way. */
     const char *automatic = auto_name(E, S, op_auto_prefix(n));
@@ -582,7 +587,8 @@ static bool check_call(const Scope *S, const Stmt *st, const Stmt *block)
     if (block && block->broken && !block->body)
         return false;   /* its header had a syntax error: nothing to add */
     if (!block) {
-        if (layer_kind(st->head))
+        LayerKind kind;
+        if (layer_kind(st->head, &kind))
             error_at(st->head_loc, "'%s' is a layer, not a block: write it without parentheses", st->head);
         else
             error_at(st->head_loc, "unknown block '%s' (blocks must be defined before they are called)", st->head);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kinds.h"
 #include "util.h"
 
 Net *net_new(void)
@@ -86,36 +87,15 @@ void net_add_file(Net *net, const char *path)
 
 const char *op_name(OpKind op)
 {
-    static const char *const names[OP_COUNT_] = {
-        [OP_INPUT] = "input", [OP_CONV] = "conv", [OP_DECONV] = "deconv",
-        [OP_POOL] = "pool", [OP_FC] = "fc", [OP_ACT] = "act",
-        [OP_SOFTMAX] = "softmax", [OP_BATCHNORM] = "batchnorm",
-        [OP_DROPOUT] = "dropout", [OP_FLATTEN] = "flatten",
-        [OP_UPSAMPLE] = "upsample", [OP_ADD] = "add", [OP_MUL] = "mul",
-        [OP_CONCAT] = "concat", [OP_CROP] = "crop",
-    };
-    return op >= 0 && op < OP_COUNT_ ? names[op] : "?";
+    return op >= 0 && op < OP_COUNT_ ? kind_info[op].keyword : "?";
 }
 
 const char *act_name(ActKind act)
 {
-    switch (act) {
-    case ACT_NONE: return "";
-    case ACT_RELU: return "relu";
-    case ACT_SIGMOID: return "sigmoid";
-    case ACT_TANH: return "tanh";
-    case ACT_LEAKY: return "leaky";
-    case ACT_LINEAR: return "linear";
-    case ACT_SOFTMAX: return "softmax";
-    }
-    return "?";
+    return act >= 0 && act < ACT_COUNT_ ? act_info[act].keyword : "?";
 }
 
 const char *op_auto_prefix(const Node *n)
 {
-    switch (n->op) {
-    case OP_BATCHNORM: return "bn";
-    case OP_ACT: return act_name(n->act);
-    default: return op_name(n->op);
-    }
+    return n->op == OP_ACT ? act_name(n->act) : kind_info[n->op].prefix;
 }

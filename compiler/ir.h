@@ -16,13 +16,15 @@
 
 #include "diag.h"
 
+/* ORDER OP: the tables indexed by OpKind (kinds.c, layers.c, check.c,
+ * report.c, emit/layers.c) are checked to have a row for each. */
 typedef enum {
     OP_INPUT,
     OP_CONV,
     OP_DECONV,
     OP_POOL,
     OP_FC,
-    OP_ACT,       /* a stand-alone activation: relu, sigmoid, tanh, leaky, linear */
+    OP_ACT,       /* a stand-alone activation: relu, sigmoid, tanh, leaky, ... */
     OP_SOFTMAX,   /* softmax over channels, per pixel (nn.Softmax(dim=1)) */
     OP_BATCHNORM,
     OP_DROPOUT,
@@ -42,7 +44,10 @@ typedef enum {
     ACT_TANH,
     ACT_LEAKY,
     ACT_LINEAR,
-    ACT_SOFTMAX   /* only as a trailing activation; same meaning as OP_SOFTMAX */
+    ACT_SOFTMAX,  /* only as a trailing activation; same meaning as OP_SOFTMAX */
+    ACT_ELU,
+    ACT_HARDTANH,
+    ACT_COUNT_    /* ORDER ACT: act_info in kinds.c has a row for each */
 } ActKind;
 
 typedef enum { POOL_MAX, POOL_AVG } PoolKind;
@@ -93,7 +98,8 @@ typedef struct Node {
     bool global;            /* pool ... global */
 
     ActKind act;            /* OP_ACT: the activation; others: trailing one */
-    double act_alpha;       /* leaky slope (default 0.1) */
+    double act_alpha;       /* its first number: leaky's slope, elu's alpha, hardtanh's min */
+    double act_beta;        /* its second: hardtanh's max */
 
     double eps, momentum;   /* batchnorm (1e-5, 0.1) */
     double drop_p;          /* dropout probability */

@@ -6,28 +6,36 @@
  * it does take. */
 #include "layers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const LayerKind kinds[] = {
-    {"conv", OP_CONV, ACT_NONE},         {"deconv", OP_DECONV, ACT_NONE},
-    {"pool", OP_POOL, ACT_NONE},         {"fc", OP_FC, ACT_NONE},
-    {"relu", OP_ACT, ACT_RELU},          {"sigmoid", OP_ACT, ACT_SIGMOID},
-    {"tanh", OP_ACT, ACT_TANH},          {"leaky", OP_ACT, ACT_LEAKY},
-    {"linear", OP_ACT, ACT_LINEAR},      {"softmax", OP_SOFTMAX, ACT_NONE},
-    {"batchnorm", OP_BATCHNORM, ACT_NONE}, {"dropout", OP_DROPOUT, ACT_NONE},
-    {"flatten", OP_FLATTEN, ACT_NONE},   {"upsample", OP_UPSAMPLE, ACT_NONE},
-    {"add", OP_ADD, ACT_NONE},           {"mul", OP_MUL, ACT_NONE},
-    {"concat", OP_CONCAT, ACT_NONE},     {"crop", OP_CROP, ACT_NONE},
-};
-enum { NKINDS = sizeof kinds / sizeof kinds[0] };
+#include "kinds.h"
 
-const LayerKind *layer_kind(const char *keyword)
+/* A statement keyword: a kind of its own, or an activation (OP_ACT). */
+bool layer_kind(const char *keyword, LayerKind *kind)
 {
-    for (int i = 0; i < NKINDS; i++)
-        if (strcmp(kinds[i].keyword, keyword) == 0)
-            return &kinds[i];
-    return NULL;
+    for (int op = 0; op < OP_COUNT_; op++)
+        if (kind_info[op].statement && strcmp(kind_info[op].keyword, keyword) == 0) {
+            *kind = (LayerKind){kind_info[op].keyword, (OpKind)op, ACT_NONE};
+            return true;
+        }
+    ActKind act = act_of_keyword(keyword);
+    /* softmax is a layer of its own, found above; ACT_SOFTMAX only trails one */
+    if (act == ACT_NONE)
+        return false;
+    *kind = (LayerKind){act_info[act].keyword, OP_ACT, act};
+    return true;
+}
+
+void layer_kind_list(StrBuf *sb)
+{
+    const char *sep = "";
+    for (int op = 0; op < OP_COUNT_; op++)
+        if (kind_info[op].statement && op != OP_SOFTMAX) {
+            sb_printf(sb, "%s%s", sep, kind_info[op].keyword);
+            sep = ", ";
+        }
 }
 
 int edit_distance(const char *a, const char *b)
@@ -55,20 +63,33 @@ int edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
+/* How close word is to keyword: a prefix match (conv2d, maxpool) is the
+ * better hint. */
+static int distance_to(const char *word, const char *keyword)
+{
+    if (strncmp(word, keyword, strlen(keyword)) == 0)
+        return 1;
+    return edit_distance(word, keyword);
+}
+
+static void consider(const char *word, const char *keyword, const char **best, int *best_d)
+{
+    int d = distance_to(word, keyword);
+    if (d < *best_d) {
+        *best_d = d;
+        *best = keyword;
+    }
+}
+
 const char *layer_suggest(const char *word)
 {
     const char *best = NULL;
     int best_d = 3;
-    for (int i = 0; i < NKINDS; i++) {
-        int d = edit_distance(word, kinds[i].keyword);
-        /* conv2d, maxpool, dense: a prefix match is a better hint. */
-        if (strncmp(word, kinds[i].keyword, strlen(kinds[i].keyword)) == 0)
-            d = 1;
-        if (d < best_d) {
-            best_d = d;
-            best = kinds[i].keyword;
-        }
-    }
+    for (int op = 0; op < OP_COUNT_; op++)
+        if (kind_info[op].statement)
+            consider(word, kind_info[op].keyword, &best, &best_d);
+    for (int act = ACT_NONE + 1; act < ACT_COUNT_; act++)
+        consider(word, act_info[act].keyword, &best, &best_d);
     return best;
 }
 
@@ -81,16 +102,7 @@ static bool is_name(const Word *w, const char *s)
 
 static ActKind act_of(const Word *w)
 {
-    static const struct { const char *name; ActKind act; } acts[] = {
-        {"relu", ACT_RELU}, {"sigmoid", ACT_SIGMOID}, {"tanh", ACT_TANH},
-        {"leaky", ACT_LEAKY}, {"linear", ACT_LINEAR}, {"softmax", ACT_SOFTMAX},
-    };
-    if (!w || w->kind != W_NAME)
-        return ACT_NONE;
-    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
-        if (strcmp(w->s, acts[i].name) == 0)
-            return acts[i].act;
-    return ACT_NONE;
+    return w && w->kind == W_NAME ? act_of_keyword(w->s) : ACT_NONE;
 }
 
 static bool is_number(const Word *w)
@@ -178,6 +190,33 @@ enum {
     O_FIT = 32, O_ACT = 64, O_FROM = 128, O_EPS = 256, O_MOM = 512
 };
 
+/* The numbers after an activation's keyword: all of them or none. */
+static void take_act_args(P *p, const char *keyword)
+{
+    const ActInfo *a = &act_info[p->n->act];
+    double args[ACT_MAX_ARGS] = {a->args[0], a->args[1]};
+    const Word *first = p->w;
+    int given = 0;
+    while (given < a->nargs && is_number(p->w)) {
+        args[given++] = number_of(p->w);
+        p->w = p->w->next;
+    }
+    if (given > 0 && given < a->nargs) {
+        error_at(first->loc, "%s takes %d numbers or none (%s), not %d", keyword, a->nargs,
+                 a->usage, given);
+        p->ok = false;
+    } else if (given > 0 && a->valid && !a->valid(args)) {
+        char numbers[64];
+        snprintf(numbers, sizeof numbers, a->nargs == 1 ? "%g" : "%g %g", args[0], args[1]);
+        error_at(first->loc, "%s %s: %s (%s)", keyword, numbers, a->rule, a->usage);
+        p->ok = false;
+    }
+    if (a->nargs > 0) {
+        p->n->act_alpha = args[0];
+        p->n->act_beta = args[1];
+    }
+}
+
 static bool take_act(P *p)
 {
     const Word *w = p->w;
@@ -187,10 +226,7 @@ static bool take_act(P *p)
     }
     p->n->act = act_of(w);
     p->w = w->next;
-    if (p->n->act == ACT_LEAKY && is_number(p->w)) {
-        p->n->act_alpha = number_of(p->w);
-        p->w = p->w->next;
-    }
+    take_act_args(p, w->s);
     return true;
 }
 
@@ -387,10 +423,7 @@ static void parse_fc(P *p)
 
 static void parse_activation(P *p)
 {
-    if (p->n->act == ACT_LEAKY && is_number(p->w)) {
-        p->n->act_alpha = number_of(p->w);
-        p->w = p->w->next;
-    }
+    take_act_args(p, p->kw);
     options(p, O_FROM, "only from");
 }
 
@@ -466,6 +499,29 @@ static void parse_merge(P *p)
         options(p, 0, "only the names of its inputs");
 }
 
+static void parse_from_only(P *p)
+{
+    options(p, O_FROM, "only from");
+}
+
+static void parse_nothing(P *p)
+{
+    (void)p;   /* the input is its own statement (expand.c) */
+}
+
+/* ORDER OP */
+static void (*const parsers[])(P *) = {
+    [OP_INPUT] = parse_nothing,       [OP_CONV] = parse_conv,
+    [OP_DECONV] = parse_conv,         [OP_POOL] = parse_pool,
+    [OP_FC] = parse_fc,               [OP_ACT] = parse_activation,
+    [OP_SOFTMAX] = parse_from_only,   [OP_BATCHNORM] = parse_batchnorm,
+    [OP_DROPOUT] = parse_dropout,     [OP_FLATTEN] = parse_from_only,
+    [OP_UPSAMPLE] = parse_upsample,   [OP_ADD] = parse_merge,
+    [OP_MUL] = parse_merge,           [OP_CONCAT] = parse_merge,
+    [OP_CROP] = parse_crop,
+};
+_Static_assert(sizeof parsers / sizeof parsers[0] == OP_COUNT_, "a parser for every layer kind");
+
 bool layer_parse(Node *n, const LayerKind *kind, const Word *words, InputRefs *refs)
 {
     /* A missing value is reported at the statement's last word ("pad"),
@@ -476,27 +532,7 @@ bool layer_parse(Node *n, const LayerKind *kind, const Word *words, InputRefs *r
     P p = {n, kind->keyword, words, end, true, 0, refs};
     refs->n = 0;
     refs->takes_previous = true;
-    n->act = ACT_NONE;
-    switch (kind->op) {
-    case OP_CONV:
-    case OP_DECONV: parse_conv(&p); break;
-    case OP_POOL: parse_pool(&p); break;
-    case OP_FC: parse_fc(&p); break;
-    case OP_ACT:
-        n->act = kind->act;
-        parse_activation(&p);
-        break;
-    case OP_SOFTMAX: options(&p, O_FROM, "only from"); break;
-    case OP_BATCHNORM: parse_batchnorm(&p); break;
-    case OP_DROPOUT: parse_dropout(&p); break;
-    case OP_FLATTEN: options(&p, O_FROM, "only from"); break;
-    case OP_UPSAMPLE: parse_upsample(&p); break;
-    case OP_CROP: parse_crop(&p); break;
-    case OP_ADD:
-    case OP_MUL:
-    case OP_CONCAT: parse_merge(&p); break;
-    case OP_INPUT:
-    case OP_COUNT_: break;
-    }
+    n->act = kind->act;   /* ACT_NONE but for the activations */
+    parsers[kind->op](&p);
     return p.ok;
 }

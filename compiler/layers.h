@@ -10,6 +10,7 @@
 
 #include "ast.h"
 #include "ir.h"
+#include "util.h"
 
 typedef struct {
     const char *keyword;   /* as written: "conv", "relu", ... */
@@ -17,8 +18,10 @@ typedef struct {
     ActKind act;           /* for the activation statements */
 } LayerKind;
 
-/* The layer kind of a statement keyword, or NULL. */
-const LayerKind *layer_kind(const char *keyword);
+/* The layer kind of a statement keyword in *kind; false if none. */
+bool layer_kind(const char *keyword, LayerKind *kind);
+/* "conv, deconv, ..., crop": the kinds that are not activations. */
+void layer_kind_list(StrBuf *sb);
 /* The closest layer keyword to a misspelling, or NULL. */
 const char *layer_suggest(const char *word);
 

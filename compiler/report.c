@@ -7,6 +7,7 @@
 
 #include "emit/emitter.h"
 #include "lower.h"
+#include "kinds.h"
 #include "plan.h"
 
 #include <inttypes.h>
@@ -163,13 +164,44 @@ static void put_window(StrBuf *out, size_t start, const Node *n)
         opt(out, start, "g%" PRId64, n->groups);
 }
 
-/* "relu", or "leaky 0.2" when the slope is not the default. */
-static void put_act(StrBuf *out, size_t start, ActKind act, double alpha)
+/* True when n's activation numbers are not all their defaults. */
+static bool act_args_given(const Node *n)
 {
-    if (act == ACT_LEAKY && alpha != 0.1)
-        opt(out, start, "leaky %g", alpha);
-    else if (act != ACT_NONE)
-        opt(out, start, "%s", act_name(act));
+    const ActInfo *a = &act_info[n->act];
+    double args[ACT_MAX_ARGS];
+    act_args(n, args);
+    for (int i = 0; i < a->nargs; i++)
+        if (args[i] != a->args[i])
+            return true;
+    return false;
+}
+
+/* "relu", or "leaky 0.2" when the numbers are not the defaults. */
+static void put_act(StrBuf *out, size_t start, const Node *n)
+{
+    if (n->act == ACT_NONE)
+        return;
+    if (!act_args_given(n)) {
+        opt(out, start, "%s", act_name(n->act));
+        return;
+    }
+    double args[ACT_MAX_ARGS];
+    act_args(n, args);
+    if (act_info[n->act].nargs == 1)
+        opt(out, start, "%s %g", act_name(n->act), args[0]);
+    else
+        opt(out, start, "%s %g %g", act_name(n->act), args[0], args[1]);
+}
+
+/* A stand-alone activation's numbers: "slope 0.2". */
+static void put_act_args(StrBuf *out, size_t start, const Node *n)
+{
+    const ActInfo *a = &act_info[n->act];
+    double args[ACT_MAX_ARGS];
+    act_args(n, args);
+    if (act_args_given(n))
+        for (int i = 0; i < a->nargs; i++)
+            opt(out, start, "%s %g", a->labels[i], args[i]);
 }
 
 static void put_op_options(StrBuf *out, size_t start, const Node *n)
@@ -186,8 +218,7 @@ static void put_op_options(StrBuf *out, size_t start, const Node *n)
             put_window(out, start, n);
         break;
     case OP_ACT:
-        if (n->act == ACT_LEAKY && n->act_alpha != 0.1)
-            opt(out, start, "slope %g", n->act_alpha);
+        put_act_args(out, start, n);
         break;
     case OP_BATCHNORM:
         if (n->eps != 1e-5)
@@ -218,7 +249,7 @@ void report_options(const Node *n, StrBuf *out)
         opt(out, start, "nobias");
     /* A stand-alone activation is the kind itself; softmax has no other. */
     if (n->op != OP_ACT && n->op != OP_SOFTMAX && n->op != OP_INPUT)
-        put_act(out, start, n->act, n->act_alpha);
+        put_act(out, start, n);
 }
 
 static bool is_merge(const Node *n)
@@ -581,16 +612,18 @@ static void json_bool(StrBuf *out, const char *key, bool v)
     sb_puts(out, v ? "true" : "false");
 }
 
-/* "activation": the name, or null; with "alpha" for leaky. */
-static void json_act(StrBuf *out, ActKind act, double alpha)
+/* "activation": the name, or null; with its numbers ("alpha" for leaky). */
+static void json_act(StrBuf *out, const Node *n)
 {
     json_key(out, "activation");
-    if (act == ACT_NONE)
+    if (n->act == ACT_NONE)
         sb_puts(out, "null");
     else
-        json_str(out, act_name(act));
-    if (act == ACT_LEAKY)
-        json_num(out, "alpha", alpha);
+        json_str(out, act_name(n->act));
+    double args[ACT_MAX_ARGS];
+    act_args(n, args);
+    for (int i = 0; i < act_info[n->act].nargs; i++)
+        json_num(out, act_info[n->act].keys[i], args[i]);
 }
 
 static void json_window(StrBuf *out, const Node *n)
@@ -612,7 +645,7 @@ static void json_details(StrBuf *out, const Node *n)
         json_pair(out, "dilation", n->dh, n->dw);
         json_int(out, "groups", n->groups);
         json_bool(out, "bias", n->bias);
-        json_act(out, n->act, n->act_alpha);
+        json_act(out, n);
         break;
     case OP_POOL:
         json_key(out, "pool");
@@ -623,17 +656,17 @@ static void json_details(StrBuf *out, const Node *n)
         break;
     case OP_FC:
         json_bool(out, "bias", n->bias);
-        json_act(out, n->act, n->act_alpha);
+        json_act(out, n);
         break;
     case OP_ACT:
     case OP_ADD:
     case OP_MUL:
-        json_act(out, n->act, n->act_alpha);
+        json_act(out, n);
         break;
     case OP_BATCHNORM:
         json_num(out, "eps", n->eps);
         json_num(out, "momentum", n->momentum);
-        json_act(out, n->act, n->act_alpha);
+        json_act(out, n);
         break;
     case OP_DROPOUT:
         json_num(out, "p", n->drop_p);

@@ -126,7 +126,7 @@ static void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp)
     char count[32];
     snprintf(count, sizeof count, "%ld", d.p);
     if (n->act != ACT_SOFTMAX)
-        emit_act_forward(E, n->act, n->act_alpha, "yf", count);
+        emit_act_forward(E, n, "yf", count);
     emit_close_block(E);
     emit_close_block(E);
     emit_close_block(E);
@@ -207,7 +207,7 @@ static void emit_fc_forward_blas(Emitter *E, const LayerPlan *lp)
     if (n->act == ACT_SOFTMAX)
         emit_softmax_forward(E, "y", outs, 1);
     else
-        emit_act_forward(E, n->act, n->act_alpha, "y", count);
+        emit_act_forward(E, n, "y", count);
 }
 
 static void emit_fc_backward_blas(Emitter *E, const LayerPlan *lp)

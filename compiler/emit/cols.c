@@ -115,7 +115,7 @@ void emit_cols_conv_forward(Emitter *E, const LayerPlan *lp)
     char count[32];
     snprintf(count, sizeof count, "%ld", g.p);
     if (n->act != ACT_SOFTMAX)
-        emit_act_forward(E, n->act, n->act_alpha, "yf", count);
+        emit_act_forward(E, n, "yf", count);
     emit_close_block(E);
     emit_close_block(E);
     emit_close_block(E);

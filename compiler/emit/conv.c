@@ -191,7 +191,7 @@ static void act_forward_plane(Emitter *E, const Node *n, const char *ptr, long c
 {
     char c[32];
     snprintf(c, sizeof c, "%ld", count);
-    emit_act_forward(E, n->act, n->act_alpha, ptr, c);
+    emit_act_forward(E, n, ptr, c);
 }
 
 /* ---- conv ---- */

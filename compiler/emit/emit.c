@@ -19,6 +19,7 @@
 #include "cnnrt.h"
 #include "cnnrt_net.h"
 #include "emitter.h"
+#include "kinds.h"
 #include "lower.h"
 #include "report.h"
 
@@ -142,52 +143,59 @@ const char *emit_flt(double v)
 
 /* ---- activations ---- */
 
-void emit_act_forward(Emitter *E, ActKind act, double alpha, const char *y, const char *count)
+/* An activation's template (act_info) as C, appended to sb: each token v,
+ * g, A and B becomes the value, the gradient, and the first and second
+ * number. */
+void emit_act_expr(StrBuf *sb, const char *tmpl, const Node *n, const char *v, const char *g)
 {
-    switch (act) {
-    case ACT_NONE:
-    case ACT_LINEAR:
-    case ACT_SOFTMAX:   /* over channels: emitted by the layer, see emit/layers.c */
-        return;
-    case ACT_RELU:
-        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;", count, y, y, y);
-        return;
-    case ACT_LEAKY:
-        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] = %s[p] > 0.0f ? %s[p] : %s * %s[p];", count, y, y,
-            y, emit_flt(alpha), y);
-        return;
-    case ACT_SIGMOID:
-        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] = 1.0f / (1.0f + expf(-%s[p]));", count, y, y);
-        return;
-    case ACT_TANH:
-        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] = tanhf(%s[p]);", count, y, y);
-        return;
+    double args[ACT_MAX_ARGS];
+    act_args(n, args);
+    for (const char *t = tmpl; *t;) {
+        size_t tok = strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.");
+        const char *text = tok != 1 ? NULL : *t == 'v' ? v : *t == 'g' ? g
+                         : *t == 'A' ? emit_flt(args[0]) : *t == 'B' ? emit_flt(args[1]) : NULL;
+        if (tok == 0)
+            tok = 1;
+        if (text)
+            sb_puts(sb, text);
+        else
+            sb_printf(sb, "%.*s", (int)tok, t);
+        t += tok;
     }
 }
 
-/* Derivatives come from the output alone, so no pre-activation is kept:
- * relu and leaky (slope >= 0) by the sign of y, sigmoid y(1-y), tanh 1-y^2. */
-void emit_act_backward(Emitter *E, ActKind act, double alpha, const char *y, const char *dy,
-                       const char *count)
+/* In place over count floats at y; nothing for the identity and softmax
+ * (over channels: emitted by the layer, see emit/layers.c). */
+void emit_act_forward(Emitter *E, const Node *n, const char *y, const char *count)
 {
-    switch (act) {
-    case ACT_NONE:
-    case ACT_LINEAR:
-    case ACT_SOFTMAX:
+    const char *tmpl = act_info[n->act].forward;
+    if (!tmpl || n->act == ACT_SOFTMAX)
         return;
-    case ACT_RELU:   /* selects, not branches: those vectorise into masked stores, 3x slower */
-        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] = %s[p] > 0.0f ? %s[p] : 0.0f;", count, dy, y, dy);
+    char *v = xasprintf("%s[p]", y);
+    StrBuf expr;
+    sb_init(&expr);
+    emit_act_expr(&expr, tmpl, n, v, NULL);
+    emit_out(E, "for (long p = 0; p < %s; p++) %s = %s;", count, v, expr.data);
+    sb_free(&expr);
+    free(v);
+}
+
+/* The derivative from the output alone, so no pre-activation is kept.  A
+ * masked form is a select, not a branch: those vectorise into masked
+ * stores, 3x slower. */
+void emit_act_backward(Emitter *E, const Node *n, const char *y, const char *dy, const char *count)
+{
+    const ActInfo *a = &act_info[n->act];
+    if (!a->derivative)
         return;
-    case ACT_LEAKY:
-        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] *= %s[p] > 0.0f ? 1.0f : %s;", count, dy, y, emit_flt(alpha));
-        return;
-    case ACT_SIGMOID:
-        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] *= %s[p] * (1.0f - %s[p]);", count, dy, y, y);
-        return;
-    case ACT_TANH:
-        emit_out(E, "for (long p = 0; p < %s; p++) %s[p] *= 1.0f - %s[p] * %s[p];", count, dy, y, y);
-        return;
-    }
+    char *v = xasprintf("%s[p]", y), *g = xasprintf("%s[p]", dy);
+    StrBuf expr;
+    sb_init(&expr);
+    emit_act_expr(&expr, a->masked ? a->masked : a->derivative, n, v, g);
+    emit_out(E, "for (long p = 0; p < %s; p++) %s %s %s;", count, g, a->masked ? "=" : "*=", expr.data);
+    sb_free(&expr);
+    free(v);
+    free(g);
 }
 
 /* The trailing activation's derivative, in place in dy (all n images). */
@@ -200,7 +208,7 @@ void emit_trailing_act_backward(Emitter *E, const Node *n)
     char count[64];
     if (n->out_elems < 1024 || n->act == ACT_NONE || n->act == ACT_LINEAR) {
         snprintf(count, sizeof count, "(long)n * %lld", (long long)n->out_elems);
-        emit_act_backward(E, n->act, n->act_alpha, "y", "dy", count);
+        emit_act_backward(E, n, "y", "dy", count);
         return;
     }
     snprintf(count, sizeof count, "%lld", (long long)n->out_elems);
@@ -208,7 +216,7 @@ void emit_trailing_act_backward(Emitter *E, const Node *n)
     emit_open_block(E, "for (int i = 0; i < n; i++)");
     emit_out(E, "const float *yi = y + (size_t)i * %s;", count);
     emit_out(E, "float *dyi = dy + (size_t)i * %s;", count);
-    emit_act_backward(E, n->act, n->act_alpha, "yi", "dyi", count);
+    emit_act_backward(E, n, "yi", "dyi", count);
     emit_close_block(E);
 }
 
@@ -231,7 +239,7 @@ void emit_output_rows(Emitter *E, const LayerPlan *lp, const char *rows, long wi
     char count[32];
     snprintf(count, sizeof count, "%ld", oh * ow);
     if (n->act != ACT_SOFTMAX && n->act != ACT_RELU)
-        emit_act_forward(E, n->act, n->act_alpha, "yf", count);
+        emit_act_forward(E, n, "yf", count);
 }
 
 void emit_weighted_backward_head(Emitter *E, const LayerPlan *lp)
@@ -264,14 +272,14 @@ static char *c_identifier(const char *name)
  * or behind a batchnorm. */
 static bool relu_follows(const Net *net, const Node *n)
 {
-    if (n->act == ACT_RELU || n->act == ACT_LEAKY)
+    if (act_info[n->act].he_init)
         return true;
     for (int i = n->id + 1; i < net->nnodes; i++) {
         const Node *next = net->nodes[i];
         if (next->ninputs != 1 || next->inputs[0] != n->id)
             continue;
         if (next->op == OP_ACT)
-            return next->act == ACT_RELU || next->act == ACT_LEAKY;
+            return act_info[next->act].he_init;
         if (next->op == OP_BATCHNORM)
             return relu_follows(net, next);
     }

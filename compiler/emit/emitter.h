@@ -67,11 +67,12 @@ const Node *emit_in_node(const Emitter *E, const LayerPlan *lp, int k);
  * in one of a few static buffers. */
 const char *emit_flt(double v);
 
-/* The trailing activation applied in place to n floats at y, and its
+/* n's activation as a C expression of v (and g), appended to sb. */
+void emit_act_expr(StrBuf *sb, const char *tmpl, const Node *n, const char *v, const char *g);
+/* n's trailing activation applied in place to count floats at y, and its
  * derivative multiplied into dy, as C statements. */
-void emit_act_forward(Emitter *E, ActKind act, double alpha, const char *y, const char *count);
-void emit_act_backward(Emitter *E, ActKind act, double alpha, const char *y, const char *dy,
-                       const char *count);
+void emit_act_forward(Emitter *E, const Node *n, const char *y, const char *count);
+void emit_act_backward(Emitter *E, const Node *n, const char *y, const char *dy, const char *count);
 
 /* The derivative of a layer's trailing activation, in place in dy. */
 void emit_trailing_act_backward(Emitter *E, const Node *n);

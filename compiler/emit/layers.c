@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "emitter.h"
+#include "kinds.h"
 
 static long elems(const Node *n) { return (long)n->out_elems; }
 static long plane(const Node *n) { return (long)(n->out.h * n->out.w); }
@@ -61,7 +62,7 @@ static void trailing_act_forward(Emitter *E, const Node *n)
     if (n->act == ACT_SOFTMAX)
         emit_softmax_forward(E, "y", (long)n->out.c, plane(n));
     else
-        emit_act_forward(E, n->act, n->act_alpha, "y", count);
+        emit_act_forward(E, n, "y", count);
 }
 
 /* ---- pooling ---- */
@@ -210,53 +211,39 @@ static void pool_backward(Emitter *E, const LayerPlan *lp)
 
 /* ---- element-wise activations ---- */
 
-static const char *act_expr(ActKind act, double alpha, char *buf, size_t len)
-{
-    switch (act) {
-    case ACT_RELU: return "v > 0.0f ? v : 0.0f";
-    case ACT_LEAKY: snprintf(buf, len, "v > 0.0f ? v : %s * v", emit_flt(alpha)); return buf;
-    case ACT_SIGMOID: return "1.0f / (1.0f + expf(-v))";
-    case ACT_TANH: return "tanhf(v)";
-    default: return "v";
-    }
-}
-
-static const char *act_deriv(ActKind act, double alpha, char *buf, size_t len)
-{
-    switch (act) {
-    case ACT_RELU: return "v > 0.0f ? 1.0f : 0.0f";
-    case ACT_LEAKY: snprintf(buf, len, "v > 0.0f ? 1.0f : %s", emit_flt(alpha)); return buf;
-    case ACT_SIGMOID: return "v * (1.0f - v)";
-    case ACT_TANH: return "1.0f - v * v";
-    default: return "1.0f";
-    }
-}
-
 static void act_forward(Emitter *E, const LayerPlan *lp)
 {
-    char buf[64];
+    const char *tmpl = act_info[lp->node->act].forward;
+    StrBuf expr;
+    sb_init(&expr);
+    emit_act_expr(&expr, tmpl ? tmpl : "v", lp->node, "v", NULL);
     emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
     emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
     emit_open_block(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(lp->node));
     emit_out(E, "const float v = x[p];");
-    emit_out(E, "y[p] = %s;", act_expr(lp->node->act, lp->node->act_alpha, buf, sizeof buf));
+    emit_out(E, "y[p] = %s;", expr.data);
     emit_close_block(E);
+    sb_free(&expr);
 }
 
 static void act_backward(Emitter *E, const LayerPlan *lp)
 {
-    char buf[64];
+    const char *tmpl = act_info[lp->node->act].derivative;
     backward_head(E, lp);
     emit_out(E, "if (!dx)");
     emit_out(E, "    return;");
-    if (lp->node->act == ACT_NONE || lp->node->act == ACT_LINEAR) {
+    if (!tmpl) {
         emit_out(E, "for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(lp->node));
         return;
     }
+    StrBuf expr;
+    sb_init(&expr);
+    emit_act_expr(&expr, tmpl, lp->node, "v", NULL);
     emit_open_block(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(lp->node));
     emit_out(E, "const float v = y[p];");
-    emit_out(E, "dx[p] += dy[p] * (%s);", act_deriv(lp->node->act, lp->node->act_alpha, buf, sizeof buf));
+    emit_out(E, "dx[p] += dy[p] * (%s);", expr.data);
     emit_close_block(E);
+    sb_free(&expr);
 }
 
 /* ---- copies: softmax, flatten, dropout share "y = x, then ..." ---- */

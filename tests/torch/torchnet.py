@@ -152,7 +152,7 @@ class KinkSlack:
         return True
 
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky", "linear", "softmax")
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky", "linear", "softmax", "elu", "hardtanh")
 
 
 def _key(name):
@@ -228,7 +228,7 @@ class TorchNet(nn.Module):
             y = self._layer(L, ins)
             act = L.get("activation")
             if act and L["kind"] not in ACTIVATIONS:
-                y = self._act(y, act, L.get("alpha", 0.1), L["name"])   # trailing
+                y = self._act(y, act, L)   # trailing
             h, w, c = L["output"]
             if tuple(y.shape[1:]) != (c, h, w):
                 raise ShapeError("%s (%s): torch gives CxHxW %s, the report %dx%dx%d (HxWxC)"
@@ -269,7 +269,7 @@ class TorchNet(nn.Module):
         if k == "batchnorm" or k == "dropout":
             return self.module(L["name"])(x)
         if k in ACTIVATIONS:
-            return self._act(x, k, L.get("alpha", 0.1), L["name"])
+            return self._act(x, k, L)
         if k == "flatten":
             return x.reshape(x.shape[0], -1, 1, 1)
         if k == "upsample":
@@ -290,9 +290,10 @@ class TorchNet(nn.Module):
             return x[:, :, top:top + h, left:left + w]
         raise ValueError("unknown layer kind %r (%s)" % (k, L["name"]))
 
-    def _act(self, x, act, alpha, name):
+    def _act(self, x, act, L):
+        alpha, name = L.get("alpha", 0.1), L["name"]
         if self.kink_rel is None or act not in ("relu", "leaky"):
-            return activation(x, act, alpha)
+            return activation(x, act, L)
         site = Site(name, x.detach().abs() / max(_rms(x), 1e-30), self.kink_rel)
         self.sites.append(site)
         return _Rectifier.apply(x, alpha if act == "leaky" else 0.0, site)
@@ -344,7 +345,9 @@ class TorchNet(nn.Module):
         return y
 
 
-def activation(x, act, alpha=0.1):
+def activation(x, act, L):
+    """The activation act with the numbers of the report's layer L."""
+    alpha = L.get("alpha", 0.1)
     if act == "relu":
         return F.relu(x)
     if act == "sigmoid":
@@ -353,6 +356,10 @@ def activation(x, act, alpha=0.1):
         return torch.tanh(x)
     if act == "leaky":
         return F.leaky_relu(x, alpha)
+    if act == "elu":
+        return F.elu(x, alpha)
+    if act == "hardtanh":
+        return F.hardtanh(x, L["min"], L["max"])
     if act == "linear":
         return x
     if act == "softmax":

@@ -1,0 +1,147 @@
+/* kinds.c - the tables of layer kinds and activations (see kinds.h). */
+#include "kinds.h"
+
+#include <string.h>
+
+#include "util.h"
+
+/* ORDER OP */
+const KindInfo kind_info[OP_COUNT_] = {
+    [OP_INPUT] = {"input", "input", false},
+    [OP_CONV] = {"conv", "conv", true},
+    [OP_DECONV] = {"deconv", "deconv", true},
+    [OP_POOL] = {"pool", "pool", true},
+    [OP_FC] = {"fc", "fc", true},
+    [OP_ACT] = {"act", NULL, false},   /* the activation's keyword is both */
+    [OP_SOFTMAX] = {"softmax", "softmax", true},
+    [OP_BATCHNORM] = {"batchnorm", "bn", true},
+    [OP_DROPOUT] = {"dropout", "dropout", true},
+    [OP_FLATTEN] = {"flatten", "flatten", true},
+    [OP_UPSAMPLE] = {"upsample", "upsample", true},
+    [OP_ADD] = {"add", "add", true},
+    [OP_MUL] = {"mul", "mul", true},
+    [OP_CONCAT] = {"concat", "concat", true},
+    [OP_CROP] = {"crop", "crop", true},
+};
+
+/* ---- activations ---- */
+
+static bool at_least_zero(const double *args)
+{
+    return args[0] >= 0;
+}
+
+static bool ordered(const double *args)
+{
+    return args[0] < args[1];
+}
+
+/* ORDER ACT.  The derivatives come from the output alone, which is why elu
+ * needs alpha >= 0 (else its output is positive on both sides of 0) and
+ * leaky's test of the sign assumes a slope >= 0. */
+const ActInfo act_info[ACT_COUNT_] = {
+    [ACT_NONE] = {.keyword = ""},
+    [ACT_RELU] = {
+        .keyword = "relu", .usage = "relu",
+        .forward = "v > 0.0f ? v : 0.0f",
+        .derivative = "v > 0.0f ? 1.0f : 0.0f",
+        .masked = "v > 0.0f ? g : 0.0f",
+        .he_init = true,
+    },
+    [ACT_SIGMOID] = {
+        .keyword = "sigmoid", .usage = "sigmoid",
+        .forward = "1.0f / (1.0f + expf(-v))",
+        .derivative = "v * (1.0f - v)",
+    },
+    [ACT_TANH] = {
+        .keyword = "tanh", .usage = "tanh",
+        .forward = "tanhf(v)",
+        .derivative = "1.0f - v * v",
+    },
+    [ACT_LEAKY] = {
+        .keyword = "leaky", .usage = "leaky [SLOPE]",
+        .nargs = 1, .args = {0.1}, .labels = {"slope"}, .keys = {"alpha"},
+        .forward = "v > 0.0f ? v : A * v",
+        .derivative = "v > 0.0f ? 1.0f : A",
+        .he_init = true,
+    },
+    [ACT_LINEAR] = {.keyword = "linear", .usage = "linear"},
+    [ACT_SOFTMAX] = {.keyword = "softmax", .usage = "softmax"},  /* over channels: by the layer */
+    [ACT_ELU] = {
+        .keyword = "elu", .usage = "elu [ALPHA]",
+        .nargs = 1, .args = {1.0}, .labels = {"alpha"}, .keys = {"alpha"},
+        .rule = "ALPHA must be at least 0", .valid = at_least_zero,
+        .forward = "v > 0.0f ? v : A * expm1f(v)",
+        .derivative = "v > 0.0f ? 1.0f : v + A",
+    },
+    [ACT_HARDTANH] = {
+        .keyword = "hardtanh", .usage = "hardtanh [MIN MAX]",
+        .nargs = 2, .args = {-1.0, 1.0}, .labels = {"min", "max"}, .keys = {"min", "max"},
+        .rule = "MIN must be less than MAX", .valid = ordered,
+        .forward = "v < A ? A : v > B ? B : v",
+        .derivative = "v > A && v < B ? 1.0f : 0.0f",
+        .masked = "v > A && v < B ? g : 0.0f",
+    },
+};
+
+ActKind act_of_keyword(const char *word)
+{
+    for (int a = ACT_NONE + 1; a < ACT_COUNT_; a++)
+        if (strcmp(word, act_info[a].keyword) == 0)
+            return (ActKind)a;
+    return ACT_NONE;
+}
+
+void act_args(const Node *n, double args[ACT_MAX_ARGS])
+{
+    args[0] = n->act_alpha;
+    args[1] = n->act_beta;
+}
+
+/* ---- tensors ---- */
+
+static void put(LayerTensor *t, int *count, const char *what, bool state, int ndim,
+                int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+    t[*count] = (LayerTensor){what, ndim, {d0, d1, d2, d3}, state};
+    ++*count;
+}
+
+int layer_tensors(const Node *n, LayerTensor t[MAX_LAYER_TENSORS])
+{
+    int count = 0;
+    int64_t c = n->in_shape.c, f = n->filters, g = n->groups > 0 ? n->groups : 1;
+    switch (n->op) {
+    case OP_CONV:
+        put(t, &count, "weight", false, 4, f, c / g, n->kh, n->kw);
+        break;
+    case OP_DECONV:
+        put(t, &count, "weight", false, 4, c, f / g, n->kh, n->kw);
+        break;
+    case OP_FC:   /* a checked input shape: its product fits */
+        put(t, &count, "weight", false, 2, f, n->in_shape.h * n->in_shape.w * c, 0, 0);
+        break;
+    case OP_BATCHNORM:
+        put(t, &count, "weight", false, 1, c, 0, 0, 0);
+        put(t, &count, "bias", false, 1, c, 0, 0, 0);
+        put(t, &count, "running_mean", true, 1, c, 0, 0, 0);
+        put(t, &count, "running_var", true, 1, c, 0, 0, 0);
+        return count;
+    default:
+        return 0;
+    }
+    if (n->bias)
+        put(t, &count, "bias", false, 1, f, 0, 0, 0);
+    return count;
+}
+
+int64_t tensor_elems(const LayerTensor *t, bool *ok)
+{
+    int64_t elems = 1;
+    for (int d = 0; d < t->ndim; d++)
+        if (!mul_ovf(elems, t->shape[d], &elems)) {
+            *ok = false;
+            return 0;
+        }
+    return elems;
+}
