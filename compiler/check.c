@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "expand.h"
+#include "kinds.h"
 #include "util.h"
 
 #define DIM_MAX INT32_MAX
@@ -121,13 +122,26 @@ static bool overflows(Checker *ck, const Node *n)
     return false;
 }
 
+/* The elements of n's tensors (layer_tensors): trained, and state. */
+static void count_tensors(const Node *n, int64_t *params, int64_t *state, bool *ok)
+{
+    LayerTensor t[MAX_LAYER_TENSORS];
+    int count = layer_tensors(n, t);
+    *params = *state = 0;
+    for (int i = 0; i < count; i++) {
+        int64_t *sum = t[i].state ? state : params;
+        *sum = add(ok, *sum, tensor_elems(&t[i], ok));
+    }
+}
+
 /* Stores the output shape and counts, or says which one overflows. */
-static bool finish(Checker *ck, Node *n, Shape out, bool shape_ok,
-                   int64_t params, int64_t macs, bool counts_ok)
+static bool finish(Checker *ck, Node *n, Shape out, bool shape_ok, int64_t macs, bool counts_ok)
 {
     int64_t elems = mul(&shape_ok, mul(&shape_ok, out.h, out.w), out.c);
     if (!shape_ok || out.h > DIM_MAX || out.w > DIM_MAX || out.c > DIM_MAX)
         return overflows(ck, n);
+    int64_t params, state;
+    count_tensors(n, &params, &state, &counts_ok);
     if (!counts_ok) {
         fail(ck, n->loc, "%s: parameter or multiply-accumulate count overflows", n->name);
         return false;
@@ -145,6 +159,7 @@ static bool finish(Checker *ck, Node *n, Shape out, bool shape_ok,
     n->out = out;
     n->out_elems = elems;
     n->params = params;
+    n->non_trainable = state;
     n->macs = macs;
     n->checked = true;
     return true;
@@ -607,11 +622,9 @@ static bool check_conv(Checker *ck, Node *n)
     if (!check_window(ck, n, &out) || !groups_ok)
         return false;
     bool ok = true;
-    int64_t f = n->filters;
     int64_t per_out = mul(&ok, mul(&ok, n->in_shape.c / n->groups, n->kh), n->kw);
-    int64_t params = add(&ok, mul(&ok, f, per_out), n->bias ? f : 0);
-    int64_t macs = mul(&ok, mul(&ok, mul(&ok, out.h, out.w), f), per_out);
-    return finish(ck, n, out, true, params, macs, ok);
+    int64_t macs = mul(&ok, mul(&ok, mul(&ok, out.h, out.w), n->filters), per_out);
+    return finish(ck, n, out, true, macs, ok);
 }
 
 /* ConvTranspose2d along one axis: (in-1)*s - 2*pad + d*(k-1) + 1.  Also
@@ -649,11 +662,9 @@ static bool check_deconv(Checker *ck, Node *n)
         return false;
     n->pad_t = n->pad_b = ph;
     n->pad_l = n->pad_r = pw;
-    int64_t f = n->filters;
-    int64_t per_in = mul(&ok, mul(&ok, f / n->groups, n->kh), n->kw);
-    int64_t params = add(&ok, mul(&ok, in.c, per_in), n->bias ? f : 0);
+    int64_t per_in = mul(&ok, mul(&ok, n->filters / n->groups, n->kh), n->kw);
     int64_t macs = mul(&ok, mul(&ok, mul(&ok, in.h, in.w), in.c), per_in);
-    return finish(ck, n, out, true, params, macs, ok);
+    return finish(ck, n, out, true, macs, ok);
 }
 
 static bool check_pool(Checker *ck, Node *n)
@@ -663,7 +674,7 @@ static bool check_pool(Checker *ck, Node *n)
         out.h = out.w = 1;
     else if (!check_window(ck, n, &out))
         return false;
-    return finish(ck, n, out, true, 0, 0, true);
+    return finish(ck, n, out, true, 0, true);
 }
 
 static bool check_fc(Checker *ck, Node *n)
@@ -672,18 +683,7 @@ static bool check_fc(Checker *ck, Node *n)
     Shape in = n->in_shape;
     int64_t f = n->filters;
     int64_t macs = mul(&ok, mul(&ok, mul(&ok, in.h, in.w), in.c), f);
-    int64_t params = add(&ok, macs, n->bias ? f : 0);
-    return finish(ck, n, (Shape){1, 1, f}, true, params, macs, ok);
-}
-
-static bool check_batchnorm(Checker *ck, Node *n)
-{
-    bool ok = true;
-    int64_t scale_shift = mul(&ok, 2, n->in_shape.c);
-    if (!finish(ck, n, n->in_shape, true, scale_shift, 0, ok))
-        return false;
-    n->non_trainable = scale_shift; /* running mean and variance */
-    return true;
+    return finish(ck, n, (Shape){1, 1, f}, true, macs, ok);
 }
 
 static bool check_reshape(Checker *ck, Node *n)
@@ -694,7 +694,7 @@ static bool check_reshape(Checker *ck, Node *n)
         out = (Shape){1, 1, mul(&ok, mul(&ok, in.h, in.w), in.c)};
     else
         out = (Shape){mul(&ok, in.h, n->factor), mul(&ok, in.w, n->factor), in.c};
-    return finish(ck, n, out, ok, 0, 0, true);
+    return finish(ck, n, out, ok, 0, true);
 }
 
 static Node *input_node(const Checker *ck, const Node *n, int i)
@@ -714,7 +714,7 @@ static bool check_add(Checker *ck, Node *n)
              n->name, first->name, hwc(first->out).s, other->name, hwc(other->out).s);
         ok = false;
     }
-    return ok && finish(ck, n, first->out, true, 0, 0, true);
+    return ok && finish(ck, n, first->out, true, 0, true);
 }
 
 /* A 1x1xC operand scales the channels of the other (squeeze-and-excitation). */
@@ -731,9 +731,9 @@ static bool check_mul(Checker *ck, Node *n)
     }
     const Node *a = input_node(ck, n, 0), *b = input_node(ck, n, 1);
     if (same_shape(a->out, b->out) || scales(b->out, a->out))
-        return finish(ck, n, a->out, true, 0, 0, true);
+        return finish(ck, n, a->out, true, 0, true);
     if (scales(a->out, b->out))
-        return finish(ck, n, b->out, true, 0, 0, true);
+        return finish(ck, n, b->out, true, 0, true);
     fail(ck, n->input_locs[1], "%s: cannot multiply %s (%s) and %s (%s): the shapes must be"
          " equal, or one 1x1xC with the other's C channels", n->name, a->name, hwc(a->out).s,
          b->name, hwc(b->out).s);
@@ -771,7 +771,7 @@ static bool check_concat(Checker *ck, Node *n)
             ok = false;
         }
     }
-    return ok && finish(ck, n, out, sum_ok, 0, 0, true);
+    return ok && finish(ck, n, out, sum_ok, 0, true);
 }
 
 static bool check_crop(Checker *ck, Node *n)
@@ -782,7 +782,7 @@ static bool check_crop(Checker *ck, Node *n)
              hw(n->crop_h, n->crop_w).s);
         return false;
     }
-    return finish(ck, n, (Shape){n->crop_h, n->crop_w, in.c}, true, 0, 0, true);
+    return finish(ck, n, (Shape){n->crop_h, n->crop_w, in.c}, true, 0, true);
 }
 
 static bool check_op(Checker *ck, Node *n)
@@ -792,16 +792,16 @@ static bool check_op(Checker *ck, Node *n)
     case OP_DECONV: return check_deconv(ck, n);
     case OP_POOL: return check_pool(ck, n);
     case OP_FC: return check_fc(ck, n);
-    case OP_BATCHNORM: return check_batchnorm(ck, n);
-    case OP_FLATTEN:
+        case OP_FLATTEN:
     case OP_UPSAMPLE: return check_reshape(ck, n);
     case OP_ADD: return check_add(ck, n);
     case OP_MUL: return check_mul(ck, n);
     case OP_CONCAT: return check_concat(ck, n);
     case OP_CROP: return check_crop(ck, n);
     case OP_ACT:
+    case OP_BATCHNORM:
     case OP_SOFTMAX:
-    case OP_DROPOUT: return finish(ck, n, n->in_shape, true, 0, 0, true);
+    case OP_DROPOUT: return finish(ck, n, n->in_shape, true, 0, true);
     case OP_INPUT:
     case OP_COUNT_: break;
     }
@@ -852,7 +852,7 @@ static void check_input(Checker *ck, Node *n)
     else if (s.h * s.w > INT64_MAX / s.c) /* h*w cannot overflow: both <= 2^31 */
         fail(ck, loc, "%s: size %s overflows", n->name, hwc(s).s);
     else
-        finish(ck, n, s, true, 0, 0, true);
+        finish(ck, n, s, true, 0, true);
 }
 
 /* So that checking twice gives the same answer. */

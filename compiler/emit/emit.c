@@ -286,6 +286,19 @@ static bool relu_follows(const Net *net, const Node *n)
     return false;
 }
 
+/* The sizes of the weight and the bias, from layer_tensors. */
+static void plan_tensor_sizes(LayerPlan *lp)
+{
+    LayerTensor t[MAX_LAYER_TENSORS];
+    int count = layer_tensors(lp->node, t);
+    bool ok = true;   /* the checker has counted them */
+    for (int k = 0; k < count; k++)
+        if (strcmp(t[k].what, "weight") == 0)
+            lp->w_size = (long)tensor_elems(&t[k], &ok);
+        else if (strcmp(t[k].what, "bias") == 0)
+            lp->b_size = (long)tensor_elems(&t[k], &ok);
+}
+
 static void plan_layers(Emitter *E)
 {
     const Net *net = E->net;
@@ -311,21 +324,9 @@ static void plan_layers(Emitter *E)
                 break;
             }
         long cin = (long)n->in_shape.c;
+        plan_tensor_sizes(lp);
         switch (n->op) {
-        case OP_CONV:
-            lp->w_size = (long)(n->filters * (cin / n->groups) * n->kh * n->kw);
-            lp->b_size = n->bias ? (long)n->filters : 0;
-            break;
-        case OP_DECONV:
-            lp->w_size = (long)(cin * (n->filters / n->groups) * n->kh * n->kw);
-            lp->b_size = n->bias ? (long)n->filters : 0;
-            break;
-        case OP_FC:
-            lp->w_size = (long)(n->in_shape.h * n->in_shape.w * cin * n->filters);
-            lp->b_size = n->bias ? (long)n->filters : 0;
-            break;
         case OP_BATCHNORM:
-            lp->w_size = lp->b_size = cin;
             lp->rm_off = E->num_state;
             lp->rv_off = E->num_state + cin;
             E->num_state += 2 * cin;
@@ -740,43 +741,29 @@ static void emit_init(Emitter *E)
 }
 
 
-static void add_tensor(TensorInfo *t, int *count, const char *layer, const char *what, int ndim,
-                       const int64_t *shape, long offset, int in_state)
+/* Where the plan put a tensor of layer_tensors. */
+static long tensor_offset(const LayerPlan *lp, const char *what)
 {
-    TensorInfo *ti = &t[(*count)++];
-    ti->name = xasprintf("%s.%s", layer, what);
-    ti->ndim = ndim;
-    for (int d = 0; d < 4; d++)
-        ti->shape[d] = d < ndim ? shape[d] : 0;
-    ti->offset = offset;
-    ti->in_state = in_state;
+    return strcmp(what, "weight") == 0 ? lp->w_off
+         : strcmp(what, "bias") == 0 ? lp->b_off
+         : strcmp(what, "running_mean") == 0 ? lp->rm_off : lp->rv_off;
 }
 
 static int collect_tensors(const Emitter *E, TensorInfo **out_tensors)
 {
-    TensorInfo *t = xcalloc((size_t)E->net->nnodes * 4 + 1, sizeof *t);
+    TensorInfo *t = xcalloc((size_t)E->net->nnodes * MAX_LAYER_TENSORS + 1, sizeof *t);
     int count = 0;
     for (int i = 1; i < E->net->nnodes; i++) {
         const LayerPlan *lp = &E->plan[i];
-        const Node *n = lp->node;
-        if (lp->w_off < 0)
-            continue;
-        /* Layers without filters or groups (batchnorm) have 0 in them:
-         * every shape is computed, so divide by at least 1. */
-        int64_t c = n->in_shape.c, f = n->filters, g = n->groups > 0 ? n->groups : 1;
-        int64_t conv[4] = {f, c / g, n->kh, n->kw}, deconv[4] = {c, f / g, n->kh, n->kw};
-        int64_t fc[2] = {f, lp->w_size / (f > 0 ? f : 1)}, vec[1] = {lp->w_size}, bias[1] = {lp->b_size};
-        switch (n->op) {
-        case OP_CONV: add_tensor(t, &count, n->name, "weight", 4, conv, lp->w_off, 0); break;
-        case OP_DECONV: add_tensor(t, &count, n->name, "weight", 4, deconv, lp->w_off, 0); break;
-        case OP_FC: add_tensor(t, &count, n->name, "weight", 2, fc, lp->w_off, 0); break;
-        default: add_tensor(t, &count, n->name, "weight", 1, vec, lp->w_off, 0); break;
-        }
-        if (lp->b_off >= 0)
-            add_tensor(t, &count, n->name, "bias", 1, bias, lp->b_off, 0);
-        if (lp->rm_off >= 0) {
-            add_tensor(t, &count, n->name, "running_mean", 1, vec, lp->rm_off, 1);
-            add_tensor(t, &count, n->name, "running_var", 1, vec, lp->rv_off, 1);
+        LayerTensor lt[MAX_LAYER_TENSORS];
+        int nt = layer_tensors(lp->node, lt);
+        for (int k = 0; k < nt; k++) {
+            TensorInfo *ti = &t[count++];
+            ti->name = xasprintf("%s.%s", lp->node->name, lt[k].what);
+            ti->ndim = lt[k].ndim;
+            memcpy(ti->shape, lt[k].shape, sizeof ti->shape);
+            ti->offset = tensor_offset(lp, lt[k].what);
+            ti->in_state = lt[k].state;
         }
     }
     *out_tensors = t;
