@@ -215,33 +215,33 @@ static bool check_bn_values(Checker *ck, const Node *n)
     return ok;
 }
 
-/* Checks what the user wrote before any shape is computed, so that a bad
- * value gets its own message instead of a confusing shape error. */
-static bool check_values(Checker *ck, const Node *n)
+static bool check_pool_values(Checker *ck, const Node *n)
 {
-    switch (n->op) {
-    case OP_CONV:
-    case OP_DECONV:
-        return check_conv_values(ck, n);
-    case OP_POOL:
-        return n->global || check_window_values(ck, n, "window size");
-    case OP_FC:
-        return at_least(ck, n, "number of outputs", 1, n->filters, n->filters);
-    case OP_DROPOUT:
-        if (n->drop_p >= 0 && n->drop_p < 1)
-            return true;
-        fail(ck, n->loc, "%s: dropout probability must be at least 0 and less than 1, not %g",
-             n->name, n->drop_p);
-        return false;
-    case OP_BATCHNORM:
-        return check_bn_values(ck, n);
-    case OP_UPSAMPLE:
-        return at_least(ck, n, "upsampling factor", 1, n->factor, n->factor);
-    case OP_CROP:
-        return at_least(ck, n, "crop size", 1, n->crop_h, n->crop_w);
-    default:
+    return n->global || check_window_values(ck, n, "window size");
+}
+
+static bool check_fc_values(Checker *ck, const Node *n)
+{
+    return at_least(ck, n, "number of outputs", 1, n->filters, n->filters);
+}
+
+static bool check_dropout_values(Checker *ck, const Node *n)
+{
+    if (n->drop_p >= 0 && n->drop_p < 1)
         return true;
-    }
+    fail(ck, n->loc, "%s: dropout probability must be at least 0 and less than 1, not %g",
+         n->name, n->drop_p);
+    return false;
+}
+
+static bool check_upsample_values(Checker *ck, const Node *n)
+{
+    return at_least(ck, n, "upsampling factor", 1, n->factor, n->factor);
+}
+
+static bool check_crop_values(Checker *ck, const Node *n)
+{
+    return at_least(ck, n, "crop size", 1, n->crop_h, n->crop_w);
 }
 
 /* ---- Sliding windows: conv and pool ---- */
@@ -785,26 +785,48 @@ static bool check_crop(Checker *ck, Node *n)
     return finish(ck, n, (Shape){n->crop_h, n->crop_w, in.c}, true, 0, true);
 }
 
+static bool check_same_shape(Checker *ck, Node *n)
+{
+    return finish(ck, n, n->in_shape, true, 0, true);
+}
+
+/* A kind's rules: its values (what the user wrote, checked before any
+ * shape, so that a bad value gets its own message instead of a confusing
+ * shape error; NULL when any will do) and its output shape and counts. */
+typedef struct {
+    bool (*values)(Checker *ck, const Node *n);
+    bool (*shape)(Checker *ck, Node *n);
+} KindRules;
+
+/* ORDER OP.  The input is checked on its own (check_input). */
+static const KindRules rules[] = {
+    [OP_INPUT] = {NULL, NULL},
+    [OP_CONV] = {check_conv_values, check_conv},
+    [OP_DECONV] = {check_conv_values, check_deconv},
+    [OP_POOL] = {check_pool_values, check_pool},
+    [OP_FC] = {check_fc_values, check_fc},
+    [OP_ACT] = {NULL, check_same_shape},
+    [OP_SOFTMAX] = {NULL, check_same_shape},
+    [OP_BATCHNORM] = {check_bn_values, check_same_shape},
+    [OP_DROPOUT] = {check_dropout_values, check_same_shape},
+    [OP_FLATTEN] = {NULL, check_reshape},
+    [OP_UPSAMPLE] = {check_upsample_values, check_reshape},
+    [OP_ADD] = {NULL, check_add},
+    [OP_MUL] = {NULL, check_mul},
+    [OP_CONCAT] = {NULL, check_concat},
+    [OP_CROP] = {check_crop_values, check_crop},
+};
+_Static_assert(sizeof rules / sizeof rules[0] == OP_COUNT_, "rules for every layer kind");
+
+static bool check_values(Checker *ck, const Node *n)
+{
+    return !rules[n->op].values || rules[n->op].values(ck, n);
+}
+
 static bool check_op(Checker *ck, Node *n)
 {
-    switch (n->op) {
-    case OP_CONV: return check_conv(ck, n);
-    case OP_DECONV: return check_deconv(ck, n);
-    case OP_POOL: return check_pool(ck, n);
-    case OP_FC: return check_fc(ck, n);
-        case OP_FLATTEN:
-    case OP_UPSAMPLE: return check_reshape(ck, n);
-    case OP_ADD: return check_add(ck, n);
-    case OP_MUL: return check_mul(ck, n);
-    case OP_CONCAT: return check_concat(ck, n);
-    case OP_CROP: return check_crop(ck, n);
-    case OP_ACT:
-    case OP_BATCHNORM:
-    case OP_SOFTMAX:
-    case OP_DROPOUT: return finish(ck, n, n->in_shape, true, 0, true);
-    case OP_INPUT:
-    case OP_COUNT_: break;
-    }
+    if (rules[n->op].shape)
+        return rules[n->op].shape(ck, n);
     fail(ck, n->loc, "%s: internal error: unexpected %s layer", n->name, op_name(n->op));
     return false;
 }

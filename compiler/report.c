@@ -204,52 +204,35 @@ static void put_act_args(StrBuf *out, size_t start, const Node *n)
             opt(out, start, "%s %g", a->labels[i], args[i]);
 }
 
-static void put_op_options(StrBuf *out, size_t start, const Node *n)
+static void put_pool(StrBuf *out, size_t start, const Node *n)
 {
-    switch (n->op) {
-    case OP_CONV:
-    case OP_DECONV:
+    if (n->global)
+        opt(out, start, "global");
+    else
         put_window(out, start, n);
-        break;
-    case OP_POOL:
-        if (n->global)
-            opt(out, start, "global");
-        else
-            put_window(out, start, n);
-        break;
-    case OP_ACT:
-        put_act_args(out, start, n);
-        break;
-    case OP_BATCHNORM:
-        if (n->eps != 1e-5)
-            opt(out, start, "eps %g", n->eps);
-        if (n->momentum != 0.1)
-            opt(out, start, "momentum %g", n->momentum);
-        break;
-    case OP_DROPOUT:
-        opt(out, start, "p=%g", n->drop_p);
-        break;
-    case OP_UPSAMPLE:
-        opt(out, start, "x%" PRId64, n->factor);
-        break;
-    case OP_CROP:
-        opt(out, start, "%" PRId64 "x%" PRId64, n->crop_h, n->crop_w);
-        break;
-    default:
-        break;
-    }
 }
 
-void report_options(const Node *n, StrBuf *out)
+static void put_bn(StrBuf *out, size_t start, const Node *n)
 {
-    size_t start = out->len;
-    put_op_options(out, start, n);
-    bool has_bias = n->op == OP_CONV || n->op == OP_DECONV || n->op == OP_FC;
-    if (has_bias && !n->bias)
-        opt(out, start, "nobias");
-    /* A stand-alone activation is the kind itself; softmax has no other. */
-    if (n->op != OP_ACT && n->op != OP_SOFTMAX && n->op != OP_INPUT)
-        put_act(out, start, n);
+    if (n->eps != 1e-5)
+        opt(out, start, "eps %g", n->eps);
+    if (n->momentum != 0.1)
+        opt(out, start, "momentum %g", n->momentum);
+}
+
+static void put_dropout(StrBuf *out, size_t start, const Node *n)
+{
+    opt(out, start, "p=%g", n->drop_p);
+}
+
+static void put_upsample(StrBuf *out, size_t start, const Node *n)
+{
+    opt(out, start, "x%" PRId64, n->factor);
+}
+
+static void put_crop(StrBuf *out, size_t start, const Node *n)
+{
+    opt(out, start, "%" PRId64 "x%" PRId64, n->crop_h, n->crop_w);
 }
 
 static bool is_merge(const Node *n)
@@ -635,51 +618,101 @@ static void json_window(StrBuf *out, const Node *n)
               n->pad_t, n->pad_l, n->pad_b, n->pad_r);
 }
 
+static void json_conv(StrBuf *out, const Node *n)
+{
+    json_window(out, n);
+    json_pair(out, "dilation", n->dh, n->dw);
+    json_int(out, "groups", n->groups);
+    json_bool(out, "bias", n->bias);
+    json_act(out, n);
+}
+
+static void json_pool(StrBuf *out, const Node *n)
+{
+    json_key(out, "pool");
+    json_str(out, n->pool == POOL_MAX ? "max" : "avg");
+    json_bool(out, "global", n->global);
+    if (!n->global)
+        json_window(out, n);
+}
+
+static void json_fc(StrBuf *out, const Node *n)
+{
+    json_bool(out, "bias", n->bias);
+    json_act(out, n);
+}
+
+static void json_bn(StrBuf *out, const Node *n)
+{
+    json_num(out, "eps", n->eps);
+    json_num(out, "momentum", n->momentum);
+    json_act(out, n);
+}
+
+static void json_dropout(StrBuf *out, const Node *n)
+{
+    json_num(out, "p", n->drop_p);
+}
+
+static void json_upsample(StrBuf *out, const Node *n)
+{
+    json_int(out, "factor", n->factor);
+}
+
+static void json_crop(StrBuf *out, const Node *n)
+{
+    json_pair(out, "size", n->crop_h, n->crop_w);
+}
+
+/* ---------------------------------------------------------- kinds' options */
+
+/* A kind's options: as text (the table's Options column, after which
+ * report_options adds nobias and the trailing activation) and as the
+ * JSON keys only that kind has.  NULL: none. */
+typedef struct {
+    void (*text)(StrBuf *out, size_t start, const Node *n);
+    void (*json)(StrBuf *out, const Node *n);
+} KindReport;
+
+/* ORDER OP */
+static const KindReport kind_reports[] = {
+    [OP_INPUT] = {NULL, NULL},
+    [OP_CONV] = {put_window, json_conv},
+    [OP_DECONV] = {put_window, json_conv},
+    [OP_POOL] = {put_pool, json_pool},
+    [OP_FC] = {NULL, json_fc},
+    [OP_ACT] = {put_act_args, json_act},
+    [OP_SOFTMAX] = {NULL, NULL},
+    [OP_BATCHNORM] = {put_bn, json_bn},
+    [OP_DROPOUT] = {put_dropout, json_dropout},
+    [OP_FLATTEN] = {NULL, NULL},
+    [OP_UPSAMPLE] = {put_upsample, json_upsample},
+    [OP_ADD] = {NULL, json_act},
+    [OP_MUL] = {NULL, json_act},
+    [OP_CONCAT] = {NULL, NULL},
+    [OP_CROP] = {put_crop, json_crop},
+};
+_Static_assert(sizeof kind_reports / sizeof kind_reports[0] == OP_COUNT_,
+               "a report row for every layer kind");
+
+void report_options(const Node *n, StrBuf *out)
+{
+    size_t start = out->len;
+    if (kind_reports[n->op].text)
+        kind_reports[n->op].text(out, start, n);
+    bool has_bias = n->op == OP_CONV || n->op == OP_DECONV || n->op == OP_FC;
+    if (has_bias && !n->bias)
+        opt(out, start, "nobias");
+    /* A stand-alone activation is the kind itself; softmax has no other. */
+    if (n->op != OP_ACT && n->op != OP_SOFTMAX && n->op != OP_INPUT)
+        put_act(out, start, n);
+}
+
 /* The keys that only some kinds of layer have. */
 static void json_details(StrBuf *out, const Node *n)
 {
-    switch (n->op) {
-    case OP_CONV:
-    case OP_DECONV:
-        json_window(out, n);
-        json_pair(out, "dilation", n->dh, n->dw);
-        json_int(out, "groups", n->groups);
-        json_bool(out, "bias", n->bias);
-        json_act(out, n);
-        break;
-    case OP_POOL:
-        json_key(out, "pool");
-        json_str(out, n->pool == POOL_MAX ? "max" : "avg");
-        json_bool(out, "global", n->global);
-        if (!n->global)
-            json_window(out, n);
-        break;
-    case OP_FC:
-        json_bool(out, "bias", n->bias);
-        json_act(out, n);
-        break;
-    case OP_ACT:
-    case OP_ADD:
-    case OP_MUL:
-        json_act(out, n);
-        break;
-    case OP_BATCHNORM:
-        json_num(out, "eps", n->eps);
-        json_num(out, "momentum", n->momentum);
-        json_act(out, n);
-        break;
-    case OP_DROPOUT:
-        json_num(out, "p", n->drop_p);
-        break;
-    case OP_UPSAMPLE:
-        json_int(out, "factor", n->factor);
-        break;
-    case OP_CROP:
-        json_pair(out, "size", n->crop_h, n->crop_w);
-        break;
-    default:
-        break;
-    }
+    if (kind_reports[n->op].json)
+        kind_reports[n->op].json(out, n);
 }
 
 static void json_layer(StrBuf *out, const Net *net, const Node *n, bool blas)

@@ -671,48 +671,55 @@ static void concat_backward(Emitter *E, const LayerPlan *lp)
 
 /* ---- dispatch ---- */
 
-void emit_layer_forward(Emitter *E, const LayerPlan *lp)
+static void softmax_forward(Emitter *E, const LayerPlan *lp)
+{
+    copy_forward(E, lp);
+    emit_softmax_forward(E, "y", (long)lp->node->out.c, plane(lp->node));
+}
+
+static void softmax_backward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
-    switch (n->op) {
-    case OP_POOL: pool_forward(E, lp); break;
-    case OP_ACT: act_forward(E, lp); break;
-    case OP_SOFTMAX:
-        copy_forward(E, lp);
-        emit_softmax_forward(E, "y", (long)n->out.c, plane(n));
-        break;
-    case OP_BATCHNORM: bn_forward(E, lp); break;
-    case OP_DROPOUT: dropout_forward(E, lp); break;
-    case OP_FLATTEN: copy_forward(E, lp); break;
-    case OP_UPSAMPLE: upsample_forward(E, lp); break;
-    case OP_ADD: add_forward(E, lp); break;
-    case OP_MUL: mul_forward(E, lp); break;
-    case OP_CONCAT: concat_forward(E, lp); break;
-    case OP_CROP: crop_forward(E, lp); break;
-    default: break;
-    }
+    backward_head(E, lp);
+    emit_softmax_backward(E, "y", "dy", (long)n->out.c, plane(n), n->id == E->net->output);
+    emit_out(E, "if (dx)");
+    emit_out(E, "    for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(n));
+}
+
+typedef struct {
+    void (*forward)(Emitter *E, const LayerPlan *lp);
+    void (*backward)(Emitter *E, const LayerPlan *lp);
+} LayerEmitter;
+
+/* ORDER OP.  The input has no code, and conv, deconv and fc run with the
+ * kernel lower.c chooses (emit.c's kernels_of). */
+static const LayerEmitter emitters[] = {
+    [OP_INPUT] = {NULL, NULL},
+    [OP_CONV] = {NULL, NULL},
+    [OP_DECONV] = {NULL, NULL},
+    [OP_POOL] = {pool_forward, pool_backward},
+    [OP_FC] = {NULL, NULL},
+    [OP_ACT] = {act_forward, act_backward},
+    [OP_SOFTMAX] = {softmax_forward, softmax_backward},
+    [OP_BATCHNORM] = {bn_forward, bn_backward},
+    [OP_DROPOUT] = {dropout_forward, dropout_backward},
+    [OP_FLATTEN] = {copy_forward, copy_backward},
+    [OP_UPSAMPLE] = {upsample_forward, upsample_backward},
+    [OP_ADD] = {add_forward, add_backward},
+    [OP_MUL] = {mul_forward, mul_backward},
+    [OP_CONCAT] = {concat_forward, concat_backward},
+    [OP_CROP] = {crop_forward, crop_backward},
+};
+_Static_assert(sizeof emitters / sizeof emitters[0] == OP_COUNT_, "an emitter row for every layer kind");
+
+void emit_layer_forward(Emitter *E, const LayerPlan *lp)
+{
+    if (emitters[lp->node->op].forward)
+        emitters[lp->node->op].forward(E, lp);
 }
 
 void emit_layer_backward(Emitter *E, const LayerPlan *lp)
 {
-    const Node *n = lp->node;
-    switch (n->op) {
-    case OP_POOL: pool_backward(E, lp); break;
-    case OP_ACT: act_backward(E, lp); break;
-    case OP_SOFTMAX:
-        backward_head(E, lp);
-        emit_softmax_backward(E, "y", "dy", (long)n->out.c, plane(n), n->id == E->net->output);
-        emit_out(E, "if (dx)");
-        emit_out(E, "    for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(n));
-        break;
-    case OP_BATCHNORM: bn_backward(E, lp); break;
-    case OP_DROPOUT: dropout_backward(E, lp); break;
-    case OP_FLATTEN: copy_backward(E, lp); break;
-    case OP_UPSAMPLE: upsample_backward(E, lp); break;
-    case OP_ADD: add_backward(E, lp); break;
-    case OP_MUL: mul_backward(E, lp); break;
-    case OP_CONCAT: concat_backward(E, lp); break;
-    case OP_CROP: crop_backward(E, lp); break;
-    default: break;
-    }
+    if (emitters[lp->node->op].backward)
+        emitters[lp->node->op].backward(E, lp);
 }

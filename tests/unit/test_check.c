@@ -14,6 +14,7 @@
 #include "check.h"
 #include "diag.h"
 #include "ir.h"
+#include "kinds.h"
 #include "suites.h"
 
 /* ---- Helpers ---- */
@@ -603,6 +604,54 @@ static void test_simple_layers(void)
 
 /* ---- add, mul, concat, crop ---- */
 
+/* layer_tensors: PyTorch's names and layouts, and the counts they give. */
+static void test_layer_tensors(void)
+{
+    Net *net = new_net(6, 6, 4);
+    Node *c = conv(net, "c", 3, 8);
+    c->groups = 2;
+    c->bias = false;
+    Node *d = deconv(net, "d", 2, 6);
+    d->sh = d->sw = 2;
+    d->groups = 2;
+    Node *bn = layer(net, OP_BATCHNORM, "bn");
+    Node *f = fc(net, "f", 5);
+    CU_ASSERT_EQUAL(run(net), 0);
+    LayerTensor t[MAX_LAYER_TENSORS];
+    CU_ASSERT_EQUAL(layer_tensors(c, t), 1);
+    CU_ASSERT_STRING_EQUAL(t[0].what, "weight");
+    CU_ASSERT(t[0].ndim == 4 && t[0].shape[0] == 8 && t[0].shape[1] == 2 && t[0].shape[2] == 3);
+    CU_ASSERT_EQUAL(layer_tensors(d, t), 2);   /* ConvTranspose2d: in, out/groups, kh, kw */
+    CU_ASSERT(t[0].shape[0] == 8 && t[0].shape[1] == 3 && t[0].shape[3] == 2);
+    CU_ASSERT(strcmp(t[1].what, "bias") == 0 && t[1].shape[0] == 6);
+    CU_ASSERT_EQUAL(layer_tensors(bn, t), 4);
+    CU_ASSERT(!t[1].state && t[2].state && t[3].state);
+    CU_ASSERT_STRING_EQUAL(t[3].what, "running_var");
+    CU_ASSERT_EQUAL(bn->params, 12);
+    CU_ASSERT_EQUAL(bn->non_trainable, 12);
+    CU_ASSERT_EQUAL(layer_tensors(f, t), 2);
+    CU_ASSERT(t[0].ndim == 2 && t[0].shape[0] == 5 && t[0].shape[1] == 8 * 8 * 6);
+    CU_ASSERT_EQUAL(f->params, 5 * 8 * 8 * 6 + 5);
+    CU_ASSERT_EQUAL(c->params, 8 * 2 * 9);
+    net_free(net);
+}
+
+/* The tables indexed by OpKind and ActKind have a row for each (the
+ * compiler checks only that the last one is there). */
+static void test_kind_tables(void)
+{
+    for (int op = 0; op < OP_COUNT_; op++)
+        CU_ASSERT(kind_info[op].keyword != NULL);
+    for (int act = ACT_NONE + 1; act < ACT_COUNT_; act++) {
+        const ActInfo *a = &act_info[act];
+        CU_ASSERT(a->keyword != NULL && a->keyword[0] != '\0' && a->usage != NULL);
+        CU_ASSERT((a->forward == NULL) == (a->derivative == NULL));
+        CU_ASSERT((a->valid == NULL) == (a->rule == NULL));
+        for (int i = 0; i < a->nargs; i++)
+            CU_ASSERT(a->labels[i] != NULL && a->keys[i] != NULL);
+    }
+}
+
 static Net *two_branches(int64_t c1, int64_t s1, int64_t c2, int64_t s2)
 {
     Net *net = new_net(28, 28, 3);
@@ -930,4 +979,6 @@ void suite_check(void)
     CU_add_test(s, "overflow", test_overflow);
     CU_add_test(s, "errors counted, failures skipped", test_errors_counted);
     CU_add_test(s, "unused layers and memory", test_unused_and_memory);
+    CU_add_test(s, "layer tensors", test_layer_tensors);
+    CU_add_test(s, "kind tables", test_kind_tables);
 }

@@ -82,6 +82,33 @@ static void test_numbers_and_comments(void)
     net_free(net);
 }
 
+/* Every activation's numbers, given and default, stand-alone and trailing
+ * (issue 10: elu and hardtanh, from one row of act_info each). */
+static void test_activation_numbers(void)
+{
+    Net *net = ok("input 8x8x2\n"
+                  "elu\n"
+                  "hardtanh -2 3\n"
+                  "conv 3x3x4 elu 0.5\n"
+                  "fc 4 hardtanh\n");
+    if (!net)
+        return;
+    Node **n = net->nodes;
+    CU_ASSERT_EQUAL(n[1]->act, ACT_ELU);
+    CU_ASSERT_STRING_EQUAL(n[1]->name, "elu1");
+    CU_ASSERT_DOUBLE_EQUAL(n[1]->act_alpha, 1.0, 1e-12);
+    CU_ASSERT_EQUAL(n[2]->act, ACT_HARDTANH);
+    CU_ASSERT_STRING_EQUAL(n[2]->name, "hardtanh1");
+    CU_ASSERT_DOUBLE_EQUAL(n[2]->act_alpha, -2.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(n[2]->act_beta, 3.0, 1e-12);
+    CU_ASSERT_EQUAL(n[3]->act, ACT_ELU);
+    CU_ASSERT_DOUBLE_EQUAL(n[3]->act_alpha, 0.5, 1e-12);
+    CU_ASSERT_EQUAL(n[4]->act, ACT_HARDTANH);
+    CU_ASSERT_DOUBLE_EQUAL(n[4]->act_alpha, -1.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(n[4]->act_beta, 1.0, 1e-12);
+    net_free(net);
+}
+
 static void test_automatic_names(void)
 {
     Net *net = ok("input 16x16x3\n"
@@ -372,4 +399,5 @@ void suite_parse(void)
     CU_add_test(s, "tokens of any length", test_long_tokens);
     CU_add_test(s, "byte order mark", test_bom);
     CU_add_test(s, "NUL bytes", test_nul_bytes);
+    CU_add_test(s, "activation numbers", test_activation_numbers);
 }
