@@ -36,9 +36,9 @@ static bool ordered(const double *args)
     return args[0] < args[1];
 }
 
-/* ORDER ACT.  The derivatives come from the output alone, which is why elu
- * needs alpha >= 0 (else its output is positive on both sides of 0) and
- * leaky's test of the sign assumes a slope >= 0. */
+/* ORDER ACT.  The derivatives come from the output alone, which is why
+ * leaky's slope and elu's alpha must be at least 0: else the output is
+ * positive on both sides of 0, and its sign does not say which side. */
 const ActInfo act_info[ACT_COUNT_] = {
     [ACT_NONE] = {.keyword = ""},
     [ACT_RELU] = {
@@ -61,6 +61,7 @@ const ActInfo act_info[ACT_COUNT_] = {
     [ACT_LEAKY] = {
         .keyword = "leaky", .usage = "leaky [SLOPE]",
         .nargs = 1, .args = {0.1}, .labels = {"slope"}, .keys = {"alpha"},
+        .rule = "SLOPE must be at least 0", .valid = at_least_zero,
         .forward = "v > 0.0f ? v : A * v",
         .derivative = "v > 0.0f ? 1.0f : A",
         .he_init = true,

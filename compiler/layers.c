@@ -533,6 +533,10 @@ bool layer_parse(Node *n, const LayerKind *kind, const Word *words, InputRefs *r
     refs->n = 0;
     refs->takes_previous = true;
     n->act = kind->act;   /* ACT_NONE but for the activations */
+    if (!parsers[kind->op]) {   /* a row missing before the last (ORDER OP) */
+        error_at(n->loc, "internal error: no parser for '%s'", kind->keyword);
+        return false;
+    }
     parsers[kind->op](&p);
     return p.ok;
 }
