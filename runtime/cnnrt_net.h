@@ -165,8 +165,9 @@ typedef struct {
 
 /* Planes [p0, p1) of y (not x: windows read the neighbouring planes),
  * and of scale (s, which the backward needs: as many floats as x,
- * n * c * sp, kept until the backward).  Cost per element: size
- * multiply-adds, a division and a powf. */
+ * n * c * sp, kept until the backward; NULL in inference).  Cost per
+ * element: size multiply-adds, a division and a powf (beta 0.75: two
+ * square roots instead). */
 void cnn_lrn_forward(const cnn_lrn *l, const float *x, long c, long sp, long p0, long p1, float *y,
                      float *scale);
 /* dx += dL/dx for planes [p0, p1), from the forward's x, y and scale (all
@@ -179,9 +180,9 @@ void cnn_lrn_backward(const cnn_lrn *l, const float *x, const float *y, const fl
  * be x.  Cost: sp per plane. */
 void cnn_prelu_forward(const float *x, const float *slope, long c, long sp, long p0, long p1, float *y);
 /* For channels [c0, c1) of all n items: dx += dL/dx and dslope[ch] += the
- * sum over items and positions of (x > 0 ? 0 : x * dy) (as PyTorch, x == 0
- * takes the slope's side).  x is the forward's input.  Cost: 2 * n * sp per
- * channel. */
+ * sum over items and positions of (x > 0 ? 0 : x * dy), summed in double
+ * (as PyTorch, x == 0 takes the slope's side).  x is the forward's input
+ * (so y may be x only in inference).  Cost: 2 * n * sp per channel. */
 void cnn_prelu_backward(const float *x, const float *slope, const float *dy, long n, long c, long sp,
                         long c0, long c1, float *dx, float *dslope);
 

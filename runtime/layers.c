@@ -62,7 +62,7 @@ void cnn_lrn_forward(const cnn_lrn *l, const float *x, long c, long sp, long p0,
         channel_range(ch, c, l->size / 2, (l->size - 1) / 2, &lo, &hi);
         for (long q0 = 0; q0 < sp; q0 += CHUNK) {
             long m = sp - q0 < CHUNK ? sp - q0 : CHUNK;
-            float sum[CHUNK] = {0}, r[CHUNK];
+            float sum[CHUNK] = {0}, r[CHUNK], kept[CHUNK];
             for (long j = lo; j <= hi; j++) {
                 const float *xj = item + j * sp + q0;
                 for (long q = 0; q < m; q++)
@@ -70,7 +70,7 @@ void cnn_lrn_forward(const cnn_lrn *l, const float *x, long c, long sp, long p0,
             }
             /* PyTorch's order: the window's mean, times alpha, plus k */
             const float *xp = x + p * sp + q0;
-            float *yp = y + p * sp + q0, *sc = scale + p * sp + q0;
+            float *yp = y + p * sp + q0, *sc = scale ? scale + p * sp + q0 : kept;
             for (long q = 0; q < m; q++)
                 sc[q] = sum[q] / (float)l->size * l->alpha + l->k;
             pow_neg(sc, m, l->beta, r);
@@ -129,10 +129,8 @@ void cnn_prelu_backward(const float *x, const float *slope, const float *dy, lon
         for (long i = 0; i < n; i++) {
             long at = (i * c + ch) * sp;
             const float *xp = x + at, *g = dy + at;
-            float part = 0.0f;
-            for (long q = 0; q < sp; q++)
-                part += xp[q] > 0.0f ? 0.0f : xp[q] * g[q];
-            da += part;
+            for (long q = 0; q < sp; q++)    /* in double: a volume has 10^6 terms */
+                da += xp[q] > 0.0f ? 0.0 : (double)xp[q] * g[q];
             if (dx)
                 for (long q = 0; q < sp; q++)
                     dx[at + q] += xp[q] > 0.0f ? g[q] : a * g[q];
