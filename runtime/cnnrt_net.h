@@ -197,6 +197,12 @@ void cnn_prelu_backward(const float *x, const float *slope, const float *dy, lon
  * both channels, channel 0 being 0; scale is 1 / the batch the loss is a
  * mean over.  Sums in double.  Cost: 4 * sp per item. */
 double cnn_dice_loss(const float *y, const int *labels, long sp, long i0, long i1, float scale, float *dy);
+/* The hard Dice score of items [i0, i1) for `train` and `eval`: the
+ * foreground P is where y's channel 1 exceeds channel 0 (ties go to 0,
+ * as argmax), G where the label is 1; per item 2 |P and G| / (|P| + |G|),
+ * 1 when both are empty.  Returns the sum of the items' scores, or -1
+ * when a label is neither 0 nor 1.  Cost: 2 * sp per item. */
+double cnn_dice_score(const float *y, const int *labels, long sp, long i0, long i1);
 
 /* Data-parallel training (runtime/dist.c): the generated train step calls
  * these hooks, which do nothing in libcnnrt and outside `train` and

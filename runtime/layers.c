@@ -1,6 +1,7 @@
 /* layers.c - the numerics of layers that are the same for every network:
- * local response normalisation (AlexNet, ZFNet), PReLU (V-Net) and the
- * soft Dice loss (V-Net).  Generated code calls these with its constant
+ * local response normalisation (AlexNet, ZFNet), PReLU (V-Net), the soft
+ * Dice loss (V-Net) and the Dice score `train` and `eval` print.
+ * Generated code and the driver call these with their constant
  * shapes; each function does a range of the work so that the caller's
  * thread team can split it (no OpenMP here).
  *
@@ -170,6 +171,28 @@ double cnn_dice_loss(const float *y, const int *labels, long sp, long i0, long i
         const double a = 4.0 * inter / (den * den) * scale, b = 2.0 / den * scale;
         for (long q = 0; q < sp; q++)
             d1[q] = (float)(a * p[q] - b * g[q]);
+    }
+    return total;
+}
+
+/* The score the V-Net paper reports: foreground where channel 1 beats
+ * channel 0 (a tie is background, as argmax takes the first), then
+ * 2 |P and G| / (|P| + |G|); both empty is a perfect 1. */
+double cnn_dice_score(const float *y, const int *labels, long sp, long i0, long i1)
+{
+    double total = 0.0;
+    for (long i = i0; i < i1; i++) {
+        const float *y0 = y + 2 * i * sp, *y1 = y0 + sp;
+        const int *g = labels + i * sp;
+        long both = 0, sizes = 0;
+        for (long q = 0; q < sp; q++) {
+            if (g[q] != 0 && g[q] != 1)
+                return -1.0;
+            int fg = y1[q] > y0[q];
+            both += fg & g[q];
+            sizes += fg + g[q];
+        }
+        total += sizes ? 2.0 * (double)both / (double)sizes : 1.0;
     }
     return total;
 }

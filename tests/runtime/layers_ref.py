@@ -3,8 +3,9 @@
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/runtime/layers_ref.py > tests/runtime/layers_ref.h
 
-nn.LocalResponseNorm, nn.PReLU and the soft Dice loss (dice_loss below,
-the rule the runtime's cnn_dice_loss follows) on images (N, C, H, W) and
+nn.LocalResponseNorm, nn.PReLU, the soft Dice loss and the hard Dice
+score (dice_loss and dice_score below, the rules the runtime's
+cnn_dice_loss and cnn_dice_score follow) on images (N, C, H, W) and
 volumes (N, C, D, H, W): outputs, dL/dx from a given dL/dy, dL/dslope,
 dL/dy of the loss.  The inputs are not stored: both sides draw them from
 cnn_rng (xoshiro256**, reimplemented in optim_ref.py) with the seed of the
@@ -54,6 +55,17 @@ def dice_loss(y, labels):
     empty = den == 0
     per = torch.where(empty, torch.zeros_like(den), 1 - 2 * inter / torch.where(empty, torch.ones_like(den), den))
     return per.mean()
+
+
+def dice_score(y, labels):
+    """The hard Dice score, mean over items: foreground where argmax over
+    the channels is 1 (a tie is 0, argmax's first); both empty scores 1."""
+    n = y.shape[0]
+    pred = (y.argmax(1) == 1).reshape(n, -1).double()
+    g = (labels == 1).reshape(n, -1).double()
+    sizes = pred.sum(1) + g.sum(1)
+    both = (pred * g).sum(1)
+    return torch.where(sizes == 0, torch.ones_like(sizes), 2 * both / sizes.clamp(min=1)).mean()
 
 
 def emit_array(name, t):
@@ -144,9 +156,11 @@ def emit_dice(seed, name, shape, empty, zero):
     loss = dice_loss(y, labels)
     loss.backward()
     emit_array(name + "_dy", y.grad)
+    score = dice_score(y.detach(), labels)
     mask = lambda items: sum(1 << i for i in items)
-    return "{\"%s\", %d, %s, %d, %d, %d, %s, %s_dy}" % (name, seed, shape_c(shape), len(shape), mask(empty),
-                                                       mask(zero), cfloat(loss.item()), name)
+    return "{\"%s\", %d, %s, %d, %d, %d, %s, %s, %s_dy}" % (
+        name, seed, shape_c(shape), len(shape), mask(empty), mask(zero), cfloat(loss.item()),
+        cfloat(score.item()), name)
 
 
 def main():
@@ -159,7 +173,7 @@ def main():
     print("typedef struct {\n    const char *name;\n    int seed, shape[5], ndim;\n"
           "    const float *y, *dx, *dslope;\n} prelu_case;")
     print("typedef struct {\n    const char *name;\n    int seed, shape[5], ndim;\n"
-          "    unsigned empty, zero;    /* bit i: item i */\n    float loss;\n    const float *dy;\n"
+          "    unsigned empty, zero;    /* bit i: item i */\n    float loss, score;\n    const float *dy;\n"
           "} dice_case;\n")
     seed = 100
     rows = []
