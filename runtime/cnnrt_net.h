@@ -147,6 +147,63 @@ const cnn_kernels *cnn_kernels_best(void);
  * the CPU lacks it. */
 const cnn_kernels *cnn_kernels_isa(const char *isa);
 
+/* Layers whose numerics do not depend on the network (runtime/layers.c).
+ * Tensors are PyTorch's (N, C, spatial...) with the spatial size as one
+ * number sp: H*W for images, D*H*W for volumes.  A plane is one channel of
+ * one item, plane p = i * C + c at offset p * sp; [p0, p1) ranges over
+ * planes and [c0, c1) over channels, so that a thread team splits the
+ * work (nothing here starts threads).  Backward passes add into dx, which
+ * may be NULL (no input gradient wanted). */
+
+/* nn.LocalResponseNorm(size, alpha, beta, k): y = x / s^beta with
+ * s = k + alpha/size * the sum of x^2 over channels
+ * [c - size/2, c + (size-1)/2] (those outside count as 0). */
+typedef struct {
+    int size;                 /* >= 1 */
+    float alpha, beta, k;     /* PyTorch's defaults: 1e-4, 0.75, 1 */
+} cnn_lrn;
+
+/* Planes [p0, p1) of y (not x: windows read the neighbouring planes),
+ * and of scale (s, which the backward needs: as many floats as x,
+ * n * c * sp, kept until the backward; NULL in inference).  Cost per
+ * element: size multiply-adds, a division and a powf (beta 0.75: two
+ * square roots instead). */
+void cnn_lrn_forward(const cnn_lrn *l, const float *x, long c, long sp, long p0, long p1, float *y,
+                     float *scale);
+/* dx += dL/dx for planes [p0, p1), from the forward's x, y and scale (all
+ * unchanged since) and dy.  Cost per element: size divisions and
+ * multiply-adds, and a powf. */
+void cnn_lrn_backward(const cnn_lrn *l, const float *x, const float *y, const float *scale,
+                      const float *dy, long c, long sp, long p0, long p1, float *dx);
+
+/* nn.PReLU(c): y = x > 0 ? x : slope[channel] * x, planes [p0, p1); y may
+ * be x.  Cost: sp per plane. */
+void cnn_prelu_forward(const float *x, const float *slope, long c, long sp, long p0, long p1, float *y);
+/* For channels [c0, c1) of all n items: dx += dL/dx and dslope[ch] += the
+ * sum over items and positions of (x > 0 ? 0 : x * dy), summed in double
+ * (as PyTorch, x == 0 takes the slope's side).  x is the forward's input
+ * (so y may be x only in inference).  Cost: 2 * n * sp per channel. */
+void cnn_prelu_backward(const float *x, const float *slope, const float *dy, long n, long c, long sp,
+                        long c0, long c1, float *dx, float *dslope);
+
+/* V-Net's soft Dice loss for items [i0, i1) of a two-channel output y
+ * (after softmax: n * 2 * sp floats) and labels (n * sp ints, 0 or 1):
+ * per item 1 - 2 sum(p g) / (sum(p^2) + sum(g^2)), p = y's channel 1,
+ * g = (label == 1).  Returns the sum of the items' losses (the caller
+ * divides by the batch), or -1 when a label is neither 0 nor 1 (items
+ * before it may have their dy written).  An item with no foreground and
+ * p == 0 everywhere (0/0) has loss 0 and gradient 0: it is predicted
+ * perfectly.  dy (NULL: loss only) gets scale * dL_i/dy for the items'
+ * both channels, channel 0 being 0; scale is 1 / the batch the loss is a
+ * mean over.  Sums in double.  Cost: 4 * sp per item. */
+double cnn_dice_loss(const float *y, const int *labels, long sp, long i0, long i1, float scale, float *dy);
+/* The hard Dice score of items [i0, i1) for `train` and `eval`: the
+ * foreground P is where y's channel 1 exceeds channel 0 (ties go to 0,
+ * as argmax), G where the label is 1; per item 2 |P and G| / (|P| + |G|),
+ * 1 when both are empty.  Returns the sum of the items' scores, or -1
+ * when a label is neither 0 nor 1.  Cost: 2 * sp per item. */
+double cnn_dice_score(const float *y, const int *labels, long sp, long i0, long i1);
+
 /* Data-parallel training (runtime/dist.c): the generated train step calls
  * these hooks, which do nothing in libcnnrt and outside `train` and
  * `bench`; in libcnnrt-mpi they sum over the ranks of MPI_COMM_WORLD.
