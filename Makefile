@@ -31,7 +31,7 @@ MPI_LIB := $(if $(MPICC),$(BUILD)/libcnnrt-mpi.a)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all check unit-check asan-check system-check demo bench install clean fuzz fuzz-check setup
+.PHONY: all check unit-check asan-check system-check demo bench install clean fuzz fuzz-check setup golden
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(MPI_LIB)
 
 $(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h runtime/cnnrt_net.h runtime/io.h
@@ -109,10 +109,16 @@ unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test
 	sh tests/layering.sh
 	CNNC=$(BUILD)/cnnc $(BUILD)/test_unit
 	CNNC=$(BUILD)/cnnc sh tests/cli.sh
+	CNNC=$(BUILD)/cnnc sh tests/golden.sh
 	sh tests/runtime/torch_check.sh $(BUILD)/test_runtime
 	$(BUILD)/test_kernels
 	$(BUILD)/test_kernels_plain
 	$(BUILD)/gen/test_known
+
+# tests/golden/: the generated C that `make check` compares byte for byte;
+# after a change to the output that is meant, regenerate and review it.
+golden: $(BUILD)/cnnc
+	CNNC=$(BUILD)/cnnc sh tests/golden.sh --update
 
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan-check:
