@@ -1,5 +1,5 @@
 #!/bin/sh
-# Data-parallel training over Open MPI (SPEC section 8, docs/mpi.md), with
+# Data-parallel training over Open MPI (docs/mpi.md), with
 # 1, 2 and 4 ranks on this machine (shared memory and loopback only):
 # - without mpirun the MPI build trains exactly as the plain one;
 # - the weights after k steps with 2 and 4 ranks equal those of one
