@@ -3,9 +3,7 @@
 # every graph layer: deconv, upsample, crop, concat, add, mul as channel
 # scale, global pooling, batchnorm, ceil-mode pooling, dropout, softmax.
 set -eu
-CNNC=${CNNC:-build/cnnc}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. tests/lib.sh
 $CNNC --main tests/gen/graph.net -o "$tmp/graph.c"
 cc -std=c99 -O1 -Iruntime "$tmp/graph.c" build/libcnnrt.a -lz -lm -fopenmp -o "$tmp/graph"
 for seed in 1 2 3; do
