@@ -106,7 +106,7 @@ $(BUILD)/gen/test_known: tests/gen/test_known.c $(GEN_NETS:%=$(BUILD)/gen/%.c) $
 # The tests run from the top so that they find examples/ and tests/ files.
 unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test_kernels \
             $(BUILD)/test_kernels_plain $(BUILD)/gen/test_known
-	sh tests/layering.sh
+	sh tests/layering.sh . $(BUILD)
 	CNNC=$(BUILD)/cnnc $(BUILD)/test_unit
 	CNNC=$(BUILD)/cnnc sh tests/cli.sh
 	CNNC=$(BUILD)/cnnc sh tests/golden.sh
