@@ -31,7 +31,7 @@ MPI_LIB := $(if $(MPICC),$(BUILD)/libcnnrt-mpi.a)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 
-.PHONY: all check unit-check asan-check system-check demo bench install clean fuzz fuzz-check setup
+.PHONY: all check unit-check asan-check system-check demo bench install clean fuzz fuzz-check setup golden
 all: $(BUILD)/cnnc $(BUILD)/libcnnrt.a $(MPI_LIB)
 
 $(BUILD)/runtime/%.o: runtime/%.c runtime/cnnrt.h runtime/cnnrt_net.h runtime/io.h
@@ -109,13 +109,20 @@ $(BUILD)/gen/test_known: tests/gen/test_known.c $(GEN_NETS:%=$(BUILD)/gen/%.c) $
 # The tests run from the top so that they find examples/ and tests/ files.
 unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test_layers $(BUILD)/test_kernels \
             $(BUILD)/test_kernels_plain $(BUILD)/gen/test_known
+	sh tests/layering.sh . $(BUILD)
 	CNNC=$(BUILD)/cnnc $(BUILD)/test_unit
 	CNNC=$(BUILD)/cnnc sh tests/cli.sh
+	CNNC=$(BUILD)/cnnc sh tests/golden.sh
 	sh tests/runtime/torch_check.sh $(BUILD)/test_runtime
 	$(BUILD)/test_layers
 	$(BUILD)/test_kernels
 	$(BUILD)/test_kernels_plain
 	$(BUILD)/gen/test_known
+
+# tests/golden/: the generated C that `make check` compares byte for byte;
+# after a change to the output that is meant, regenerate and review it.
+golden: $(BUILD)/cnnc
+	CNNC=$(BUILD)/cnnc sh tests/golden.sh --update
 
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan-check:
@@ -137,6 +144,8 @@ system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/driver/run.sh
 	BUILD=$(BUILD) sh tests/bench/replay.sh
 	CNNC=$(BUILD)/cnnc sh tests/torch/run.sh
+	CNNC=$(BUILD)/cnnc sh tests/torch/memory.sh
+	CNNC=$(BUILD)/cnnc OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/unet_check.py
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/torchvision_load.py $(BUILD)/cnnc
 
 check: setup

@@ -6,7 +6,7 @@
 # round); prints the medians over ROUNDS rounds, the ratios, and issue 12's
 # targets with met yes/no, and writes every figure as JSON (build/bench.json).
 #
-# cnnc's main column is the documented build (README, SPEC 6):
+# cnnc's main column is the documented build (README, "Quick start"):
 # cc -O2 x.c $(pkg-config --cflags --libs cnnrt), flags taken from
 # runtime/cnnrt.pc.in, no -march; the second column is -O3 -march=native.
 #

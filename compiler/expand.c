@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "frontend.h"
 #include "layers.h"
 #include "names.h"
 #include "reserved.h"

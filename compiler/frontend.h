@@ -17,7 +17,4 @@ Net *compile_text(const char *name, const char *text, size_t len);
  * could not be parsed at all). */
 Net *expand_text(const char *name, const char *text, size_t len);
 
-/* Files larger than this are refused before parsing. */
-#define CNNC_MAX_SOURCE (16u << 20)
-
 #endif

@@ -1,8 +1,9 @@
 /* ir.h - the network graph: the centre of cnnc.
  *
  * The expander (expand.c) fills it from the parsed statements, the checker
- * (check.c) annotates every node with its shape and counts, and each backend
- * (report.c, the C emitter) only reads it.  Nodes are stored in statement
+ * (check.c) annotates every node with its shape and counts, and the later
+ * stages (lower.c and plan.c, then report.c and compiler/emit/) only read
+ * it (tests/layering.sh has the order).  Nodes are stored in statement
  * order, which is a topological order: a node's inputs always have smaller
  * ids, because a name must be defined before it is used.
  *

@@ -1,4 +1,4 @@
-/* main.c - the cnnc command line (SPEC section 2).
+/* main.c - the cnnc command line (docs/cnnc.1; README, "The command line").
  *
  * Exit status: 0 success, 1 errors in the input, 2 bad command line or I/O.
  * Nothing is written unless the whole run succeeds: outputs are built in

@@ -29,6 +29,9 @@ char *read_file(const char *path, size_t *len);
 /* The same, but stops after max + 1 bytes, so that /dev/zero or an endless
  * pipe gives "too large" (*len > max) instead of exhausting memory. */
 char *read_file_max(const char *path, size_t max, size_t *len);
+/* .net files (the top one and those it includes) larger than this are
+ * refused before parsing. */
+#define CNNC_MAX_SOURCE (16u << 20)
 
 /* Writes data to path as runtime/io.h's cnnrt_out does: atomically
  * (temporary file and rename) unless path is a device or FIFO.  Returns 0,

@@ -31,7 +31,6 @@
 
 #include "cnnrt.h"
 #include "dist.h"
-#include "driver.h"
 
 #ifdef CNNRT_MPI
 #include <mpi.h>

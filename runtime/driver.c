@@ -3,14 +3,13 @@
  * `info` command; each other command lives in its own driver_*.c file. */
 #define _POSIX_C_SOURCE 200809L   /* _exit */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dist.h"
-#include "driver.h"
+#include "driver_commands.h"
 #include "io.h"
 
 /* A command, the options it accepts (space-separated, with spaces at both
@@ -22,8 +21,10 @@ typedef struct {
     int (*run)(const cnn_net *net, const cnn_drv_opts *o);
 } command;
 
+static int info(const cnn_net *net, const cnn_drv_opts *o);
+
 static const command commands[] = {
-    {"info", " ", cnn_drv_info},
+    {"info", " ", info},
     {"train",
      " data epochs batch lr momentum seed threads load save optim weight-decay nesterov schedule"
      " step-size gamma limit sync-bn ",
@@ -35,16 +36,6 @@ static const command commands[] = {
     {"backward", " load input grad-output grad-input grad-weights batch threads ", cnn_drv_backward},
     {"gradcheck", " seed samples threads ", cnn_drv_gradcheck},
 };
-
-void cnn_drv_error(const cnn_drv_opts *o, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "%s: ", o && o->prog ? o->prog : "cnn");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
 
 static const char usage_text[] =
     "commands:\n"
@@ -97,7 +88,7 @@ static const char usage_text[] =
     "threads, 3 training diverged (NaN or infinite loss or weight; the last checkpoint\n"
     "is kept), 4 gradcheck failed.\n";
 
-void cnn_drv_usage(const cnn_net *net, const char *prog, int to_stdout)
+static void usage(const cnn_net *net, const char *prog, int to_stdout)
 {
     FILE *f = to_stdout ? stdout : stderr;
     fprintf(f, "usage: %s COMMAND [OPTIONS]\n", prog);
@@ -110,7 +101,7 @@ void cnn_drv_usage(const cnn_net *net, const char *prog, int to_stdout)
 /* `info`: the report cnnc printed at compile time (kept as lines: C99
  * compilers need only accept string literals of 4095 characters), then the
  * tensor table (what a weights file must hold). */
-int cnn_drv_info(const cnn_net *net, const cnn_drv_opts *o)
+static int info(const cnn_net *net, const cnn_drv_opts *o)
 {
     (void)o;
     for (const char *const *line = net->report; line && *line; line++)
@@ -218,21 +209,21 @@ static int dispatch(const cnn_net *net, const char *prog, int argc, char **argv)
 {
     cnn_drv_opts o;
     if (argc < 2) {
-        cnn_drv_usage(net, prog, 0);
+        usage(net, prog, 0);
         return DRV_USAGE;
     }
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        cnn_drv_usage(net, prog, 1);
+        usage(net, prog, 1);
         return DRV_OK;
     }
     const command *c = find_command(argv[1]);
     if (!c) {
         fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
-        cnn_drv_usage(net, prog, 0);
+        usage(net, prog, 0);
         return DRV_USAGE;
     }
     if (wants_help(argc, argv)) {
-        cnn_drv_usage(net, prog, 1);
+        usage(net, prog, 1);
         return DRV_OK;
     }
     if (cnn_drv_parse(prog, c->name, argc - 2, argv + 2, c->options, &o) != DRV_OK) {

@@ -1,10 +1,16 @@
 /* driver.h - what the files of the driver (cnn_main) share; not installed.
  *
- * The driver is split one idea per file: option parsing (driver_opts.c),
- * data sets (driver_data.c), raw .bin files (driver_bin.c), model set-up
- * (driver_model.c), scoring (driver_score.c), one file per command, and the
- * clock and progress bar (progress.c).  Commands return the process exit
- * status (DRV_OK ...) and print their own messages. */
+ * The driver is split one idea per file, in three layers (each uses only
+ * those before it; tests/layering.sh checks the includes):
+ *   support   this header: option parsing and messages (driver_opts.c),
+ *             data sets (driver_data.c), raw .bin files (driver_bin.c),
+ *             model set-up (driver_model.c), the clock and progress bar
+ *             (progress.c);
+ *   commands  driver_commands.h: one file per command (driver_train.c ...)
+ *             and the scoring they share (driver_score.c);
+ *   cnn_main  driver.c: the command table, the usage text, dispatch.
+ * Commands return the process exit status (DRV_OK ...) and print their
+ * own messages. */
 #ifndef CNNRT_DRIVER_H
 #define CNNRT_DRIVER_H
 
@@ -25,7 +31,7 @@ enum { DRV_OK = 0, DRV_USAGE = 1, DRV_IO = 2, DRV_DIVERGED = 3, DRV_GRADCHECK = 
 
 #define DRV_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 
-/* Everything the command line can say; see cnn_drv_usage for meanings. */
+/* Everything the command line can say; see usage_text in driver.c for meanings. */
 typedef struct {
     const char *prog;           /* argv[0], for messages */
     const char *command;
@@ -50,20 +56,18 @@ typedef struct {
     int n, h, w;
 } cnn_drv_set;
 
-/* driver.c */
-void cnn_drv_error(const cnn_drv_opts *o, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-void cnn_drv_usage(const cnn_net *net, const char *prog, int to_stdout);
-
 /* driver_opts.c: sets o to the defaults, then fills it from the options
  * in argv[0..argc-1]; `allowed` lists the options the command takes (see
  * driver.c).  DRV_OK, or DRV_USAGE after printing why. */
 int cnn_drv_parse(const char *prog, const char *command, int argc, char **argv, const char *allowed,
                   cnn_drv_opts *o);
 cnn_optim cnn_drv_optim(const cnn_drv_opts *o);
+/* A message on stderr: "PROG: " (o may be NULL), then fmt. */
+void cnn_drv_error(const cnn_drv_opts *o, const char *fmt, ...)
+#ifdef __GNUC__
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* driver_data.c: loads DIR/PREFIX-images-idx3-ubyte and -labels-idx1-ubyte
  * ("train" or "t10k") and checks them against the network. */
@@ -89,27 +93,6 @@ void *cnn_drv_model(const cnn_net *net, const cnn_drv_opts *o, int max_batch);
 int cnn_drv_need(const cnn_drv_opts *o, const char *value, const char *option);
 /* Sets the OpenMP thread count when the network can use it. */
 void cnn_drv_threads(const cnn_drv_opts *o);
-
-/* driver_score.c: inference over a data set. */
-typedef struct {
-    double loss;     /* mean: cross-entropy or MSE, as the network's loss */
-    long correct;
-    int n;
-} cnn_drv_score;
-int cnn_drv_argmax(const float *y, int classes);
-/* Runs net->forward over s; DRV_OK or DRV_IO (out of memory). */
-int cnn_drv_evaluate(const cnn_net *net, void *m, const cnn_drv_opts *o, const cnn_drv_set *s,
-                     cnn_drv_score *r);
-
-/* One function per command. */
-int cnn_drv_info(const cnn_net *net, const cnn_drv_opts *o);
-int cnn_drv_train(const cnn_net *net, const cnn_drv_opts *o);
-int cnn_drv_eval(const cnn_net *net, const cnn_drv_opts *o);
-int cnn_drv_predict(const cnn_net *net, const cnn_drv_opts *o);
-int cnn_drv_bench(const cnn_net *net, const cnn_drv_opts *o);
-int cnn_drv_forward(const cnn_net *net, const cnn_drv_opts *o);
-int cnn_drv_backward(const cnn_net *net, const cnn_drv_opts *o);
-int cnn_drv_gradcheck(const cnn_net *net, const cnn_drv_opts *o);
 
 /* progress.c: a monotonic clock and the training progress bar. */
 double cnn_drv_now(void);   /* seconds */

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 
 #include "dist.h"
-#include "driver.h"
+#include "driver_commands.h"
 
 #define BENCH_RUNS 5
 

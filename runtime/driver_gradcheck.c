@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "driver.h"
+#include "driver_commands.h"
 
 #define GC_BATCH 2
 #define GC_STEP 1e-2

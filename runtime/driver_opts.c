@@ -1,4 +1,5 @@
-/* driver_opts.c - the driver's options: defaults, parsing, checking.
+/* driver_opts.c - the driver's options: defaults, parsing, checking; and
+ * cnn_drv_error, the form of its messages.
  *
  * One table describes every option (its type, where it goes, its range) so
  * that parsing, range checks and messages are uniform.  Numbers are parsed
@@ -7,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,16 @@ static const opt_def defs[] = {
     {"optim", O_OPTIM, AT(optim), 0, 0, NO_FLAG},
     {"schedule", O_SCHED, AT(schedule), 0, 0, NO_FLAG},
 };
+
+void cnn_drv_error(const cnn_drv_opts *o, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", o && o->prog ? o->prog : "cnn");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
 
 static void set_defaults(cnn_drv_opts *o, const char *prog)
 {

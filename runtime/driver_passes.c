@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "driver.h"
+#include "driver_commands.h"
 
 /* The model's batch: --batch, else all items up to 64 per call. */
 static int pass_batch(const cnn_drv_opts *o, int n)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "driver.h"
+#include "driver_commands.h"
 
 static int is_bin(const char *path)
 {

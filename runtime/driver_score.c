@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "dist.h"
-#include "driver.h"
+#include "driver_commands.h"
 
 /* Images per forward call: bounds the output buffer, not the batch (the
  * generated forward splits calls into max_batch chunks itself). */

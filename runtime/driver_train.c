@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "dist.h"
-#include "driver.h"
+#include "driver_commands.h"
 #include "io.h"
 
 typedef struct {

@@ -8,29 +8,11 @@
 # FASHION (/usr/share/datasets/fashion-mnist; its tests are skipped if
 # missing), VALGRIND=0 to skip the leak checks.
 set -u
-top=$(pwd)
-CNNC=${CNNC:-build/cnnc}
-LIBCNNRT=${LIBCNNRT:-build/libcnnrt.a}
+. tests/lib.sh
+LIBCNNRT=$(absolute "${LIBCNNRT:-build/libcnnrt.a}")
 CC=${CC:-cc}
 FASHION=${FASHION:-/usr/share/datasets/fashion-mnist}
-case $CNNC in /*) ;; *) CNNC=$top/$CNNC ;; esac
-case $LIBCNNRT in /*) ;; *) LIBCNNRT=$top/$LIBCNNRT ;; esac
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-pass=0 fail=0
-
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-# expect STATUS CMD...: runs CMD with stdout in out, stderr in err.
-expect() {
-    want=$1; shift
-    "$@" >out 2>err; got=$?
-    if [ "$got" = "$want" ]; then ok; else bad "$* -> exit $got, want $want: $(head -c 400 err)"; fi
-}
-contains() { # FILE TEXT
-    if grep -qF -- "$2" "$1"; then ok; else bad "$1 lacks '$2': $(head -c 400 "$1")"; fi
-}
+cd "$tmp" || exit 1   # expect leaves out and err here
 matches() { # FILE REGEX
     if grep -qE -- "$2" "$1"; then ok; else bad "$1 does not match '$2': $(head -c 400 "$1")"; fi
 }
@@ -422,5 +404,4 @@ if [ "${VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null 2>&1; then
     vg_run 1 ./tiny train --lr nope
 fi
 
-echo "driver: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary driver

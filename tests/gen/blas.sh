@@ -7,11 +7,7 @@
 # the reference CBLAS too when it is installed (no openblas_* symbols).
 # The report says which layers BLAS takes and which fall back.
 set -eu
-CNNC=${CNNC:-build/cnnc}
-case $CNNC in /*) ;; *) CNNC=$PWD/$CNNC ;; esac
-top=$PWD
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. tests/lib.sh
 cd "$tmp"
 cat >odd.net <<'NET'
 network net

@@ -4,11 +4,7 @@
 # at run time.  A missing or mismatched weights file is an error (exit 2)
 # that leaves no output behind.
 set -eu
-CNNC=${CNNC:-build/cnnc}
-case $CNNC in /*) ;; *) CNNC=$PWD/$CNNC ;; esac
-top=$PWD
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. tests/lib.sh
 cd "$tmp"
 mkdir dyn emb
 cat >probe.c <<'C'

@@ -4,25 +4,21 @@
 # inference only, and with the driver.  (Syntax and warnings only: full
 # compiles of the big nets belong to the benchmarks.)
 set -u
-CNNC=${CNNC:-build/cnnc}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
+. tests/lib.sh
 for net in examples/*.net tests/gen/*.net; do
     name=$(basename "$net" .net)
     for mode in "" "--no-train" "--main"; do
         if ! $CNNC $mode "$net" -o "$tmp/$name.c" 2>"$tmp/err"; then
-            fail=$((fail + 1)); echo "FAIL: cnnc $mode $net: $(cat "$tmp/err")"; continue
+            bad "cnnc $mode $net: $(cat "$tmp/err")"; continue
         fi
         for cc in gcc clang; do
             command -v $cc >/dev/null 2>&1 || continue
             if $cc -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only -Iruntime "$tmp/$name.c" 2>"$tmp/err"; then
-                pass=$((pass + 1))
+                ok
             else
-                fail=$((fail + 1)); echo "FAIL: $cc on cnnc $mode $net:"; head -5 "$tmp/err"
+                bad "$cc on cnnc $mode $net:"; head -5 "$tmp/err"
             fi
         done
     done
 done
-echo "examples: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary examples

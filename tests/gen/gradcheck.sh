@@ -4,9 +4,7 @@
 # scale, global pooling, batchnorm, ceil-mode pooling, dropout, softmax;
 # and on one with every activation that takes numbers (elu, hardtanh).
 set -eu
-CNNC=${CNNC:-build/cnnc}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. tests/lib.sh
 for net in graph acts; do
     $CNNC --main tests/gen/$net.net -o "$tmp/$net.c"
     cc -std=c99 -O1 -Iruntime "$tmp/$net.c" build/libcnnrt.a -lz -lm -fopenmp -o "$tmp/$net"

@@ -6,13 +6,9 @@
 # this CPU lacks is reported as skipped; a CNNRT_ISA it does not know is
 # named in a warning and the network still runs.
 set -u
-CNNC=${CNNC:-build/cnnc}
+. tests/lib.sh
 PY=${PY:-/usr/bin/python3}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0 skip=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+skip=0
 
 # the largest difference of two float32 files, relative to the largest value
 maxdiff() {

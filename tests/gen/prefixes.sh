@@ -10,12 +10,8 @@
 #     a typedef name after those headers (one translation unit checks all).
 # Usage: CNNC=build/cnnc sh tests/gen/prefixes.sh
 set -eu
-CNNC=${CNNC:-build/cnnc}
+. tests/lib.sh
 CC=${CC:-cc}
-case $CNNC in /*) ;; *) CNNC=$PWD/$CNNC ;; esac
-top=$PWD
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 
 # Weights for --embed-weights, saved by the generated code itself.

@@ -6,10 +6,9 @@
 # Environment: CNNC, LIBCNNRT (a sanitized libcnnrt.a), SAN (the flags).
 set -eu
 CNNC=${CNNC:-build/asan/cnnc}
+. tests/lib.sh
 LIBCNNRT=${LIBCNNRT:-build/asan/libcnnrt.a}
 SAN=${SAN:--O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 $CNNC --main tests/gen/kernels.net -o "$tmp/kernels.c"
 # shellcheck disable=SC2086
 cc -std=c99 $SAN -Iruntime "$tmp/kernels.c" "$LIBCNNRT" -lz -lm -fopenmp -o "$tmp/kernels"

@@ -4,11 +4,7 @@
 # threads) and gives the caller back its thread count, and the results do
 # not depend on the team.
 set -eu
-CNNC=${CNNC:-build/cnnc}
-case $CNNC in /*) ;; *) CNNC=$PWD/$CNNC ;; esac
-top=$PWD
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. tests/lib.sh
 cd "$tmp"
 cat >host.c <<'C'
 #include <omp.h>

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Data-parallel training over Open MPI (SPEC section 8, docs/mpi.md), with
+# Data-parallel training over Open MPI (docs/mpi.md), with
 # 1, 2 and 4 ranks on this machine (shared memory and loopback only):
 # - without mpirun the MPI build trains exactly as the plain one;
 # - the weights after k steps with 2 and 4 ranks equal those of one
@@ -18,22 +18,16 @@
 # Environment: CNNC (build/cnnc), LIBCNNRT_MPI (build/libcnnrt-mpi.a;
 # empty: skipped), LIBCNNRT (build/libcnnrt.a).
 set -u
-top=$(pwd)
-CNNC=${CNNC:-build/cnnc}
-LIBCNNRT=${LIBCNNRT:-build/libcnnrt.a}
 LIBCNNRT_MPI=${LIBCNNRT_MPI-build/libcnnrt-mpi.a}
 if [ -z "$LIBCNNRT_MPI" ] || ! command -v mpirun >/dev/null || ! command -v mpicc >/dev/null; then
     echo "mpi: skipped (no mpicc/mpirun: install openmpi-bin libopenmpi-dev, see scripts/setup.sh)"
     exit 0
 fi
-case $CNNC in /*) ;; *) CNNC=$top/$CNNC ;; esac
-case $LIBCNNRT in /*) ;; *) LIBCNNRT=$top/$LIBCNNRT ;; esac
-case $LIBCNNRT_MPI in /*) ;; *) LIBCNNRT_MPI=$top/$LIBCNNRT_MPI ;; esac
+. tests/lib.sh
+LIBCNNRT=$(absolute "${LIBCNNRT:-build/libcnnrt.a}")
+LIBCNNRT_MPI=$(absolute "$LIBCNNRT_MPI")
 compare="env OPENBLAS_NUM_THREADS=1 /usr/bin/python3 $top/tests/mpi/compare.py"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-pass=0 fail=0
+cd "$tmp" || exit 1   # expect leaves out and err here
 
 # Loopback and shared memory only; root needs Open MPI's consent.
 if [ "$(id -u)" = 0 ]; then
@@ -42,21 +36,10 @@ fi
 export OMPI_MCA_btl=self,vader OMPI_MCA_oob_tcp_if_include=lo OMPI_MCA_btl_tcp_if_include=lo
 mpi() { timeout 120 mpirun --oversubscribe "$@"; }
 
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-# expect STATUS CMD...: runs CMD with stdout in out, stderr in err.
-expect() {
-    want=$1; shift
-    "$@" >out 2>err; got=$?
-    if [ "$got" = "$want" ]; then ok; else bad "$* -> exit $got, want $want: $(head -c 600 err)"; fi
-}
 # expect_fail CMD...: a non-zero exit that is not timeout's 124.
 expect_fail() {
     "$@" >out 2>err; got=$?
     if [ "$got" != 0 ] && [ "$got" != 124 ]; then ok; else bad "$* -> exit $got, want failure"; fi
-}
-contains() { # FILE TEXT
-    if grep -qF -- "$2" "$1"; then ok; else bad "$1 lacks '$2': $(head -c 600 "$1")"; fi
 }
 same() { # A B [TOL]: weights equal to float rounding
     if $compare "$@" >cmp.out 2>&1; then ok; else bad "$1 vs $2: $(cat cmp.out)"; fi
@@ -234,5 +217,4 @@ else bad "mpicc with cnnrt-mpi.pc: $(head -c 600 build.err)"; fi
 expect 0 mpi -np 2 ./flat_pc $T --limit 150 --batch 30 --save pc.st
 same one.st pc.st
 
-echo "mpi: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary mpi

@@ -4,8 +4,9 @@
 Builds each example network in PyTorch (torchvision's models where they
 exist, hand-written LeNet-5 and U-Net otherwise) and prints, per network:
 trainable parameters, non-trainable state (batchnorm running_mean and
-running_var), forward MACs by the SPEC's formula, the output shape as
-[H, W, C], and every module that holds weights with its state_dict keys.
+running_var), forward MACs as torchinfo counts them (README, "The
+report"), the output shape as [H, W, C], and every module that holds
+weights with its state_dict keys.
 
     /usr/bin/python3 tests/torch/counts.py                 # print everything
     /usr/bin/python3 tests/torch/counts.py --cnnc build/cnnc

@@ -17,9 +17,15 @@
 # buffers) under /usr/bin/time -v; its "Maximum resident set size" is
 # compared with planned_bytes.training x 8 + 4 x params x 4 bytes, and with
 # the generated arena.
+#
+# It fails when an arena is smaller than the report's planned bytes (the
+# report would promise memory the code does not have), or when the peak
+# RSS exceeds the arena by more than 10% + 16 MiB (the code would allocate
+# outside its arena).  make system-check runs it.
 set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-CNNC=$TOP/build/cnnc
+CNNC=${CNNC:-$TOP/build/cnnc}
+case $CNNC in /*) ;; *) CNNC=$TOP/$CNNC ;; esac
 D=${TMPDIR:-/tmp}/cnnc-memory.$$
 mkdir -p "$D"
 trap 'rm -rf "$D"' EXIT
@@ -27,7 +33,9 @@ PY=python3
 
 # floats per image and fixed floats of the arena calloc in generated C
 arena() {   # FILE.c -> "FIXED PERIMAGE" (floats)
-    sed -n 's/.*calloc(\([0-9]*\)u + (size_t)\([0-9]*\)u \* (size_t)max_batch.*/\1 \2/p' "$1" | head -n 1
+    a=$(sed -n 's/.*calloc(\([0-9]*\)u + (size_t)\([0-9]*\)u \* (size_t)max_batch.*/\1 \2/p' "$1" | head -n 1)
+    [ -n "$a" ] || { echo "memory.sh: no arena calloc found in $1 (has the generated C changed?)" >&2; exit 1; }
+    echo "$a"
 }
 
 printf '%-16s %12s | %10s %10s %10s %10s | %10s %10s\n' \
@@ -39,8 +47,8 @@ for f in "$TOP"/examples/*.net; do
     "$CNNC" --report=json "$f" > "$D/$n.json"
     "$CNNC" "$f" -p net --no-train -o "$D/${n}_inf.c"
     "$CNNC" "$f" -p net -o "$D/${n}_train.c"
-    ci=$(arena "$D/${n}_inf.c" | cut -d' ' -f2)
-    ct=$(arena "$D/${n}_train.c" | cut -d' ' -f2)
+    ci=$(arena "$D/${n}_inf.c"); ci=${ci#* }
+    ct=$(arena "$D/${n}_train.c"); ct=${ct#* }
     $PY - "$D/$n.json" "$n" "$ci" "$ct" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -50,6 +58,9 @@ ci, ct = int(sys.argv[3]) * 4, int(sys.argv[4]) * 4
 print("%-16s %12s | %10.1f %10.1f %10.1f %10.1f | %10.1f %10.1f"
       % (sys.argv[2], format(r["params"], ","), p["inference"] / M, p["inference_no_reuse"] / M,
          p["training"] / M, p["training_no_reuse"] / M, ci / M, ct / M))
+if ci < p["inference"] or ct < p["training"]:
+    sys.exit("FAIL: %s: the arena per image (%d, %d bytes) is below the planned bytes (%d, %d)"
+             % (sys.argv[2], ci, ct, p["inference"], p["training"]))
 EOF
 done
 echo "(inf/train: the report's planned bytes per image; C_inf/C_train: the generated arena per image)"
@@ -110,4 +121,8 @@ print("  report: planned_bytes.training x %d + 4 x params x 4:    %8.1f MiB  (RS
 print("  generated arena: (%d + %d x %d) floats:       %8.1f MiB  (RSS/arena %.3f)" % (fixed, per, b, arena / M, rss / arena))
 print("  arena - plan = %.1f MiB = %.1f MiB/image not in planned_bytes (convolution scratch)"
       % ((arena - plan) / M, (arena - plan) / M / b))
+if rss > 1.1 * arena + 16 * M:
+    sys.exit("FAIL: peak RSS %.1f MiB is above the arena %.1f MiB + 10%% + 16 MiB" % (rss / M, arena / M))
+if arena < plan:
+    sys.exit("FAIL: the arena is below the planned bytes")
 EOF

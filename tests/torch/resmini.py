@@ -101,7 +101,7 @@ class ResMini(nn.Module):
 
 
 def cnnc_init(model, gen):
-    """cnnc's initialisation (compiler/emit.c: he_init = a ReLU follows)."""
+    """cnnc's initialisation (compiler/emit/: He when a ReLU follows, else Glorot)."""
     def uniform(t, bound):
         with torch.no_grad():
             t.copy_((torch.rand(t.shape, generator=gen) * 2 - 1) * bound)

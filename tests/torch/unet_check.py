@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """unet_check.py - the U-Net of examples/unet.net, full size, against PyTorch.
 
-    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/unet_check.py [--dir /tmp/unet]
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/unet_check.py [--dir DIR]
+
+(DIR keeps the files; by default a temporary directory, removed at the end.
+CNNC in the environment names the compiler, default build/cnnc.)
 
 1. `cnnc examples/unet.net -p net --no-train`, compiled with tests/torch/harness.c
    (-O3 -march=native -fopenmp), runs the forward pass on one random
@@ -17,10 +20,13 @@ The output must be 388x388x2; agreement is |c - ref| <= 1e-4 + 1e-3*|ref| or
 max|c - ref| <= 1e-4 * rms(ref).  Prints timings; exit status 1 on a mismatch.
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -33,7 +39,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import torchnet  # noqa: E402
 
-CNNC = os.path.join(TOP, "build", "cnnc")
+CNNC = os.path.abspath(os.environ.get("CNNC", os.path.join(TOP, "build", "cnnc")))
 NETFILE = os.path.join(TOP, "examples", "unet.net")
 EXPECTED_PARAMS = 31030658
 
@@ -116,13 +122,15 @@ def compare(label, got, ref):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", default="/tmp/unet")
+    ap.add_argument("--dir", default=None)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cc", default="gcc")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    d = args.dir
+    d = args.dir or tempfile.mkdtemp(prefix="cnnc-unet.")
+    if not args.dir:
+        atexit.register(shutil.rmtree, d, ignore_errors=True)
     os.makedirs(d, exist_ok=True)
     ok = True
 

@@ -3,9 +3,9 @@
  * Each examples/X.net is compiled through the front end and its totals are
  * compared with the published numbers (the papers, torchvision's model
  * documentation); tests/torch/counts.py recomputes every one of them with
- * PyTorch (saved in tests/torch/counts.txt), including the MACs, which are
- * by the SPEC's formula: conv Hout*Wout*F*KH*KW*C/groups, deconv
- * Hin*Win*C*F*KH*KW/groups, fc IN*OUT.  The tests run from the top of the
+ * PyTorch (saved in tests/torch/counts.txt), including the MACs, counted as
+ * torchinfo does (README, "The report"): conv Hout*Wout*F*KH*KW*C/groups,
+ * deconv Hin*Win*C*F*KH*KW/groups, fc IN*OUT.  The tests run from the top of the
  * tree, where examples/ is.
  */
 #include <CUnit/CUnit.h>
@@ -68,7 +68,7 @@ static void check_example(const Example *e)
     diag_reset();
 }
 
-/* LeNet-5 as in SPEC section 1. */
+/* LeNet-5 as in the README and docs/language.md. */
 static void test_lenet(void)
 {
     static const Example e = {

@@ -73,7 +73,7 @@ static Net *new_net(const char *name, Shape in)
     return net;
 }
 
-/* The SPEC's LeNet-5: 61,706 parameters, 416,520 MACs. */
+/* LeNet-5 as in examples/lenet.net: 61,706 parameters, 416,520 MACs. */
 static Net *lenet(void)
 {
     Net *net = new_net("lenet5", shape(28, 28, 1));
