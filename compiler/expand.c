@@ -9,6 +9,7 @@
  * that no input makes the compiler run away. */
 #define _DEFAULT_SOURCE
 #include "expand.h"
+#include "kinds.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -328,7 +329,8 @@ static void stmt_network(Expander *E, const Stmt *st, bool top)
 
 static void create_input_node(Expander *E, SrcLoc loc)
 {
-    net_add_node(E->net, OP_INPUT, "input", loc);
+    Node *in = net_add_node(E->net, OP_INPUT, "input", loc);
+    in->kind_name = xstrdup(op_name(OP_INPUT));
     names_put(&E->names, "input", 0, loc);
     E->prev = 0;
 }

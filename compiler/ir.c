@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kinds.h"
 #include "util.h"
 
 Net *net_new(void)
@@ -44,7 +43,6 @@ Node *net_add_node(Net *net, OpKind op, const char *name, SrcLoc loc)
     Node *n = xcalloc(1, sizeof *n);
     n->id = net->nnodes;
     n->name = xstrdup(name);
-    n->kind_name = xstrdup(op_name(op));
     n->op = op;
     n->loc = loc;
     n->sh = n->sw = n->dh = n->dw = n->groups = 1;
@@ -83,19 +81,4 @@ void net_add_file(Net *net, const char *path)
             return;
     net->files = xrealloc(net->files, (size_t)(net->nfiles + 1) * sizeof *net->files);
     net->files[net->nfiles++] = xstrdup(path);
-}
-
-const char *op_name(OpKind op)
-{
-    return op >= 0 && op < OP_COUNT_ ? kind_info[op].keyword : "?";
-}
-
-const char *act_name(ActKind act)
-{
-    return act >= 0 && act < ACT_COUNT_ ? act_info[act].keyword : "?";
-}
-
-const char *op_auto_prefix(const Node *n)
-{
-    return n->op == OP_ACT ? act_name(n->act) : kind_info[n->op].prefix;
 }

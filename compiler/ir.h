@@ -69,7 +69,8 @@ typedef struct {
 typedef struct Node {
     int id;
     char *name;        /* full name, e.g. "layer1.0.conv1"; keys the weights */
-    char *kind_name;   /* the statement's keyword: "conv", "pool", "relu", ... */
+    char *kind_name;   /* the statement's keyword: "conv", "pool", "relu", ...;
+                          set by the expander (NULL: op_name(op)) */
     OpKind op;
     SrcLoc loc;        /* where the statement (or its block call) stands */
 
@@ -148,10 +149,5 @@ void node_add_input(Node *n, int id, SrcLoc loc);
 /* Node with this exact full name, or NULL. */
 Node *net_find(const Net *net, const char *name);
 void net_add_file(Net *net, const char *path);
-
-const char *op_name(OpKind op);        /* "conv", "pool", "fc", ... */
-const char *act_name(ActKind act);     /* "relu", ..., "" for ACT_NONE */
-/* Prefix used for automatic names: conv, deconv, pool, fc, relu, bn, ... */
-const char *op_auto_prefix(const Node *n);
 
 #endif

@@ -146,3 +146,18 @@ int64_t tensor_elems(const LayerTensor *t, bool *ok)
         }
     return elems;
 }
+
+const char *op_name(OpKind op)
+{
+    return op >= 0 && op < OP_COUNT_ ? kind_info[op].keyword : "?";
+}
+
+const char *act_name(ActKind act)
+{
+    return act >= 0 && act < ACT_COUNT_ ? act_info[act].keyword : "?";
+}
+
+const char *op_auto_prefix(const Node *n)
+{
+    return n->op == OP_ACT ? act_name(n->act) : kind_info[n->op].prefix;
+}

@@ -74,4 +74,9 @@ int layer_tensors(const Node *n, LayerTensor t[MAX_LAYER_TENSORS]);
 /* The elements of t; *ok turns false on overflow. */
 int64_t tensor_elems(const LayerTensor *t, bool *ok);
 
+const char *op_name(OpKind op);        /* "conv", "pool", "fc", ... */
+const char *act_name(ActKind act);     /* "relu", ..., "" for ACT_NONE */
+/* Prefix used for automatic names: conv, deconv, pool, fc, relu, bn, ... */
+const char *op_auto_prefix(const Node *n);
+
 #endif

@@ -24,7 +24,8 @@ both     library   runtime/cnnrt.h runtime/cnnrt_net.h runtime/io runtime/model 
 both     library   runtime/kernels runtime/kernels_impl.h runtime/kernels_tile.h runtime/im2col
 both     library   runtime/init runtime/optim runtime/rng runtime/team runtime/idx runtime/layers
 compiler base      compiler/util compiler/diag compiler/reserved
-compiler ir        compiler/ir compiler/kinds
+compiler ir        compiler/ir
+compiler kinds     compiler/kinds
 compiler front     compiler/lexstate compiler/lexer compiler/parser compiler/ast compiler/names
 compiler front     compiler/layers compiler/expand
 compiler check     compiler/check

@@ -498,7 +498,8 @@ static void layer_comment(Emitter *E, const LayerPlan *lp)
     StrBuf opts;
     sb_init(&opts);
     report_options(n, &opts);
-    emit_out(E, "/* %s: %s%s%s, %s -> %s, %lld parameters */", n->name, n->kind_name,
+    emit_out(E, "/* %s: %s%s%s, %s -> %s, %lld parameters */", n->name, 
+        n->kind_name ? n->kind_name : op_name(n->op),
         opts.len ? " " : "", opts.len ? opts.data : "", shape_str(n->in_shape), shape_str(n->out),
         (long long)n->params);
     sb_free(&opts);
