@@ -544,6 +544,8 @@ if [ "${VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null 2>&1; then
     vg_run 2 ./tiny forward --load vg.st --input trunc.bin --output vy.bin
     vg_run 3 ./mse train --data small --epochs 2 --lr 1000 --limit 200
     vg_run 1 ./tiny train --lr nope
+    vg_run 0 ./seg train --data segdata --epochs 1 --limit 50
+    vg_run 2 ./seg train --data seg_nan --epochs 1
 fi
 
 echo "driver: $pass passed, $fail failed"
