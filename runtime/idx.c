@@ -330,7 +330,7 @@ static void *idx_convert(unsigned char *buf, const idx_role *role, const cnn_idx
 static void *idx_load(const char *path, const idx_role *role, int ndim, cnn_idx_info *info, char *err,
                       size_t errlen)
 {
-    cnn_idx_info got;
+    cnn_idx_info got = {0, 0, {0}};
     uint64_t values;
     void *out = NULL;
     unsigned char *buf;
@@ -348,7 +348,7 @@ static void *idx_load(const char *path, const idx_role *role, int ndim, cnn_idx_
 
 int cnn_idx_read_header(const char *path, int labels, cnn_idx_info *info, char *err, size_t errlen)
 {
-    cnn_idx_info got;
+    cnn_idx_info got = {0, 0, {0}};
     uint64_t values;
     gzFile f = idx_open(path, labels ? &labels_role : &inputs_role, 0, &got, &values, err, errlen);
     if (!f)
