@@ -91,6 +91,11 @@ $(BUILD)/test_kernels_plain: tests/runtime/test_kernels.c runtime/kernels.c $(BU
 	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Wall -Wextra -pedantic -DCNNRT_PLAIN_C -Iruntime -o $@ $< \
 	    runtime/kernels.c $(BUILD)/libcnnrt.a $(OPENMP) -lcunit -lz -lm
 
+# The 3-D convolution (runtime/conv3d.c), also against PyTorch.
+$(BUILD)/test_conv3d: tests/runtime/test_conv3d.c $(BUILD)/libcnnrt.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Wall -Wextra -pedantic -Iruntime -o $@ $< $(BUILD)/libcnnrt.a \
+	    $(OPENMP) -lz -lm
+
 # Generated code under test: hand-computed cases from the literature.
 GEN_NETS := edge pool4
 $(BUILD)/gen/%.c: tests/gen/%.net $(BUILD)/cnnc
@@ -105,12 +110,13 @@ $(BUILD)/gen/test_known: tests/gen/test_known.c $(GEN_NETS:%=$(BUILD)/gen/%.c) $
 
 # The tests run from the top so that they find examples/ and tests/ files.
 unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test_kernels \
-            $(BUILD)/test_kernels_plain $(BUILD)/gen/test_known
+            $(BUILD)/test_kernels_plain $(BUILD)/test_conv3d $(BUILD)/gen/test_known
 	CNNC=$(BUILD)/cnnc $(BUILD)/test_unit
 	CNNC=$(BUILD)/cnnc sh tests/cli.sh
 	sh tests/runtime/torch_check.sh $(BUILD)/test_runtime
 	$(BUILD)/test_kernels
 	$(BUILD)/test_kernels_plain
+	sh tests/runtime/conv3d_check.sh $(BUILD)/test_conv3d
 	$(BUILD)/gen/test_known
 
 SAN := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
