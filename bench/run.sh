@@ -15,6 +15,10 @@
 #   conv 3x3 64->64    on 56x56 (pad 1, bias), batch 8: forward and
 #                      forward+backward GFLOP/s, and as a fraction of the
 #                      machine's FP32 peak (measured by bench/peak.c)
+#   conv3d 5x5x5       32->32 channels on 32x64x64 (pad 2, bias), batch 1:
+#                      the runtime's 3-D convolution (issue 11), forward and
+#                      forward+backward GFLOP/s and % of peak, against
+#                      PyTorch's Conv3d (BENCH_CONV3D; bench/conv3d_bench.c)
 #   ResNet-18          on 64x64x3, batch 8: training step and inference
 #   VGG-16             inference at batch 1 on 224x224x3
 #   ResNet-50          training step on 224x224x3, batch 8 (BENCH_R50;
@@ -35,7 +39,7 @@
 # Knobs (environment): ROUNDS (3), SECONDS per measurement (2), THREADS
 # ("1 2"); 0 skips a part: BENCH_ORT, BENCH_NATIVE (the -march=native
 # column), BENCH_BLAS, BENCH_R50, BENCH_LOAD, BENCH_TRAIN, BENCH_COMPILE,
-# BENCH_MPI;
+# BENCH_MPI, BENCH_CONV3D;
 # BLAS_THREADS (1: OPENBLAS_NUM_THREADS for --blas code; T gives OpenBLAS
 # the thread count), BENCH_JSON (build/bench.json), BENCH_PYTHON
 # (/usr/bin/python3), BENCH_NODE (node), BENCH_REPLAY (a build/bench.raw
@@ -62,6 +66,7 @@ BENCH_TRAIN=${BENCH_TRAIN:-1}
 BENCH_COMPILE=${BENCH_COMPILE:-1}
 BLAS_THREADS=${BLAS_THREADS:-1}
 BENCH_MPI=${BENCH_MPI:-1}
+BENCH_CONV3D=${BENCH_CONV3D:-1}
 B=${BUILD:-build}          # where make put cnnc and libcnnrt.a
 JSON=${BENCH_JSON:-$B/bench.json}
 RAW=${JSON%.json}.raw      # every measurement, for BENCH_REPLAY
@@ -202,6 +207,8 @@ gen() {
 
 # The 3x3 convolution: MACs per image = 56*56*64*64*9.
 CONV_MACS=115605504
+# The 5x5x5 one: 32*64*64 outputs x 32 filters x 32 channels x 125 taps.
+CONV3D_MACS=16777216000
 
 # build_all: peak and every program the rounds run
 build_all() {
@@ -215,6 +222,15 @@ build_all() {
     gen lenet examples/lenet.net
     gen lenet1 examples/lenet.net --no-train
     gen conv "$tmp/conv.net"
+    if [ "$BENCH_CONV3D" != 0 ]; then   # no network language for volumes yet: the runtime's calls
+        # shellcheck disable=SC2086
+        $CC $OPT_DOC $PC_CFLAGS bench/conv3d_bench.c $PC_LIBS -o "$tmp/conv3d" || die "bench/conv3d_bench.c did not compile"
+        if [ "$BENCH_NATIVE" != 0 ]; then
+            # shellcheck disable=SC2086
+            $CC $OPT_NATIVE $PC_CFLAGS bench/conv3d_bench.c $PC_LIBS -o "$tmp/conv3d.native" ||
+                die "bench/conv3d_bench.c did not compile with $OPT_NATIVE"
+        fi
+    fi
     gen resnet18 "$tmp/resnet18.net"
     gen vgg16 examples/vgg16.net --no-train
     doc_only=1   # ResNet-50: the documented build only, to keep make bench short
@@ -263,6 +279,16 @@ blas_run() {
     [ "$BLAS_THREADS" = T ] || bt=$BLAS_THREADS
     ours "$1_blas" "$2.blas.$4" "$3" "$4" OPENBLAS_NUM_THREADS="$bt"
 }
+# conv3d THREADS: bench/conv3d_bench.c, documented build then -march=native
+conv3d() {
+    for side in cnnc native; do
+        bin=$tmp/conv3d
+        [ $side = cnnc ] || bin=$tmp/conv3d.native
+        [ -x "$bin" ] || continue
+        "$bin" "$1" "$SECS" >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err" >&2; die "conv3d_bench failed"; }
+        record "conv3d.$side.$1" "$tmp/out"
+    done
+}
 # theirs CMD THREADS [KEY-NET]: torch_bench.py
 theirs() {
     [ $has_torch = 1 ] || return 0
@@ -296,6 +322,10 @@ measure_all() {
             both conv conv 8 "$t"
             theirs conv "$t"
             onnx conv 64x56x56 8 "$t" conv
+            if [ "$BENCH_CONV3D" != 0 ]; then
+                conv3d "$t"
+                theirs conv3d "$t"
+            fi
             both resnet18 resnet18 8 "$t"
             theirs resnet18 "$t"
             onnx resnet18 3x64x64 8 "$t" resnet18
@@ -479,6 +509,9 @@ rate() { median "$2.$1.$3.$4"; }
 gflops() { # MULTIPLE RATE: GFLOP/s of the 3x3 convolution
     if [ -n "$2" ]; then calc %.1f "$1 * 2 * $CONV_MACS * $2 / 1e9"; fi
 }
+gflops3d() { # MULTIPLE RATE: the same for the 5x5x5 one
+    if [ -n "$2" ]; then calc %.1f "$1 * 2 * $CONV3D_MACS * $2 / 1e9"; fi
+}
 pct() { # GFLOPS PEAK
     if [ -n "$1" ] && [ -n "$2" ]; then calc %.1f "100 * $1 / $2"; fi
 }
@@ -521,6 +554,24 @@ for t in $THREADS; do
     figure conv_fwdbwd_peak "  the same, % of FP32 peak" "% of peak" 8 "$t" "$(pct "$a" "$p")" "$(pct "$n" "$p")" \
         "" "$(pct "$b" "$p")"
 done
+if [ "$BENCH_CONV3D" != 0 ]; then
+    for t in $THREADS; do
+        p=$(maximum "peak.$t")
+        a=$(gflops3d 1 "$(rate cnnc conv3d "$t" forward)") n=$(gflops3d 1 "$(rate native conv3d "$t" forward)")
+        b=$(gflops3d 1 "$(rate torch conv3d "$t" forward)")
+        figure conv3d_fwd "conv3d 5x5x5 32->32 32x64x64 fwd GFLOP/s" GFLOP/s 1 "$t" "$a" "$n" "" "$b"
+        figure conv3d_fwd_peak "  the same, % of FP32 peak" "% of peak" 1 "$t" "$(pct "$a" "$p")" "$(pct "$n" "$p")" \
+            "" "$(pct "$b" "$p")"
+    done
+    for t in $THREADS; do
+        p=$(maximum "peak.$t")
+        a=$(gflops3d 3 "$(rate cnnc conv3d "$t" backward)") n=$(gflops3d 3 "$(rate native conv3d "$t" backward)")
+        b=$(gflops3d 3 "$(rate torch conv3d "$t" backward)")
+        figure conv3d_fwdbwd "conv3d fwd+bwd GFLOP/s (batch 1)" GFLOP/s 1 "$t" "$a" "$n" "" "$b"
+        figure conv3d_fwdbwd_peak "  the same, % of FP32 peak" "% of peak" 1 "$t" "$(pct "$a" "$p")" "$(pct "$n" "$p")" \
+            "" "$(pct "$b" "$p")"
+    done
+fi
 images resnet18_train "ResNet-18 64x64 train images/s (batch 8)" 8 resnet18 train
 images resnet18_infer "ResNet-18 64x64 inference images/s (batch 8)" 8 resnet18 forward
 for t in $THREADS; do
@@ -536,6 +587,8 @@ overhead=$(median trivial.ort.1.latency)
 row ort_overhead model="trivial.onnx (one ReLU of one float)" threads=1 us="$overhead"
 echo "(conv: 2 x 115,605,504 MACs per image forward; fwd+bwd counts 3x that: the generated backward()"
 echo " runs the forward itself, then dL/dW and dL/dx, as PyTorch's conv(x).backward(dy) does)"
+[ "$BENCH_CONV3D" = 0 ] || echo "(conv3d: 2 x 16,777,216,000 MACs forward, fwd+bwd 3x; the runtime's calls driven by
+ bench/conv3d_bench.c's OpenMP threads, against nn.Conv3d(32, 32, 5, padding=2) with torch.set_num_threads(thr))"
 echo "(ONNX Runtime: models exported by torch (random weights, same layers and shapes), all graph"
 echo " optimisations, sequential, intra-op threads = thr, timed around session.run() in node: each call"
 echo " pays the binding's overhead, $(or_dash "$overhead") us for a one-ReLU model, which weighs on batch-1 latency)"
@@ -563,6 +616,14 @@ versus() {
 }
 if has_threads 1; then
     target "conv fwd >= 80% of FP32 peak, $(or_dash "$peak_isa")" 1 "$(got conv_fwd_peak cnnc 1)" ">=" 80 ">= 80 (%)"
+fi
+if [ "$BENCH_CONV3D" != 0 ]; then   # issue 11's
+    for t in $THREADS; do
+        target "conv3d fwd >= 50% of FP32 peak, $(or_dash "$peak_isa")" "$t" "$(got conv3d_fwd_peak cnnc "$t")" \
+            ">=" 50 ">= 50 (%)"
+    done
+    # shellcheck disable=SC2086
+    versus "conv3d fwd >= 1x PyTorch" conv3d_fwd torch ">=" 1 ">= 1x" $THREADS
 fi
 
 # Speed-ups of every thread count above 1 over 1 thread.
@@ -804,7 +865,7 @@ fi
 echo
 tfmt='%-56s %3s %9s  %-10s %s\n'
 # shellcheck disable=SC2059
-printf "$tfmt" "issue 12's targets (documented build)" "thr" "measured" "target" "met"
+printf "$tfmt" "issue 12's and 11's targets (documented build)" "thr" "measured" "target" "met"
 while IFS="$tab" read -r label t value text m; do
     # shellcheck disable=SC2059
     printf "$tfmt" "$label" "$t" "$(or_dash "$value")" "$text" "$m"
