@@ -506,12 +506,10 @@ figure() {
 }
 # rate SIDE NET T WHAT: the median images/s
 rate() { median "$2.$1.$3.$4"; }
-gflops() { # MULTIPLE RATE: GFLOP/s of the 3x3 convolution
-    if [ -n "$2" ]; then calc %.1f "$1 * 2 * $CONV_MACS * $2 / 1e9"; fi
+macs_gflops() { # MACS MULTIPLE RATE: GFLOP/s of a convolution of MACS per image
+    if [ -n "$3" ]; then calc %.1f "$2 * 2 * $1 * $3 / 1e9"; fi
 }
-gflops3d() { # MULTIPLE RATE: the same for the 5x5x5 one
-    if [ -n "$2" ]; then calc %.1f "$1 * 2 * $CONV3D_MACS * $2 / 1e9"; fi
-}
+gflops() { macs_gflops "$CONV_MACS" "$1" "$2"; } # MULTIPLE RATE: the 3x3 convolution's
 pct() { # GFLOPS PEAK
     if [ -n "$1" ] && [ -n "$2" ]; then calc %.1f "100 * $1 / $2"; fi
 }
@@ -535,42 +533,27 @@ for t in $THREADS; do
         "$(inv 1e6 "$(rate native lenet1 "$t" forward)" %.1f)" "$(median "lenet1.ort.$t.latency")" \
         "$(median "lenet.torch.$t.latency")"
 done
-for t in $THREADS; do
-    p=$(maximum "peak.$t")
-    a=$(gflops 1 "$(rate cnnc conv "$t" forward)") n=$(gflops 1 "$(rate native conv "$t" forward)")
-    o=$(gflops 1 "$(rate ort conv "$t" forward)") b=$(gflops 1 "$(rate torch conv "$t" forward)")
-    figure conv_fwd "conv 3x3 64->64 56x56 fwd GFLOP/s (batch 8)" GFLOP/s 8 "$t" "$a" "$n" "$o" "$b"
-    figure conv_fwd_peak "  the same, % of FP32 peak" "% of peak" 8 "$t" "$(pct "$a" "$p")" "$(pct "$n" "$p")" \
-        "$(pct "$o" "$p")" "$(pct "$b" "$p")"
-done
-for t in $THREADS; do
-    p=$(maximum "peak.$t")
-    # The generated backward() runs the (inference-mode) forward itself,
-    # then dL/dW and dL/dx, as torch's y = conv(x); y.backward(dy) does:
-    # 3x the forward's flops on both sides.
-    a=$(gflops 3 "$(rate cnnc conv "$t" backward)") n=$(gflops 3 "$(rate native conv "$t" backward)")
-    b=$(gflops 3 "$(rate torch conv "$t" backward)")
-    figure conv_fwdbwd "conv fwd+bwd GFLOP/s (batch 8)" GFLOP/s 8 "$t" "$a" "$n" "" "$b"
-    figure conv_fwdbwd_peak "  the same, % of FP32 peak" "% of peak" 8 "$t" "$(pct "$a" "$p")" "$(pct "$n" "$p")" \
-        "" "$(pct "$b" "$p")"
-done
+# conv_rows ID LABEL BATCH NET MACS MULTIPLE WHAT: NET's WHAT (forward or
+# backward, MULTIPLE times the forward's 2 * MACS flops) in GFLOP/s and as
+# a share of the peak, every thread count
+conv_rows() {
+    for t in $THREADS; do
+        p=$(maximum "peak.$t")
+        a=$(macs_gflops "$5" "$6" "$(rate cnnc "$4" "$t" "$7")") n=$(macs_gflops "$5" "$6" "$(rate native "$4" "$t" "$7")")
+        o=$(macs_gflops "$5" "$6" "$(rate ort "$4" "$t" "$7")") b=$(macs_gflops "$5" "$6" "$(rate torch "$4" "$t" "$7")")
+        figure "$1" "$2" GFLOP/s "$3" "$t" "$a" "$n" "$o" "$b"
+        figure "${1}_peak" "  the same, % of FP32 peak" "% of peak" "$3" "$t" "$(pct "$a" "$p")" "$(pct "$n" "$p")" \
+            "$(pct "$o" "$p")" "$(pct "$b" "$p")"
+    done
+}
+conv_rows conv_fwd "conv 3x3 64->64 56x56 fwd GFLOP/s (batch 8)" 8 conv "$CONV_MACS" 1 forward
+# The generated backward() runs the (inference-mode) forward itself, then
+# dL/dW and dL/dx, as torch's y = conv(x); y.backward(dy) does: 3x the
+# forward's flops on both sides.
+conv_rows conv_fwdbwd "conv fwd+bwd GFLOP/s (batch 8)" 8 conv "$CONV_MACS" 3 backward
 if [ "$BENCH_CONV3D" != 0 ]; then
-    for t in $THREADS; do
-        p=$(maximum "peak.$t")
-        a=$(gflops3d 1 "$(rate cnnc conv3d "$t" forward)") n=$(gflops3d 1 "$(rate native conv3d "$t" forward)")
-        b=$(gflops3d 1 "$(rate torch conv3d "$t" forward)")
-        figure conv3d_fwd "conv3d 5x5x5 32->32 32x64x64 fwd GFLOP/s" GFLOP/s 1 "$t" "$a" "$n" "" "$b"
-        figure conv3d_fwd_peak "  the same, % of FP32 peak" "% of peak" 1 "$t" "$(pct "$a" "$p")" "$(pct "$n" "$p")" \
-            "" "$(pct "$b" "$p")"
-    done
-    for t in $THREADS; do
-        p=$(maximum "peak.$t")
-        a=$(gflops3d 3 "$(rate cnnc conv3d "$t" backward)") n=$(gflops3d 3 "$(rate native conv3d "$t" backward)")
-        b=$(gflops3d 3 "$(rate torch conv3d "$t" backward)")
-        figure conv3d_fwdbwd "conv3d fwd+bwd GFLOP/s (batch 1)" GFLOP/s 1 "$t" "$a" "$n" "" "$b"
-        figure conv3d_fwdbwd_peak "  the same, % of FP32 peak" "% of peak" 1 "$t" "$(pct "$a" "$p")" "$(pct "$n" "$p")" \
-            "" "$(pct "$b" "$p")"
-    done
+    conv_rows conv3d_fwd "conv3d 5x5x5 32->32 32x64x64 fwd GFLOP/s" 1 conv3d "$CONV3D_MACS" 1 forward
+    conv_rows conv3d_fwdbwd "conv3d fwd+bwd GFLOP/s (batch 1)" 1 conv3d "$CONV3D_MACS" 3 backward
 fi
 images resnet18_train "ResNet-18 64x64 train images/s (batch 8)" 8 resnet18 train
 images resnet18_infer "ResNet-18 64x64 inference images/s (batch 8)" 8 resnet18 forward

@@ -196,57 +196,41 @@ void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0
 
 /* ---- columns ---- */
 
-/* cols[(c, z, r, s)][oh * OW + ow] = x at output depth od's tap (z, r, s),
- * 0 in the padding and in the columns past OH*OW (ng of them). */
-static void vol2col(const cnn_conv3d *g, const Layout *L, const float *x, long od, float *cols)
+/* Output depth od's columns: cols[(c, z, r, s)][oh * OW + ow] is the
+ * input its tap (z, r, s) reads, 0 in the padding and in the columns past
+ * OH*OW (ng of them).  With back, the adjoint instead: each column entry
+ * added to that input, for input depths [d0, d1) only. */
+static void columns(const cnn_conv3d *g, const Layout *L, float *x, long od, float *cols, int back, long d0, long d1)
 {
     long row = 0;
     for (long c = 0; c < g->c; c++)
         for (long z = 0; z < g->kd; z++)
             for (long t = 0; t < L->taps; t++, row++) {
-                float *dst = cols + row * L->ng;
+                float *col = cols + row * L->ng;
                 long iz = od * g->sd + z * g->dd - g->pd;
-                memset(dst, 0, sizeof(float) * (size_t)L->ng);
-                if (iz < 0 || iz >= g->d)
+                if (!back)
+                    memset(col, 0, sizeof(float) * (size_t)L->ng);
+                if (iz < d0 || iz >= d1)
                     continue;
-                const float *src = x + (c * g->d + iz) * g->h * g->w;
+                float *plane = x + (c * g->d + iz) * g->h * g->w;
                 for (long oh = 0; oh < g->oh; oh++) {
                     long iy = oh * g->sh + t / g->kw * g->dh - g->ph;
-                    if (iy < 0 || iy >= g->h)
-                        continue;
-                    for (long ow = 0; ow < g->ow; ow++) {
+                    for (long ow = 0; iy >= 0 && iy < g->h && ow < g->ow; ow++) {
                         long ix = ow * g->sw + t % g->kw * g->dw - g->pw;
-                        if (ix >= 0 && ix < g->w)
-                            dst[oh * g->ow + ow] = src[iy * g->w + ix];
+                        if (ix < 0 || ix >= g->w)
+                            continue;
+                        if (back)
+                            plane[iy * g->w + ix] += col[oh * g->ow + ow];
+                        else
+                            col[oh * g->ow + ow] = plane[iy * g->w + ix];
                     }
                 }
             }
 }
 
-/* The adjoint of vol2col, into input depths [d0, d1) only. */
-static void col2vol_add(const cnn_conv3d *g, const Layout *L, const float *cols, long od, float *dx, long d0,
-                        long d1)
+static void vol2col(const cnn_conv3d *g, const Layout *L, const float *x, long od, float *cols)
 {
-    long row = 0;
-    for (long c = 0; c < g->c; c++)
-        for (long z = 0; z < g->kd; z++)
-            for (long t = 0; t < L->taps; t++, row++) {
-                const float *src = cols + row * L->ng;
-                long iz = od * g->sd + z * g->dd - g->pd;
-                if (iz < d0 || iz >= d1)
-                    continue;
-                float *dst = dx + (c * g->d + iz) * g->h * g->w;
-                for (long oh = 0; oh < g->oh; oh++) {
-                    long iy = oh * g->sh + t / g->kw * g->dh - g->ph;
-                    if (iy < 0 || iy >= g->h)
-                        continue;
-                    for (long ow = 0; ow < g->ow; ow++) {
-                        long ix = ow * g->sw + t % g->kw * g->dw - g->pw;
-                        if (ix >= 0 && ix < g->w)
-                            dst[iy * g->w + ix] += src[oh * g->ow + ow];
-                    }
-                }
-            }
+    columns(g, L, (float *)x, od, cols, 0, 0, g->d);   /* x only read */
 }
 
 /* rows [first, first + n) of dq (ng apart) = dL/dy's plane at depth od of
@@ -413,7 +397,7 @@ static void input_grads_cols(const cnn_conv3d *g, const float *dy, const float *
             continue;
         dy_columns(g, &L, dy, od, 0, g->f, dq);
         k->matmul_tiles(dq, L.ng, g->f, w, 1, L.k, L.k, 0, L.k, 0, L.ng / CNN_TILE_Q, cols);
-        col2vol_add(g, &L, cols, od, dx, d0, d1);
+        columns(g, &L, dx, od, cols, 1, d0, d1);
     }
 }
 
