@@ -171,11 +171,13 @@ demo: setup all
 # Speed, side by side with ONNX Runtime (npm, installed into $(BUILD)/ort on
 # first use) and PyTorch (medians of alternating rounds), documented build
 # and -march=native: LeNet-5, a 3x3 convolution against the measured FP32
-# peak, ResNet-18, VGG-16, ResNet-50, with 1 and 2 threads, --blas, under
-# load, time to 89% on Fashion-MNIST, compile times, issue 12's targets.
+# peak, a 5x5x5 3-D convolution (issue 11), ResNet-18, VGG-16, ResNet-50,
+# with 1 and 2 threads, --blas, under load, time to 89% on Fashion-MNIST,
+# compile times, issue 12's targets.
 # A table on stdout and $(BUILD)/bench.json; knobs: ROUNDS (3), SECONDS (2),
 # THREADS ("1 2"), BENCH_ORT, BENCH_NATIVE, BENCH_BLAS, BENCH_R50,
-# BENCH_LOAD, BENCH_TRAIN, BENCH_COMPILE (0 skips them); see bench/run.sh.
+# BENCH_LOAD, BENCH_TRAIN, BENCH_COMPILE, BENCH_CONV3D (0 skips them); see
+# bench/run.sh.
 bench: all
 	BUILD=$(BUILD) sh bench/run.sh
 
