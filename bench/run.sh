@@ -617,20 +617,23 @@ if has_threads 1; then
         sfmt='%-44s %10s %10s %10s %10s\n'
         # shellcheck disable=SC2059
         printf "$sfmt" "$t-thread speed-up (over 1 thread)" "cnnc" "-march=nat" "ONNX RT" "PyTorch"
-        for id in lenet_train lenet_infer lenet_latency conv_fwd conv_fwdbwd resnet18_train resnet18_infer \
-            vgg16_infer resnet50_train; do
+        for id in lenet_train lenet_infer lenet_latency conv_fwd conv_fwdbwd conv3d_fwd conv3d_fwdbwd \
+            resnet18_train resnet18_infer vgg16_infer resnet50_train; do
             case $id in
             lenet_train) label="LeNet-5 train (batch 64)" ;;
             lenet_infer) label="LeNet-5 inference (batch 64)" ;;
             lenet_latency) label="LeNet-5 latency (batch 1)" ;;
             conv_fwd) label="conv 3x3 64->64 fwd (batch 8)" ;;
             conv_fwdbwd) label="conv fwd+bwd (batch 8)" ;;
+            conv3d_fwd) label="conv3d 5x5x5 fwd (batch 1)" ;;
+            conv3d_fwdbwd) label="conv3d fwd+bwd (batch 1)" ;;
             resnet18_train) label="ResNet-18 64x64 train (batch 8)" ;;
             resnet18_infer) label="ResNet-18 64x64 inference (batch 8)" ;;
             vgg16_infer) label="VGG-16 224x224 inference (batch 1)" ;;
             *) [ "$BENCH_R50" != 0 ] || continue
                 label="ResNet-50 224x224 train (batch 8)" ;;
             esac
+            case $id in conv3d_*) [ "$BENCH_CONV3D" != 0 ] || continue ;; esac
             set --
             for side in cnnc native ort torch; do
                 case $id in
