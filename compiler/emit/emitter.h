@@ -42,8 +42,8 @@ typedef struct {
     LayerPlan *plan;
     Lowered lowered;         /* each layer's kernel and geometry */
     long num_params, num_state, num_stats, act_elems, mask_elems;
-    long col_elems;          /* --blas: the largest im2col matrix */
-    long flat_elems;         /* per image: scratch of the flattened-row convolutions */
+    long col_elems;          /* m->col: lowered.col, the largest im2col matrix */
+    long flat_elems;         /* m->flat per image: lowered.scratch, the kernels' planes */
     long grad_elems;         /* gradients per image, as planned */
     MemPlan mem;
     bool train;
