@@ -12,7 +12,6 @@
  * read by several layers gets the sum. */
 #include "emit.h"
 
-#include <assert.h>
 #include <ctype.h>
 #include <limits.h>
 #include <math.h>
@@ -127,95 +126,6 @@ const char *emit_flt(double v)
         strcat(buf[k], ".0");
     strcat(buf[k], "f");
     return buf[k];
-}
-
-char *emit_linear(char *buf, size_t size, int nterms, const Term *t)
-{
-    size_t len = 0;
-    long constant = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < nterms; i++) {
-        if (!t[i].v) {
-            constant += t[i].k;
-            continue;
-        }
-        if (t[i].k == 0)
-            continue;
-        long k = t[i].k < 0 ? -t[i].k : t[i].k;
-        const char *sep = t[i].k < 0 ? (len ? " - " : "-") : len ? " + " : "";
-        if (k == 1)
-            len += (size_t)snprintf(buf + len, size - len, "%s%s", sep, t[i].v);
-        else
-            len += (size_t)snprintf(buf + len, size - len, "%s%s * %ld", sep, t[i].v, k);
-        assert(len < size);
-    }
-    if (constant || !len)
-        len += (size_t)snprintf(buf + len, size - len, "%s%ld", !len ? "" : constant < 0 ? " - " : " + ",
-                                len && constant < 0 ? -constant : constant);
-    assert(len < size);
-    return buf;
-}
-
-bool emit_loop(Emitter *E, const char *type, const char *var, long count)
-{
-    if (count == 1)
-        return false;
-    emit_open_block(E, "for (%s %s = 0; %s < %ld; %s++)", type, var, var, count, var);
-    return true;
-}
-
-void emit_end_loop(Emitter *E, bool opened)
-{
-    if (opened)
-        emit_close_block(E);
-}
-
-void emit_pad_planes(Emitter *E, const ConvGeom *g, long slack)
-{
-    if (!g->padded) {
-        emit_out(E, "memcpy(xp, x + (size_t)i * %ld, sizeof(float) * %ld);", g->in_size, g->in_size);
-        if (slack)
-            emit_out(E, "memset(xp + %ld, 0, sizeof(float) * %ld);", g->in_size, slack);
-        return;
-    }
-    emit_out(E, "memset(xp, 0, sizeof(float) * %ld);", g->c * g->plane + slack);
-    bool c = emit_loop(E, "long", "c", g->c);
-    char to[96], from[96];
-    Term tt[] = {{c ? g->plane : 0, "c"}, {g->wp, "r"}, {g->pt * g->wp + g->pl, NULL}};
-    Term ft[] = {{c ? g->hw : 0, "c"}, {g->w, "r"}};
-    emit_out(E, "for (long r = 0; r < %ld; r++)", g->h);
-    emit_out(E, "    memcpy(xp + %s, x + (size_t)i * %ld + %s, sizeof(float) * %ld);", emit_linear(to, sizeof to, 3, tt),
-        g->in_size, emit_linear(from, sizeof from, 2, ft), g->w);
-    emit_end_loop(E, c);
-}
-
-void emit_unpad_planes(Emitter *E, const ConvGeom *g, long plane)
-{
-    emit_out(E, "float *dxi = dx + (size_t)i * %ld;", g->in_size);
-    bool c = emit_loop(E, "long", "c", g->c);
-    char to[96], from[96];
-    Term tt[] = {{c ? g->hw : 0, "c"}, {g->w, "r"}, {1, "o"}};
-    Term ft[] = {{c ? plane : 0, "c"}, {g->wp, "r"}, {1, "o"}, {g->pt * g->wp + g->pl, NULL}};
-    emit_out(E, "for (long r = 0; r < %ld; r++)", g->h);
-    emit_out(E, "    for (long o = 0; o < %ld; o++)", g->w);
-    emit_out(E, "        dxi[%s] += dxp[%s];", emit_linear(to, sizeof to, 3, tt), emit_linear(from, sizeof from, 4, ft));
-    emit_end_loop(E, c);
-}
-
-void emit_group_channel(Emitter *E, const ConvGeom *g, const char *decl, long image, long plane, bool c_loop)
-{
-    char fdiv[32], at[96];
-    snprintf(fdiv, sizeof fdiv, "f / %ld", g->fg);
-    Term t[] = {{image, "(size_t)i"}, {g->groups > 1 ? g->cg * plane : 0, g->fg == 1 ? "f" : fdiv},
-                {c_loop ? plane : 0, "c"}};
-    emit_out(E, "%s%s;", decl, emit_linear(at, sizeof at, 3, t));
-}
-
-void emit_filter_channel(Emitter *E, const ConvGeom *g, bool c_loop, const char *decl)
-{
-    char at[64];
-    Term t[] = {{g->cg * g->taps, "f"}, {c_loop ? g->taps : 0, "c"}};
-    emit_out(E, "%s%s;", decl, emit_linear(at, sizeof at, 2, t));
 }
 
 /* ---- activations ---- */
@@ -687,19 +597,34 @@ static void declare_par(Emitter *E, const Node *n)
     emit_out(E, "(void)par;");
 }
 
-/* static void NAME_DIR(PREFIX *m, int n): the kernel's code, which
- * declares par only if a loop of it runs in parallel. */
+/* The code that follows goes into body, a block deeper, until
+ * end_capture: a function's body is written before its head, which
+ * declares par only if a loop of the body runs in parallel. */
+static StrBuf *begin_capture(Emitter *E, StrBuf *body)
+{
+    StrBuf *file = E->out;
+    sb_init(body);
+    E->out = body;
+    E->indent++;
+    return file;
+}
+
+static bool end_capture(Emitter *E, StrBuf *file)
+{
+    const char *body = E->out->data;
+    E->indent--;
+    E->out = file;
+    return body && strstr(body, "PARALLEL_FOR");
+}
+
+/* static void NAME_DIR(PREFIX *m, int n): the kernel's code. */
 static void emit_layer_function(Emitter *E, const LayerPlan *lp, const char *dir, EmitKernel kernel)
 {
-    StrBuf body, *out = E->out;
-    sb_init(&body);
-    E->out = &body;
-    E->indent++;
+    StrBuf body, *file = begin_capture(E, &body);
     kernel(E, lp);
-    E->indent--;
-    E->out = out;
+    bool par = end_capture(E, file);
     emit_open_block(E, "static void %s_%s(%s *m, int n)", lp->cname, dir, E->opt->prefix);
-    if (body.data && strstr(body.data, "PARALLEL_FOR"))
+    if (par)
         declare_par(E, lp->node);
     sb_puts(E->out, body.data ? body.data : "");
     emit_close_block(E);
@@ -745,10 +670,7 @@ static void emit_passes(Emitter *E)
     emit_out(E, "/* Gradients accumulate into the inputs' buffers, which may hold another");
     emit_out(E, " * gradient until then (they share memory): each is cleared just before");
     emit_out(E, " * its last reader's backward, the first to write it. */");
-    StrBuf body, *out = E->out;
-    sb_init(&body);
-    E->out = &body;
-    E->indent++;
+    StrBuf body, *file = begin_capture(E, &body);
     for (int i = E->net->nnodes - 1; i >= 1; i--) {
         const Node *node = E->net->nodes[i];
         for (int k = 0; k < node->ninputs; k++) {
@@ -772,14 +694,13 @@ static void emit_passes(Emitter *E)
         emit_out(E, "%s_backward(m, n);", E->plan[i].cname);
         report_grads(E, &E->plan[i]);
     }
-    E->indent--;
-    E->out = out;
+    bool par = end_capture(E, file);
     emit_open_block(E, "static void backward_pass(%s *m, int n)", P);
-    if (strstr(body.data, "PARALLEL_FOR")) {
+    if (par) {
         emit_out(E, "const int par = n >= 8;   /* for clearing large buffers */");
         emit_out(E, "(void)par;");
     }
-    sb_puts(E->out, body.data);
+    sb_puts(E->out, body.data ? body.data : "");
     sb_free(&body);
     emit_close_block(E);
     emit_blank(E);

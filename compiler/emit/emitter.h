@@ -76,6 +76,8 @@ const Node *emit_in_node(const Emitter *E, const LayerPlan *lp, int k);
  * in one of a few static buffers. */
 const char *emit_flt(double v);
 
+/* ---- around the kernels' loops (emit/index.c) ---- */
+
 /* A linear expression k1*v1 + k2*v2 + ... + constant as C, constants
  * folded ("c * 1024 + r * 32 + 66", "r", "0"), into buf; returns buf.
  * A term with v NULL is a constant. */
