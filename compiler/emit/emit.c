@@ -523,6 +523,9 @@ static void emit_prologue(Emitter *E)
     emit_out(E, "#define ACT(off) (m->act + (size_t)(off) * (size_t)m->max_batch)");
     emit_out(E, "#define DACT(off) (m->dact + (size_t)(off) * (size_t)m->max_batch)");
     emit_out(E, "#define MASK(off) (m->mask + (size_t)(off) * (size_t)m->max_batch)");
+    if (E->flat_elems)
+        emit_out(E, "#define FLAT(i) (m->flat + (size_t)(i) * %ld)   /* image i's convolution scratch */",
+            E->flat_elems);
     emit_blank(E);
 }
 

@@ -15,7 +15,7 @@
 /* xp: this image's input plane, padded when the layer pads. */
 static void emit_padded_input(Emitter *E, const ConvGeom *g)
 {
-    emit_out(E, "float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
+    emit_out(E, "float *xp = FLAT(i);");
     emit_out(E, "float *qb = xp + %ld;   /* rows of width %ld */", g->c * g->plane, g->wp);
     emit_pad_planes(E, g, 0);
 }
@@ -161,7 +161,7 @@ void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", g.f);
     emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_out(E, "const float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
+    emit_out(E, "const float *xp = FLAT(i);");
     emit_out(E, "const float *dq = xp + %ld + f * %ld + %ld;", g.c * g.plane, k.bstride, k.margin);
     if (lp->b_off >= 0) {
         emit_out(E, "float *db = m->grads + %s;", lp->b_name);
@@ -187,7 +187,7 @@ void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
     emit_out(E, "/* inputs: taps add into a padded plane (over the input copy, no longer needed) */");
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_out(E, "float *dxp = m->flat + (size_t)i * %ld;", E->flat_elems);
+    emit_out(E, "float *dxp = FLAT(i);");
     emit_out(E, "const float *qb = dxp + %ld;", g.c * g.plane);
     emit_out(E, "memset(dxp, 0, sizeof(float) * %ld);", g.c * g.plane);
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", g.f);

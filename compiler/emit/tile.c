@@ -53,7 +53,7 @@ static void emit_taps(Emitter *E, const ConvGeom *g)
  * tiles read past the last plane zeroed. */
 static void emit_pad_input(Emitter *E, const ConvGeom *g, const TileGeom *tg)
 {
-    emit_out(E, "float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
+    emit_out(E, "float *xp = FLAT(i);");
     emit_pad_planes(E, g, tg->xslack);
 }
 
@@ -125,8 +125,8 @@ void emit_tile_conv_forward(Emitter *E, const LayerPlan *lp)
     emit_pad_input(E, &g, &tg);
     emit_close_block(E);
     bool tasks = open_tasks(E, blocks, per);
-    emit_out(E, "const float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
-    emit_out(E, "float *yq = m->flat + (size_t)i * %ld + %ld;   /* rows of width %ld */", E->flat_elems, tg.xregion, g.wp);
+    emit_out(E, "const float *xp = FLAT(i);");
+    emit_out(E, "float *yq = FLAT(i) + %ld;   /* rows of width %ld */", tg.xregion, g.wp);
     emit_packed_tiles(E, &g, &k);
     close_tasks(E, blocks, per, tasks);
     emit_compaction(E, lp, &g, &tg);
@@ -137,7 +137,7 @@ static void emit_compaction(Emitter *E, const LayerPlan *lp, const ConvGeom *g, 
 {
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_out(E, "const float *yq = m->flat + (size_t)i * %ld + %ld;", E->flat_elems, tg->xregion);
+    emit_out(E, "const float *yq = FLAT(i) + %ld;", tg->xregion);
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", g->f);
     emit_out(E, "const float *yr = yq + f * %ld;", tg->nq24);
     emit_output_rows(E, lp, "yr", g->wp);
@@ -185,7 +185,7 @@ static void emit_weight_grads(Emitter *E, const LayerPlan *lp, const ConvGeom *g
     else
         snprintf(js, sizeof js, "j < %ld", g->f);
     emit_open_block(E, "for (int i0 = 0; i0 < n; i0 += %ld)", chunk);
-    emit_out(E, "const float *xp = m->flat + (size_t)i0 * %ld;", E->flat_elems);
+    emit_out(E, "const float *xp = FLAT(i0);");
     emit_out(E, "const float *dq = xp + %s;", emit_linear(dq, sizeof dq, 2, dt));
     emit_out(E, "const long images = n - i0 < %ld ? n - i0 : %ld;", chunk, chunk);
     emit_out(E, "const cnn_kernels *kernels = cnn_kernels_best();");
@@ -226,13 +226,13 @@ static void emit_input_grads(Emitter *E, const ConvGeom *g, const TileGeom *tg)
     emit_out(E, "if (!dx)");
     emit_out(E, "    return;");
     bool tasks = open_tasks(E, blocks, per);
-    emit_out(E, "float *dxp = m->flat + (size_t)i * %ld;", E->flat_elems);
+    emit_out(E, "float *dxp = FLAT(i);");
     emit_out(E, "const float *dq = dxp + %ld;", tg->xregion);
     emit_packed_tiles(E, g, &k);
     close_tasks(E, blocks, per, tasks);
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_out(E, "const float *dxp = m->flat + (size_t)i * %ld;", E->flat_elems);
+    emit_out(E, "const float *dxp = FLAT(i);");
     emit_unpad_planes(E, g, tg->np24);
     emit_close_block(E);
 }
