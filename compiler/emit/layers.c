@@ -268,7 +268,7 @@ static void dropout_forward(Emitter *E, const LayerPlan *lp)
     copy_forward(E, lp);
     emit_out(E, "if (!m->training)");
     emit_out(E, "    return;");
-    emit_out(E, "float *mask = MASK(%ld);", lp->mask_off);
+    emit_out(E, "float *mask = MASK(%s);", lp->mask_name);
     emit_open_block(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(n));
     emit_out(E, "mask[p] = cnn_rng_uniform(&m->rng) < %s ? 0.0f : %s;", emit_flt(n->drop_p), emit_flt(1.0 / (1.0 - n->drop_p)));
     emit_out(E, "y[p] *= mask[p];");
@@ -280,7 +280,7 @@ static void dropout_backward(Emitter *E, const LayerPlan *lp)
     backward_head(E, lp);
     emit_out(E, "if (!dx)");
     emit_out(E, "    return;");
-    emit_out(E, "const float *mask = MASK(%ld);", lp->mask_off);
+    emit_out(E, "const float *mask = MASK(%s);", lp->mask_name);
     emit_out(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(lp->node));
     emit_out(E, "    dx[p] += m->training ? dy[p] * mask[p] : dy[p];");
 }
@@ -289,12 +289,12 @@ static void dropout_backward(Emitter *E, const LayerPlan *lp)
 
 static void bn_pointers(Emitter *E, const LayerPlan *lp, bool grads)
 {
-    emit_out(E, "const float *gamma = m->params + %ld, *beta = m->params + %ld;", lp->w_off, lp->b_off);
-    emit_out(E, "float *rmean = m->state + %ld, *rvar = m->state + %ld;", lp->rm_off, lp->rv_off);
-    emit_out(E, "float *mean = m->stats + %ld, *istd = m->stats + %ld;", lp->stats_off,
-        lp->stats_off + (long)lp->node->out.c);
+    emit_out(E, "const float *gamma = m->params + %s, *beta = m->params + %s;", lp->w_name, lp->b_name);
+    emit_out(E, "float *rmean = m->state + %s, *rvar = m->state + %s;", lp->rm_name, lp->rv_name);
+    emit_out(E, "float *mean = m->stats + %s, *istd = m->stats + %s + %ld;", lp->stats_name, lp->stats_name,
+        (long)lp->node->out.c);
     if (grads)
-        emit_out(E, "float *dgamma = m->grads + %ld, *dbeta = m->grads + %ld;", lp->w_off, lp->b_off);
+        emit_out(E, "float *dgamma = m->grads + %s, *dbeta = m->grads + %s;", lp->w_name, lp->b_name);
     emit_out(E, "(void)rmean;");
     emit_out(E, "(void)rvar;");
     emit_out(E, "(void)beta;");
