@@ -13,7 +13,7 @@ VERSION  := 0.1.0
 GENFLAGS := -std=c11 -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
 
 FRONT := util diag reserved ir kinds ast names layers expand frontend check report options outputs plan lower \
-         emit/emit emit/conv emit/layers emit/blas emit/flat emit/tile emit/cols emit/embed emit/index
+         emit/emit emit/conv emit/layers emit/blas emit/flat emit/tile emit/cols emit/embed emit/index emit/print
 FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o \
               $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o $(BUILD)/runtime/model.o
 CNNC_OBJS  := $(FRONT_OBJS) $(BUILD)/compiler/main.o

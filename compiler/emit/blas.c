@@ -28,12 +28,6 @@ static char *image_group(char buf[static 128], const ConvGeom *d, long image, lo
     return emit_linear(buf, 128, 3, t);
 }
 
-void emit_conv_geom(Emitter *E, const ConvGeom *g)
-{
-    emit_out(E, "static const cnn_conv_geom g = {%ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, 0};",
-        g->cg, g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->dh, g->dw, g->pt, g->pl, g->oh, g->ow);
-}
-
 /* The loops over groups of images and over the conv's groups; cols and yq
  * in m->col, ng columns each. */
 static void open_groups(Emitter *E, const ConvGeom *d, long gmax)

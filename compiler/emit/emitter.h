@@ -1,5 +1,8 @@
 /* emitter.h - what the C backend's files share: the plan of the model's
- * memory and a small printer for indented C. */
+ * memory, and the helpers of emit/print.c and emit/index.c.  Calls run one
+ * way: the frame (emit.c) calls the kernels (conv.c, tile.c, cols.c,
+ * flat.c, blas.c, layers.c) and embed.c; all of them call print.c and
+ * index.c, which call nothing back (tests/layering.sh checks it). */
 #ifndef CNNC_EMITTER_H
 #define CNNC_EMITTER_H
 
@@ -48,6 +51,8 @@ typedef struct {
     MemPlan mem;
     bool train;
 } Emitter;
+
+/* ---- printing (emit/print.c) ---- */
 
 void emit_out(Emitter *E, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -145,7 +150,7 @@ void emit_tile_conv_backward(Emitter *E, const LayerPlan *lp);
 void emit_cols_conv_forward(Emitter *E, const LayerPlan *lp);
 void emit_cols_conv_backward(Emitter *E, const LayerPlan *lp);
 /* emit_conv_geom declares g, the layer's cnn_conv_geom for the runtime's
- * im2col (one group's channels; emit/blas.c). */
+ * im2col (one group's channels; emit/index.c). */
 void emit_conv_geom(Emitter *E, const ConvGeom *g);
 void emit_blas_forward(Emitter *E, const LayerPlan *lp);
 void emit_blas_backward(Emitter *E, const LayerPlan *lp);
@@ -165,7 +170,7 @@ typedef struct {
  * them. */
 int emit_embedded(Emitter *E, const TensorInfo *t, int count, char *err, size_t errlen);
 void emit_static_lifecycle(Emitter *E);
-/* NAME_params and NAME_state, for both lifecycles (emit/emit.c). */
+/* NAME_params and NAME_state, for both lifecycles (emit/embed.c). */
 void emit_weight_accessors(Emitter *E);
 
 #endif

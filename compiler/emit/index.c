@@ -94,3 +94,9 @@ void emit_filter_channel(Emitter *E, const ConvGeom *g, bool c_loop, const char 
     Term t[] = {{g->cg * g->taps, "f"}, {c_loop ? g->taps : 0, "c"}};
     emit_out(E, "%s%s;", decl, emit_linear(at, sizeof at, 2, t));
 }
+
+void emit_conv_geom(Emitter *E, const ConvGeom *g)
+{
+    emit_out(E, "static const cnn_conv_geom g = {%ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, %ld, 0};",
+        g->cg, g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->dh, g->dw, g->pt, g->pl, g->oh, g->ow);
+}

@@ -10,40 +10,6 @@
 static long elems(const Node *n) { return (long)n->out_elems; }
 static long plane(const Node *n) { return (long)(n->out.h * n->out.w); }
 
-/* ---- softmax over channels ---- */
-
-void emit_softmax_forward(Emitter *E, const char *y, long c, long hw)
-{
-    emit_out(E, "PARALLEL_FOR");
-    emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_open_block(E, "for (long p = 0; p < %ld; p++)", hw);
-    emit_out(E, "float *v = %s + (size_t)i * %ld + p;", y, c * hw);
-    emit_out(E, "float top = v[0], sum = 0.0f;");
-    emit_out(E, "for (long k = 1; k < %ld; k++) if (v[k * %ld] > top) top = v[k * %ld];", c, hw, hw);
-    emit_out(E, "for (long k = 0; k < %ld; k++) sum += v[k * %ld] = expf(v[k * %ld] - top);", c, hw, hw);
-    emit_out(E, "for (long k = 0; k < %ld; k++) v[k * %ld] /= sum;", c, hw);
-    emit_close_block(E);
-    emit_close_block(E);
-}
-
-void emit_softmax_backward(Emitter *E, const char *y, const char *dy, long c, long hw, bool fusable)
-{
-    if (fusable)
-        emit_open_block(E, "if (!m->loss_fused)");
-    else
-        emit_open_scope(E);
-    emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_open_block(E, "for (long p = 0; p < %ld; p++)", hw);
-    emit_out(E, "const float *v = %s + (size_t)i * %ld + p;", y, c * hw);
-    emit_out(E, "float *g = %s + (size_t)i * %ld + p;", dy, c * hw);
-    emit_out(E, "float dot = 0.0f;");
-    emit_out(E, "for (long k = 0; k < %ld; k++) dot += g[k * %ld] * v[k * %ld];", c, hw, hw);
-    emit_out(E, "for (long k = 0; k < %ld; k++) g[k * %ld] = v[k * %ld] * (g[k * %ld] - dot);", c, hw, hw, hw);
-    emit_close_block(E);
-    emit_close_block(E);
-    emit_close_block(E);
-}
-
 /* The common head of a backward: pointers to x, y, dy and dx. */
 static void backward_head(Emitter *E, const LayerPlan *lp)
 {
