@@ -226,8 +226,13 @@ void error_at(SrcLoc loc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    report(loc, "error", fmt, ap, 1);
+    verror_at(loc, fmt, ap);
     va_end(ap);
+}
+
+void verror_at(SrcLoc loc, const char *fmt, va_list ap)
+{
+    report(loc, "error", fmt, ap, 1);
     nerrors++;   /* a repeated error still counts: callers test for any */
 }
 

@@ -4,6 +4,8 @@
 #ifndef CNNC_DIAG_H
 #define CNNC_DIAG_H
 
+#include <stdarg.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -41,6 +43,7 @@ void diag_set_nowarn(int on);        /* -w: warnings are not printed */
 #endif
 
 void error_at(SrcLoc loc, const char *fmt, ...) DIAG_PRINTF(2, 3);
+void verror_at(SrcLoc loc, const char *fmt, va_list ap) DIAG_PRINTF(2, 0);
 void warning_at(SrcLoc loc, const char *fmt, ...) DIAG_PRINTF(2, 3);
 /* A follow-up line without a caret: "FILE:LINE:COL: note: ..." */
 void note_at(SrcLoc loc, const char *fmt, ...) DIAG_PRINTF(2, 3);

@@ -127,9 +127,13 @@ typedef struct {
     InputRefs *refs;
 } P;
 
-static void fail(P *p, const Word *w, const char *fmt, const char *a, const char *b)
+static void fail(P *p, const Word *w, const char *fmt, ...) DIAG_PRINTF(3, 4);
+static void fail(P *p, const Word *w, const char *fmt, ...)
 {
-    error_at(w ? w->loc : p->end, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    verror_at(w ? w->loc : p->end, fmt, ap);
+    va_end(ap);
     p->ok = false;
 }
 
@@ -238,7 +242,7 @@ static bool take_from(P *p)
         return false;
     const Word *v = p->w;
     if (!v || v->kind != W_NAME) {
-        fail(p, v, "'from' needs the name of a layer, not '%s'%s", word_text(v), "");
+        fail(p, v, "'from' needs the name of a layer, not '%s'", word_text(v));
         return false;
     }
     p->refs->names[p->refs->n++] = v;
@@ -261,7 +265,7 @@ static bool take_fit(P *p)
     else if (is_name(v, "error"))
         p->n->fit = FIT_ERROR;
     else {
-        fail(p, v, "'fit' takes floor, ceil or error, not '%s'%s", word_text(v), "");
+        fail(p, v, "'fit' takes floor, ceil or error, not '%s'", word_text(v));
         return false;
     }
     p->w = v->next;
@@ -339,7 +343,7 @@ static void options(P *p, unsigned allowed, const char *takes)
                 take_float(p, "momentum", &p->n->momentum);
         } else if ((allowed & O_ACT) && act_of(w) != ACT_NONE) {
             if (p->seen & O_ACT) {
-                fail(p, w, "only one activation may follow a layer; '%s' comes after another%s", w->s, "");
+                fail(p, w, "only one activation may follow a layer; '%s' comes after another", w->s);
                 p->w = w->next;
             } else {
                 take_act(p);
@@ -386,7 +390,7 @@ static void parse_pool(P *p)
     else if (is_name(mode, "avg"))
         p->n->pool = POOL_AVG;
     else {
-        fail(p, mode, "pool needs 'max' or 'avg' first, not '%s'%s", word_text(mode), "");
+        fail(p, mode, "pool needs 'max' or 'avg' first, not '%s'", word_text(mode));
         return;
     }
     const Word *size = mode->next;
@@ -398,8 +402,8 @@ static void parse_pool(P *p)
         return;
     }
     if (!size || !((size->kind == W_INT) || (size->kind == W_DIMS && size->natoms == 2))) {
-        fail(p, size, "pool needs a window size (e.g. 2 or 3x3) or 'global', not '%s'%s",
-             word_text(size), "");
+        fail(p, size, "pool needs a window size (e.g. 2 or 3x3) or 'global', not '%s'",
+             word_text(size));
         return;
     }
     take_pair(p, "pool", &p->n->kh, &p->n->kw);
@@ -413,7 +417,7 @@ static void parse_pool(P *p)
 static void parse_fc(P *p)
 {
     if (!p->w || p->w->kind != W_INT) {
-        fail(p, p->w, "fc needs its number of outputs (e.g. fc 10), not '%s'%s", word_text(p->w), "");
+        fail(p, p->w, "fc needs its number of outputs (e.g. fc 10), not '%s'", word_text(p->w));
         return;
     }
     p->n->filters = p->w->i;
@@ -435,7 +439,7 @@ static void parse_batchnorm(P *p)
 static void parse_dropout(P *p)
 {
     if (!is_number(p->w)) {
-        fail(p, p->w, "dropout needs its probability (e.g. dropout 0.5), not '%s'%s", word_text(p->w), "");
+        fail(p, p->w, "dropout needs its probability (e.g. dropout 0.5), not '%s'", word_text(p->w));
         return;
     }
     p->n->drop_p = number_of(p->w);
@@ -446,7 +450,7 @@ static void parse_dropout(P *p)
 static void parse_upsample(P *p)
 {
     if (!p->w || p->w->kind != W_INT) {
-        fail(p, p->w, "upsample needs its factor (e.g. upsample 2), not '%s'%s", word_text(p->w), "");
+        fail(p, p->w, "upsample needs its factor (e.g. upsample 2), not '%s'", word_text(p->w));
         return;
     }
     p->n->factor = p->w->i;
@@ -458,7 +462,7 @@ static void parse_crop(P *p)
 {
     const Word *v = p->w;
     if (!v || v->kind != W_DIMS || v->natoms != 2) {
-        fail(p, v, "crop needs the size to keep as HxW (e.g. crop 64x64), not '%s'%s", word_text(v), "");
+        fail(p, v, "crop needs the size to keep as HxW (e.g. crop 64x64), not '%s'", word_text(v));
         return;
     }
     p->n->crop_h = v->atoms->i;
@@ -479,7 +483,7 @@ static void parse_merge(P *p)
             return;
         }
         if (p->refs->n == MAX_LAYER_INPUTS) {
-            fail(p, v, "%s takes at most 256 inputs%s", p->kw, "");
+            fail(p, v, "%s takes at most 256 inputs", p->kw);
             return;
         }
         p->refs->names[p->refs->n++] = v;
@@ -490,7 +494,7 @@ static void parse_merge(P *p)
     }
     p->refs->takes_previous = p->refs->n == 1;
     if (p->n->op == OP_MUL && p->refs->n > 2) {
-        fail(p, p->refs->names[2], "mul takes two operands; '%s' is a third%s", p->refs->names[2]->s, "");
+        fail(p, p->refs->names[2], "mul takes two operands; '%s' is a third", p->refs->names[2]->s);
         return;
     }
     if (act_allowed)

@@ -1,4 +1,4 @@
-/* report.h - the shape/parameter report of `cnnc --report` (SPEC section 2).
+/* report.h - the shape/parameter report of `cnnc --report` (README, "The report").
  *
  * Every function reads a net that checked without errors (shapes, pads and
  * counts filled in by check.c) and appends to out; none of them fails. */

@@ -1,5 +1,5 @@
 /* conv3d.c - 3-D convolution (PyTorch's Conv3d, NCDHW, no groups) on the
- * runtime's tuned kernels (kernels.c), for the volumes of SPEC section 7.
+ * runtime's tuned kernels (kernels.c), for volumes (V-Net).
  *
  * A 3-D convolution is a sum over depth taps of 2-D convolutions.  When
  * the input's padded planes are stored depth-major, [Dp][C][HP*WP], the
