@@ -145,7 +145,7 @@ static const char *suggest_name(Expander *E, const char *name)
         const char *key = E->names.slots[i].key;
         if (!key)
             continue;
-        int d = edit_distance(name, key);
+        int d = layer_edit_distance(name, key);
         if (d < best_d) {
             best_d = d;
             best = key;

@@ -38,7 +38,7 @@ void layer_kind_list(StrBuf *sb)
         }
 }
 
-int edit_distance(const char *a, const char *b)
+int layer_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
@@ -69,7 +69,7 @@ static int distance_to(const char *word, const char *keyword)
 {
     if (strncmp(word, keyword, strlen(keyword)) == 0)
         return 1;
-    return edit_distance(word, keyword);
+    return layer_edit_distance(word, keyword);
 }
 
 static void consider(const char *word, const char *keyword, const char **best, int *best_d)

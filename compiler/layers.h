@@ -38,6 +38,6 @@ typedef struct {
 bool layer_parse(Node *n, const LayerKind *kind, const Word *words, InputRefs *refs);
 
 /* Edit distance, for "did you mean" suggestions (small strings only). */
-int edit_distance(const char *a, const char *b);
+int layer_edit_distance(const char *a, const char *b);
 
 #endif

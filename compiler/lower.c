@@ -185,7 +185,7 @@ void lower_free(Lowered *low)
     low->layers = NULL;
 }
 
-const char *kernel_name(KernelKind k)
+const char *lower_kernel_name(KernelKind k)
 {
     static const char *const names[] = {NULL, "tile", "cols", "flat", "row", "deconv", "fc", "blas"};
     return names[k];

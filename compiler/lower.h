@@ -86,6 +86,6 @@ void lower_net(const Net *net, bool blas, Lowered *out);
 void lower_free(Lowered *low);
 
 /* The kernel's name in the report: "tile", "cols", ...; NULL for KERNEL_NONE. */
-const char *kernel_name(KernelKind k);
+const char *lower_kernel_name(KernelKind k);
 
 #endif

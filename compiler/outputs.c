@@ -26,7 +26,7 @@ static void put_make_name(StrBuf *out, const char *name)
     }
 }
 
-void deps_rule(const Net *net, const char *target, StrBuf *out)
+void outputs_deps_rule(const Net *net, const char *target, StrBuf *out)
 {
     sb_puts(out, target);   /* already escaped: it may name several files */
     sb_puts(out, ":");
@@ -111,7 +111,7 @@ static int write_deps(const Net *net, const Options *opt)
     StrBuf deps;
     sb_init(&deps);
     char *target = dep_target(net, opt);
-    deps_rule(net, target, &deps);
+    outputs_deps_rule(net, target, &deps);
     free(target);
     int rc = 0;
     if (opt->deps_only && !opt->depfile) {

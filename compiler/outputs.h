@@ -13,6 +13,6 @@ int outputs_write(const Net *net, const Options *opt);
 /* The make rule "TARGET: net.net included.net ..." with phony targets for
  * the included files (as gcc -MP), appended to out. */
 struct StrBuf;
-void deps_rule(const Net *net, const char *target, struct StrBuf *out);
+void outputs_deps_rule(const Net *net, const char *target, struct StrBuf *out);
 
 #endif

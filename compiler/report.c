@@ -285,7 +285,7 @@ static char *count_cell(int64_t v)
 /* The generated code's kernel for n, "--" for layers without a choice. */
 static char *kernel_cell(KernelKind kernel)
 {
-    const char *name = kernel_name(kernel);
+    const char *name = lower_kernel_name(kernel);
     return xstrdup(name ? name : "--");
 }
 
@@ -744,7 +744,7 @@ static void json_layer(StrBuf *out, const Net *net, const Node *n, KernelKind ke
 
     json_details(out, n);
     json_key(out, "implementation");   /* "kernel" is the window's size */
-    const char *kernel = kernel_name(kernel_kind);
+    const char *kernel = lower_kernel_name(kernel_kind);
     if (kernel)
         json_str(out, kernel);
     else
