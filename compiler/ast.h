@@ -49,6 +49,7 @@ typedef enum {
     S_NETWORK,  /* network NAME */
     S_INPUT,    /* input HxWxC */
     S_FIT,      /* fit floor|ceil|error */
+    S_LOSS,     /* loss ce|dice|mse */
     S_LAYER,    /* [def =] KIND words */
     S_CALL,     /* [def =] BLOCK(args) words */
     S_BLOCK,    /* block NAME(params) { body } */
@@ -63,7 +64,7 @@ typedef struct Stmt {
     SrcLoc def_loc;
     const char *head;     /* layer kind, block name, include path */
     SrcLoc head_loc;
-    Word *words;          /* layer words; network/input/fit/repeat argument */
+    Word *words;          /* layer words; network/input/fit/loss/repeat argument */
     Word *args;           /* S_CALL arguments */
     Word *params;         /* S_BLOCK parameter names (W_NAME) */
     struct Stmt *body;    /* S_BLOCK, S_REPEAT */

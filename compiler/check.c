@@ -702,15 +702,23 @@ static Node *input_node(const Checker *ck, const Node *n, int i)
     return ck->net->nodes[n->inputs[i]];
 }
 
+/* An operand of one channel is broadcast over the channels of the others
+ * (V-Net adds its one-channel input to 16 feature maps); the output is
+ * the shape of the widest operand. */
 static bool check_add(Checker *ck, Node *n)
 {
     const Node *first = input_node(ck, n, 0);
+    for (int i = 1; i < n->ninputs; i++)
+        if (input_node(ck, n, i)->out.c > first->out.c)
+            first = input_node(ck, n, i);
     bool ok = true;
-    for (int i = 1; i < n->ninputs; i++) {
+    for (int i = 0; i < n->ninputs; i++) {
         const Node *other = input_node(ck, n, i);
-        if (same_shape(first->out, other->out))
+        Shape one = {first->out.h, first->out.w, 1};
+        if (same_shape(first->out, other->out) || same_shape(one, other->out))
             continue;
-        fail(ck, n->input_locs[i], "%s: cannot add %s (%s) and %s (%s): shapes differ",
+        fail(ck, n->input_locs[i], "%s: cannot add %s (%s) and %s (%s): shapes differ (only an "
+             "operand of 1 channel is broadcast over the channels)",
              n->name, first->name, hwc(first->out).s, other->name, hwc(other->out).s);
         ok = false;
     }
@@ -815,6 +823,7 @@ static const KindRules rules[] = {
     [OP_MUL] = {NULL, check_mul},
     [OP_CONCAT] = {NULL, check_concat},
     [OP_CROP] = {check_crop_values, check_crop},
+    [OP_PRELU] = {NULL, check_same_shape},
 };
 _Static_assert(sizeof rules / sizeof rules[0] == OP_COUNT_, "rules for every layer kind");
 
@@ -975,6 +984,23 @@ static void sum_totals(Checker *ck)
         net->act_infer_elems = peak_live(net);
 }
 
+/* A `loss` the network's output cannot train with: cross-entropy needs
+ * softmax probabilities, and the Dice loss those of two classes
+ * (background and foreground). */
+static void check_loss(Checker *ck)
+{
+    const Net *net = ck->net;
+    const Node *last = net->nodes[net->output];
+    if (net->loss == LOSS_DEFAULT || net->loss == LOSS_MSE || !last->checked)
+        return;
+    if (!net_ends_in_softmax(net))
+        fail(ck, net->loss_loc, "'loss %s' needs a network that ends in softmax; %s (%s) does not",
+             loss_name(net->loss), last->name, op_name(last->op));
+    else if (net->loss == LOSS_DICE && last->out.c != 2)
+        fail(ck, net->loss_loc, "'loss dice' needs a softmax output of 2 channels (background and "
+             "foreground); %s has %" PRId64, last->name, last->out.c);
+}
+
 int check_net(Net *net)
 {
     if (!net->has_input || net->nnodes == 0)
@@ -992,6 +1018,7 @@ int check_net(Net *net)
             check_op(&ck, n);
     }
     net->output = net->nnodes - 1;
+    check_loss(&ck);
     warn_unused(net);
     sum_totals(&ck);
     return ck.errors;

@@ -52,7 +52,7 @@ typedef struct {
     bool too_big;           /* the limit message was given */
     bool input_problem;     /* a message about `input` was given */
     SrcLoc network_loc, fit_loc;
-    bool saw_network, saw_fit;
+    bool saw_network, saw_fit, saw_loss;
 } Expander;
 
 static void expand_list(Expander *E, Scope *S, const Stmt *list, bool top);
@@ -395,6 +395,31 @@ static void stmt_fit(Expander *E, const Stmt *st, bool top)
     E->net->fit = mode;
 }
 
+/* The file-wide training loss; whether the network fits it is the
+ * checker's to say, once the output's shape is known. */
+static void stmt_loss(Expander *E, const Stmt *st, bool top)
+{
+    if (!only_at_top(st, top, "loss"))
+        return;
+    const Word *w = st->words;
+    LossKind loss = LOSS_DEFAULT;
+    for (int k = LOSS_CE; w && !w->next && w->kind == W_NAME && k <= LOSS_MSE; k++)
+        if (strcmp(w->s, loss_name((LossKind)k)) == 0)
+            loss = (LossKind)k;
+    if (loss == LOSS_DEFAULT) {
+        error_at(w ? w->loc : st->loc, "'loss' takes one of " LOSS_KINDS);
+        return;
+    }
+    if (E->saw_loss) {
+        error_at(st->loc, "'loss' is given twice");
+        note_at(E->net->loss_loc, "the first is here");
+        return;
+    }
+    E->saw_loss = true;
+    E->net->loss = loss;
+    E->net->loss_loc = st->loc;
+}
+
 static const Stmt *find_block(const Expander *E, const char *name)
 {
     for (int i = 0; i < E->nblocks; i++)
@@ -678,6 +703,7 @@ static void expand_stmt(Expander *E, Scope *S, const Stmt *st, bool top)
     case S_NETWORK: stmt_network(E, st, top); break;
     case S_INPUT: stmt_input(E, S, st, top); break;
     case S_FIT: stmt_fit(E, st, top); break;
+    case S_LOSS: stmt_loss(E, st, top); break;
     case S_INCLUDE: stmt_include(E, S, st, top); break;
     case S_BLOCK: stmt_block(E, st, top); break;
     case S_REPEAT: stmt_repeat(E, S, st); break;

@@ -35,6 +35,7 @@ typedef enum {
     OP_MUL,
     OP_CONCAT,
     OP_CROP,
+    OP_PRELU,     /* nn.PReLU(C): a learnable slope per channel */
     OP_COUNT_
 } OpKind;
 
@@ -55,6 +56,10 @@ typedef enum { POOL_MAX, POOL_AVG } PoolKind;
 
 /* How a conv/pool whose windows do not tile the input is treated. */
 typedef enum { FIT_DEFAULT, FIT_ERROR, FIT_FLOOR, FIT_CEIL } FitMode;
+
+/* The training loss (`loss ce|dice|mse`); LOSS_DEFAULT: cross-entropy
+ * when the network ends in softmax, else mean squared error. */
+typedef enum { LOSS_DEFAULT, LOSS_CE, LOSS_DICE, LOSS_MSE } LossKind;
 
 /* How the user asked for padding; the checker turns it into pad_* numbers. */
 typedef enum { PAD_EXPLICIT, PAD_SAME, PAD_VALID } PadMode;
@@ -125,6 +130,8 @@ typedef struct Net {
     bool has_input;
     SrcLoc input_loc;
     FitMode fit;            /* the file-wide `fit` statement; FIT_ERROR if none */
+    LossKind loss;          /* the `loss` statement; LOSS_DEFAULT if none */
+    SrcLoc loss_loc;
 
     Node **nodes;
     int nnodes;

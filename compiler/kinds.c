@@ -22,6 +22,7 @@ const KindInfo kind_info[OP_COUNT_] = {
     [OP_MUL] = {"mul", "mul", true},
     [OP_CONCAT] = {"concat", "concat", true},
     [OP_CROP] = {"crop", "crop", true},
+    [OP_PRELU] = {"prelu", "prelu", true},
 };
 
 /* ---- activations ---- */
@@ -128,6 +129,9 @@ int layer_tensors(const Node *n, LayerTensor t[MAX_LAYER_TENSORS])
         put(t, &count, "running_mean", true, 1, c, 0, 0, 0);
         put(t, &count, "running_var", true, 1, c, 0, 0, 0);
         return count;
+    case OP_PRELU:
+        put(t, &count, "weight", false, 1, c, 0, 0, 0);
+        return count;
     default:
         return 0;
     }
@@ -145,6 +149,29 @@ int64_t tensor_elems(const LayerTensor *t, bool *ok)
             return 0;
         }
     return elems;
+}
+
+/* ---- losses ---- */
+
+const char *loss_name(LossKind loss)
+{
+    static const char *const names[] = {
+        [LOSS_DEFAULT] = "default", [LOSS_CE] = "ce", [LOSS_DICE] = "dice", [LOSS_MSE] = "mse",
+    };
+    return loss >= 0 && loss <= LOSS_MSE ? names[loss] : "?";
+}
+
+bool net_ends_in_softmax(const Net *net)
+{
+    const Node *last = net->nodes[net->output];
+    return last->op == OP_SOFTMAX || last->act == ACT_SOFTMAX;
+}
+
+LossKind net_loss(const Net *net)
+{
+    if (net->loss != LOSS_DEFAULT)
+        return net->loss;
+    return net_ends_in_softmax(net) ? LOSS_CE : LOSS_MSE;
 }
 
 const char *op_name(OpKind op)

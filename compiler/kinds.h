@@ -74,6 +74,15 @@ int layer_tensors(const Node *n, LayerTensor t[MAX_LAYER_TENSORS]);
 /* The elements of t; *ok turns false on overflow. */
 int64_t tensor_elems(const LayerTensor *t, bool *ok);
 
+/* The loss keyword ("ce", "dice", "mse"); LOSS_KINDS lists them. */
+const char *loss_name(LossKind loss);
+#define LOSS_KINDS "ce, dice or mse"
+/* The loss a network trains with: its `loss` statement's, else
+ * cross-entropy after a softmax output and mean squared error otherwise. */
+LossKind net_loss(const Net *net);
+/* Whether the output layer ends in softmax (a layer or a trailing one). */
+bool net_ends_in_softmax(const Net *net);
+
 const char *op_name(OpKind op);        /* "conv", "pool", "fc", ... */
 const char *act_name(ActKind act);     /* "relu", ..., "" for ACT_NONE */
 /* Prefix used for automatic names: conv, deconv, pool, fc, relu, bn, ... */

@@ -522,7 +522,7 @@ static void (*const parsers[])(P *) = {
     [OP_DROPOUT] = parse_dropout,     [OP_FLATTEN] = parse_from_only,
     [OP_UPSAMPLE] = parse_upsample,   [OP_ADD] = parse_merge,
     [OP_MUL] = parse_merge,           [OP_CONCAT] = parse_merge,
-    [OP_CROP] = parse_crop,
+    [OP_CROP] = parse_crop,           [OP_PRELU] = parse_from_only,
 };
 _Static_assert(sizeof parsers / sizeof parsers[0] == OP_COUNT_, "a parser for every layer kind");
 

@@ -65,7 +65,7 @@ static Word *comma_word(ParseCtx *ctx, const YYLTYPE *loc);
 %token <word> WORD "name" INT "integer" FLOAT "number" DIMS "size" PARAM "parameter"
 %token <word> STRING "string" DEFNAME "name =" CALLNAME "block call"
 %token <word> NETWORK "'network'" INPUT "'input'" FIT "'fit'" BLOCK "'block'"
-%token <word> REPEAT "'repeat'" INCLUDE "'include'"
+%token <word> REPEAT "'repeat'" INCLUDE "'include'" LOSS "'loss'"
 %token BAD "invalid token"
 
 %type <stmts> stmt_list body
@@ -106,6 +106,7 @@ stmt
     | INPUT words                { $$ = new_stmt(ctx, S_INPUT, &@1); $$->words = $2.head; }
     | INPUT error                { $$ = new_stmt(ctx, S_INPUT, &@1); $$->broken = true; }
     | FIT words                  { $$ = new_stmt(ctx, S_FIT, &@1); $$->words = $2.head; }
+    | LOSS words                 { $$ = new_stmt(ctx, S_LOSS, &@1); $$->words = $2.head; }
     | INCLUDE words              { $$ = new_stmt(ctx, S_INCLUDE, &@1); $$->words = $2.head; }
     | REPEAT words body          {
                                      $$ = new_stmt(ctx, S_REPEAT, &@1);
@@ -200,7 +201,7 @@ value
     ;
 
 keyword
-    : NETWORK | INPUT | FIT | BLOCK | REPEAT | INCLUDE
+    : NETWORK | INPUT | FIT | BLOCK | REPEAT | INCLUDE | LOSS
     ;
 
 %%

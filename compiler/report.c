@@ -690,6 +690,7 @@ static const KindReport kind_reports[] = {
     [OP_MUL] = {NULL, json_act},
     [OP_CONCAT] = {NULL, NULL},
     [OP_CROP] = {put_crop, json_crop},
+    [OP_PRELU] = {NULL, NULL},
 };
 _Static_assert(sizeof kind_reports / sizeof kind_reports[0] == OP_COUNT_,
                "a report row for every layer kind");
@@ -772,6 +773,8 @@ void report_json(const Net *net, bool blas, StrBuf *out)
     sb_printf(out, "\"params\": %" PRId64, net->params);
     json_int(out, "non_trainable", net->non_trainable);
     json_int(out, "macs", net->macs);
+    json_key(out, "loss");
+    json_str(out, loss_name(net_loss(net)));
     sb_puts(out, ",\n \"activation_bytes\": {");
     sb_printf(out, "\"inference\": %" PRId64, float_bytes(net->act_infer_elems));
     json_int(out, "training", float_bytes(net->act_train_elems));

@@ -26,7 +26,7 @@ typedef struct {
     int in_state;          /* 0: params, 1: state */
 } cnn_tensor;
 
-enum { CNN_LOSS_CROSS_ENTROPY, CNN_LOSS_MSE };
+enum { CNN_LOSS_CROSS_ENTROPY, CNN_LOSS_MSE, CNN_LOSS_DICE };
 
 typedef struct cnn_net {
     const char *name;

@@ -4,8 +4,8 @@
  * The loss is the one the network trains with, computed the same way as
  * the generated train_step: cross-entropy from the softmax outputs (with
  * probabilities clamped at 1e-30 but NaN kept), averaged over the output
- * pixels of dense prediction, or the mean squared error against the
- * one-hot labels over all outputs.  Accuracy counts labels: images for a
+ * pixels of dense prediction, the soft Dice loss (`loss dice`), or the
+ * mean squared error against the one-hot labels over all outputs.  Accuracy counts labels: images for a
  * classifier, pixels for dense prediction.  A 2-class dense net (a
  * foreground/background segmentation) also gets the mean over images of
  * the foreground Dice score of its argmax, the measure segmentation
@@ -46,6 +46,8 @@ static double item_loss(const cnn_net *net, const float *y, const int *labels, l
         }
         return sum / (double)pixels;
     }
+    if (net->loss == CNN_LOSS_DICE)   /* labels 0 and 1: checked by the caller */
+        return cnn_dice_loss(y, labels, pixels, 0, 1, 1.0f, NULL);
     for (int c = 0; c < net->out_c; c++)
         for (long p = 0; p < pixels; p++) {
             double d = (double)y[c * pixels + p] - (c == labels[p]);

@@ -193,10 +193,17 @@ static const char *shape_str(char buf[static 64], Shape s)
     return buf;
 }
 
-static bool ends_in_softmax(const Net *net)
+/* The loss in words, for the header's and the loss function's comments. */
+static const char *loss_words(const Net *net)
 {
-    const Node *last = net->nodes[net->output];
-    return last->op == OP_SOFTMAX || last->act == ACT_SOFTMAX;
+    switch (net_loss(net)) {
+    case LOSS_CE:
+        return "softmax cross-entropy";
+    case LOSS_DICE:
+        return "V-Net's soft Dice loss of channel 1";
+    default:
+        return "mean squared error against one-hot labels";
+    }
 }
 
 static void emit_header(Emitter *E, StrBuf *h)
@@ -237,7 +244,7 @@ static void emit_header(Emitter *E, StrBuf *h)
         sb_printf(h, "/* One optimizer step on n <= max_batch images; labels: one class per\n"
                      " * output pixel (OUT_H*OUT_W per image).  Returns the mean loss (%s),\n"
                      " * NAN if n is out of range. */\n",
-                  ends_in_softmax(net) ? "softmax cross-entropy" : "mean squared error against one-hot labels");
+                  loss_words(net));
         sb_printf(h, "float %s_train_step(%s *m, const float *x, const int *labels, int n,\n"
                      "                    const cnn_optim *opt);\n", P, P);
         sb_printf(h, "/* Inference-mode backward: given dL/dy, writes dL/dx (if dx is not NULL)\n"
@@ -589,6 +596,10 @@ static void emit_init(Emitter *E)
             emit_out(E, "cnn_fill(m->state + %s, %ld, 1.0f);", lp->rv_name, lp->w_size);
             continue;
         }
+        if (n->op == OP_PRELU) {   /* nn.PReLU's */
+            emit_out(E, "cnn_fill(m->params + %s, %ld, 0.25f);", lp->w_name, lp->w_size);
+            continue;
+        }
         if (lp->w_off < 0)
             continue;
         long fan_in, fan_out;
@@ -796,8 +807,24 @@ static void emit_forward_api(Emitter *E)
     emit_timed(E, "void", "forward", "const float *x, float *y, int n", "x, y, n", "TEAM_FORWARD");
 }
 
+/* The Dice loss (runtime/layers.c) gives dL/dy of the softmax output; the
+ * softmax backward follows, not fused. */
+static void emit_dice_loss(Emitter *E, const LayerPlan *last, long hw)
+{
+    emit_out(E, "/* V-Net's soft Dice loss of channel 1 of 2 over %ld output pixels: per image", hw);
+    emit_out(E, " * 1 - 2 sum(p g) / (sum(p^2) + sum(g^2)), the mean over the batch. */");
+    emit_open_block(E, "static float loss_and_grad(%s *m, const int *labels, int n)", E->opt->prefix);
+    emit_out(E, "const float scale = 1.0f / (float)cnn_dist_batch(n);   /* global batch */");
+    emit_out(E, "double total = cnn_dice_loss(%s, labels, %ld, 0, n, scale, %s);", last->y_expr, hw, last->dy_expr);
+    emit_out(E, "m->loss_fused = 0;");
+    emit_out(E, "return total < 0.0 ? NAN : (float)(total / n);   /* < 0: a label not 0 or 1 */");
+    emit_close_block(E);
+    emit_blank(E);
+}
+
 /* The loss and its gradient with respect to the last layer's output; for a
- * softmax output, with respect to the logits (the softmax is fused). */
+ * softmax output with cross-entropy, with respect to the logits (the
+ * softmax is fused). */
 static void emit_loss(Emitter *E)
 {
     const char *P = E->opt->prefix, *U = E->upper;
@@ -810,14 +837,18 @@ static void emit_loss(Emitter *E)
         snprintf(per_hw, sizeof per_hw, " * %ld", hw);
         snprintf(pixels, sizeof pixels, " * %ld.0f", hw);
     }
+    if (net_loss(E->net) == LOSS_DICE) {
+        emit_dice_loss(E, last, hw);
+        return;
+    }
     emit_out(E, "/* %s over %ld classes at each of %ld output pixels. */",
-        ends_in_softmax(E->net) ? "Softmax cross-entropy" : "Mean squared error against one-hot labels",
+        net_loss(E->net) == LOSS_CE ? "Softmax cross-entropy" : "Mean squared error against one-hot labels",
         classes, hw);
     emit_open_block(E, "static float loss_and_grad(%s *m, const int *labels, int n)", P);
     emit_out(E, "const float *y = %s;", last->y_expr);
     emit_out(E, "float *dy = %s;", last->dy_expr);
     emit_out(E, "double total = 0.0;");
-    bool softmax = ends_in_softmax(E->net);
+    bool softmax = net_loss(E->net) == LOSS_CE;
     if (softmax)
         emit_out(E, "const float scale = 1.0f / ((float)cnn_dist_batch(n)%s);   /* global batch */", pixels);
     else
@@ -960,7 +991,8 @@ static void emit_descriptor(Emitter *E, const char *report_text)
     emit_out(E, "%s_IN_C, %s_IN_H, %s_IN_W, %s_IN_SIZE,", U, U, U, U);
     emit_out(E, "%s_OUT_C, %s_OUT_H, %s_OUT_W, %s_OUT_SIZE,", U, U, U, U);
     emit_out(E, "%s_NUM_PARAMS, %s_NUM_STATE,", U, U);
-    emit_out(E, "%s,", ends_in_softmax(E->net) ? "CNN_LOSS_CROSS_ENTROPY" : "CNN_LOSS_MSE");
+    emit_out(E, "%s,", net_loss(E->net) == LOSS_CE ? "CNN_LOSS_CROSS_ENTROPY"
+                     : net_loss(E->net) == LOSS_DICE ? "CNN_LOSS_DICE" : "CNN_LOSS_MSE");
     emit_out(E, "%s_tensors, NUM_TENSORS, report,", P);
     emit_out(E, "d_new, d_free, d_init, d_load, d_save, d_forward, d_params, d_state,");
     if (E->train)

@@ -1,6 +1,6 @@
 /* emit/layers.c - kernels of the layers without weights (and batchnorm):
  * pooling, activations, softmax, batchnorm, dropout, flatten, upsample,
- * add, mul, concat and crop.  Each backward adds into its inputs' gradient
+ * add, mul, concat, crop and prelu.  Each backward adds into its inputs' gradient
  * buffers; the input image's gradient (m->dx) may be NULL. */
 #include <string.h>
 
@@ -512,15 +512,34 @@ static void crop_backward(Emitter *E, const LayerPlan *lp)
 
 /* ---- add, mul, concat ---- */
 
+/* add: an operand of one channel (fewer elements than the output) is
+ * broadcast over the channels; the first full operand is copied. */
+static bool broadcast(Emitter *E, const LayerPlan *lp, int k)
+{
+    return emit_in_elems(E, lp, k) != elems(lp->node);
+}
+
 static void add_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
+    int first = 0;
+    while (broadcast(E, lp, first))
+        first++;
     emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
-    emit_out(E, "memcpy(y, %s, sizeof(float) * (size_t)n * %ld);", emit_in_ptr(E, lp, 0), elems(n));
-    for (int k = 1; k < n->ninputs; k++) {
+    emit_out(E, "memcpy(y, %s, sizeof(float) * (size_t)n * %ld);", emit_in_ptr(E, lp, first), elems(n));
+    for (int k = 0; k < n->ninputs; k++) {
+        if (k == first)
+            continue;
         emit_open_scope(E);
         emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, k));
-        emit_out(E, "for (long p = 0; p < (long)n * %ld; p++) y[p] += x[p];", elems(n));
+        if (broadcast(E, lp, k)) {
+            emit_out(E, "for (int i = 0; i < n; i++)");
+            emit_out(E, "    for (long c = 0; c < %lld; c++)", (long long)n->out.c);
+            emit_out(E, "        for (long p = 0; p < %ld; p++) y[(size_t)i * %ld + c * %ld + p] += x[(size_t)i * %ld + p];",
+                plane(n), elems(n), plane(n), plane(n));
+        } else {
+            emit_out(E, "for (long p = 0; p < (long)n * %ld; p++) y[p] += x[p];", elems(n));
+        }
         emit_close_block(E);
     }
     trailing_act_forward(E, n);
@@ -537,7 +556,14 @@ static void add_backward(Emitter *E, const LayerPlan *lp)
         emit_open_scope(E);
         emit_out(E, "float *dx = %s;", emit_in_grad_ptr(E, lp, k));
         emit_out(E, "if (dx)");
-        emit_out(E, "    for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(n));
+        if (broadcast(E, lp, k)) {   /* the sum over the channels it was added to */
+            emit_out(E, "    for (int i = 0; i < n; i++)");
+            emit_out(E, "        for (long c = 0; c < %lld; c++)", (long long)n->out.c);
+            emit_out(E, "            for (long p = 0; p < %ld; p++) dx[(size_t)i * %ld + p] += dy[(size_t)i * %ld + c * %ld + p];",
+                plane(n), plane(n), elems(n), plane(n));
+        } else {
+            emit_out(E, "    for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(n));
+        }
         emit_close_block(E);
     }
 }
@@ -635,6 +661,34 @@ static void concat_backward(Emitter *E, const LayerPlan *lp)
     }
 }
 
+/* ---- prelu: the runtime's functions (runtime/layers.c) ---- */
+
+/* Forward by planes (one channel of one image), backward by channels: each
+ * channel's slope gradient is a sum over the whole batch. */
+static void prelu_forward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long c = (long)n->out.c;
+    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    emit_out(E, "const float *w = m->params + %ld;", lp->w_off);
+    emit_out(E, "PARALLEL_FOR");
+    emit_out(E, "for (long p = 0; p < (long)n * %ld; p++)", c);
+    emit_out(E, "    cnn_prelu_forward(x, w, %ld, %ld, p, p + 1, y);", c, plane(n));
+}
+
+static void prelu_backward(Emitter *E, const LayerPlan *lp)
+{
+    const Node *n = lp->node;
+    long c = (long)n->out.c;
+    backward_head(E, lp);
+    emit_out(E, "const float *w = m->params + %ld;", lp->w_off);
+    emit_out(E, "float *dw = m->grads + %ld;", lp->w_off);
+    emit_out(E, "PARALLEL_FOR");
+    emit_out(E, "for (long c = 0; c < %ld; c++)", c);
+    emit_out(E, "    cnn_prelu_backward(x, w, dy, n, %ld, %ld, c, c + 1, dx, dw);", c, plane(n));
+}
+
 /* ---- dispatch ---- */
 
 static void softmax_forward(Emitter *E, const LayerPlan *lp)
@@ -675,6 +729,7 @@ static const LayerEmitter emitters[] = {
     [OP_MUL] = {mul_forward, mul_backward},
     [OP_CONCAT] = {concat_forward, concat_backward},
     [OP_CROP] = {crop_forward, crop_backward},
+    [OP_PRELU] = {prelu_forward, prelu_backward},
 };
 _Static_assert(sizeof emitters / sizeof emitters[0] == OP_COUNT_, "an emitter row for every layer kind");
 
