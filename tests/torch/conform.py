@@ -21,8 +21,8 @@ and DAGs, and ResNet-18 at 64x64x3):
  5. training (train mode: batchnorm batch statistics and torch's momentum
     convention; dropout set to 0 in both, since the masks cannot agree):
     two SGD steps with momentum 0.9 and one Adam step on one batch, with
-    softmax cross-entropy if the net ends in softmax, mean squared error
-    against one-hot labels otherwise.  The losses, the new weights and the
+    the net's loss (the report's "loss": softmax cross-entropy, the Dice
+    loss, or mean squared error against one-hot labels).  The losses, the new weights and the
     running statistics are compared.  Adam's first step moves a weight by
     about lr*sign(g), so weights whose gradients are too small for their
     sign to be known in float32 may differ by up to 2*lr.
@@ -567,6 +567,8 @@ def init_weights(net, report, gen, x):
                 m.bias.uniform_(-0.5, 0.5, generator=gen)
                 m.reset_running_stats()
                 m.momentum_saved, m.momentum = m.momentum, None    # running = batch statistics
+            elif k == "prelu":
+                net.module(L["name"]).weight.uniform_(0.05, 0.6, generator=gen)
         net.train()
         for m in net.mods.values():
             if isinstance(m, nn.Dropout):
@@ -586,16 +588,18 @@ def init_weights(net, report, gen, x):
         net.eval()
 
 
-def ends_in_softmax(report):
-    last = report["layers"][-1]
-    return last["kind"] == "softmax" or last.get("activation") == "softmax"
-
-
 def loss_fn(report, y, labels):
-    """The generated code's loss: cross-entropy of the softmax output (the
-    mean over images and output pixels), else MSE against one-hot labels."""
+    """The generated code's loss (the report's "loss"): cross-entropy of the
+    softmax output (the mean over images and output pixels), V-Net's soft
+    Dice loss of channel 1 (per image, then the mean), else MSE against
+    one-hot labels."""
+    if report["loss"] == "dice":
+        p, g = y[:, 1], (labels == 1).to(y.dtype)
+        inter = (p * g).sum(dim=(1, 2))
+        den = (p * p).sum(dim=(1, 2)) + g.sum(dim=(1, 2))
+        return torch.where(den > 0, 1 - 2 * inter / den, torch.zeros_like(den)).mean()
     onehot = torch.zeros_like(y).scatter_(1, labels.reshape(y.shape[0], 1, y.shape[2], y.shape[3]), 1.0)
-    if ends_in_softmax(report):
+    if report["loss"] == "ce":
         p = (y * onehot).sum(dim=1)
         return -torch.log(p.clamp(min=1e-30)).mean()
     return ((y - onehot) ** 2).mean()

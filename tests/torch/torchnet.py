@@ -188,6 +188,8 @@ class TorchNet(nn.Module):
                 m = nn.BatchNorm2d(cin, eps=L["eps"], momentum=L["momentum"])
             elif k == "dropout":
                 m = nn.Dropout(L["p"])
+            elif k == "prelu":
+                m = nn.PReLU(cin, init=0.25)
             if m is not None:
                 self.mods[_key(L["name"])] = m
             self.shapes[L["name"]] = tuple(L["output"])
@@ -206,7 +208,7 @@ class TorchNet(nn.Module):
                 continue
             m = self.mods[key]
             out[L["name"] + ".weight"] = m.weight
-            if m.bias is not None:
+            if getattr(m, "bias", None) is not None:     # nn.PReLU has none
                 out[L["name"] + ".bias"] = m.bias
             if with_state and L["kind"] == "batchnorm":
                 out[L["name"] + ".running_mean"] = m.running_mean
@@ -266,7 +268,7 @@ class TorchNet(nn.Module):
         if k == "fc":
             m = self.module(L["name"])
             return m(x.reshape(x.shape[0], -1)).reshape(x.shape[0], -1, 1, 1)
-        if k == "batchnorm" or k == "dropout":
+        if k in ("batchnorm", "dropout", "prelu"):
             return self.module(L["name"])(x)
         if k in ACTIVATIONS:
             return self._act(x, k, L)
@@ -275,7 +277,7 @@ class TorchNet(nn.Module):
         if k == "upsample":
             f = L["factor"]
             return x.repeat_interleave(f, dim=2).repeat_interleave(f, dim=3)
-        if k == "add":
+        if k == "add":             # a 1-channel operand broadcasts
             y = ins[0]
             for z in ins[1:]:
                 y = y + z

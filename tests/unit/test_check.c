@@ -682,7 +682,8 @@ static void test_add(void)
     join(net, OP_ACT, "relu1", 1, (const char *[]){"add1"});
     CU_ASSERT_EQUAL(run(net), 1);
     CU_ASSERT(said("t.net:4:20: error: add1: cannot add a (28x28x64) and b (14x14x64): "
-                   "shapes differ\n add a, b\n"));
+                   "shapes differ (only an operand of 1 channel is broadcast over the channels)\n"
+                   " add a, b\n"));
     CU_ASSERT(!strstr(messages, "relu1")); /* skipped silently */
     net_free(net);
 }
