@@ -39,8 +39,8 @@ static char *c_identifier(const char *name)
     return id;
 }
 
-/* A weight layer is initialised for ReLU when a ReLU follows it directly
- * or behind a batchnorm. */
+/* A weight layer is initialised for ReLU when a ReLU (or a PReLU, whose
+ * slopes start at 0.25) follows it directly or behind a batchnorm. */
 static bool relu_follows(const Net *net, const Node *n)
 {
     if (act_info[n->act].he_init)
@@ -49,6 +49,8 @@ static bool relu_follows(const Net *net, const Node *n)
         const Node *next = net->nodes[i];
         if (next->ninputs != 1 || next->inputs[0] != n->id)
             continue;
+        if (next->op == OP_PRELU)
+            return true;
         if (next->op == OP_ACT)
             return act_info[next->act].he_init;
         if (next->op == OP_BATCHNORM)

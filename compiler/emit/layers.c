@@ -1,6 +1,6 @@
-/* emit/layers.c - kernels of the layers without weights (and batchnorm):
- * pooling, activations, softmax, batchnorm, dropout, flatten, upsample,
- * add, mul, concat, crop and prelu.  Each backward adds into its inputs' gradient
+/* emit/layers.c - kernels of the layers without weight matrices: pooling,
+ * activations, softmax, batchnorm, dropout, flatten, upsample, add, mul,
+ * concat, crop and prelu.  Each backward adds into its inputs' gradient
  * buffers; the input image's gradient (m->dx) may be NULL. */
 #include <string.h>
 
