@@ -519,6 +519,26 @@ static bool broadcast(Emitter *E, const LayerPlan *lp, int k)
     return emit_in_elems(E, lp, k) != elems(lp->node);
 }
 
+enum { NO_BROADCAST, FROM_ONE, TO_ONE };
+
+/* to[] += from[] over n images of n's output shape; the side `one` has a
+ * single channel, the same for every channel of the other.  ind: the
+ * indentation of the loops. */
+static void add_loop(Emitter *E, const Node *n, const char *ind, const char *to, const char *from, int one)
+{
+    if (one == NO_BROADCAST) {
+        emit_out(E, "%sfor (long p = 0; p < (long)n * %ld; p++) %s[p] += %s[p];", ind, elems(n), to, from);
+        return;
+    }
+    char full[64], plane_at[64];
+    snprintf(full, sizeof full, "(size_t)i * %ld + c * %ld + p", elems(n), plane(n));
+    snprintf(plane_at, sizeof plane_at, "(size_t)i * %ld + p", plane(n));
+    emit_out(E, "%sfor (int i = 0; i < n; i++)", ind);
+    emit_out(E, "%s    for (long c = 0; c < %lld; c++)", ind, (long long)n->out.c);
+    emit_out(E, "%s        for (long p = 0; p < %ld; p++) %s[%s] += %s[%s];", ind, plane(n), to,
+        one == TO_ONE ? plane_at : full, from, one == TO_ONE ? full : plane_at);
+}
+
 static void add_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
@@ -532,14 +552,7 @@ static void add_forward(Emitter *E, const LayerPlan *lp)
             continue;
         emit_open_scope(E);
         emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, k));
-        if (broadcast(E, lp, k)) {
-            emit_out(E, "for (int i = 0; i < n; i++)");
-            emit_out(E, "    for (long c = 0; c < %lld; c++)", (long long)n->out.c);
-            emit_out(E, "        for (long p = 0; p < %ld; p++) y[(size_t)i * %ld + c * %ld + p] += x[(size_t)i * %ld + p];",
-                plane(n), elems(n), plane(n), plane(n));
-        } else {
-            emit_out(E, "for (long p = 0; p < (long)n * %ld; p++) y[p] += x[p];", elems(n));
-        }
+        add_loop(E, n, "", "y", "x", broadcast(E, lp, k) ? FROM_ONE : NO_BROADCAST);
         emit_close_block(E);
     }
     trailing_act_forward(E, n);
@@ -556,14 +569,8 @@ static void add_backward(Emitter *E, const LayerPlan *lp)
         emit_open_scope(E);
         emit_out(E, "float *dx = %s;", emit_in_grad_ptr(E, lp, k));
         emit_out(E, "if (dx)");
-        if (broadcast(E, lp, k)) {   /* the sum over the channels it was added to */
-            emit_out(E, "    for (int i = 0; i < n; i++)");
-            emit_out(E, "        for (long c = 0; c < %lld; c++)", (long long)n->out.c);
-            emit_out(E, "            for (long p = 0; p < %ld; p++) dx[(size_t)i * %ld + p] += dy[(size_t)i * %ld + c * %ld + p];",
-                plane(n), plane(n), elems(n), plane(n));
-        } else {
-            emit_out(E, "    for (long p = 0; p < (long)n * %ld; p++) dx[p] += dy[p];", elems(n));
-        }
+        /* a broadcast operand's: the sum over the channels it was added to */
+        add_loop(E, n, "    ", "dx", "dy", broadcast(E, lp, k) ? TO_ONE : NO_BROADCAST);
         emit_close_block(E);
     }
 }
