@@ -42,6 +42,12 @@ contains "$tmp/out" "416,520"
 expect 0 "$CNNC" --report=json "$tmp/lenet.net"
 if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["params"]==61706 and d["macs"]==416520 and d["network"]=="lenet" and d["layers"][0]["inputs"]==["input"]' "$tmp/out"; then ok; else bad "JSON report"; fi
 contains "$tmp/out" '"implementation": "tile"'
+contains "$tmp/out" '"loss": "ce"'
+# The loss: the file's `loss` statement, in the JSON report and the header.
+printf 'input 8x8x1\nc = conv 3x3x4 pad 1\nadd c, input\nprelu\nconv 1x1x2\nsoftmax\nloss dice\n' >"$tmp/seg.net"
+expect 0 "$CNNC" --report=json "$tmp/seg.net"; contains "$tmp/out" '"loss": "dice"'
+expect 0 "$CNNC" "$tmp/seg.net" -o "$tmp/seg.c"; contains "$tmp/seg.h" "soft Dice loss"
+contains "$tmp/seg.c" "CNN_LOSS_DICE"
 # --blas needs -o unless it only changes the report's kernels
 expect 2 "$CNNC" --blas "$tmp/lenet.net";  contains "$tmp/err" "need -o FILE.c"
 expect 0 "$CNNC" --blas --report "$tmp/lenet.net"; contains "$tmp/out" "Kernel"
