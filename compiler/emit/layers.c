@@ -678,7 +678,7 @@ static void prelu_forward(Emitter *E, const LayerPlan *lp)
     long c = (long)n->out.c;
     emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
     emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
-    emit_out(E, "const float *w = m->params + %ld;", lp->w_off);
+    emit_out(E, "const float *w = m->params + %s;", lp->w_name);
     emit_out(E, "PARALLEL_FOR");
     emit_out(E, "for (long p = 0; p < (long)n * %ld; p++)", c);
     emit_out(E, "    cnn_prelu_forward(x, w, %ld, %ld, p, p + 1, y);", c, plane(n));
@@ -689,8 +689,8 @@ static void prelu_backward(Emitter *E, const LayerPlan *lp)
     const Node *n = lp->node;
     long c = (long)n->out.c;
     backward_head(E, lp);
-    emit_out(E, "const float *w = m->params + %ld;", lp->w_off);
-    emit_out(E, "float *dw = m->grads + %ld;", lp->w_off);
+    emit_out(E, "const float *w = m->params + %s;", lp->w_name);
+    emit_out(E, "float *dw = m->grads + %s;", lp->w_name);
     emit_out(E, "PARALLEL_FOR");
     emit_out(E, "for (long c = 0; c < %ld; c++)", c);
     emit_out(E, "    cnn_prelu_backward(x, w, dy, n, %ld, %ld, c, c + 1, dx, dw);", c, plane(n));
