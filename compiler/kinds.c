@@ -22,6 +22,7 @@ const KindInfo kind_info[OP_COUNT_] = {
     [OP_MUL] = {"mul", "mul", true},
     [OP_CONCAT] = {"concat", "concat", true},
     [OP_CROP] = {"crop", "crop", true},
+    [OP_LRN] = {"lrn", "lrn", true},
 };
 
 /* ---- activations ---- */
@@ -145,6 +146,17 @@ int64_t tensor_elems(const LayerTensor *t, bool *ok)
             return 0;
         }
     return elems;
+}
+
+int64_t kept_elems(const Node *n)
+{
+    switch (n->op) {
+    case OP_DROPOUT:   /* its mask */
+    case OP_LRN:       /* the scale s of every output */
+        return n->out_elems;
+    default:
+        return 0;
+    }
 }
 
 const char *op_name(OpKind op)

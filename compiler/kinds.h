@@ -74,6 +74,10 @@ int layer_tensors(const Node *n, LayerTensor t[MAX_LAYER_TENSORS]);
 /* The elements of t; *ok turns false on overflow. */
 int64_t tensor_elems(const LayerTensor *t, bool *ok);
 
+/* The floats per image that n's forward keeps for its backward besides
+ * the activations (training only): dropout's mask, lrn's scales. */
+int64_t kept_elems(const Node *n);
+
 const char *op_name(OpKind op);        /* "conv", "pool", "fc", ... */
 const char *act_name(ActKind act);     /* "relu", ..., "" for ACT_NONE */
 /* Prefix used for automatic names: conv, deconv, pool, fc, relu, bn, ... */

@@ -2,10 +2,11 @@
 # The driver's gradcheck (analytic against numeric gradients) on a net with
 # every graph layer: deconv, upsample, crop, concat, add, mul as channel
 # scale, global pooling, batchnorm, ceil-mode pooling, dropout, softmax;
-# and on one with every activation that takes numbers (elu, hardtanh).
+# on one with every activation that takes numbers (elu, hardtanh); and on
+# one with lrn and countpad average pooling.
 set -eu
 . tests/lib.sh
-for net in graph acts; do
+for net in graph acts norms; do
     $CNNC --main tests/gen/$net.net -o "$tmp/$net.c"
     cc -std=c99 -O1 -Iruntime "$tmp/$net.c" build/libcnnrt.a -lz -lm -fopenmp -o "$tmp/$net"
     for seed in 1 2 3; do
@@ -13,4 +14,4 @@ for net in graph acts; do
     done
     tail -1 "$tmp/out"
 done
-echo "gradcheck: 6 passed, 0 failed"
+echo "gradcheck: 9 passed, 0 failed"
