@@ -15,6 +15,10 @@
 #   conv 3x3 64->64    on 56x56 (pad 1, bias), batch 8: forward and
 #                      forward+backward GFLOP/s, and as a fraction of the
 #                      machine's FP32 peak (measured by bench/peak.c)
+#   conv3d 5x5x5       32->32 channels on 32x64x64 (pad 2, bias), batch 1:
+#                      the runtime's 3-D convolution (issue 11), forward and
+#                      forward+backward GFLOP/s and % of peak, against
+#                      PyTorch's Conv3d (BENCH_CONV3D; bench/conv3d_bench.c)
 #   ResNet-18          on 64x64x3, batch 8: training step and inference
 #   VGG-16             inference at batch 1 on 224x224x3
 #   ResNet-50          training step on 224x224x3, batch 8 (BENCH_R50;
@@ -35,7 +39,7 @@
 # Knobs (environment): ROUNDS (3), SECONDS per measurement (2), THREADS
 # ("1 2"); 0 skips a part: BENCH_ORT, BENCH_NATIVE (the -march=native
 # column), BENCH_BLAS, BENCH_R50, BENCH_LOAD, BENCH_TRAIN, BENCH_COMPILE,
-# BENCH_MPI;
+# BENCH_MPI, BENCH_CONV3D;
 # BLAS_THREADS (1: OPENBLAS_NUM_THREADS for --blas code; T gives OpenBLAS
 # the thread count), BENCH_JSON (build/bench.json), BENCH_PYTHON
 # (/usr/bin/python3), BENCH_NODE (node), BENCH_REPLAY (a build/bench.raw
@@ -62,6 +66,7 @@ BENCH_TRAIN=${BENCH_TRAIN:-1}
 BENCH_COMPILE=${BENCH_COMPILE:-1}
 BLAS_THREADS=${BLAS_THREADS:-1}
 BENCH_MPI=${BENCH_MPI:-1}
+BENCH_CONV3D=${BENCH_CONV3D:-1}
 B=${BUILD:-build}          # where make put cnnc and libcnnrt.a
 JSON=${BENCH_JSON:-$B/bench.json}
 RAW=${JSON%.json}.raw      # every measurement, for BENCH_REPLAY
@@ -202,6 +207,8 @@ gen() {
 
 # The 3x3 convolution: MACs per image = 56*56*64*64*9.
 CONV_MACS=115605504
+# The 5x5x5 one: 32*64*64 outputs x 32 filters x 32 channels x 125 taps.
+CONV3D_MACS=16777216000
 
 # build_all: peak and every program the rounds run
 build_all() {
@@ -215,6 +222,15 @@ build_all() {
     gen lenet examples/lenet.net
     gen lenet1 examples/lenet.net --no-train
     gen conv "$tmp/conv.net"
+    if [ "$BENCH_CONV3D" != 0 ]; then   # no network language for volumes yet: the runtime's calls
+        # shellcheck disable=SC2086
+        $CC $OPT_DOC $PC_CFLAGS bench/conv3d_bench.c $PC_LIBS -o "$tmp/conv3d" || die "bench/conv3d_bench.c did not compile"
+        if [ "$BENCH_NATIVE" != 0 ]; then
+            # shellcheck disable=SC2086
+            $CC $OPT_NATIVE $PC_CFLAGS bench/conv3d_bench.c $PC_LIBS -o "$tmp/conv3d.native" ||
+                die "bench/conv3d_bench.c did not compile with $OPT_NATIVE"
+        fi
+    fi
     gen resnet18 "$tmp/resnet18.net"
     gen vgg16 examples/vgg16.net --no-train
     doc_only=1   # ResNet-50: the documented build only, to keep make bench short
@@ -263,6 +279,16 @@ blas_run() {
     [ "$BLAS_THREADS" = T ] || bt=$BLAS_THREADS
     ours "$1_blas" "$2.blas.$4" "$3" "$4" OPENBLAS_NUM_THREADS="$bt"
 }
+# conv3d THREADS: bench/conv3d_bench.c, documented build then -march=native
+conv3d() {
+    for side in cnnc native; do
+        bin=$tmp/conv3d
+        [ $side = cnnc ] || bin=$tmp/conv3d.native
+        [ -x "$bin" ] || continue
+        "$bin" "$1" "$SECS" >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err" >&2; die "conv3d_bench failed"; }
+        record "conv3d.$side.$1" "$tmp/out"
+    done
+}
 # theirs CMD THREADS [KEY-NET]: torch_bench.py
 theirs() {
     [ $has_torch = 1 ] || return 0
@@ -296,6 +322,10 @@ measure_all() {
             both conv conv 8 "$t"
             theirs conv "$t"
             onnx conv 64x56x56 8 "$t" conv
+            if [ "$BENCH_CONV3D" != 0 ]; then
+                conv3d "$t"
+                theirs conv3d "$t"
+            fi
             both resnet18 resnet18 8 "$t"
             theirs resnet18 "$t"
             onnx resnet18 3x64x64 8 "$t" resnet18
@@ -476,9 +506,10 @@ figure() {
 }
 # rate SIDE NET T WHAT: the median images/s
 rate() { median "$2.$1.$3.$4"; }
-gflops() { # MULTIPLE RATE: GFLOP/s of the 3x3 convolution
-    if [ -n "$2" ]; then calc %.1f "$1 * 2 * $CONV_MACS * $2 / 1e9"; fi
+macs_gflops() { # MACS MULTIPLE RATE: GFLOP/s of a convolution of MACS per image
+    if [ -n "$3" ]; then calc %.1f "$2 * 2 * $1 * $3 / 1e9"; fi
 }
+gflops() { macs_gflops "$CONV_MACS" "$1" "$2"; } # MULTIPLE RATE: the 3x3 convolution's
 pct() { # GFLOPS PEAK
     if [ -n "$1" ] && [ -n "$2" ]; then calc %.1f "100 * $1 / $2"; fi
 }
@@ -502,25 +533,28 @@ for t in $THREADS; do
         "$(inv 1e6 "$(rate native lenet1 "$t" forward)" %.1f)" "$(median "lenet1.ort.$t.latency")" \
         "$(median "lenet.torch.$t.latency")"
 done
-for t in $THREADS; do
-    p=$(maximum "peak.$t")
-    a=$(gflops 1 "$(rate cnnc conv "$t" forward)") n=$(gflops 1 "$(rate native conv "$t" forward)")
-    o=$(gflops 1 "$(rate ort conv "$t" forward)") b=$(gflops 1 "$(rate torch conv "$t" forward)")
-    figure conv_fwd "conv 3x3 64->64 56x56 fwd GFLOP/s (batch 8)" GFLOP/s 8 "$t" "$a" "$n" "$o" "$b"
-    figure conv_fwd_peak "  the same, % of FP32 peak" "% of peak" 8 "$t" "$(pct "$a" "$p")" "$(pct "$n" "$p")" \
-        "$(pct "$o" "$p")" "$(pct "$b" "$p")"
-done
-for t in $THREADS; do
-    p=$(maximum "peak.$t")
-    # The generated backward() runs the (inference-mode) forward itself,
-    # then dL/dW and dL/dx, as torch's y = conv(x); y.backward(dy) does:
-    # 3x the forward's flops on both sides.
-    a=$(gflops 3 "$(rate cnnc conv "$t" backward)") n=$(gflops 3 "$(rate native conv "$t" backward)")
-    b=$(gflops 3 "$(rate torch conv "$t" backward)")
-    figure conv_fwdbwd "conv fwd+bwd GFLOP/s (batch 8)" GFLOP/s 8 "$t" "$a" "$n" "" "$b"
-    figure conv_fwdbwd_peak "  the same, % of FP32 peak" "% of peak" 8 "$t" "$(pct "$a" "$p")" "$(pct "$n" "$p")" \
-        "" "$(pct "$b" "$p")"
-done
+# conv_rows ID LABEL BATCH NET MACS MULTIPLE WHAT: NET's WHAT (forward or
+# backward, MULTIPLE times the forward's 2 * MACS flops) in GFLOP/s and as
+# a share of the peak, every thread count
+conv_rows() {
+    for t in $THREADS; do
+        p=$(maximum "peak.$t")
+        a=$(macs_gflops "$5" "$6" "$(rate cnnc "$4" "$t" "$7")") n=$(macs_gflops "$5" "$6" "$(rate native "$4" "$t" "$7")")
+        o=$(macs_gflops "$5" "$6" "$(rate ort "$4" "$t" "$7")") b=$(macs_gflops "$5" "$6" "$(rate torch "$4" "$t" "$7")")
+        figure "$1" "$2" GFLOP/s "$3" "$t" "$a" "$n" "$o" "$b"
+        figure "${1}_peak" "  the same, % of FP32 peak" "% of peak" "$3" "$t" "$(pct "$a" "$p")" "$(pct "$n" "$p")" \
+            "$(pct "$o" "$p")" "$(pct "$b" "$p")"
+    done
+}
+conv_rows conv_fwd "conv 3x3 64->64 56x56 fwd GFLOP/s (batch 8)" 8 conv "$CONV_MACS" 1 forward
+# The generated backward() runs the (inference-mode) forward itself, then
+# dL/dW and dL/dx, as torch's y = conv(x); y.backward(dy) does: 3x the
+# forward's flops on both sides.
+conv_rows conv_fwdbwd "conv fwd+bwd GFLOP/s (batch 8)" 8 conv "$CONV_MACS" 3 backward
+if [ "$BENCH_CONV3D" != 0 ]; then
+    conv_rows conv3d_fwd "conv3d 5x5x5 32->32 32x64x64 fwd GFLOP/s" 1 conv3d "$CONV3D_MACS" 1 forward
+    conv_rows conv3d_fwdbwd "conv3d fwd+bwd GFLOP/s (batch 1)" 1 conv3d "$CONV3D_MACS" 3 backward
+fi
 images resnet18_train "ResNet-18 64x64 train images/s (batch 8)" 8 resnet18 train
 images resnet18_infer "ResNet-18 64x64 inference images/s (batch 8)" 8 resnet18 forward
 for t in $THREADS; do
@@ -536,6 +570,8 @@ overhead=$(median trivial.ort.1.latency)
 row ort_overhead model="trivial.onnx (one ReLU of one float)" threads=1 us="$overhead"
 echo "(conv: 2 x 115,605,504 MACs per image forward; fwd+bwd counts 3x that: the generated backward()"
 echo " runs the forward itself, then dL/dW and dL/dx, as PyTorch's conv(x).backward(dy) does)"
+[ "$BENCH_CONV3D" = 0 ] || echo "(conv3d: 2 x 16,777,216,000 MACs forward, fwd+bwd 3x; the runtime's calls driven by
+ bench/conv3d_bench.c's OpenMP threads, against nn.Conv3d(32, 32, 5, padding=2) with torch.set_num_threads(thr))"
 echo "(ONNX Runtime: models exported by torch (random weights, same layers and shapes), all graph"
 echo " optimisations, sequential, intra-op threads = thr, timed around session.run() in node: each call"
 echo " pays the binding's overhead, $(or_dash "$overhead") us for a one-ReLU model, which weighs on batch-1 latency)"
@@ -564,6 +600,14 @@ versus() {
 if has_threads 1; then
     target "conv fwd >= 80% of FP32 peak, $(or_dash "$peak_isa")" 1 "$(got conv_fwd_peak cnnc 1)" ">=" 80 ">= 80 (%)"
 fi
+if [ "$BENCH_CONV3D" != 0 ]; then   # issue 11's
+    for t in $THREADS; do
+        target "conv3d fwd >= 50% of FP32 peak, $(or_dash "$peak_isa")" "$t" "$(got conv3d_fwd_peak cnnc "$t")" \
+            ">=" 50 ">= 50 (%)"
+    done
+    # shellcheck disable=SC2086
+    versus "conv3d fwd >= 1x PyTorch" conv3d_fwd torch ">=" 1 ">= 1x" $THREADS
+fi
 
 # Speed-ups of every thread count above 1 over 1 thread.
 if has_threads 1; then
@@ -573,20 +617,23 @@ if has_threads 1; then
         sfmt='%-44s %10s %10s %10s %10s\n'
         # shellcheck disable=SC2059
         printf "$sfmt" "$t-thread speed-up (over 1 thread)" "cnnc" "-march=nat" "ONNX RT" "PyTorch"
-        for id in lenet_train lenet_infer lenet_latency conv_fwd conv_fwdbwd resnet18_train resnet18_infer \
-            vgg16_infer resnet50_train; do
+        for id in lenet_train lenet_infer lenet_latency conv_fwd conv_fwdbwd conv3d_fwd conv3d_fwdbwd \
+            resnet18_train resnet18_infer vgg16_infer resnet50_train; do
             case $id in
             lenet_train) label="LeNet-5 train (batch 64)" ;;
             lenet_infer) label="LeNet-5 inference (batch 64)" ;;
             lenet_latency) label="LeNet-5 latency (batch 1)" ;;
             conv_fwd) label="conv 3x3 64->64 fwd (batch 8)" ;;
             conv_fwdbwd) label="conv fwd+bwd (batch 8)" ;;
+            conv3d_fwd) label="conv3d 5x5x5 fwd (batch 1)" ;;
+            conv3d_fwdbwd) label="conv3d fwd+bwd (batch 1)" ;;
             resnet18_train) label="ResNet-18 64x64 train (batch 8)" ;;
             resnet18_infer) label="ResNet-18 64x64 inference (batch 8)" ;;
             vgg16_infer) label="VGG-16 224x224 inference (batch 1)" ;;
             *) [ "$BENCH_R50" != 0 ] || continue
                 label="ResNet-50 224x224 train (batch 8)" ;;
             esac
+            case $id in conv3d_*) [ "$BENCH_CONV3D" != 0 ] || continue ;; esac
             set --
             for side in cnnc native ort torch; do
                 case $id in
@@ -804,7 +851,7 @@ fi
 echo
 tfmt='%-56s %3s %9s  %-10s %s\n'
 # shellcheck disable=SC2059
-printf "$tfmt" "issue 12's targets (documented build)" "thr" "measured" "target" "met"
+printf "$tfmt" "issue 12's and 11's targets (documented build)" "thr" "measured" "target" "met"
 while IFS="$tab" read -r label t value text m; do
     # shellcheck disable=SC2059
     printf "$tfmt" "$label" "$t" "$(or_dash "$value")" "$text" "$m"

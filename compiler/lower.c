@@ -1,6 +1,96 @@
-/* lower.c - the kernel each layer runs with (lower.h). */
+/* lower.c - each layer's kernel and its geometry (lower.h).
+ *
+ * The kernels are tried in order of speed as measured: register-tiled
+ * direct convolution (tile), then im2col products (cols), then flattened
+ * rows (flat), then row by row (row), the one that takes every conv. */
 #include "lower.h"
-#include "emit/emitter.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cnnrt_net.h"
+#include "util.h"
+
+#define TILE_Q CNN_TILE_Q               /* positions per tile */
+#define PACK_MOST CNN_TILE_PACK_MOST    /* floats of a packed channel */
+#define COLS_TARGET 1024                /* columns per group of images */
+
+static long round_up(long v, long m)
+{
+    return (v + m - 1) / m * m;
+}
+
+static long max2(long a, long b)
+{
+    return a > b ? a : b;
+}
+
+static ConvGeom conv_geom(const Node *n)
+{
+    ConvGeom g;
+    memset(&g, 0, sizeof g);
+    g.c = (long)n->in_shape.c;
+    g.h = (long)n->in_shape.h;
+    g.w = (long)n->in_shape.w;
+    g.hw = g.h * g.w;
+    g.in_size = g.c * g.hw;
+    g.f = (long)n->filters;
+    g.oh = (long)n->out.h;
+    g.ow = (long)n->out.w;
+    g.ohw = g.oh * g.ow;
+    g.out_size = (long)n->out_elems;
+    if (n->op == OP_FC)
+        return g;
+    g.groups = (long)n->groups;
+    g.cg = g.c / g.groups;
+    g.fg = g.f / g.groups;
+    g.kh = (long)n->kh;
+    g.kw = (long)n->kw;
+    g.taps = g.kh * g.kw;
+    g.k = g.cg * g.taps;
+    g.sh = (long)n->sh;
+    g.sw = (long)n->sw;
+    g.dh = (long)n->dh;
+    g.dw = (long)n->dw;
+    g.pt = (long)n->pad_t;
+    g.pl = (long)n->pad_l;
+    g.hp = g.h + g.pt + (long)n->pad_b;
+    g.wp = g.w + g.pl + (long)n->pad_r;
+    g.plane = g.hp * g.wp;
+    g.padded = g.hp != g.h || g.wp != g.w;
+    g.nq = (g.oh - 1) * g.wp + g.ow;
+    g.span = (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw;
+    return g;
+}
+
+static TileGeom tile_geom(const ConvGeom *g)
+{
+    TileGeom t;
+    t.nq24 = round_up(g->nq, TILE_Q);
+    t.np24 = round_up(g->plane, TILE_Q);
+    t.f4 = round_up(g->f, 4);
+    t.c4 = round_up(g->c, 4);
+    t.xslack = max2(0, t.nq24 + g->span - g->plane);
+    t.bstride = g->span + t.np24;
+    t.xregion = max2(g->c * g->plane + t.xslack, t.c4 * t.np24);
+    t.qregion = max2(t.f4 * t.nq24, t.f4 * t.bstride);
+    return t;
+}
+
+/* Direct tiles compute the positions of rows of width WP, 24 at a time,
+ * of which only OH*OW are outputs (16 of 24 for a 4x4 plane): they waste
+ * (nq24 - P) / P of the work.  The column kernels waste none, but copy
+ * K*P values per image for F*K*P multiply-adds: measured, about 20/F of
+ * the work.  Direct tiles are the default for stride 1 without groups
+ * unless they lose, or the kernel is too large for a tile's packed rows:
+ * KH rows of the 24 positions and the KW-1 dilated columns beyond them. */
+static bool tile_pays(const Node *n, const ConvGeom *g)
+{
+    if (n->op != OP_CONV || g->sh != 1 || g->sw != 1 || g->groups != 1)
+        return false;
+    long p = g->ohw, nq24 = round_up(g->nq, TILE_Q);
+    return g->kh * (TILE_Q + (g->kw - 1) * g->dw) <= PACK_MOST && 20 * p >= g->f * (nq24 - p);
+}
 
 /* Whether cblas_sgemm is worth its im2col for node n (a conv or fc with
  * --blas).  OpenBLAS packs both operands on every call; that pays where
@@ -14,25 +104,85 @@
 #define BLAS_MIN_DEPTH 1024   /* (C/G)*KH*KW; fc: inputs */
 #define BLAS_MIN_ROWS 32      /* filters per group; fc: outputs */
 
-static bool blas_pays(const Node *n)
+static bool blas_pays(const Node *n, const ConvGeom *g)
 {
     if (n->op == OP_FC)
-        return n->filters >= BLAS_MIN_ROWS && n->in_shape.h * n->in_shape.w * n->in_shape.c >= BLAS_MIN_DEPTH;
-    long rows = (long)(n->filters / n->groups), depth = (long)(n->in_shape.c / n->groups * n->kh * n->kw);
-    return !tile_conv_ok(n) && rows >= BLAS_MIN_ROWS && depth >= BLAS_MIN_DEPTH;
+        return g->f >= BLAS_MIN_ROWS && g->in_size >= BLAS_MIN_DEPTH;
+    return !tile_pays(n, g) && g->fg >= BLAS_MIN_ROWS && g->k >= BLAS_MIN_DEPTH;
 }
 
-KernelKind lower_kernel(const Node *n, bool blas)
+static KernelKind choose(const Node *n, const ConvGeom *g, bool blas)
 {
     switch (n->op) {
     case OP_CONV:
-        if (blas && blas_pays(n))
+        if (blas && blas_pays(n, g))
             return KERNEL_BLAS;
-        return tile_conv_ok(n) ? KERNEL_TILE : cols_conv_ok(n) ? KERNEL_COLS : flat_conv_ok(n) ? KERNEL_FLAT : KERNEL_ROW;
+        if (tile_pays(n, g))
+            return KERNEL_TILE;
+        if (g->groups == 1)
+            return KERNEL_COLS;
+        return g->sh == g->sw ? KERNEL_FLAT : KERNEL_ROW;
     case OP_DECONV: return KERNEL_DECONV;
-    case OP_FC: return blas && blas_pays(n) ? KERNEL_BLAS : KERNEL_FC;
+    case OP_FC: return blas && blas_pays(n, g) ? KERNEL_BLAS : KERNEL_FC;
     default: return KERNEL_NONE;
     }
+}
+
+/* The kernel's own numbers, and the scratch it needs. */
+static void size_kernel(LayerLowering *l)
+{
+    const ConvGeom *g = &l->g;
+    switch (l->kernel) {
+    case KERNEL_TILE:
+        l->k.tile = tile_geom(g);
+        l->scratch = l->k.tile.xregion + l->k.tile.qregion;
+        break;
+    case KERNEL_FLAT:
+        l->k.flat.plane_q = g->oh * g->wp;
+        l->k.flat.margin = g->sh == 1 ? g->span : 0;
+        l->k.flat.bstride = g->sh == 1 ? g->span + g->plane : l->k.flat.plane_q;
+        l->scratch = g->c * g->plane + g->f * max2(l->k.flat.bstride, l->k.flat.plane_q);
+        break;
+    case KERNEL_COLS:
+        /* Columns of several images side by side, so that a 2x2 output
+         * plane still fills 24-wide tiles. */
+        l->k.cols.gmax = g->ohw >= COLS_TARGET ? 1 : COLS_TARGET / g->ohw;
+        l->k.cols.k4 = round_up(g->k, 4);
+        l->k.cols.f4 = round_up(g->f, 4);
+        l->k.cols.ngmax = round_up(l->k.cols.gmax * g->ohw, TILE_Q);
+        l->col = (l->k.cols.k4 + l->k.cols.f4) * l->k.cols.ngmax;
+        break;
+    case KERNEL_BLAS:
+        if (g->groups == 0)   /* fc: the product runs on the images as they are */
+            break;
+        l->k.cols.gmax = g->ohw >= COLS_TARGET ? 1 : COLS_TARGET / g->ohw;
+        l->col = (g->k + g->fg) * l->k.cols.gmax * g->ohw;   /* a group's columns, then its outputs */
+        break;
+    default:
+        break;
+    }
+}
+
+void lower_net(const Net *net, bool blas, Lowered *out)
+{
+    out->layers = xcalloc((size_t)net->nnodes, sizeof *out->layers);
+    out->scratch = out->col = 0;
+    for (int i = 1; i < net->nnodes; i++) {
+        const Node *n = net->nodes[i];
+        LayerLowering *l = &out->layers[i];
+        if (n->op == OP_CONV || n->op == OP_DECONV || n->op == OP_FC)
+            l->g = conv_geom(n);
+        l->kernel = choose(n, &l->g, blas);
+        size_kernel(l);
+        out->scratch = max2(out->scratch, l->scratch);
+        out->col = max2(out->col, l->col);
+    }
+}
+
+void lower_free(Lowered *low)
+{
+    free(low->layers);
+    low->layers = NULL;
 }
 
 const char *kernel_name(KernelKind k)

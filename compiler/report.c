@@ -5,7 +5,6 @@
  * bytes are float32 elements times 4. */
 #include "report.h"
 
-#include "emit/emitter.h"
 #include "lower.h"
 #include "kinds.h"
 #include "plan.h"
@@ -298,20 +297,20 @@ static char *count_cell(int64_t v)
 }
 
 /* The generated code's kernel for n, "--" for layers without a choice. */
-static char *kernel_cell(const Node *n, bool blas)
+static char *kernel_cell(KernelKind kernel)
 {
-    const char *name = kernel_name(lower_kernel(n, blas));
+    const char *name = kernel_name(kernel);
     return xstrdup(name ? name : "--");
 }
 
-static void fill_row(Row *row, const Net *net, const Node *n, bool blas)
+static void fill_row(Row *row, const Net *net, const Node *n, KernelKind kernel)
 {
     StrBuf sb;
     sb_init(&sb);
     row->cell[COL_INDEX] = xasprintf("%d", n->id);
     row->cell[COL_NAME] = xstrdup(n->name);
     row->cell[COL_KIND] = xstrdup(display_kind(n));
-    row->cell[COL_KERNEL] = kernel_cell(n, blas);
+    row->cell[COL_KERNEL] = kernel_cell(kernel);
     put_options_from(&sb, net, n);
     row->cell[COL_OPTIONS] = sb_take(&sb);
     put_shape(&sb, n->out);
@@ -422,7 +421,7 @@ typedef struct {
     int64_t infer, infer_plain, train, train_plain;
 } Planned;
 
-static Planned planned(const Net *net)
+static Planned planned(const Net *net, const Lowered *low)
 {
     MemPlan infer, train;
     plan_memory(net, false, &infer);
@@ -430,12 +429,9 @@ static Planned planned(const Net *net)
     /* The generated code also keeps what backward needs besides the
      * activations (training: dropout masks, lrn scales) and the scratch of
      * its convolutions, whose size is that of the largest. */
-    int64_t masks = 0, scratch = 0;
-    for (int i = 1; i < net->nnodes; i++) {
+    int64_t masks = 0, scratch = low->scratch;
+    for (int i = 1; i < net->nnodes; i++)
         masks += kept_elems(net->nodes[i]);
-        if (conv_scratch_elems(net->nodes[i]) > scratch)
-            scratch = conv_scratch_elems(net->nodes[i]);
-    }
     Planned p = {infer.act_elems + scratch, infer.act_plain + scratch,
                  train.act_elems + train.grad_elems + masks + scratch,
                  train.act_plain + train.grad_plain + masks + scratch};
@@ -444,7 +440,7 @@ static Planned planned(const Net *net)
     return p;
 }
 
-static void put_totals(StrBuf *out, const Net *net)
+static void put_totals(StrBuf *out, const Net *net, const Lowered *low)
 {
     sb_puts(out, "Total params: ");
     put_floats(out, net->params);
@@ -462,7 +458,7 @@ static void put_totals(StrBuf *out, const Net *net)
     put_bytes(out, (double)net->act_infer_elems * 4);
     sb_puts(out, ", training ");
     put_bytes(out, (double)net->act_train_elems * 4);
-    Planned p = planned(net);
+    Planned p = planned(net, low);
     sb_puts(out, "\nPlanned buffers per image, inference: ");
     put_bytes(out, (double)p.infer * 4);
     sb_puts(out, " (");
@@ -477,6 +473,8 @@ static void put_totals(StrBuf *out, const Net *net)
 void report_table(const Net *net, bool blas, StrBuf *out)
 {
     const Node *output = net->nodes[net->output];
+    Lowered low;
+    lower_net(net, blas, &low);
     sb_printf(out, "Network %s: input ", net->name);
     put_shape(out, net->input);
     sb_puts(out, ", output ");
@@ -489,7 +487,7 @@ void report_table(const Net *net, bool blas, StrBuf *out)
     for (int c = 0; c < NCOLS; c++)
         rows[0].cell[c] = xstrdup(col_title[c]);
     for (int i = 1; i < nrows; i++)
-        fill_row(&rows[i], net, net->nodes[i - 1], blas);
+        fill_row(&rows[i], net, net->nodes[i - 1], low.layers[i - 1].kernel);
     size_t width[NCOLS];
     size_columns(rows, nrows, width);
     size_t total = COL_GAP * (NCOLS - 1);
@@ -503,13 +501,14 @@ void report_table(const Net *net, bool blas, StrBuf *out)
             put_rule(out, '-', total);
     }
     put_rule(out, '=', total);
-    put_totals(out, net);
+    put_totals(out, net, &low);
     put_rule(out, '=', total);
 
     for (int i = 0; i < nrows; i++)
         for (int c = 0; c < NCOLS; c++)
             free(rows[i].cell[c]);
     free(rows);
+    lower_free(&low);
 }
 
 /* ---------------------------------------------------------------- strings */
@@ -749,7 +748,7 @@ static void json_details(StrBuf *out, const Node *n)
         kind_reports[n->op].json(out, n);
 }
 
-static void json_layer(StrBuf *out, const Net *net, const Node *n, bool blas)
+static void json_layer(StrBuf *out, const Net *net, const Node *n, KernelKind kernel_kind)
 {
     sb_puts(out, "{\"name\": ");
     json_str(out, n->name);
@@ -779,7 +778,7 @@ static void json_layer(StrBuf *out, const Net *net, const Node *n, bool blas)
 
     json_details(out, n);
     json_key(out, "implementation");   /* "kernel" is the window's size */
-    const char *kernel = kernel_name(lower_kernel(n, blas));
+    const char *kernel = kernel_name(kernel_kind);
     if (kernel)
         json_str(out, kernel);
     else
@@ -789,6 +788,8 @@ static void json_layer(StrBuf *out, const Net *net, const Node *n, bool blas)
 
 void report_json(const Net *net, bool blas, StrBuf *out)
 {
+    Lowered low;
+    lower_net(net, blas, &low);
     sb_puts(out, "{\"network\": ");
     json_str(out, net->name);
     json_key(out, "input");
@@ -799,7 +800,7 @@ void report_json(const Net *net, bool blas, StrBuf *out)
     /* The input is not a layer: the first layer names it in "inputs". */
     for (int i = 1; i < net->nnodes; i++) {
         sb_puts(out, i > 1 ? ",\n  " : "\n  ");
-        json_layer(out, net, net->nodes[i], blas);
+        json_layer(out, net, net->nodes[i], low.layers[i].kernel);
     }
     sb_puts(out, net->nnodes > 1 ? "\n ],\n " : "],\n ");
     sb_printf(out, "\"params\": %" PRId64, net->params);
@@ -808,13 +809,14 @@ void report_json(const Net *net, bool blas, StrBuf *out)
     sb_puts(out, ",\n \"activation_bytes\": {");
     sb_printf(out, "\"inference\": %" PRId64, float_bytes(net->act_infer_elems));
     json_int(out, "training", float_bytes(net->act_train_elems));
-    Planned p = planned(net);
+    Planned p = planned(net, &low);
     sb_puts(out, "},\n \"planned_bytes\": {");
     sb_printf(out, "\"inference\": %" PRId64, float_bytes(p.infer));
     json_int(out, "inference_no_reuse", float_bytes(p.infer_plain));
     json_int(out, "training", float_bytes(p.train));
     json_int(out, "training_no_reuse", float_bytes(p.train_plain));
     sb_puts(out, "}}\n");
+    lower_free(&low);
 }
 
 /* -------------------------------------------------------------------- DOT */

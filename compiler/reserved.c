@@ -28,7 +28,7 @@ static const char *const keywords[] = {
 /* Sorted as strcmp sorts, for bsearch. */
 static const char *const taken[] = {
     "ACT", "BCAST8", "BIG_ENDIAN", "BLASLONG", "BLASULONG", "BUFSIZ", "BYTE_ORDER", "DACT", "EOF",
-    "EXIT_FAILURE", "EXIT_SUCCESS", "FD_SETSIZE", "FILE", "FILENAME_MAX", "FLOATRET", "FOPEN_MAX",
+    "EXIT_FAILURE", "EXIT_SUCCESS", "FD_SETSIZE", "FILE", "FILENAME_MAX", "FLAT", "FLOATRET", "FOPEN_MAX",
     "FP_FAST_FMA", "FP_FAST_FMAF", "FP_ILOGB0", "FP_ILOGBNAN", "FP_INFINITE", "FP_NAN", "FP_NORMAL",
     "FP_SUBNORMAL", "FP_ZERO", "HSUM8", "HUGE_VAL", "HUGE_VALF", "HUGE_VALL", "I", "INFINITY",
     "INT16_MAX", "INT16_MIN", "INT32_MAX", "INT32_MIN", "INT64_MAX", "INT64_MIN", "INT8_MAX",

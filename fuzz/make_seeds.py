@@ -3,7 +3,8 @@
 
 Writes DIR/safetensors/ (files for fuzz_safetensors.c's table: a complete
 model, PyTorch's batchnorm counter, metadata, other dtypes, an empty
-header) and DIR/idx/ (images and labels, plain and gzip'ed).  The files
+header) and DIR/idx/ (images and labels, plain and gzip'ed; bytes, float32
+inputs and int32 labels).  The files
 are built here rather than kept as bytes so that they follow the formats
 as the readers document them."""
 import gzip
@@ -68,7 +69,9 @@ def main():
         open(os.path.join(st, name + ".safetensors"), "wb").write(raw)
     images = idx(0x803, [3, 4, 5], bytes(range(60)))
     labels = idx(0x801, [3], bytes([1, 9, 0]))
-    for name, raw in {"images": images, "labels": labels}.items():
+    floats = idx(0xD04, [2, 3, 2, 2], struct.pack(">24f", *[i / 8 - 1 for i in range(24)]))   # n x C x H x W
+    dense = idx(0xC03, [2, 2, 3], struct.pack(">12i", *[i % 3 - 1 for i in range(12)]))      # one per pixel
+    for name, raw in {"images": images, "labels": labels, "floats": floats, "dense-int32": dense}.items():
         open(os.path.join(ix, name + ".idx"), "wb").write(raw)
         open(os.path.join(ix, name + ".idx.gz"), "wb").write(gzip.compress(raw, 9))
     two = gzip.compress(labels[:6], 9) + gzip.compress(labels[6:], 9)   # two gzip members

@@ -115,14 +115,31 @@ typedef struct {
 int cnn_st_write(const char *path, const cnn_st_tensor *t, int n, char *err, size_t errlen);
 
 /* ---- IDX (MNIST) files, plain or gzip'ed ----------------------------------
- * Images (magic 0x00000803, n x h x w uint8) come back as floats in [0,1]
- * (pixel / 255, as torchvision's ToTensor); labels (0x00000801) as ints.
- * *out is malloc'ed; free() it.  Outputs are only written on success. */
+ * A magic (two zero bytes, the data type, the number of dimensions), one
+ * big-endian uint32 per dimension, then the values, big-endian; dims[0]
+ * counts the items.  Inputs may be unsigned bytes, scaled to [0,1] (pixel
+ * / 255, as torchvision's ToTensor), or float32, taken as they are but
+ * refused when not finite; labels unsigned bytes or int32.  *out is
+ * malloc'ed; free() it.  Outputs are only written on success. */
+enum { CNN_IDX_UBYTE = 0x08, CNN_IDX_INT32 = 0x0C, CNN_IDX_FLOAT32 = 0x0D };
+#define CNN_IDX_MAX_DIMS 5          /* n items of up to C x D x H x W */
+typedef struct {
+    int type;                       /* CNN_IDX_* */
+    int ndim;
+    int dims[CNN_IDX_MAX_DIMS];     /* dims[0]: the item count */
+} cnn_idx_info;
+
+/* Reads only the header of an input (labels 0) or label (labels 1) file,
+ * so that a data set can be checked before it is inflated. */
+int cnn_idx_read_header(const char *path, int labels, cnn_idx_info *info, char *err, size_t errlen);
+int cnn_idx_load_inputs(const char *path, float **out, cnn_idx_info *info, char *err, size_t errlen);
+int cnn_idx_load_classes(const char *path, int **out, cnn_idx_info *info, char *err, size_t errlen);
+
+/* MNIST's own shapes: images (n x h x w) and labels (n). */
 int cnn_idx_load_images(const char *path, float **out, int *n, int *h, int *w,
                         char *err, size_t errlen);
 int cnn_idx_load_labels(const char *path, int **out, int *n, char *err, size_t errlen);
-/* Reads only the header, so that a data set can be checked before it is
- * inflated: images (h and w non-NULL) or labels (h and w NULL). */
+/* The header alone: images (h and w non-NULL) or labels (h and w NULL). */
 int cnn_idx_header(const char *path, int *n, int *h, int *w, char *err, size_t errlen);
 /* Puts DIR/NAME into out if it exists, else DIR/NAME.gz if that exists.
  * Returns 0 when found; -1 if neither exists (out holds DIR/NAME); -2 if

@@ -141,6 +141,64 @@ typedef struct {
     void (*rows_out)(const float *rows, long width, long oh, long ow, float bias, int relu, float *y);
 } cnn_kernels;
 
+/* 3-D convolution (runtime/conv3d.c): PyTorch's Conv3d without groups,
+ * NCDHW, weights [F][C][KD][KH][KW], for one item (volume) at a time.
+ * Every call takes a range so that a thread team can share the work
+ * (no threads inside); calls of different ranges may run at once.
+ *
+ * Stride 1 in H and W and depth dilation 1 run direct tiles (conv_tiles):
+ * the input is copied into zero-padded planes stored depth-major, [Dp][C]
+ * [HP*WP], so that the KD*C planes one output depth reads are consecutive
+ * and the depth taps are just more input channels of one 2-D convolution
+ * (the weights packed to match).  dL/dx (all strides 1) is the same over
+ * padded dL/dy with flipped weights; dL/dW runs dw_tile over the padded
+ * input and dL/dy in rows of width WP.  Other geometries go through
+ * vol2col columns and matmul_tiles / dw_cols, one output depth at a time.
+ *
+ * Use: cnn_conv3d_init; cnn_conv3d_pack once per weight change (into
+ * wpack_floats); per item, cnn_conv3d_pad_input over [0, xpad_planes)
+ * (split as you like), then cnn_conv3d_forward over output depths
+ * [0, od).  Backward: cnn_conv3d_pad_input as above, cnn_conv3d_pad_dy
+ * over [0, dy_planes), then cnn_conv3d_weight_grads over filters [0, f)
+ * and cnn_conv3d_input_grads over input depths [0, d).  Each running
+ * call needs its own task scratch of task_floats. */
+typedef struct {
+    /* set by the caller */
+    int c, d, h, w, f;          /* input channels and volume, filters */
+    int kd, kh, kw;             /* kernel */
+    int sd, sh, sw;             /* strides, >= 1 */
+    int pd, ph, pw;             /* zero padding on both sides of each axis */
+    int dd, dh, dw;             /* dilations, >= 1 */
+    /* set by cnn_conv3d_init */
+    int od, oh, ow;             /* output volume */
+    int direct, direct_dx;      /* forward and dL/dW by tiles; dL/dx by tiles */
+    long xpad_planes, dy_planes;
+    long xpad_floats;           /* per item: the padded input (0 unless direct) */
+    long dy_floats;             /* per item: dL/dy laid out for the tiles */
+    long wpack_floats;          /* the packed weights */
+    long task_floats;           /* scratch per running call */
+} cnn_conv3d;
+
+/* Checks the geometry and sets the rest: 0, or -1 when a size is not
+ * positive or the kernel does not fit the padded input. */
+int cnn_conv3d_init(cnn_conv3d *g);
+/* w [F][C][KD][KH][KW] packed for the direct tiles (nothing otherwise). */
+void cnn_conv3d_pack(const cnn_conv3d *g, const float *w, float *wpack);
+/* Planes [p0, p1) of the padded copy of x (one item). */
+void cnn_conv3d_pad_input(const cnn_conv3d *g, const float *x, float *xpad, long p0, long p1);
+/* y[f][od0..od1) of one item, bias b (NULL: none); y is overwritten. */
+void cnn_conv3d_forward(const cnn_conv3d *g, const float *x, const float *xpad, const float *w,
+                        const float *wpack, const float *b, float *y, int od0, int od1, float *task);
+/* Planes [p0, p1) of dL/dy laid out for the tiles (one item). */
+void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0, long p1);
+/* dw[f] += dL/dW and db[f] += dL/db (db may be NULL) for filters
+ * [f0, f1), summed over one item. */
+void cnn_conv3d_weight_grads(const cnn_conv3d *g, const float *x, const float *xpad, const float *dy,
+                             const float *dyp, float *dw, float *db, int f0, int f1, float *task);
+/* dx += dL/dx at input depths [d0, d1) of one item. */
+void cnn_conv3d_input_grads(const cnn_conv3d *g, const float *dy, const float *dyp, const float *w,
+                            const float *wpack, float *dx, int d0, int d1, float *task);
+
 /* The kernels for this CPU (or CNNRT_ISA), chosen on the first call. */
 const cnn_kernels *cnn_kernels_best(void);
 /* The kernels of one instruction set by name, or NULL when unknown or

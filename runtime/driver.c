@@ -40,8 +40,8 @@ static const command commands[] = {
 static const char usage_text[] =
     "commands:\n"
     "  info                         the network's report and its tensors\n"
-    "  train [options]              train on MNIST-format IDX data; prints one line per epoch\n"
-    "  eval --load W                loss and accuracy on the t10k set of --data\n"
+    "  train [options]              train on IDX data (below); prints one line per epoch\n"
+    "  eval --load W                loss and accuracy (and Dice) on the t10k set of --data\n"
     "  predict --load W FILE...     one line per image: index, class, probability;\n"
     "                               FILE is an IDX image file (plain or .gz), or raw\n"
     "                               little-endian float32 NCHW if its name ends in .bin\n"
@@ -56,7 +56,7 @@ static const char usage_text[] =
     "  help                         this text\n"
     "\n"
     "options (default):\n"
-    "  --data DIR          train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-... (.gz too)\n"
+    "  --data DIR          IDX files train-images-idxN-ubyte, ... (below; .gz too)\n"
     "                      (" DRV_DEFAULT_DATA ")\n"
     "  --epochs N          training epochs (5)\n"
     "  --batch B           mini-batch; for inference, images per call (64)\n"
@@ -86,7 +86,7 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 success, 1 bad usage, 2 I/O or data error or out of memory or\n"
     "threads, 3 training diverged (NaN or infinite loss or weight; the last checkpoint\n"
-    "is kept), 4 gradcheck failed.\n";
+    "is kept), 4 gradcheck failed.\n\n";
 
 static void usage(const cnn_net *net, const char *prog, int to_stdout)
 {
@@ -96,6 +96,7 @@ static void usage(const cnn_net *net, const char *prog, int to_stdout)
             net->in_h, net->in_w, net->in_c, net->out_h, net->out_w, net->out_c, net->num_params,
             net->train_step ? "" : " (inference only)");
     fputs(usage_text, f);
+    cnn_drv_data_help(net, f);
 }
 
 /* `info`: the report cnnc printed at compile time (kept as lines: C99

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cnnrt.h"
 
@@ -49,11 +50,13 @@ typedef struct {
     int nfiles;
 } cnn_drv_opts;
 
-/* A data set in memory: n images of h x w pixels in [0,1] and n labels. */
+/* A data set in memory: n network inputs and their labels, label_size
+ * per input (1 for a classifier, one per output pixel for dense
+ * prediction). */
 typedef struct {
     float *x;
     int *y;
-    int n, h, w;
+    int n, label_size;
 } cnn_drv_set;
 
 /* driver_opts.c: sets o to the defaults, then fills it from the options
@@ -69,16 +72,25 @@ void cnn_drv_error(const cnn_drv_opts *o, const char *fmt, ...)
 #endif
     ;
 
-/* driver_data.c: loads DIR/PREFIX-images-idx3-ubyte and -labels-idx1-ubyte
- * ("train" or "t10k") and checks them against the network. */
+/* driver_data.c: loads DIR/PREFIX-images-idxN-ubyte and -labels-idxM-ubyte
+ * ("train" or "t10k"; N and M from the network's shapes, 3 and 1 for
+ * MNIST) and checks them against the network. */
 int cnn_drv_load_set(const cnn_net *net, const cnn_drv_opts *o, const char *prefix,
                      cnn_drv_set *s);
 void cnn_drv_free_set(cnn_drv_set *s);
-/* Train/eval/predict need one class per image: DRV_OK or DRV_USAGE. */
+/* predict needs one class per image: DRV_OK or DRV_USAGE. */
 int cnn_drv_need_classifier(const cnn_net *net, const cnn_drv_opts *o);
-/* Checks that IDX images of h x w fit the network's input; DRV_OK or DRV_IO. */
-int cnn_drv_check_images(const cnn_net *net, const cnn_drv_opts *o, const char *path, int h,
-                         int w);
+/* Checks that an IDX file's items have the network's input shape (C,H,W
+ * with C omitted when 1); DRV_OK or DRV_IO. */
+int cnn_drv_check_inputs(const cnn_net *net, const cnn_drv_opts *o, const char *path,
+                         const cnn_idx_info *info);
+/* Prints the data files the network reads, for the usage text. */
+void cnn_drv_data_help(const cnn_net *net, FILE *f);
+/* Labels per input: 1, or the output's pixels for dense prediction. */
+int cnn_drv_label_size(const cnn_net *net);
+/* Whether train and eval print the Dice score (cnn_dice_score, of the
+ * runtime's layers.c): 2 classes per pixel. */
+int cnn_drv_has_dice(const cnn_net *net);
 
 /* driver_bin.c: raw little-endian float32 files.  read: the whole file,
  * whose size must be a positive multiple of item floats; *n items. */

@@ -9,10 +9,14 @@
 /* driver_score.c: inference over a data set. */
 typedef struct {
     double loss;     /* mean: cross-entropy or MSE, as the network's loss */
-    long correct;
+    long correct;    /* labels (images or pixels) the argmax gets right */
+    long labels;     /* of so many */
+    double dice;     /* mean foreground Dice of 2-class dense nets; -1 otherwise */
     int n;
 } cnn_drv_score;
-int cnn_drv_argmax(const float *y, int classes);
+/* The class with the largest of `classes` values `stride` floats apart
+ * (the first on ties). */
+int cnn_drv_argmax(const float *y, int classes, long stride);
 /* Runs net->forward over s; DRV_OK or DRV_IO (out of memory). */
 int cnn_drv_evaluate(const cnn_net *net, void *m, const cnn_drv_opts *o, const cnn_drv_set *s,
                      cnn_drv_score *r);

@@ -2,8 +2,8 @@
  * image of some files.
  *
  * A FILE whose name ends in ".bin" holds raw little-endian float32 NCHW
- * items; any other FILE is an MNIST-format IDX image file (plain or .gz),
- * scaled to [0,1] like the training data.  One output line per image:
+ * items; any other FILE is an IDX file of inputs (plain or .gz): unsigned
+ * bytes scaled to [0,1] like the training data, or float32.  One output line per image:
  * "INDEX CLASS PROBABILITY", INDEX counting from 0 over all files in order.
  * For a network without a softmax the last column is the winning output's
  * value rather than a probability. */
@@ -19,31 +19,30 @@ static int is_bin(const char *path)
     return n >= 4 && strcmp(path + n - 4, ".bin") == 0;
 }
 
-/* The images of one file as network inputs: *x holds *n items. */
+/* The items of one file as network inputs: *x holds *n items. */
 static int load_inputs(const cnn_net *net, const cnn_drv_opts *o, const char *path, float **x, int *n)
 {
     char err[1024];
-    int h = 0, w = 0;
+    cnn_idx_info info;
     if (is_bin(path))
         return cnn_drv_read_bin(o, path, (size_t)net->in_size, x, n);
-    /* The header first: a wrong image size fails before a .gz is inflated. */
-    if (cnn_idx_header(path, n, &h, &w, err, sizeof err) < 0) {
+    /* The header first: a wrong item shape fails before a .gz is inflated. */
+    if (cnn_idx_read_header(path, 0, &info, err, sizeof err) < 0) {
         cnn_drv_error(o, "%s", err);
         return DRV_IO;
     }
-    if (cnn_drv_check_images(net, o, path, h, w) != DRV_OK)
+    if (cnn_drv_check_inputs(net, o, path, &info) != DRV_OK)
         return DRV_IO;
-    if (cnn_idx_load_images(path, x, n, &h, &w, err, sizeof err) < 0) {
+    if (cnn_idx_load_inputs(path, x, &info, err, sizeof err) < 0) {
         cnn_drv_error(o, "%s", err);
         return DRV_IO;
     }
-    if (cnn_drv_check_images(net, o, path, h, w) != DRV_OK || *n == 0) {
-        if (*n == 0)
-            cnn_drv_error(o, "%s: no images", path);
+    if (cnn_drv_check_inputs(net, o, path, &info) != DRV_OK) {
         free(*x);
         *x = NULL;
         return DRV_IO;
     }
+    *n = info.dims[0];
     return DRV_OK;
 }
 
@@ -63,7 +62,7 @@ static int predict_file(const cnn_net *net, void *m, const cnn_drv_opts *o, cons
     net->forward(m, x, y, n);
     for (int i = 0; i < n; i++) {
         const float *yi = y + (size_t)i * (size_t)net->out_size;
-        int c = cnn_drv_argmax(yi, net->out_c);
+        int c = cnn_drv_argmax(yi, net->out_c, 1);
         printf("%ld %d %.6f\n", (*index)++, c, yi[c]);
     }
     free(y);

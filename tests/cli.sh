@@ -45,6 +45,11 @@ contains "$tmp/out" '"implementation": "tile"'
 # --blas needs -o unless it only changes the report's kernels
 expect 2 "$CNNC" --blas "$tmp/lenet.net";  contains "$tmp/err" "need -o FILE.c"
 expect 0 "$CNNC" --blas --report "$tmp/lenet.net"; contains "$tmp/out" "Kernel"
+# ... and plans the scratch of the kernels the code runs: a grouped conv
+# that BLAS takes needs none (it counted the flat kernel's planes).
+printf 'input 3x7x256; conv 3x3x128 groups 2 pad 1\n' >"$tmp/grouped.net"
+expect 0 "$CNNC" --blas --report "$tmp/grouped.net"
+contains "$tmp/out" "Planned buffers per image, inference: 10.5 KiB"
 expect 0 "$CNNC" --report=dot "$tmp/lenet.net"
 contains "$tmp/out" "digraph"
 if command -v dot >/dev/null 2>&1; then

@@ -12,82 +12,62 @@
  * col2im. */
 #include "emitter.h"
 
-#define BLAS_COLS 1024     /* columns per group of images */
 #define BLAS_SLICE 256     /* columns of one product a thread takes at a time */
-
-typedef struct {
-    long cg, fg, k, p, hw, gmax, in_size, out_size, groups;
-} Mat;
 
 static long round16(long v)
 {
     return (v + 15) / 16 * 16;
 }
 
-static Mat mat_of(const Node *n)
+/* Image i0 + j's offset in a buffer of `image` floats per image, plus grp
+ * planes of `plane` floats when the conv has groups (grp) and f planes of
+ * `f_plane` ones; folded. */
+static char *image_group(char buf[static 128], const ConvGeom *d, long image, long plane, long f_plane)
 {
-    Mat d;
-    d.groups = (long)n->groups;
-    d.cg = (long)n->in_shape.c / d.groups;
-    d.fg = (long)n->filters / d.groups;
-    d.k = d.cg * (long)(n->kh * n->kw);
-    d.hw = (long)(n->in_shape.h * n->in_shape.w);
-    d.p = (long)(n->out.h * n->out.w);
-    d.gmax = d.p >= BLAS_COLS ? 1 : BLAS_COLS / d.p;
-    d.in_size = d.cg * d.groups * d.hw;
-    d.out_size = (long)n->filters * d.p;
-    return d;
-}
-
-/* m->col: a group's columns (k rows) and its outputs or dL/dy (fg rows). */
-long blas_col_elems(const Node *n)
-{
-    if (n->op != OP_CONV)
-        return 0;
-    Mat d = mat_of(n);
-    return (d.k + d.fg) * d.gmax * d.p;
-}
-
-void emit_conv_geom(Emitter *E, const Node *n)
-{
-    emit_out(E, "static const cnn_conv_geom g = {%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
-           "%lld, %lld, 0};",
-        (long long)(n->in_shape.c / n->groups), (long long)n->in_shape.h, (long long)n->in_shape.w,
-        (long long)n->kh, (long long)n->kw, (long long)n->sh, (long long)n->sw, (long long)n->dh,
-        (long long)n->dw, (long long)n->pad_t, (long long)n->pad_l, (long long)n->out.h, (long long)n->out.w);
+    Term t[] = {{image, "(size_t)(i0 + j)"}, {d->groups > 1 ? plane : 0, "grp"}, {f_plane, "f"}};
+    return emit_linear(buf, 128, 3, t);
 }
 
 /* The loops over groups of images and over the conv's groups; cols and yq
  * in m->col, ng columns each. */
-static void open_groups(Emitter *E, const Mat *d)
+static void open_groups(Emitter *E, const ConvGeom *d, long gmax)
 {
-    emit_open_block(E, "for (int i0 = 0; i0 < n; i0 += %ld)", d->gmax);
-    emit_out(E, "const int gi = n - i0 < %ld ? n - i0 : %ld;   /* images in this group */", d->gmax, d->gmax);
-    emit_out(E, "const long ng = (long)gi * %ld;", d->p);
+    emit_open_block(E, "for (int i0 = 0; i0 < n; i0 += %ld)", gmax);
+    emit_out(E, "const int gi = n - i0 < %ld ? n - i0 : %ld;   /* images in this group */", gmax, gmax);
+    emit_out(E, "const long ng = (long)gi * %ld;", d->ohw);
     emit_out(E, "float *cols = m->col, *yq = m->col + %ld * ng;", d->k);
-    emit_open_block(E, "for (long grp = 0; grp < %ld; grp++)", d->groups);
-    emit_out(E, "const float *wg = w + grp * %ld;", d->fg * d->k);
+    if (emit_loop(E, "long", "grp", d->groups))
+        emit_out(E, "const float *wg = w + grp * %ld;", d->fg * d->k);
+    else
+        emit_out(E, "const float *wg = w;");
+}
+
+/* The loops open_groups opened. */
+static void close_groups(Emitter *E, const ConvGeom *d)
+{
+    emit_end_loop(E, d->groups > 1);
+    emit_close_block(E);
 }
 
 /* The group's columns, and with_dy its dL/dy as fg rows of ng in yq. */
-static void emit_columns(Emitter *E, const Mat *d, bool with_dy)
+static void emit_columns(Emitter *E, const ConvGeom *d, bool with_dy)
 {
+    char at[128];
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int j = 0; j < gi; j++)");
     emit_out(E, "cnn_conv_geom gj = g;");
     emit_out(E, "gj.ld = (int)ng;");
-    emit_out(E, "cnn_im2col(x + (size_t)(i0 + j) * %ld + grp * %ld, &gj, cols + j * %ld);", d->in_size, d->cg * d->hw,
-        d->p);
+    emit_out(E, "cnn_im2col(x + %s, &gj, cols + j * %ld);", image_group(at, d, d->in_size, d->cg * d->hw, 0), d->ohw);
     if (with_dy) {
         emit_out(E, "for (long f = 0; f < %ld; f++)", d->fg);
-        emit_out(E, "    memcpy(yq + f * ng + j * %ld, dy + (size_t)(i0 + j) * %ld + (grp * %ld + f) * %ld, sizeof(float) * %ld);",
-            d->p, d->out_size, d->fg, d->p, d->p);
+        emit_out(E, "    memcpy(yq + f * ng + j * %ld, dy + %s, sizeof(float) * %ld);", d->ohw,
+            image_group(at, d, d->out_size, d->fg * d->ohw, d->ohw), d->ohw);
     }
     emit_close_block(E);
 }
 
 /* A loop over four slices of the k rows of the columns: k0 and nk. */
-static void open_k_slices(Emitter *E, const Mat *d)
+static void open_k_slices(Emitter *E, const ConvGeom *d)
 {
     long slice = round16((d->k + 3) / 4);
     emit_out(E, "PARALLEL_FOR");
@@ -98,10 +78,10 @@ static void open_k_slices(Emitter *E, const Mat *d)
 static void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
-    Mat d = mat_of(n);
-    emit_conv_geom(E, n);
+    const ConvGeom d = lp->low->g;
+    emit_conv_geom(E, &d);
     emit_weighted_forward_head(E, lp);
-    open_groups(E, &d);
+    open_groups(E, &d, lp->low->k.cols.gmax);
     emit_columns(E, &d, false);
     long half = (d.fg / 2 + 3) / 4 * 4;
     emit_out(E, "/* Y = W cols: tasks of half the filters and %d columns */", BLAS_SLICE);
@@ -117,41 +97,45 @@ static void emit_conv_forward_blas(Emitter *E, const LayerPlan *lp)
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int j = 0; j < gi; j++)");
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", d.fg);
-    emit_out(E, "float *yf = y + (size_t)(i0 + j) * %ld + (grp * %ld + f) * %ld;", d.out_size, d.fg, d.p);
-    emit_out(E, "for (long q = 0; q < %ld; q++)", d.p);
+    char at[128];
+    emit_out(E, "float *yf = y + %s;", image_group(at, &d, d.out_size, d.fg * d.ohw, d.ohw));
+    emit_out(E, "for (long q = 0; q < %ld; q++)", d.ohw);
     if (lp->b_off >= 0)
-        emit_out(E, "    yf[q] = yq[f * ng + j * %ld + q] + b[grp * %ld + f];", d.p, d.fg);
+        emit_out(E, "    yf[q] = yq[f * ng + j * %ld + q] + b[%s];", d.ohw, image_group(at, &d, 0, d.fg, 1));
     else
-        emit_out(E, "    yf[q] = yq[f * ng + j * %ld + q];", d.p);
+        emit_out(E, "    yf[q] = yq[f * ng + j * %ld + q];", d.ohw);
     char count[32];
-    snprintf(count, sizeof count, "%ld", d.p);
+    snprintf(count, sizeof count, "%ld", d.ohw);
     if (n->act != ACT_SOFTMAX)
         emit_act_forward(E, n, "yf", count);
     emit_close_block(E);
     emit_close_block(E);
-    emit_close_block(E);
-    emit_close_block(E);
+    close_groups(E, &d);
     if (n->act == ACT_SOFTMAX)
-        emit_softmax_forward(E, "y", (long)n->filters, d.p);
+        emit_softmax_forward(E, "y", d.f, d.ohw);
 }
 
 static void emit_conv_backward_blas(Emitter *E, const LayerPlan *lp)
 {
-    const Node *n = lp->node;
-    Mat d = mat_of(n);
-    emit_conv_geom(E, n);
+    const ConvGeom d = lp->low->g;
+    emit_conv_geom(E, &d);
     emit_weighted_backward_head(E, lp);
-    open_groups(E, &d);
+    open_groups(E, &d, lp->low->k.cols.gmax);
     emit_out(E, "/* the columns, and dL/dy in yq */");
     emit_columns(E, &d, true);
     emit_out(E, "/* dW += dY col^T, in slices of dW's columns */");
     open_k_slices(E, &d);
     emit_out(E, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, %ld, nk, (int)ng, 1.0f, yq, (int)ng, cols + k0 * ng,",
         d.fg);
-    emit_out(E, "            (int)ng, 1.0f, dw + grp * %ld + k0, %ld);", d.fg * d.k, d.k);
+    char at[128];
+    Term dw[] = {{d.groups > 1 ? d.fg * d.k : 0, "grp"}, {1, "k0"}};
+    emit_out(E, "            (int)ng, 1.0f, dw + %s, %ld);", emit_linear(at, sizeof at, 2, dw), d.k);
     emit_close_block(E);
     if (lp->b_off >= 0) {
-        emit_out(E, "float *db = m->grads + %ld + grp * %ld;", lp->b_off, d.fg);
+        if (d.groups > 1)
+            emit_out(E, "float *db = m->grads + %s + grp * %ld;", lp->b_name, d.fg);
+        else
+            emit_out(E, "float *db = m->grads + %s;", lp->b_name);
         emit_open_block(E, "for (long f = 0; f < %ld; f++)", d.fg);
         emit_out(E, "float sum = 0.0f;");
         emit_out(E, "for (long q = 0; q < ng; q++)");
@@ -171,11 +155,9 @@ static void emit_conv_backward_blas(Emitter *E, const LayerPlan *lp)
     emit_open_block(E, "for (int j = 0; j < gi; j++)");
     emit_out(E, "cnn_conv_geom gj = g;");
     emit_out(E, "gj.ld = (int)ng;");
-    emit_out(E, "cnn_col2im_add(cols + j * %ld, &gj, dx + (size_t)(i0 + j) * %ld + grp * %ld);", d.p, d.in_size,
-        d.cg * d.hw);
+    emit_out(E, "cnn_col2im_add(cols + j * %ld, &gj, dx + %s);", d.ohw, image_group(at, &d, d.in_size, d.cg * d.hw, 0));
     emit_close_block(E);
-    emit_close_block(E);
-    emit_close_block(E);
+    close_groups(E, &d);
 }
 
 /* A loop over slices of `total` (outputs or inputs of an fc): four tasks. */
@@ -190,7 +172,7 @@ static void open_fc_slices(Emitter *E, const char *v, long total)
 static void emit_fc_forward_blas(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
-    long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
+    long in = lp->low->g.in_size, outs = lp->low->g.f;
     emit_weighted_forward_head(E, lp);
     emit_out(E, "/* Y = X W^T (+ b), in slices of Y's columns */");
     if (lp->b_off >= 0) {
@@ -212,8 +194,7 @@ static void emit_fc_forward_blas(Emitter *E, const LayerPlan *lp)
 
 static void emit_fc_backward_blas(Emitter *E, const LayerPlan *lp)
 {
-    const Node *n = lp->node;
-    long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
+    long in = lp->low->g.in_size, outs = lp->low->g.f;
     emit_weighted_backward_head(E, lp);
     emit_out(E, "/* dW += dY^T X, in slices of dW's rows */");
     open_fc_slices(E, "o", outs);
@@ -222,7 +203,7 @@ static void emit_fc_backward_blas(Emitter *E, const LayerPlan *lp)
     emit_out(E, "            dw + o0 * %ld, %ld);", in, in);
     emit_close_block(E);
     if (lp->b_off >= 0) {
-        emit_out(E, "float *db = m->grads + %ld;", lp->b_off);
+        emit_out(E, "float *db = m->grads + %s;", lp->b_name);
         emit_out(E, "for (int i = 0; i < n; i++)");
         emit_out(E, "    for (long o = 0; o < %ld; o++) db[o] += dy[(size_t)i * %ld + o];", outs, outs);
     }

@@ -1,7 +1,7 @@
 /* emit/cols.c - convolution as a matrix product over im2col columns, run
- * by the runtime's kernels (runtime/kernels.c): the default for strided convolutions
- * without groups, and for stride-1 ones whose planes are too small for
- * direct tiles.
+ * by the runtime's kernels (runtime/kernels.c): the kernel of strided
+ * convolutions without groups, and of stride-1 ones whose planes are too
+ * small for direct tiles (lower.c chooses).
  *
  * The columns of up to GMAX images sit side by side (the runtime's im2col
  * with a row stride), so that a 2x2 output plane still fills 24-wide
@@ -11,75 +11,40 @@
  * task works on stays in cache while it runs through its filters. */
 #include "emitter.h"
 
-#define COLS_TARGET 1024   /* columns per group of images */
-
-typedef struct {
-    long c, f, k, k4, f4, p, gmax, ngmax, in_size, out_size;
-} Cols;
-
 static long round_up(long v, long m)
 {
     return (v + m - 1) / m * m;
 }
 
-static Cols cols_of(const Node *n)
-{
-    Cols g;
-    g.c = (long)n->in_shape.c;
-    g.f = (long)n->filters;
-    g.k = g.c * (long)(n->kh * n->kw);
-    g.k4 = round_up(g.k, 4);
-    g.f4 = round_up(g.f, 4);
-    g.p = (long)(n->out.h * n->out.w);
-    g.gmax = g.p >= COLS_TARGET ? 1 : COLS_TARGET / g.p;
-    g.ngmax = round_up(g.gmax * g.p, 24);
-    g.in_size = g.c * (long)(n->in_shape.h * n->in_shape.w);
-    g.out_size = g.f * g.p;
-    return g;
-}
-
-bool cols_conv_ok(const Node *n)
-{
-    return n->op == OP_CONV && n->groups == 1;
-}
-
-long cols_conv_elems(const Node *n)
-{
-    if (!cols_conv_ok(n) || tile_conv_ok(n))
-        return 0;
-    Cols g = cols_of(n);
-    return (g.k4 + g.f4) * g.ngmax;
-}
-
 /* The loop over groups of images, and this group's columns in m->col. */
-static void open_groups(Emitter *E, const Cols *g)
+static void open_groups(Emitter *E, const ConvGeom *g, const ColsGeom *cg)
 {
-    emit_open_block(E, "for (int i0 = 0; i0 < n; i0 += %ld)", g->gmax);
-    emit_out(E, "const int gi = n - i0 < %ld ? n - i0 : %ld;   /* images in this group */", g->gmax, g->gmax);
-    emit_out(E, "const long used = (long)gi * %ld, ng = (used + 23) / 24 * 24;", g->p);
-    emit_out(E, "float *cols = m->col;   /* %ld rows of ng columns, then %ld of y */", g->k4, g->f4);
-    emit_out(E, "float *yq = m->col + %ld * ng;", g->k4);
+    emit_open_block(E, "for (int i0 = 0; i0 < n; i0 += %ld)", cg->gmax);
+    emit_out(E, "const int gi = n - i0 < %ld ? n - i0 : %ld;   /* images in this group */", cg->gmax, cg->gmax);
+    emit_out(E, "const long used = (long)gi * %ld, ng = (used + 23) / 24 * 24;", g->ohw);
+    emit_out(E, "float *cols = m->col;   /* %ld rows of ng columns, then %ld of y */", cg->k4, cg->f4);
+    emit_out(E, "float *yq = m->col + %ld * ng;", cg->k4);
     emit_out(E, "const cnn_kernels *kernels = cnn_kernels_best();");
 }
 
 /* The group's input columns: im2col of each image, zeros after them. */
-static void emit_columns(Emitter *E, const Cols *g, bool with_dy)
+static void emit_columns(Emitter *E, const ConvGeom *g, const ColsGeom *cg, bool with_dy)
 {
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int j = 0; j < gi; j++)");
     emit_out(E, "cnn_conv_geom gj = g;");
     emit_out(E, "gj.ld = (int)ng;");
-    emit_out(E, "cnn_im2col(x + (size_t)(i0 + j) * %ld, &gj, cols + j * %ld);", g->in_size, g->p);
+    emit_out(E, "cnn_im2col(x + (size_t)(i0 + j) * %ld, &gj, cols + j * %ld);", g->in_size, g->ohw);
     if (with_dy) {
         emit_out(E, "for (long f = 0; f < %ld; f++)", g->f);
         emit_out(E, "    memcpy(yq + f * ng + j * %ld, dy + (size_t)(i0 + j) * %ld + f * %ld, sizeof(float) * %ld);",
-            g->p, g->out_size, g->p, g->p);
+            g->ohw, g->out_size, g->ohw, g->ohw);
     }
     emit_close_block(E);
     emit_out(E, "for (long r = 0; r < %ld; r++)", g->k);
     emit_out(E, "    memset(cols + r * ng + used, 0, sizeof(float) * (size_t)(ng - used));");
     if (with_dy) {
-        emit_out(E, "for (long f = 0; f < %ld; f++)", g->f4);
+        emit_out(E, "for (long f = 0; f < %ld; f++)", cg->f4);
         emit_out(E, "    memset(yq + f * ng + (f < %ld ? used : 0), 0, sizeof(float) * (size_t)(f < %ld ? ng - used : ng));",
             g->f, g->f);
     }
@@ -100,44 +65,45 @@ static void emit_matmul(Emitter *E, const char *x, long nk, long wj, long wc, lo
 void emit_cols_conv_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
-    Cols g = cols_of(n);
-    emit_conv_geom(E, n);
+    const ConvGeom g = lp->low->g;
+    const ColsGeom cg = lp->low->k.cols;
+    emit_conv_geom(E, &g);
     emit_weighted_forward_head(E, lp);
-    open_groups(E, &g);
-    emit_columns(E, &g, false);
+    open_groups(E, &g, &cg);
+    emit_columns(E, &g, &cg, false);
     emit_matmul(E, "cols", g.k, g.k, 1, g.f, "yq");
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int j = 0; j < gi; j++)");
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", g.f);
-    emit_out(E, "float *yf = y + (size_t)(i0 + j) * %ld + f * %ld;", g.out_size, g.p);
-    emit_out(E, "for (long p = 0; p < %ld; p++)", g.p);
-    emit_out(E, "    yf[p] = yq[f * ng + j * %ld + p]%s;", g.p, lp->b_off >= 0 ? " + b[f]" : "");
+    emit_out(E, "float *yf = y + (size_t)(i0 + j) * %ld + f * %ld;", g.out_size, g.ohw);
+    emit_out(E, "for (long p = 0; p < %ld; p++)", g.ohw);
+    emit_out(E, "    yf[p] = yq[f * ng + j * %ld + p]%s;", g.ohw, lp->b_off >= 0 ? " + b[f]" : "");
     char count[32];
-    snprintf(count, sizeof count, "%ld", g.p);
+    snprintf(count, sizeof count, "%ld", g.ohw);
     if (n->act != ACT_SOFTMAX)
         emit_act_forward(E, n, "yf", count);
     emit_close_block(E);
     emit_close_block(E);
     emit_close_block(E);
     if (n->act == ACT_SOFTMAX)
-        emit_softmax_forward(E, "y", g.f, g.p);
+        emit_softmax_forward(E, "y", g.f, g.ohw);
 }
 
 void emit_cols_conv_backward(Emitter *E, const LayerPlan *lp)
 {
-    const Node *n = lp->node;
-    Cols g = cols_of(n);
-    long half = round_up(g.f4 / 2, 4);
-    emit_conv_geom(E, n);
+    const ConvGeom g = lp->low->g;
+    const ColsGeom cg = lp->low->k.cols;
+    long half = round_up(cg.f4 / 2, 4);
+    emit_conv_geom(E, &g);
     emit_weighted_backward_head(E, lp);
-    open_groups(E, &g);
+    open_groups(E, &g, &cg);
     emit_out(E, "/* the columns, and dL/dy in yq */");
-    emit_columns(E, &g, true);
+    emit_columns(E, &g, &cg, true);
     emit_out(E, "PARALLEL_FOR");
     emit_out(E, "for (int h = 0; h < 2; h++)");
-    emit_out(E, "    kernels->dw_cols(yq, cols, ng, %ld, %ld, h ? %ld : 0, h ? %ld : %ld, dw);", g.k, g.f, half, g.f4, half);
+    emit_out(E, "    kernels->dw_cols(yq, cols, ng, %ld, %ld, h ? %ld : 0, h ? %ld : %ld, dw);", g.k, g.f, half, cg.f4, half);
     if (lp->b_off >= 0) {
-        emit_out(E, "float *db = m->grads + %ld;", lp->b_off);
+        emit_out(E, "float *db = m->grads + %s;", lp->b_name);
         emit_open_block(E, "for (long f = 0; f < %ld; f++)", g.f);
         emit_out(E, "float sum = 0.0f;");
         emit_out(E, "for (long q = 0; q < used; q++)");
@@ -153,7 +119,7 @@ void emit_cols_conv_backward(Emitter *E, const LayerPlan *lp)
     emit_open_block(E, "for (int j = 0; j < gi; j++)");
     emit_out(E, "cnn_conv_geom gj = g;");
     emit_out(E, "gj.ld = (int)ng;");
-    emit_out(E, "cnn_col2im_add(cols + j * %ld, &gj, dx + (size_t)(i0 + j) * %ld);", g.p, g.in_size);
+    emit_out(E, "cnn_col2im_add(cols + j * %ld, &gj, dx + (size_t)(i0 + j) * %ld);", g.ohw, g.in_size);
     emit_close_block(E);
     emit_close_block(E);
 }

@@ -40,22 +40,23 @@ static void tap_range(long in, long n, long s, long off, long *lo, long *hi)
     *hi = h;
 }
 
-/* br points at the start of a row that the tap reads, and off_w is the
- * tap's column offset: the pointer itself never leaves the array. */
+/* br points at the start of a row that the tap reads, and bo (o times
+ * the stride, plus the tap's column offset) indexes it: the pointer
+ * itself never leaves the array. */
 static void tap_statement(Emitter *E, const Taps *t, const char *wexpr, const char *lo_w,
-                          const char *hi_w, const char *off_w)
+                          const char *hi_w, const char *bo)
 {
     switch (t->op) {
     case TAP_ADD_TO_A:
         emit_out(E, "const float wv = %s;", wexpr);
-        emit_out(E, "for (long o = %s; o <= %s; o++) ar[o] += wv * br[o * %ld + %s];", lo_w, hi_w, t->sw, off_w);
+        emit_out(E, "for (long o = %s; o <= %s; o++) ar[o] += wv * br[%s];", lo_w, hi_w, bo);
         break;
     case TAP_ADD_TO_B:
         emit_out(E, "const float wv = %s;", wexpr);
-        emit_out(E, "for (long o = %s; o <= %s; o++) br[o * %ld + %s] += wv * ar[o];", lo_w, hi_w, t->sw, off_w);
+        emit_out(E, "for (long o = %s; o <= %s; o++) br[%s] += wv * ar[o];", lo_w, hi_w, bo);
         break;
     case TAP_DOT:
-        emit_out(E, "for (long o = %s; o <= %s; o++) acc += ar[o] * br[o * %ld + %s];", lo_w, hi_w, t->sw, off_w);
+        emit_out(E, "for (long o = %s; o <= %s; o++) acc += ar[o] * br[%s];", lo_w, hi_w, bo);
         break;
     }
 }
@@ -83,11 +84,11 @@ static bool unrolled_tap(Emitter *E, const Taps *t, long kh, long kw)
     if (t->op == TAP_DOT)
         emit_out(E, "float acc = 0.0f;");
     emit_open_block(E, "for (long r = %ld; r <= %ld; r++)", lo_h, hi_h);
+    char row[64], bo[64];
+    Term rt[] = {{t->sh * t->b_w, "r"}, {off_h * t->b_w, NULL}}, ot[] = {{t->sw, "o"}, {off_w, NULL}};
     emit_out(E, "%sfloat *ar = %s + r * %ld;", constness(t, 'a'), t->a, t->a_w);
-    emit_out(E, "%sfloat *br = %s + (r * %ld + %ld) * %ld;", constness(t, 'b'), t->b, t->sh, off_h, t->b_w);
-    char offw[32];
-    snprintf(offw, sizeof offw, "%ld", off_w);
-    tap_statement(E, t, wexpr, lo, hi, offw);
+    emit_out(E, "%sfloat *br = %s + %s;", constness(t, 'b'), t->b, emit_linear(row, sizeof row, 2, rt));
+    tap_statement(E, t, wexpr, lo, hi, emit_linear(bo, sizeof bo, 2, ot));
     emit_close_block(E);
     if (t->op == TAP_DOT)
         emit_out(E, "%s[%ld] += acc;", t->wk, kh * t->kw + kw);
@@ -113,9 +114,10 @@ static void looped_taps(Emitter *E, const Taps *t)
     emit_open_block(E, "for (long r = lo_h; r <= hi_h; r++)");
     emit_out(E, "%sfloat *ar = %s + r * %ld;", constness(t, 'a'), t->a, t->a_w);
     emit_out(E, "%sfloat *br = %s + (r * %ld + off_h) * %ld;", constness(t, 'b'), t->b, t->sh, t->b_w);
-    char wexpr[64];
+    char wexpr[64], bo[64];
+    Term ot[] = {{t->sw, "o"}, {1, "off_w"}};
     snprintf(wexpr, sizeof wexpr, "%s[kh * %ld + kw]", t->wk, t->kw);
-    tap_statement(E, t, wexpr, "lo_w", "hi_w", "off_w");
+    tap_statement(E, t, wexpr, "lo_w", "hi_w", emit_linear(bo, sizeof bo, 2, ot));
     emit_close_block(E);
     if (t->op == TAP_DOT)
         emit_out(E, "%s[kh * %ld + kw] += acc;", t->wk, t->kw);
@@ -142,48 +144,22 @@ static void emit_taps(Emitter *E, const Taps *t)
 
 /* ---- shared shapes ---- */
 
-typedef struct {
-    long c, cg, h, w, hw, in_size;     /* input */
-    long f, fg, oh, ow, ohw, out_size; /* output */
-    long k;                            /* taps */
-} Dims;
-
-static Dims dims_of(const Node *n)
-{
-    Dims d;
-    d.c = (long)n->in_shape.c;
-    d.h = (long)n->in_shape.h;
-    d.w = (long)n->in_shape.w;
-    d.hw = d.h * d.w;
-    d.in_size = d.c * d.hw;
-    d.cg = d.c / (long)n->groups;
-    d.f = (long)n->filters;
-    d.fg = d.f / (long)n->groups;
-    d.oh = (long)n->out.h;
-    d.ow = (long)n->out.w;
-    d.ohw = d.oh * d.ow;
-    d.out_size = d.f * d.ohw;
-    d.k = (long)(n->kh * n->kw);
-    return d;
-}
-
-static Taps taps_of(const Node *n, bool transposed)
+static Taps taps_of(const ConvGeom *g, bool transposed)
 {
     Taps t;
     memset(&t, 0, sizeof t);
-    long h = (long)n->in_shape.h, w = (long)n->in_shape.w, oh = (long)n->out.h, ow = (long)n->out.w;
-    t.a_h = transposed ? h : oh;
-    t.a_w = transposed ? w : ow;
-    t.b_h = transposed ? oh : h;
-    t.b_w = transposed ? ow : w;
-    t.kh = (long)n->kh;
-    t.kw = (long)n->kw;
-    t.sh = (long)n->sh;
-    t.sw = (long)n->sw;
-    t.dh = (long)n->dh;
-    t.dw = (long)n->dw;
-    t.pt = (long)n->pad_t;
-    t.pl = (long)n->pad_l;
+    t.a_h = transposed ? g->h : g->oh;
+    t.a_w = transposed ? g->w : g->ow;
+    t.b_h = transposed ? g->oh : g->h;
+    t.b_w = transposed ? g->ow : g->w;
+    t.kh = g->kh;
+    t.kw = g->kw;
+    t.sh = g->sh;
+    t.sw = g->sw;
+    t.dh = g->dh;
+    t.dw = g->dw;
+    t.pt = g->pt;
+    t.pl = g->pl;
     return t;
 }
 
@@ -199,8 +175,8 @@ static void act_forward_plane(Emitter *E, const Node *n, const char *ptr, long c
 void emit_conv_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
-    Dims d = dims_of(n);
-    Taps t = taps_of(n, false);
+    const ConvGeom d = lp->low->g;
+    Taps t = taps_of(&d, false);
     t.op = TAP_ADD_TO_A;
     t.a = "yf";
     t.b = "xc";
@@ -211,11 +187,11 @@ void emit_conv_forward(Emitter *E, const LayerPlan *lp)
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
     emit_out(E, "float *yf = y + (size_t)i * %ld + f * %ld;", d.out_size, d.ohw);
     emit_out(E, "for (long p = 0; p < %ld; p++) yf[p] = %s;", d.ohw, lp->b_off >= 0 ? "b[f]" : "0.0f");
-    emit_open_block(E, "for (long c = 0; c < %ld; c++)", d.cg);
-    emit_out(E, "const float *xc = x + (size_t)i * %ld + (f / %ld * %ld + c) * %ld;", d.in_size, d.fg, d.cg, d.hw);
-    emit_out(E, "const float *wk = w + (f * %ld + c) * %ld;", d.cg, d.k);
+    bool c = emit_loop(E, "long", "c", d.cg);
+    emit_group_channel(E, &d, "const float *xc = x + ", d.in_size, d.hw, c);
+    emit_filter_channel(E, &d, c, "const float *wk = w + ");
     emit_taps(E, &t);
-    emit_close_block(E);
+    emit_end_loop(E, c);
     act_forward_plane(E, n, "yf", d.ohw);
     emit_close_block(E);
     emit_close_block(E);
@@ -225,15 +201,14 @@ void emit_conv_forward(Emitter *E, const LayerPlan *lp)
 
 void emit_conv_backward(Emitter *E, const LayerPlan *lp)
 {
-    const Node *n = lp->node;
-    Dims d = dims_of(n);
-    Taps t = taps_of(n, false);
+    const ConvGeom d = lp->low->g;
+    Taps t = taps_of(&d, false);
     t.a = "dyf";
     t.b = "xc";
     t.wk = "dwk";
     emit_weighted_backward_head(E, lp);
     if (lp->b_off >= 0)
-        emit_out(E, "float *db = m->grads + %ld;", lp->b_off);
+        emit_out(E, "float *db = m->grads + %s;", lp->b_name);
     emit_out(E, "/* weights: each filter's gradient is one thread's */");
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
@@ -244,12 +219,12 @@ void emit_conv_backward(Emitter *E, const LayerPlan *lp)
         emit_out(E, "for (long p = 0; p < %ld; p++) sum += dyf[p];", d.ohw);
         emit_out(E, "db[f] += sum;");
     }
-    emit_open_block(E, "for (long c = 0; c < %ld; c++)", d.cg);
-    emit_out(E, "const float *xc = x + (size_t)i * %ld + (f / %ld * %ld + c) * %ld;", d.in_size, d.fg, d.cg, d.hw);
-    emit_out(E, "float *dwk = dw + (f * %ld + c) * %ld;", d.cg, d.k);
+    bool c = emit_loop(E, "long", "c", d.cg);
+    emit_group_channel(E, &d, "const float *xc = x + ", d.in_size, d.hw, c);
+    emit_filter_channel(E, &d, c, "float *dwk = dw + ");
     t.op = TAP_DOT;
     emit_taps(E, &t);
-    emit_close_block(E);
+    emit_end_loop(E, c);
     emit_close_block(E);
     emit_close_block(E);
     emit_out(E, "if (!dx)");
@@ -259,13 +234,13 @@ void emit_conv_backward(Emitter *E, const LayerPlan *lp)
     emit_open_block(E, "for (int i = 0; i < n; i++)");
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
     emit_out(E, "const float *dyf = dy + (size_t)i * %ld + f * %ld;", d.out_size, d.ohw);
-    emit_open_block(E, "for (long c = 0; c < %ld; c++)", d.cg);
-    emit_out(E, "float *xc = dx + (size_t)i * %ld + (f / %ld * %ld + c) * %ld;", d.in_size, d.fg, d.cg, d.hw);
-    emit_out(E, "const float *wk = w + (f * %ld + c) * %ld;", d.cg, d.k);
+    c = emit_loop(E, "long", "c", d.cg);
+    emit_group_channel(E, &d, "float *xc = dx + ", d.in_size, d.hw, c);
+    emit_filter_channel(E, &d, c, "const float *wk = w + ");
     t.op = TAP_ADD_TO_B;
     t.wk = "wk";
     emit_taps(E, &t);
-    emit_close_block(E);
+    emit_end_loop(E, c);
     emit_close_block(E);
     emit_close_block(E);
 }
@@ -275,8 +250,8 @@ void emit_conv_backward(Emitter *E, const LayerPlan *lp)
 void emit_deconv_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
-    Dims d = dims_of(n);
-    Taps t = taps_of(n, true);
+    const ConvGeom d = lp->low->g;
+    Taps t = taps_of(&d, true);
     t.op = TAP_ADD_TO_B;
     t.a = "xc";
     t.b = "yf";
@@ -289,7 +264,7 @@ void emit_deconv_forward(Emitter *E, const LayerPlan *lp)
     emit_out(E, "for (long p = 0; p < %ld; p++) yf[p] = %s;", d.ohw, lp->b_off >= 0 ? "b[f]" : "0.0f");
     emit_open_block(E, "for (long c = f / %ld * %ld; c < (f / %ld + 1) * %ld; c++)", d.fg, d.cg, d.fg, d.cg);
     emit_out(E, "const float *xc = x + (size_t)i * %ld + c * %ld;", d.in_size, d.hw);
-    emit_out(E, "const float *wk = w + (c * %ld + f %% %ld) * %ld;", d.fg, d.fg, d.k);
+    emit_out(E, "const float *wk = w + (c * %ld + f %% %ld) * %ld;", d.fg, d.fg, d.taps);
     emit_taps(E, &t);
     emit_close_block(E);
     act_forward_plane(E, n, "yf", d.ohw);
@@ -301,14 +276,13 @@ void emit_deconv_forward(Emitter *E, const LayerPlan *lp)
 
 void emit_deconv_backward(Emitter *E, const LayerPlan *lp)
 {
-    const Node *n = lp->node;
-    Dims d = dims_of(n);
-    Taps t = taps_of(n, true);
+    const ConvGeom d = lp->low->g;
+    Taps t = taps_of(&d, true);
     t.a = "xc";
     t.b = "dyf";
     emit_weighted_backward_head(E, lp);
     if (lp->b_off >= 0)
-        emit_out(E, "float *db = m->grads + %ld;", lp->b_off);
+        emit_out(E, "float *db = m->grads + %s;", lp->b_name);
     if (lp->b_off >= 0) {
         emit_open_block(E, "for (long f = 0; f < %ld; f++)", d.f);
         emit_out(E, "float sum = 0.0f;");
@@ -325,7 +299,7 @@ void emit_deconv_backward(Emitter *E, const LayerPlan *lp)
     emit_out(E, "const float *xc = x + (size_t)i * %ld + c * %ld;", d.in_size, d.hw);
     emit_open_block(E, "for (long f = c / %ld * %ld; f < (c / %ld + 1) * %ld; f++)", d.cg, d.fg, d.cg, d.fg);
     emit_out(E, "const float *dyf = dy + (size_t)i * %ld + f * %ld;", d.out_size, d.ohw);
-    emit_out(E, "float *dwk = dw + (c * %ld + f %% %ld) * %ld;", d.fg, d.fg, d.k);
+    emit_out(E, "float *dwk = dw + (c * %ld + f %% %ld) * %ld;", d.fg, d.fg, d.taps);
     t.op = TAP_DOT;
     t.wk = "dwk";
     emit_taps(E, &t);
@@ -340,7 +314,7 @@ void emit_deconv_backward(Emitter *E, const LayerPlan *lp)
     emit_out(E, "float *xc = dx + (size_t)i * %ld + c * %ld;", d.in_size, d.hw);
     emit_open_block(E, "for (long f = c / %ld * %ld; f < (c / %ld + 1) * %ld; f++)", d.cg, d.fg, d.cg, d.fg);
     emit_out(E, "const float *dyf = dy + (size_t)i * %ld + f * %ld;", d.out_size, d.ohw);
-    emit_out(E, "const float *wk = w + (c * %ld + f %% %ld) * %ld;", d.fg, d.fg, d.k);
+    emit_out(E, "const float *wk = w + (c * %ld + f %% %ld) * %ld;", d.fg, d.fg, d.taps);
     t.op = TAP_ADD_TO_A;
     t.wk = "wk";
     emit_taps(E, &t);
@@ -354,7 +328,7 @@ void emit_deconv_backward(Emitter *E, const LayerPlan *lp)
 void emit_fc_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
-    long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
+    long in = lp->low->g.in_size, outs = lp->low->g.f;
     emit_weighted_forward_head(E, lp);
     emit_out(E, "/* tasks of 8 outputs: at batch 1, over the images would leave threads idle */");
     emit_out(E, "PARALLEL_FOR");
@@ -373,11 +347,10 @@ void emit_fc_forward(Emitter *E, const LayerPlan *lp)
 
 void emit_fc_backward(Emitter *E, const LayerPlan *lp)
 {
-    const Node *n = lp->node;
-    long in = lp->w_size / (long)n->filters, outs = (long)n->filters;
+    long in = lp->low->g.in_size, outs = lp->low->g.f;
     emit_weighted_backward_head(E, lp);
     if (lp->b_off >= 0)
-        emit_out(E, "float *db = m->grads + %ld;", lp->b_off);
+        emit_out(E, "float *db = m->grads + %s;", lp->b_name);
     emit_out(E, "/* four outputs at a time: each image's input read once for them */");
     emit_out(E, "PARALLEL_FOR");
     emit_out(E, "for (long o = 0; o < %ld; o += 4)", outs);

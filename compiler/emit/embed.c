@@ -126,3 +126,17 @@ void emit_static_lifecycle(Emitter *E)
     emit_close_block(E);
     emit_blank(E);
 }
+
+/* NAME_params and NAME_state: the same for allocated and static models. */
+void emit_weight_accessors(Emitter *E)
+{
+    const char *P = E->opt->prefix;
+    emit_open_block(E, "float *%s_params(%s *m)", P, P);
+    emit_out(E, "return m->params;");
+    emit_close_block(E);
+    emit_blank(E);
+    emit_open_block(E, "float *%s_state(%s *m)", P, P);
+    emit_out(E, "return m->state;");
+    emit_close_block(E);
+    emit_blank(E);
+}

@@ -1,7 +1,8 @@
 /* emit/emit.c - the C backend's frame: the memory plan, the model struct, the
- * public API (SPEC section 3), the pass drivers, the loss and the
- * descriptor the runtime's driver uses.  The kernels of each layer kind are
- * in emit/conv.c and emit/layers.c.
+ * public API (the generated header), the pass drivers, the loss and the
+ * descriptor the runtime's driver uses.  The kernels are in emit/conv.c,
+ * tile.c, cols.c, flat.c and blas.c (lower.c chooses among them) and
+ * emit/layers.c; the printing helpers they share are emit/print.c's.
  *
  * The generated code keeps one arena per model: parameters, gradients,
  * optimizer state, batchnorm state and statistics, and per-image
@@ -12,6 +13,7 @@
 #include "emit.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,237 +24,6 @@
 #include "kinds.h"
 #include "lower.h"
 #include "report.h"
-
-/* ---- printing ---- */
-
-static void vout(Emitter *E, const char *fmt, va_list ap)
-{
-    for (int i = 0; i < E->indent; i++)
-        sb_puts(E->out, "    ");
-    char buf[1024];
-    va_list again;
-    va_copy(again, ap);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    if (n >= (int)sizeof buf) {
-        char *big = xmalloc((size_t)n + 1);
-        vsnprintf(big, (size_t)n + 1, fmt, again);
-        sb_puts(E->out, big);
-        free(big);
-    } else {
-        sb_puts(E->out, buf);
-    }
-    va_end(again);
-}
-
-void emit_out(Emitter *E, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (*fmt)
-        vout(E, fmt, ap);
-    va_end(ap);
-    sb_puts(E->out, "\n");
-}
-
-void emit_open_block(Emitter *E, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vout(E, fmt, ap);
-    va_end(ap);
-    sb_puts(E->out, " {\n");
-    E->indent++;
-}
-
-void emit_open_scope(Emitter *E)
-{
-    emit_out(E, "{");
-    E->indent++;
-}
-
-void emit_blank(Emitter *E)
-{
-    sb_puts(E->out, "\n");
-}
-
-void emit_close_block(Emitter *E)
-{
-    E->indent--;
-    emit_out(E, "}");
-}
-
-/* ---- buffers ---- */
-
-const Node *emit_in_node(const Emitter *E, const LayerPlan *lp, int k)
-{
-    return E->net->nodes[lp->node->inputs[k]];
-}
-
-long emit_in_elems(const Emitter *E, const LayerPlan *lp, int k)
-{
-    return (long)emit_in_node(E, lp, k)->out_elems;
-}
-
-const char *emit_in_ptr(Emitter *E, const LayerPlan *lp, int k)
-{
-    static char buf[64];
-    int id = lp->node->inputs[k];
-    if (id == 0)
-        return "m->x";
-    snprintf(buf, sizeof buf, "ACT(%ld)", E->plan[id].act_off);
-    return buf;
-}
-
-const char *emit_in_grad_ptr(Emitter *E, const LayerPlan *lp, int k)
-{
-    static char buf[64];
-    int id = lp->node->inputs[k];
-    if (id == 0)
-        return "m->dx";
-    snprintf(buf, sizeof buf, "DACT(%ld)", E->plan[id].grad_off);
-    return buf;
-}
-
-const char *emit_out_ptr(Emitter *E, const LayerPlan *lp)
-{
-    static char buf[64];
-    (void)E;
-    snprintf(buf, sizeof buf, "ACT(%ld)", lp->act_off);
-    return buf;
-}
-
-const char *emit_out_grad_ptr(Emitter *E, const LayerPlan *lp)
-{
-    static char buf[64];
-    (void)E;
-    snprintf(buf, sizeof buf, "DACT(%ld)", lp->grad_off);
-    return buf;
-}
-
-const char *emit_flt(double v)
-{
-    static char buf[8][40];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%.9g", v);
-    if (!strpbrk(buf[k], ".eEn"))
-        strcat(buf[k], ".0");
-    strcat(buf[k], "f");
-    return buf[k];
-}
-
-/* ---- activations ---- */
-
-/* An activation's template (act_info) as C, appended to sb: each token v,
- * g, A and B becomes the value, the gradient, and the first and second
- * number. */
-void emit_act_expr(StrBuf *sb, const char *tmpl, const Node *n, const char *v, const char *g)
-{
-    double args[ACT_MAX_ARGS];
-    act_args(n, args);
-    for (const char *t = tmpl; *t;) {
-        size_t tok = strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.");
-        const char *text = tok != 1 ? NULL : *t == 'v' ? v : *t == 'g' ? g
-                         : *t == 'A' ? emit_flt(args[0]) : *t == 'B' ? emit_flt(args[1]) : NULL;
-        if (tok == 0)
-            tok = 1;
-        if (text)
-            sb_puts(sb, text);
-        else
-            sb_printf(sb, "%.*s", (int)tok, t);
-        t += tok;
-    }
-}
-
-/* In place over count floats at y; nothing for the identity and softmax
- * (over channels: emitted by the layer, see emit/layers.c). */
-void emit_act_forward(Emitter *E, const Node *n, const char *y, const char *count)
-{
-    const char *tmpl = act_info[n->act].forward;
-    if (!tmpl || n->act == ACT_SOFTMAX)
-        return;
-    char *v = xasprintf("%s[p]", y);
-    StrBuf expr;
-    sb_init(&expr);
-    emit_act_expr(&expr, tmpl, n, v, NULL);
-    emit_out(E, "for (long p = 0; p < %s; p++) %s = %s;", count, v, expr.data);
-    sb_free(&expr);
-    free(v);
-}
-
-/* The derivative from the output alone, so no pre-activation is kept.  A
- * masked form is a select, not a branch: those vectorise into masked
- * stores, 3x slower. */
-void emit_act_backward(Emitter *E, const Node *n, const char *y, const char *dy, const char *count)
-{
-    const ActInfo *a = &act_info[n->act];
-    if (!a->derivative)
-        return;
-    char *v = xasprintf("%s[p]", y), *g = xasprintf("%s[p]", dy);
-    StrBuf expr;
-    sb_init(&expr);
-    emit_act_expr(&expr, a->masked ? a->masked : a->derivative, n, v, g);
-    emit_out(E, "for (long p = 0; p < %s; p++) %s %s %s;", count, g, a->masked ? "=" : "*=", expr.data);
-    sb_free(&expr);
-    free(v);
-    free(g);
-}
-
-/* The trailing activation's derivative, in place in dy (all n images). */
-void emit_trailing_act_backward(Emitter *E, const Node *n)
-{
-    if (n->act == ACT_SOFTMAX) {
-        emit_softmax_backward(E, "y", "dy", (long)n->out.c, (long)(n->out.h * n->out.w), n->id == E->net->output);
-        return;
-    }
-    char count[64];
-    if (n->out_elems < 1024 || n->act == ACT_NONE || n->act == ACT_LINEAR) {
-        snprintf(count, sizeof count, "(long)n * %lld", (long long)n->out_elems);
-        emit_act_backward(E, n, "y", "dy", count);
-        return;
-    }
-    snprintf(count, sizeof count, "%lld", (long long)n->out_elems);
-    emit_out(E, "PARALLEL_FOR");
-    emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_out(E, "const float *yi = y + (size_t)i * %s;", count);
-    emit_out(E, "float *dyi = dy + (size_t)i * %s;", count);
-    emit_act_backward(E, n, "yi", "dyi", count);
-    emit_close_block(E);
-}
-
-void emit_weighted_forward_head(Emitter *E, const LayerPlan *lp)
-{
-    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
-    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
-    emit_out(E, "const float *w = m->params + %ld;", lp->w_off);
-    if (lp->b_off >= 0)
-        emit_out(E, "const float *b = m->params + %ld;", lp->b_off);
-}
-
-void emit_output_rows(Emitter *E, const LayerPlan *lp, const char *rows, long width)
-{
-    const Node *n = lp->node;
-    long oh = (long)n->out.h, ow = (long)n->out.w;
-    emit_out(E, "float *yf = y + (size_t)i * %lld + f * %ld;", (long long)n->out_elems, oh * ow);
-    emit_out(E, "cnn_kernels_best()->rows_out(%s, %ld, %ld, %ld, %s, %d, yf);", rows, width, oh, ow,
-        lp->b_off >= 0 ? "b[f]" : "0.0f", n->act == ACT_RELU);
-    char count[32];
-    snprintf(count, sizeof count, "%ld", oh * ow);
-    if (n->act != ACT_SOFTMAX && n->act != ACT_RELU)
-        emit_act_forward(E, n, "yf", count);
-}
-
-void emit_weighted_backward_head(Emitter *E, const LayerPlan *lp)
-{
-    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
-    emit_out(E, "const float *y = %s;", emit_out_ptr(E, lp));
-    emit_out(E, "float *dy = %s;", emit_out_grad_ptr(E, lp));
-    emit_out(E, "float *dx = %s;", emit_in_grad_ptr(E, lp, 0));
-    emit_out(E, "const float *w = m->params + %ld;", lp->w_off);
-    emit_out(E, "float *dw = m->grads + %ld;", lp->w_off);
-    emit_out(E, "(void)y;");
-    emit_trailing_act_backward(E, lp->node);
-}
 
 /* ---- the plan ---- */
 
@@ -299,9 +70,78 @@ static void plan_tensor_sizes(LayerPlan *lp)
             lp->b_size = (long)tensor_elems(&t[k], &ok);
 }
 
+/* The name of one of lp's offsets in the generated code ("conv1_W", see
+ * emit_offsets), or the number itself where it does not fit an enum. */
+static char *offset_name(const LayerPlan *lp, const char *what, long off)
+{
+    if (off < 0)
+        return NULL;
+    if (off > INT_MAX)
+        return xasprintf("%ld", off);
+    return xasprintf("%s_%s", lp->cname, what);
+}
+
+/* The names of lp's offsets; the input's buffers are the caller's. */
+static void name_offsets(Emitter *E, LayerPlan *lp)
+{
+    if (lp->node->id == 0) {
+        lp->y_expr = xstrdup("m->x");
+        lp->dy_expr = xstrdup("m->dx");
+        return;
+    }
+    lp->w_name = offset_name(lp, "W", lp->w_off);
+    lp->b_name = offset_name(lp, "B", lp->b_off);
+    lp->rm_name = offset_name(lp, "MEAN", lp->rm_off);
+    lp->rv_name = offset_name(lp, "VAR", lp->rv_off);
+    lp->stats_name = offset_name(lp, "STATS", lp->stats_off);
+    lp->mask_name = offset_name(lp, "MASK", lp->mask_off);
+    lp->y_name = offset_name(lp, "Y", lp->act_off);
+    lp->y_expr = xasprintf("ACT(%s)", lp->y_name);
+    if (E->train) {
+        lp->dy_name = offset_name(lp, "DY", lp->grad_off);
+        lp->dy_expr = xasprintf("DACT(%s)", lp->dy_name);
+    }
+}
+
+static void free_plan(Emitter *E)
+{
+    for (int i = 0; i < E->net->nnodes; i++) {
+        LayerPlan *lp = &E->plan[i];
+        char *names[] = {lp->cname, lp->w_name, lp->b_name, lp->rm_name, lp->rv_name, lp->stats_name,
+                         lp->mask_name, lp->y_name, lp->dy_name, lp->y_expr, lp->dy_expr};
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+            free(names[k]);
+    }
+    free(E->plan);
+}
+
+/* A layer's C name: its own, made an identifier; with its id appended
+ * when an earlier layer has it, or when NAME_forward would be the API's
+ * (PREFIX_forward) or the descriptor's (d_forward), or its offsets' names
+ * (NAME_W) the header's macros (PREFIX_IN_W, PREFIX_OUT_W). */
+static char *layer_cname(const Emitter *E, int i)
+{
+    char *name = c_identifier(E->net->nodes[i]->name);
+    char *in = xasprintf("%s_IN", E->upper), *out = xasprintf("%s_OUT", E->upper);
+    bool taken = strcmp(name, "d") == 0 || strcmp(name, E->opt->prefix) == 0 || strcmp(name, in) == 0 ||
+                 strcmp(name, out) == 0;
+    for (int j = 0; j < i && !taken; j++)
+        taken = strcmp(E->plan[j].cname, name) == 0;
+    free(in);
+    free(out);
+    if (!taken)
+        return name;
+    char *fixed = xasprintf("%s_%d", name, i);
+    free(name);
+    return fixed;
+}
+
 static void plan_layers(Emitter *E)
 {
     const Net *net = E->net;
+    lower_net(net, E->opt->blas, &E->lowered);
+    E->col_elems = E->lowered.col;
+    E->flat_elems = E->lowered.scratch;
     plan_memory(net, E->train, &E->mem);
     E->act_elems = E->mem.act_elems;
     E->grad_elems = E->mem.grad_elems;
@@ -310,19 +150,9 @@ static void plan_layers(Emitter *E)
         const Node *n = net->nodes[i];
         LayerPlan *lp = &E->plan[i];
         lp->node = n;
+        lp->low = &E->lowered.layers[i];
         lp->w_off = lp->b_off = lp->rm_off = lp->rv_off = lp->stats_off = lp->mask_off = -1;
-        /* A name that two layers share as C identifiers gets the id too,
-         * and so does one whose NAME_forward would be the API's
-         * (PREFIX_forward) or the descriptor's (d_forward). */
-        lp->cname = c_identifier(n->name);
-        bool taken = strcmp(lp->cname, "d") == 0 || strcmp(lp->cname, E->opt->prefix) == 0;
-        for (int j = 0; j < i; j++)
-            if (taken || strcmp(E->plan[j].cname, lp->cname) == 0) {
-                char *fixed = xasprintf("%s_%d", lp->cname, i);
-                free(lp->cname);
-                lp->cname = fixed;
-                break;
-            }
+        lp->cname = layer_cname(E, i);
         long cin = (long)n->in_shape.c;
         plan_tensor_sizes(lp);
         switch (n->op) {
@@ -349,26 +179,18 @@ static void plan_layers(Emitter *E)
             E->num_params += lp->b_size;
         }
         lp->he_init = relu_follows(net, n);
-        bool blas = lower_kernel(n, E->opt->blas) == KERNEL_BLAS;
-        long col = blas ? blas_col_elems(n) : cols_conv_elems(n);
-        if (col > E->col_elems)
-            E->col_elems = col;
-        if (!blas && conv_scratch_elems(n) > E->flat_elems)
-            E->flat_elems = conv_scratch_elems(n);
         lp->act_off = E->mem.act_off[i];
         lp->grad_off = E->mem.grad_off[i];
+        name_offsets(E, lp);
     }
 }
 
 /* ---- the file's parts ---- */
 
-static const char *shape_str(Shape s)
+static const char *shape_str(char buf[static 64], Shape s)
 {
-    static char buf[4][64];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%lldx%lldx%lld", (long long)s.h, (long long)s.w, (long long)s.c);
-    return buf[k];
+    snprintf(buf, 64, "%lldx%lldx%lld", (long long)s.h, (long long)s.w, (long long)s.c);
+    return buf;
 }
 
 static bool ends_in_softmax(const Net *net)
@@ -382,9 +204,10 @@ static void emit_header(Emitter *E, StrBuf *h)
     const Net *net = E->net;
     const char *P = E->opt->prefix, *U = E->upper;
     const Node *last = net->nodes[net->output];
+    char in[64], out[64];
     sb_printf(h, "/* %s.h - generated by cnnc %s; do not edit.\n", P, CNNC_VERSION);
     sb_printf(h, " * Network %s: input %s, output %s, %ld parameters. */\n", net->name,
-              shape_str(net->input), shape_str(last->out), E->num_params);
+              shape_str(in, net->input), shape_str(out, last->out), E->num_params);
     sb_printf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n#include \"cnnrt.h\"\n\n", U, U);
     sb_printf(h, "#define %s_IN_C %lld\n#define %s_IN_H %lld\n#define %s_IN_W %lld\n", U,
               (long long)net->input.c, U, (long long)net->input.h, U, (long long)net->input.w);
@@ -485,9 +308,16 @@ static void emit_prologue(Emitter *E)
     E->indent--;
     emit_out(E, "};");
     emit_blank(E);
+    emit_out(E, "/* Each layer's data, by offset in floats: LAYER_W and LAYER_B in params (and");
+    emit_out(E, " * grads), LAYER_MEAN and LAYER_VAR in state, LAYER_STATS in stats; LAYER_Y,");
+    emit_out(E, " * LAYER_DY and LAYER_MASK per image in act, dact and mask (an enum above the");
+    emit_out(E, " * layer's functions). */");
     emit_out(E, "#define ACT(off) (m->act + (size_t)(off) * (size_t)m->max_batch)");
     emit_out(E, "#define DACT(off) (m->dact + (size_t)(off) * (size_t)m->max_batch)");
     emit_out(E, "#define MASK(off) (m->mask + (size_t)(off) * (size_t)m->max_batch)");
+    if (E->flat_elems)
+        emit_out(E, "#define FLAT(i) (m->flat + (size_t)(i) * %ld)   /* image i's convolution scratch */",
+            E->flat_elems);
     emit_blank(E);
 }
 
@@ -498,11 +328,32 @@ static void layer_comment(Emitter *E, const LayerPlan *lp)
     StrBuf opts;
     sb_init(&opts);
     report_options(n, &opts);
-    emit_out(E, "/* %s: %s%s%s, %s -> %s, %lld parameters */", n->name, 
+    char in[64], out[64];
+    emit_out(E, "/* %s: %s%s%s, %s -> %s, %lld parameters */", n->name,
         n->kind_name ? n->kind_name : op_name(n->op),
-        opts.len ? " " : "", opts.len ? opts.data : "", shape_str(n->in_shape), shape_str(n->out),
+        opts.len ? " " : "", opts.len ? opts.data : "", shape_str(in, n->in_shape), shape_str(out, n->out),
         (long long)n->params);
     sb_free(&opts);
+}
+
+/* enum { conv1_W = 0, conv1_B = 150, conv1_Y = 0, ... }: where the layer's
+ * data lives (see the prologue), by name. */
+static void emit_offsets(Emitter *E, const LayerPlan *lp)
+{
+    const struct {
+        const char *name;
+        long off;
+    } o[] = {{lp->w_name, lp->w_off}, {lp->b_name, lp->b_off}, {lp->rm_name, lp->rm_off},
+             {lp->rv_name, lp->rv_off}, {lp->stats_name, lp->stats_off}, {lp->mask_name, lp->mask_off},
+             {lp->y_name, lp->act_off}, {lp->dy_name, lp->grad_off}};
+    StrBuf s;
+    sb_init(&s);
+    for (size_t k = 0; k < sizeof o / sizeof o[0]; k++)
+        if (o[k].name && !isdigit((unsigned char)o[k].name[0]))
+            sb_printf(&s, "%s%s = %ld", s.len ? ", " : "", o[k].name, o[k].off);
+    if (s.len)
+        emit_out(E, "enum { %s };", s.data);
+    sb_free(&s);
 }
 
 /* A layer's kernels, one per direction, chosen by kind and options. */
@@ -511,7 +362,7 @@ typedef struct {
     EmitKernel forward, backward;
 } Kernels;
 
-static Kernels kernels_of(const Emitter *E, const Node *n)
+static Kernels kernels_of(const LayerPlan *lp)
 {
     static const Kernels kernels[] = {
         [KERNEL_NONE] = {emit_layer_forward, emit_layer_backward},
@@ -523,7 +374,7 @@ static Kernels kernels_of(const Emitter *E, const Node *n)
         [KERNEL_FC] = {emit_fc_forward, emit_fc_backward},
         [KERNEL_BLAS] = {emit_blas_forward, emit_blas_backward},
     };
-    return kernels[lower_kernel(n, E->opt->blas)];
+    return kernels[lp->low->kernel];
 }
 
 /* Whether a layer's loops run in parallel: when n images bring more than
@@ -542,25 +393,51 @@ static void declare_par(Emitter *E, const Node *n)
     emit_out(E, "(void)par;");
 }
 
+/* The code that follows goes into body, a block deeper, until
+ * end_capture: a function's body is written before its head, which
+ * declares par only if a loop of the body runs in parallel. */
+static StrBuf *begin_capture(Emitter *E, StrBuf *body)
+{
+    StrBuf *file = E->out;
+    sb_init(body);
+    E->out = body;
+    E->indent++;
+    return file;
+}
+
+static bool end_capture(Emitter *E, StrBuf *file)
+{
+    const char *body = E->out->data;
+    E->indent--;
+    E->out = file;
+    return body && strstr(body, "PARALLEL_FOR");
+}
+
+/* static void NAME_DIR(PREFIX *m, int n): the kernel's code. */
+static void emit_layer_function(Emitter *E, const LayerPlan *lp, const char *dir, EmitKernel kernel)
+{
+    StrBuf body, *file = begin_capture(E, &body);
+    kernel(E, lp);
+    bool par = end_capture(E, file);
+    emit_open_block(E, "static void %s_%s(%s *m, int n)", lp->cname, dir, E->opt->prefix);
+    if (par)
+        declare_par(E, lp->node);
+    sb_puts(E->out, body.data ? body.data : "");
+    emit_close_block(E);
+    emit_blank(E);
+    sb_free(&body);
+}
+
 static void emit_layer_functions(Emitter *E)
 {
-    const char *P = E->opt->prefix;
     for (int i = 1; i < E->net->nnodes; i++) {
         const LayerPlan *lp = &E->plan[i];
-        Kernels k = kernels_of(E, lp->node);
+        Kernels k = kernels_of(lp);
         layer_comment(E, lp);
-        emit_open_block(E, "static void %s_forward(%s *m, int n)", lp->cname, P);
-        declare_par(E, lp->node);
-        k.forward(E, lp);
-        emit_close_block(E);
-        emit_blank(E);
-        if (!E->train)
-            continue;
-        emit_open_block(E, "static void %s_backward(%s *m, int n)", lp->cname, P);
-        declare_par(E, lp->node);
-        k.backward(E, lp);
-        emit_close_block(E);
-        emit_blank(E);
+        emit_offsets(E, lp);
+        emit_layer_function(E, lp, "forward", k.forward);
+        if (E->train)
+            emit_layer_function(E, lp, "backward", k.backward);
     }
 }
 
@@ -570,10 +447,10 @@ static void emit_layer_functions(Emitter *E)
  * while the layers below run theirs. */
 static void report_grads(Emitter *E, const LayerPlan *lp)
 {
-    long off = lp->w_off >= 0 ? lp->w_off : lp->b_off;
+    const char *off = lp->w_off >= 0 ? lp->w_name : lp->b_name;
     long size = (lp->w_off >= 0 ? lp->w_size : 0) + (lp->b_off >= 0 ? lp->b_size : 0);
-    if (off >= 0 && size > 0)
-        emit_out(E, "if (m->training) cnn_dist_grads_ready(m->grads, %ld, %ld);", off, size);
+    if (off && size > 0)
+        emit_out(E, "if (m->training) cnn_dist_grads_ready(m->grads, %s, %ld);", off, size);
 }
 
 static void emit_passes(Emitter *E)
@@ -589,9 +466,7 @@ static void emit_passes(Emitter *E)
     emit_out(E, "/* Gradients accumulate into the inputs' buffers, which may hold another");
     emit_out(E, " * gradient until then (they share memory): each is cleared just before");
     emit_out(E, " * its last reader's backward, the first to write it. */");
-    emit_open_block(E, "static void backward_pass(%s *m, int n)", P);
-    emit_out(E, "const int par = n >= 8;   /* for clearing large buffers */");
-    emit_out(E, "(void)par;");
+    StrBuf body, *file = begin_capture(E, &body);
     for (int i = E->net->nnodes - 1; i >= 1; i--) {
         const Node *node = E->net->nodes[i];
         for (int k = 0; k < node->ninputs; k++) {
@@ -603,35 +478,38 @@ static void emit_passes(Emitter *E)
                 continue;
             const Node *in = E->net->nodes[j];
             if (in->out_elems < 4096) {
-                emit_out(E, "memset(DACT(%ld), 0, sizeof(float) * (size_t)n * %lld);   /* d %s */", E->plan[j].grad_off,
-                    (long long)in->out_elems, in->name);
+                emit_out(E, "memset(%s, 0, sizeof(float) * (size_t)n * %lld);", E->plan[j].dy_expr,
+                    (long long)in->out_elems);
                 continue;
             }
-            emit_out(E, "PARALLEL_FOR   /* d %s */", in->name);
+            emit_out(E, "PARALLEL_FOR");
             emit_out(E, "for (int i = 0; i < n; i++)");
-            emit_out(E, "    memset(DACT(%ld) + (size_t)i * %lld, 0, sizeof(float) * %lld);", E->plan[j].grad_off,
+            emit_out(E, "    memset(%s + (size_t)i * %lld, 0, sizeof(float) * %lld);", E->plan[j].dy_expr,
                 (long long)in->out_elems, (long long)in->out_elems);
         }
         emit_out(E, "%s_backward(m, n);", E->plan[i].cname);
         report_grads(E, &E->plan[i]);
     }
+    bool par = end_capture(E, file);
+    emit_open_block(E, "static void backward_pass(%s *m, int n)", P);
+    if (par) {
+        emit_out(E, "const int par = n >= 8;   /* for clearing large buffers */");
+        emit_out(E, "(void)par;");
+    }
+    sb_puts(E->out, body.data ? body.data : "");
+    sb_free(&body);
     emit_close_block(E);
     emit_blank(E);
 }
 
 
-/* NAME_params and NAME_state: the same for allocated and static models. */
-void emit_weight_accessors(Emitter *E)
+/* " + v", or nothing for 0. */
+static const char *plus(char buf[static 32], long v)
 {
-    const char *P = E->opt->prefix;
-    emit_open_block(E, "float *%s_params(%s *m)", P, P);
-    emit_out(E, "return m->params;");
-    emit_close_block(E);
-    emit_blank(E);
-    emit_open_block(E, "float *%s_state(%s *m)", P, P);
-    emit_out(E, "return m->state;");
-    emit_close_block(E);
-    emit_blank(E);
+    if (!v)
+        return "";
+    snprintf(buf, 32, " + %ld", v);
+    return buf;
 }
 
 static void emit_lifecycle(Emitter *E)
@@ -661,12 +539,13 @@ static void emit_lifecycle(Emitter *E)
     } else {
         emit_out(E, "m->state = m->params + %ld;", np);
     }
-    emit_out(E, "m->stats = m->state + %ld;", E->num_state);
+    char off[32];
+    emit_out(E, "m->stats = m->state%s;", plus(off, E->num_state));
     if (E->col_elems) {
-        emit_out(E, "m->col = m->stats + %ld;", E->num_stats);
+        emit_out(E, "m->col = m->stats%s;", plus(off, E->num_stats));
         emit_out(E, "m->act = m->col + %ld;", E->col_elems);
     } else {
-        emit_out(E, "m->act = m->stats + %ld;", E->num_stats);
+        emit_out(E, "m->act = m->stats%s;", plus(off, E->num_stats));
     }
     if (E->train) {
         emit_out(E, "m->dact = m->act + (size_t)%ld * (size_t)max_batch;", E->act_elems);
@@ -704,10 +583,10 @@ static void emit_init(Emitter *E)
         const LayerPlan *lp = &E->plan[i];
         const Node *n = lp->node;
         if (n->op == OP_BATCHNORM) {
-            emit_out(E, "cnn_fill(m->params + %ld, %ld, 1.0f);   /* %s.weight */", lp->w_off, lp->w_size, n->name);
-            emit_out(E, "cnn_fill(m->params + %ld, %ld, 0.0f);   /* %s.bias */", lp->b_off, lp->b_size, n->name);
-            emit_out(E, "cnn_fill(m->state + %ld, %ld, 0.0f);    /* %s.running_mean */", lp->rm_off, lp->w_size, n->name);
-            emit_out(E, "cnn_fill(m->state + %ld, %ld, 1.0f);    /* %s.running_var */", lp->rv_off, lp->w_size, n->name);
+            emit_out(E, "cnn_fill(m->params + %s, %ld, 1.0f);", lp->w_name, lp->w_size);
+            emit_out(E, "cnn_fill(m->params + %s, %ld, 0.0f);", lp->b_name, lp->b_size);
+            emit_out(E, "cnn_fill(m->state + %s, %ld, 0.0f);", lp->rm_name, lp->w_size);
+            emit_out(E, "cnn_fill(m->state + %s, %ld, 1.0f);", lp->rv_name, lp->w_size);
             continue;
         }
         if (lp->w_off < 0)
@@ -724,14 +603,12 @@ static void emit_init(Emitter *E)
             fan_out = (long)(n->in_shape.c / n->groups * n->kh * n->kw);
         }
         if (lp->he_init)
-            emit_out(E, "cnn_init_he(m->params + %ld, %ld, %ld, &r);   /* %s.weight */", lp->w_off, lp->w_size,
-                fan_in, n->name);
+            emit_out(E, "cnn_init_he(m->params + %s, %ld, %ld, &r);", lp->w_name, lp->w_size, fan_in);
         else
-            emit_out(E, "cnn_init_glorot(m->params + %ld, %ld, %ld, %ld, &r);   /* %s.weight */", lp->w_off,
-                lp->w_size, fan_in, fan_out, n->name);
+            emit_out(E, "cnn_init_glorot(m->params + %s, %ld, %ld, %ld, &r);", lp->w_name, lp->w_size, fan_in,
+                fan_out);
         if (lp->b_off >= 0)
-            emit_out(E, "cnn_init_bias(m->params + %ld, %ld, %ld, &r);   /* %s.bias */", lp->b_off, lp->b_size,
-                fan_in, n->name);
+            emit_out(E, "cnn_init_bias(m->params + %s, %ld, %ld, &r);", lp->b_name, lp->b_size, fan_in);
     }
     if (E->train)
         emit_out(E, "memset(m->opt1, 0, sizeof(float) * 2 * %ldu);", E->num_params);
@@ -911,8 +788,8 @@ static void emit_forward_api(Emitter *E)
     emit_out(E, "int k = n - done < m->max_batch ? n - done : m->max_batch;");
     emit_out(E, "m->x = x + (size_t)done * %s_IN_SIZE;", U);
     emit_out(E, "forward_pass(m, k);");
-    emit_out(E, "memcpy(y + (size_t)done * %s_OUT_SIZE, ACT(%ld), sizeof(float) * (size_t)k * %s_OUT_SIZE);", U,
-        last->act_off, U);
+    emit_out(E, "memcpy(y + (size_t)done * %s_OUT_SIZE, %s, sizeof(float) * (size_t)k * %s_OUT_SIZE);", U,
+        last->y_expr, U);
     emit_close_block(E);
     emit_close_block(E);
     emit_blank(E);
@@ -926,47 +803,53 @@ static void emit_loss(Emitter *E)
     const char *P = E->opt->prefix, *U = E->upper;
     const LayerPlan *last = &E->plan[E->net->output];
     const Node *ln = last->node;
-    long long hw = ln->out.h * ln->out.w, classes = ln->out.c;
-    emit_out(E, "/* %s over %lld classes at each of %lld output pixels. */",
+    long hw = (long)(ln->out.h * ln->out.w), classes = (long)ln->out.c;
+    /* " * HW" where it is not 1, and the pixel p when there is more than one */
+    char per_hw[32] = "", pixels[32] = "", label[64];
+    if (hw > 1) {
+        snprintf(per_hw, sizeof per_hw, " * %ld", hw);
+        snprintf(pixels, sizeof pixels, " * %ld.0f", hw);
+    }
+    emit_out(E, "/* %s over %ld classes at each of %ld output pixels. */",
         ends_in_softmax(E->net) ? "Softmax cross-entropy" : "Mean squared error against one-hot labels",
         classes, hw);
     emit_open_block(E, "static float loss_and_grad(%s *m, const int *labels, int n)", P);
-    emit_out(E, "const float *y = ACT(%ld);", last->act_off);
-    emit_out(E, "float *dy = DACT(%ld);", last->grad_off);
+    emit_out(E, "const float *y = %s;", last->y_expr);
+    emit_out(E, "float *dy = %s;", last->dy_expr);
     emit_out(E, "double total = 0.0;");
-    if (ends_in_softmax(E->net)) {
-        emit_out(E, "const float scale = 1.0f / ((float)cnn_dist_batch(n) * %lld.0f);   /* global batch */", hw);
-        emit_open_block(E, "for (int i = 0; i < n; i++)");
-        emit_open_block(E, "for (int p = 0; p < %lld; p++)", hw);
-        emit_out(E, "int label = labels[(size_t)i * %lld + p];", hw);
-        emit_out(E, "if (label < 0 || label >= %lld)", classes);
-        emit_out(E, "    return NAN;");
-        emit_out(E, "const float *yp = y + (size_t)i * %s_OUT_SIZE + p;", U);
-        emit_out(E, "float *dp = dy + (size_t)i * %s_OUT_SIZE + p;", U);
+    bool softmax = ends_in_softmax(E->net);
+    if (softmax)
+        emit_out(E, "const float scale = 1.0f / ((float)cnn_dist_batch(n)%s);   /* global batch */", pixels);
+    else
+        emit_out(E, "const float scale = 2.0f / ((float)cnn_dist_batch(n) * %s_OUT_SIZE);   /* global batch */", U);
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+    bool p = emit_loop(E, "int", "p", hw);
+    Term lt[] = {{hw, "(size_t)i"}, {p, "p"}};
+    emit_out(E, "int label = labels[%s];", emit_linear(label, sizeof label, 2, lt));
+    emit_out(E, "if (label < 0 || label >= %ld)", classes);
+    emit_out(E, "    return NAN;");
+    if (softmax) {
+        emit_out(E, "const float *yp = y + (size_t)i * %s_OUT_SIZE%s;", U, p ? " + p" : "");
+        emit_out(E, "float *dp = dy + (size_t)i * %s_OUT_SIZE%s;", U, p ? " + p" : "");
         /* Clamped as "< 1e-30f ? 1e-30f : y" so that a NaN compares false
          * and reaches the loss: the driver's divergence stop needs it. */
-        emit_out(E, "float py = yp[(size_t)label * %lld];", hw);
+        emit_out(E, "float py = yp[%s%s];", hw > 1 ? "(size_t)label" : "label", per_hw);
         emit_out(E, "total -= log(py < 1e-30f ? 1e-30f : py);");
-        emit_out(E, "for (int c = 0; c < %lld; c++)", classes);
-        emit_out(E, "    dp[(size_t)c * %lld] = (yp[(size_t)c * %lld] - (c == label)) * scale;", hw, hw);
-        emit_close_block(E);
+        emit_out(E, "for (int c = 0; c < %ld; c++)", classes);
+        emit_out(E, "    dp[%s%s] = (yp[%s%s] - (c == label)) * scale;", hw > 1 ? "(size_t)c" : "c", per_hw,
+            hw > 1 ? "(size_t)c" : "c", per_hw);
+        emit_end_loop(E, p);
         emit_close_block(E);
         emit_out(E, "m->loss_fused = 1;");
-        emit_out(E, "return (float)(total / ((double)n * %lld));", hw);
+        emit_out(E, "return (float)(total / ((double)n%s));", per_hw);
     } else {
-        emit_out(E, "const float scale = 2.0f / ((float)cnn_dist_batch(n) * %s_OUT_SIZE);   /* global batch */", U);
-        emit_open_block(E, "for (int i = 0; i < n; i++)");
-        emit_open_block(E, "for (int p = 0; p < %lld; p++)", hw);
-        emit_out(E, "int label = labels[(size_t)i * %lld + p];", hw);
-        emit_out(E, "if (label < 0 || label >= %lld)", classes);
-        emit_out(E, "    return NAN;");
-        emit_open_block(E, "for (int c = 0; c < %lld; c++)", classes);
-        emit_out(E, "size_t at = (size_t)i * %s_OUT_SIZE + (size_t)c * %lld + p;", U, hw);
+        emit_open_block(E, "for (int c = 0; c < %ld; c++)", classes);
+        emit_out(E, "size_t at = (size_t)i * %s_OUT_SIZE + (size_t)c%s%s;", U, per_hw, p ? " + p" : "");
         emit_out(E, "float d = y[at] - (c == label);");
         emit_out(E, "total += (double)d * d;");
         emit_out(E, "dy[at] = d * scale;");
         emit_close_block(E);
-        emit_close_block(E);
+        emit_end_loop(E, p);
         emit_close_block(E);
         emit_out(E, "m->loss_fused = 0;");
         emit_out(E, "return (float)(total / ((double)n * %s_OUT_SIZE));", U);
@@ -1011,8 +894,8 @@ static void emit_train_api(Emitter *E)
     emit_out(E, "if (m->dx)");
     emit_out(E, "    memset(m->dx, 0, sizeof(float) * (size_t)k * %s_IN_SIZE);", U);
     emit_out(E, "forward_pass(m, k);");
-    emit_out(E, "memcpy(DACT(%ld), dy + (size_t)done * %s_OUT_SIZE, sizeof(float) * (size_t)k * %s_OUT_SIZE);",
-        last->grad_off, U, U);
+    emit_out(E, "memcpy(%s, dy + (size_t)done * %s_OUT_SIZE, sizeof(float) * (size_t)k * %s_OUT_SIZE);",
+        last->dy_expr, U, U);
     emit_out(E, "backward_pass(m, k);");
     emit_close_block(E);
     emit_out(E, "m->dx = NULL;");
@@ -1129,10 +1012,9 @@ int emit_c(const Net *net, const EmitOptions *opt, StrBuf *c, StrBuf *h, char *e
     report_table(net, E.opt->blas, &report);
     emit_descriptor(&E, report.data ? report.data : "");
     sb_free(&report);
-    for (int i = 0; i < net->nnodes; i++)
-        free(E.plan[i].cname);
-    free(E.plan);
+    free_plan(&E);
     free(E.upper);
     plan_free(&E.mem);
+    lower_free(&E.lowered);
     return rc;
 }

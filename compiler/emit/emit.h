@@ -1,5 +1,5 @@
 /* emit.h - the C backend: specialised forward and backward code for one
- * network, with every size a constant (SPEC section 3). */
+ * network, with every size a constant. */
 #ifndef CNNC_EMIT_H
 #define CNNC_EMIT_H
 

@@ -1,5 +1,5 @@
-/* emit/flat.c - convolution over flattened rows, the default kernel when
- * the stride is the same along both axes.
+/* emit/flat.c - convolution over flattened rows, the kernel of grouped
+ * convolutions with the same stride along both axes (lower.c chooses).
  *
  * The input is copied into a zero-padded plane of width WP (unless it has
  * no padding), and the output is computed on rows of the same width WP:
@@ -12,121 +12,64 @@
  * contribution into a padded plane that is then cut back to the image. */
 #include "emitter.h"
 
-typedef struct {
-    long c, cg, h, w, hp, wp, f, fg, oh, ow, q, s, kh, kw, dh, dw, pt, pl;
-    long plane_in, plane_q, in_size, out_size;
-    long margin;    /* stride 1: zeros before dL/dy so that dX can gather */
-    long bstride;   /* backward: floats per filter in the row buffer */
-    bool padded;
-} Flat;
-
-static Flat flat_of(const Node *n)
-{
-    Flat g;
-    g.c = (long)n->in_shape.c;
-    g.cg = g.c / (long)n->groups;
-    g.h = (long)n->in_shape.h;
-    g.w = (long)n->in_shape.w;
-    g.pt = (long)n->pad_t;
-    g.pl = (long)n->pad_l;
-    g.hp = g.h + g.pt + (long)n->pad_b;
-    g.wp = g.w + g.pl + (long)n->pad_r;
-    g.f = (long)n->filters;
-    g.fg = g.f / (long)n->groups;
-    g.oh = (long)n->out.h;
-    g.ow = (long)n->out.w;
-    g.q = (g.oh - 1) * g.wp + g.ow;
-    g.s = (long)n->sh;
-    g.kh = (long)n->kh;
-    g.kw = (long)n->kw;
-    g.dh = (long)n->dh;
-    g.dw = (long)n->dw;
-    g.plane_in = g.hp * g.wp;
-    g.plane_q = g.oh * g.wp;
-    g.in_size = g.c * g.h * g.w;
-    g.out_size = g.f * g.oh * g.ow;
-    g.padded = g.hp != g.h || g.wp != g.w;
-    g.margin = g.s == 1 ? (g.kh - 1) * g.dh * g.wp + (g.kw - 1) * g.dw : 0;
-    g.bstride = g.s == 1 ? g.margin + g.plane_in : g.plane_q;
-    return g;
-}
-
-bool flat_conv_ok(const Node *n)
-{
-    return n->op == OP_CONV && n->sh == n->sw;
-}
-
-long flat_conv_elems(const Node *n)
-{
-    if (!flat_conv_ok(n))
-        return 0;
-    Flat g = flat_of(n);
-    return g.c * g.plane_in + g.f * (g.bstride > g.plane_q ? g.bstride : g.plane_q);
-}
-
 /* xp: this image's input plane, padded when the layer pads. */
-static void emit_padded_input(Emitter *E, const Flat *g)
+static void emit_padded_input(Emitter *E, const ConvGeom *g)
 {
-    emit_out(E, "float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
-    emit_out(E, "float *qb = xp + %ld;   /* rows of width %ld */", g->c * g->plane_in, g->wp);
-    if (!g->padded) {
-        emit_out(E, "memcpy(xp, x + (size_t)i * %ld, sizeof(float) * %ld);", g->in_size, g->in_size);
-        return;
-    }
-    emit_out(E, "memset(xp, 0, sizeof(float) * %ld);", g->c * g->plane_in);
-    emit_out(E, "for (long c = 0; c < %ld; c++)", g->c);
-    emit_out(E, "    for (long r = 0; r < %ld; r++)", g->h);
-    emit_out(E, "        memcpy(xp + (c * %ld + r + %ld) * %ld + %ld, x + (size_t)i * %ld + (c * %ld + r) * %ld,",
-        g->hp, g->pt, g->wp, g->pl, g->in_size, g->h, g->w);
-    emit_out(E, "               sizeof(float) * %ld);", g->w);
+    emit_out(E, "float *xp = FLAT(i);");
+    emit_out(E, "float *qb = xp + %ld;   /* rows of width %ld */", g->c * g->plane, g->wp);
+    emit_pad_planes(E, g, 0);
 }
 
 /* The loops over kernel rows; inside, KW taps at offsets off(kh) + kw*dw. */
-static void open_kernel_rows(Emitter *E, const Flat *g)
+static void open_kernel_rows(Emitter *E, const ConvGeom *g)
 {
     emit_open_block(E, "for (long kh = 0; kh < %ld; kh++)", g->kh);
     emit_out(E, "const long off = kh * %ld;", g->dh * g->wp);
 }
 
-static const char *strided(const Flat *g, const char *base, long tap_off)
+/* base[off + tap_off + q * stride], folded, at the end of sb. */
+static void put_strided(StrBuf *sb, const ConvGeom *g, bool off, const char *base, long tap_off)
 {
-    static char buf[4][96];
-    static int k;
-    k = (k + 1) % 4;
-    if (g->s == 1)
-        snprintf(buf[k], sizeof buf[k], "%s[off + %ld + q]", base, tap_off);
-    else
-        snprintf(buf[k], sizeof buf[k], "%s[off + %ld + q * %ld]", base, tap_off, g->s);
-    return buf[k];
+    char at[64];
+    Term t[] = {{off, "off"}, {g->sh, "q"}, {tap_off, NULL}};
+    sb_printf(sb, "%s[%s]", base, emit_linear(at, sizeof at, 3, t));
+}
+
+/* Whether every tap of the kernel goes into one pass over the rows
+ * (measured: beyond 9 weights their registers run out). */
+static bool all_taps(const Emitter *E, const ConvGeom *g)
+{
+    return g->kh * g->kw <= E->opt->unroll && g->kh * g->kw <= 9;
 }
 
 void emit_flat_conv_forward(Emitter *E, const LayerPlan *lp)
 {
     const Node *n = lp->node;
-    Flat g = flat_of(n);
+    const ConvGeom g = lp->low->g;
+    const FlatGeom k = lp->low->k.flat;
     emit_weighted_forward_head(E, lp);
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int i = 0; i < n; i++)");
     emit_padded_input(E, &g);
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", g.f);
-    emit_out(E, "float *yq = qb + f * %ld;", g.plane_q);
-    emit_out(E, "memset(yq, 0, sizeof(float) * %ld);", g.q);
-    emit_open_block(E, "for (long c = 0; c < %ld; c++)", g.cg);
-    emit_out(E, "const float *xc = xp + (f / %ld * %ld + c) * %ld;", g.fg, g.cg, g.plane_in);
-    emit_out(E, "const float *wk = w + (f * %ld + c) * %ld;", g.cg, g.kh * g.kw);
-    if (g.kh * g.kw <= E->opt->unroll && g.kh * g.kw <= 9) {
+    emit_out(E, "float *yq = qb + f * %ld;", k.plane_q);
+    emit_out(E, "memset(yq, 0, sizeof(float) * %ld);", g.nq);
+    bool c = emit_loop(E, "long", "c", g.cg);
+    emit_group_channel(E, &g, "const float *xc = xp + ", 0, g.plane, c);
+    emit_filter_channel(E, &g, c, "const float *wk = w + ");
+    if (all_taps(E, &g)) {
         /* Every tap in one pass: one load and store of yq per KH*KW FMAs
          * (measured: with more than 9 weights their registers run out, and
          * a pass per kernel row is faster). */
-        emit_out(E, "const long off = 0;");
         for (long t = 0; t < g.kh * g.kw; t++)
             emit_out(E, "const float w%ld = wk[%ld];", t, t);
-        emit_open_block(E, "for (long q = 0; q < %ld; q++)", g.q);
+        emit_open_block(E, "for (long q = 0; q < %ld; q++)", g.nq);
         StrBuf sum;
         sb_init(&sum);
-        for (long t = 0; t < g.kh * g.kw; t++)
-            sb_printf(&sum, "%s%sw%ld * %s", t ? " +" : "", t && t % 4 == 0 ? "\n            " : " ", t,
-                      strided(&g, "xc", t / g.kw * g.dh * g.wp + t % g.kw * g.dw));
+        for (long t = 0; t < g.kh * g.kw; t++) {
+            sb_printf(&sum, "%s%sw%ld * ", t ? " +" : "", t && t % 4 == 0 ? "\n            " : " ", t);
+            put_strided(&sum, &g, false, "xc", t / g.kw * g.dh * g.wp + t % g.kw * g.dw);
+        }
         emit_out(E, "yq[q] +=%s;", sum.data);
         sb_free(&sum);
         emit_close_block(E);
@@ -134,17 +77,19 @@ void emit_flat_conv_forward(Emitter *E, const LayerPlan *lp)
         open_kernel_rows(E, &g);
         for (long kw = 0; kw < g.kw; kw++)
             emit_out(E, "const float w%ld = wk[kh * %ld + %ld];", kw, g.kw, kw);
-        emit_open_block(E, "for (long q = 0; q < %ld; q++)", g.q);
+        emit_open_block(E, "for (long q = 0; q < %ld; q++)", g.nq);
         StrBuf sum;
         sb_init(&sum);
-        for (long kw = 0; kw < g.kw; kw++)
-            sb_printf(&sum, "%sw%ld * %s", kw ? " + " : "", kw, strided(&g, "xc", kw * g.dw));
+        for (long kw = 0; kw < g.kw; kw++) {
+            sb_printf(&sum, "%sw%ld * ", kw ? " + " : "", kw);
+            put_strided(&sum, &g, true, "xc", kw * g.dw);
+        }
         emit_out(E, "yq[q] += %s;", sum.data);
         sb_free(&sum);
         emit_close_block(E);
         emit_close_block(E);
     }
-    emit_close_block(E);
+    emit_end_loop(E, c);
     emit_output_rows(E, lp, "yq", g.wp);
     emit_close_block(E);
     emit_close_block(E);
@@ -152,37 +97,34 @@ void emit_flat_conv_forward(Emitter *E, const LayerPlan *lp)
         emit_softmax_forward(E, "y", g.f, g.oh * g.ow);
 }
 
-/* Whether every tap of the kernel goes into one pass over the rows
- * (measured: beyond 9 weights their registers run out). */
-static bool all_taps(const Emitter *E, const Flat *g)
-{
-    return g->kh * g->kw <= E->opt->unroll && g->kh * g->kw <= 9;
-}
-
 /* dW for `taps` taps in one pass over q: dot products of dq with the input
  * at each tap's offset, eight partial sums each (vector code without
- * -ffast-math).  first >= 0: taps first.. of the whole kernel (off = 0);
- * first < 0: the KW taps of kernel row kh (off = kh's row offset). */
-static void emit_dots(Emitter *E, const Flat *g, long first, long taps)
+ * -ffast-math).  first >= 0: taps first.. of the whole kernel; first < 0:
+ * the KW taps of kernel row kh (at offset off). */
+static void emit_dots(Emitter *E, const ConvGeom *g, long first, long taps)
 {
     emit_out(E, "float s8[%ld][8] = {{0}};", taps);
     emit_out(E, "long q = 0;");
-    emit_open_block(E, "for (; q + 8 <= %ld; q += 8)", g->q);
+    emit_open_block(E, "for (; q + 8 <= %ld; q += 8)", g->nq);
     emit_open_block(E, "for (int j = 0; j < 8; j++)");
     emit_out(E, "const float d = dq[q + j];");
     for (long t = 0; t < taps; t++) {
         long tap = first >= 0 ? first + t : t;
         long toff = first >= 0 ? tap / g->kw * g->dh * g->wp + tap % g->kw * g->dw : tap * g->dw;
-        emit_out(E, "s8[%ld][j] += d * xc[off + %ld + (q + j) * %ld];", t, toff, g->s);
+        Term x[] = {{first < 0, "off"}, {g->sh, "(q + j)"}, {toff, NULL}};
+        char buf[96];
+        emit_out(E, "s8[%ld][j] += d * xc[%s];", t, emit_linear(buf, sizeof buf, 3, x));
     }
     emit_close_block(E);
     emit_close_block(E);
-    emit_open_block(E, "for (; q < %ld; q++)", g->q);
+    emit_open_block(E, "for (; q < %ld; q++)", g->nq);
     emit_out(E, "const float d = dq[q];");
     for (long t = 0; t < taps; t++) {
         long tap = first >= 0 ? first + t : t;
         long toff = first >= 0 ? tap / g->kw * g->dh * g->wp + tap % g->kw * g->dw : tap * g->dw;
-        emit_out(E, "s8[%ld][0] += d * xc[off + %ld + q * %ld];", t, toff, g->s);
+        Term x[] = {{first < 0, "off"}, {g->sh, "q"}, {toff, NULL}};
+        char buf[96];
+        emit_out(E, "s8[%ld][0] += d * xc[%s];", t, emit_linear(buf, sizeof buf, 3, x));
     }
     emit_close_block(E);
     for (long t = 0; t < taps; t++) {
@@ -197,18 +139,18 @@ static void emit_dots(Emitter *E, const Flat *g, long first, long taps)
 
 void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
 {
-    const Node *n = lp->node;
-    Flat g = flat_of(n);
+    const ConvGeom g = lp->low->g;
+    const FlatGeom k = lp->low->k.flat;
     emit_weighted_backward_head(E, lp);
     emit_out(E, "/* each image: its padded input, and dL/dy on rows of width %ld */", g.wp);
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int i = 0; i < n; i++)");
     emit_padded_input(E, &g);
-    long rows = g.s == 1 ? g.hp : g.oh;   /* stride 1: zero rows below, for the gather */
+    long rows = g.sh == 1 ? g.hp : g.oh;   /* stride 1: zero rows below, for the gather */
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", g.f);
-    emit_out(E, "float *dq = qb + f * %ld + %ld;", g.bstride, g.margin);
-    if (g.margin)
-        emit_out(E, "memset(dq - %ld, 0, sizeof(float) * %ld);", g.margin, g.margin);
+    emit_out(E, "float *dq = qb + f * %ld + %ld;", k.bstride, k.margin);
+    if (k.margin)
+        emit_out(E, "memset(dq - %ld, 0, sizeof(float) * %ld);", k.margin, k.margin);
     emit_out(E, "for (long r = 0; r < %ld; r++)", rows);
     emit_out(E, "    for (long o = 0; o < %ld; o++)", g.wp);
     emit_out(E, "        dq[r * %ld + o] = r < %ld && o < %ld ? dy[(size_t)i * %ld + (f * %ld + r) * %ld + o] : 0.0f;",
@@ -219,26 +161,25 @@ void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", g.f);
     emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_out(E, "const float *xp = m->flat + (size_t)i * %ld;", E->flat_elems);
-    emit_out(E, "const float *dq = xp + %ld + f * %ld + %ld;", g.c * g.plane_in, g.bstride, g.margin);
+    emit_out(E, "const float *xp = FLAT(i);");
+    emit_out(E, "const float *dq = xp + %ld + f * %ld + %ld;", g.c * g.plane, k.bstride, k.margin);
     if (lp->b_off >= 0) {
-        emit_out(E, "float *db = m->grads + %ld;", lp->b_off);
+        emit_out(E, "float *db = m->grads + %s;", lp->b_name);
         emit_out(E, "float sum = 0.0f;");
-        emit_out(E, "for (long q = 0; q < %ld; q++) sum += dq[q];", g.q);
+        emit_out(E, "for (long q = 0; q < %ld; q++) sum += dq[q];", g.nq);
         emit_out(E, "db[f] += sum;");
     }
-    emit_open_block(E, "for (long c = 0; c < %ld; c++)", g.cg);
-    emit_out(E, "const float *xc = xp + (f / %ld * %ld + c) * %ld;", g.fg, g.cg, g.plane_in);
-    emit_out(E, "float *dwk = dw + (f * %ld + c) * %ld;", g.cg, g.kh * g.kw);
+    bool c = emit_loop(E, "long", "c", g.cg);
+    emit_group_channel(E, &g, "const float *xc = xp + ", 0, g.plane, c);
+    emit_filter_channel(E, &g, c, "float *dwk = dw + ");
     if (all_taps(E, &g)) {
-        emit_out(E, "const long off = 0;");
         emit_dots(E, &g, 0, g.kh * g.kw);
     } else {
         open_kernel_rows(E, &g);
         emit_dots(E, &g, -1, g.kw);
         emit_close_block(E);
     }
-    emit_close_block(E);
+    emit_end_loop(E, c);
     emit_close_block(E);
     emit_close_block(E);
     emit_out(E, "if (!dx)");
@@ -246,24 +187,21 @@ void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
     emit_out(E, "/* inputs: taps add into a padded plane (over the input copy, no longer needed) */");
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_out(E, "float *dxp = m->flat + (size_t)i * %ld;", E->flat_elems);
-    emit_out(E, "const float *qb = dxp + %ld;", g.c * g.plane_in);
-    emit_out(E, "memset(dxp, 0, sizeof(float) * %ld);", g.c * g.plane_in);
+    emit_out(E, "float *dxp = FLAT(i);");
+    emit_out(E, "const float *qb = dxp + %ld;", g.c * g.plane);
+    emit_out(E, "memset(dxp, 0, sizeof(float) * %ld);", g.c * g.plane);
     emit_open_block(E, "for (long f = 0; f < %ld; f++)", g.f);
-    emit_out(E, "const float *dq = qb + f * %ld + %ld;", g.bstride, g.margin);
-    emit_open_block(E, "for (long c = 0; c < %ld; c++)", g.cg);
-    emit_out(E, "float *dxc = dxp + (f / %ld * %ld + c) * %ld;", g.fg, g.cg, g.plane_in);
-    emit_out(E, "const float *wk = w + (f * %ld + c) * %ld;", g.cg, g.kh * g.kw);
-    if (g.s == 1) {
+    emit_out(E, "const float *dq = qb + f * %ld + %ld;", k.bstride, k.margin);
+    c = emit_loop(E, "long", "c", g.cg);
+    emit_group_channel(E, &g, "float *dxc = dxp + ", 0, g.plane, c);
+    emit_filter_channel(E, &g, c, "const float *wk = w + ");
+    if (g.sh == 1) {
         /* Gather: each input position sums what its taps saw, so dxc is
          * loaded and stored once per pass (dq has zeros around it). */
         bool all = all_taps(E, &g);
         long taps = all ? g.kh * g.kw : g.kw;
-        if (all) {
-            emit_out(E, "const long off = 0;");
-        } else {
+        if (!all)
             open_kernel_rows(E, &g);
-        }
         for (long t = 0; t < taps; t++) {
             if (all)
                 emit_out(E, "const float w%ld = wk[%ld];", t, t);
@@ -274,10 +212,12 @@ void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
         sb_init(&sum);
         for (long t = 0; t < taps; t++) {
             long toff = all ? t / g.kw * g.dh * g.wp + t % g.kw * g.dw : t * g.dw;
-            sb_printf(&sum, "%s%sw%ld * dq[p - off - %ld]", t ? " +" : "", t && t % 4 == 0 ? "\n            " : " ",
-                      t, toff);
+            char at[64];
+            Term d[] = {{1, "p"}, {all ? 0 : -1, "off"}, {-toff, NULL}};
+            sb_printf(&sum, "%s%sw%ld * dq[%s]", t ? " +" : "", t && t % 4 == 0 ? "\n            " : " ", t,
+                      emit_linear(at, sizeof at, 3, d));
         }
-        emit_out(E, "for (long p = 0; p < %ld; p++)", g.plane_in);
+        emit_out(E, "for (long p = 0; p < %ld; p++)", g.plane);
         emit_out(E, "    dxc[p] +=%s;", sum.data);
         sb_free(&sum);
         if (!all)
@@ -286,17 +226,16 @@ void emit_flat_conv_backward(Emitter *E, const LayerPlan *lp)
         open_kernel_rows(E, &g);
         for (long kw = 0; kw < g.kw; kw++) {
             emit_out(E, "const float w%ld = wk[kh * %ld + %ld];", kw, g.kw, kw);
-            emit_out(E, "for (long q = 0; q < %ld; q++) %s += w%ld * dq[q];", g.q, strided(&g, "dxc", kw * g.dw), kw);
+            StrBuf to;
+            sb_init(&to);
+            put_strided(&to, &g, true, "dxc", kw * g.dw);
+            emit_out(E, "for (long q = 0; q < %ld; q++) %s += w%ld * dq[q];", g.nq, to.data, kw);
+            sb_free(&to);
         }
         emit_close_block(E);
     }
+    emit_end_loop(E, c);
     emit_close_block(E);
-    emit_close_block(E);
-    emit_out(E, "float *dxi = dx + (size_t)i * %ld;", g.in_size);
-    emit_out(E, "for (long c = 0; c < %ld; c++)", g.c);
-    emit_out(E, "    for (long r = 0; r < %ld; r++)", g.h);
-    emit_out(E, "        for (long o = 0; o < %ld; o++)", g.w);
-    emit_out(E, "            dxi[(c * %ld + r) * %ld + o] += dxp[(c * %ld + r + %ld) * %ld + o + %ld];", g.h, g.w, g.hp,
-        g.pt, g.wp, g.pl);
+    emit_unpad_planes(E, &g, g.plane);
     emit_close_block(E);
 }

@@ -1,7 +1,9 @@
 /* emit/layers.c - kernels of the layers without weights (and batchnorm):
  * pooling, activations, softmax, batchnorm, dropout, flatten, upsample,
- * add, mul, concat, crop and local response normalisation.  Each backward adds into its inputs' gradient
- * buffers; the input image's gradient (m->dx) may be NULL. */
+ * add, mul, concat, crop and local response normalisation.  Each backward
+ * adds into its inputs' gradient buffers; the input image's gradient
+ * (m->dx) may be NULL. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "emitter.h"
@@ -9,40 +11,6 @@
 
 static long elems(const Node *n) { return (long)n->out_elems; }
 static long plane(const Node *n) { return (long)(n->out.h * n->out.w); }
-
-/* ---- softmax over channels ---- */
-
-void emit_softmax_forward(Emitter *E, const char *y, long c, long hw)
-{
-    emit_out(E, "PARALLEL_FOR");
-    emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_open_block(E, "for (long p = 0; p < %ld; p++)", hw);
-    emit_out(E, "float *v = %s + (size_t)i * %ld + p;", y, c * hw);
-    emit_out(E, "float top = v[0], sum = 0.0f;");
-    emit_out(E, "for (long k = 1; k < %ld; k++) if (v[k * %ld] > top) top = v[k * %ld];", c, hw, hw);
-    emit_out(E, "for (long k = 0; k < %ld; k++) sum += v[k * %ld] = expf(v[k * %ld] - top);", c, hw, hw);
-    emit_out(E, "for (long k = 0; k < %ld; k++) v[k * %ld] /= sum;", c, hw);
-    emit_close_block(E);
-    emit_close_block(E);
-}
-
-void emit_softmax_backward(Emitter *E, const char *y, const char *dy, long c, long hw, bool fusable)
-{
-    if (fusable)
-        emit_open_block(E, "if (!m->loss_fused)");
-    else
-        emit_open_scope(E);
-    emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_open_block(E, "for (long p = 0; p < %ld; p++)", hw);
-    emit_out(E, "const float *v = %s + (size_t)i * %ld + p;", y, c * hw);
-    emit_out(E, "float *g = %s + (size_t)i * %ld + p;", dy, c * hw);
-    emit_out(E, "float dot = 0.0f;");
-    emit_out(E, "for (long k = 0; k < %ld; k++) dot += g[k * %ld] * v[k * %ld];", c, hw, hw);
-    emit_out(E, "for (long k = 0; k < %ld; k++) g[k * %ld] = v[k * %ld] * (g[k * %ld] - dot);", c, hw, hw, hw);
-    emit_close_block(E);
-    emit_close_block(E);
-    emit_close_block(E);
-}
 
 /* The common head of a backward: pointers to x, y, dy and dx. */
 static void backward_head(Emitter *E, const LayerPlan *lp)
@@ -295,7 +263,7 @@ static void dropout_forward(Emitter *E, const LayerPlan *lp)
     copy_forward(E, lp);
     emit_out(E, "if (!m->training)");
     emit_out(E, "    return;");
-    emit_out(E, "float *mask = MASK(%ld);", lp->mask_off);
+    emit_out(E, "float *mask = MASK(%s);", lp->mask_name);
     emit_open_block(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(n));
     emit_out(E, "mask[p] = cnn_rng_uniform(&m->rng) < %s ? 0.0f : %s;", emit_flt(n->drop_p), emit_flt(1.0 / (1.0 - n->drop_p)));
     emit_out(E, "y[p] *= mask[p];");
@@ -307,7 +275,7 @@ static void dropout_backward(Emitter *E, const LayerPlan *lp)
     backward_head(E, lp);
     emit_out(E, "if (!dx)");
     emit_out(E, "    return;");
-    emit_out(E, "const float *mask = MASK(%ld);", lp->mask_off);
+    emit_out(E, "const float *mask = MASK(%s);", lp->mask_name);
     emit_out(E, "for (long p = 0; p < (long)n * %ld; p++)", elems(lp->node));
     emit_out(E, "    dx[p] += m->training ? dy[p] * mask[p] : dy[p];");
 }
@@ -316,12 +284,12 @@ static void dropout_backward(Emitter *E, const LayerPlan *lp)
 
 static void bn_pointers(Emitter *E, const LayerPlan *lp, bool grads)
 {
-    emit_out(E, "const float *gamma = m->params + %ld, *beta = m->params + %ld;", lp->w_off, lp->b_off);
-    emit_out(E, "float *rmean = m->state + %ld, *rvar = m->state + %ld;", lp->rm_off, lp->rv_off);
-    emit_out(E, "float *mean = m->stats + %ld, *istd = m->stats + %ld;", lp->stats_off,
-        lp->stats_off + (long)lp->node->out.c);
+    emit_out(E, "const float *gamma = m->params + %s, *beta = m->params + %s;", lp->w_name, lp->b_name);
+    emit_out(E, "float *rmean = m->state + %s, *rvar = m->state + %s;", lp->rm_name, lp->rv_name);
+    emit_out(E, "float *mean = m->stats + %s, *istd = m->stats + %s + %ld;", lp->stats_name, lp->stats_name,
+        (long)lp->node->out.c);
     if (grads)
-        emit_out(E, "float *dgamma = m->grads + %ld, *dbeta = m->grads + %ld;", lp->w_off, lp->b_off);
+        emit_out(E, "float *dgamma = m->grads + %s, *dbeta = m->grads + %s;", lp->w_name, lp->b_name);
     emit_out(E, "(void)rmean;");
     emit_out(E, "(void)rvar;");
     emit_out(E, "(void)beta;");
@@ -716,22 +684,21 @@ static void lrn_call(Emitter *E, const Node *n, const char *fn, const char *befo
  * forward. */
 static void lrn_forward(Emitter *E, const LayerPlan *lp)
 {
-    char after[64] = "y, NULL";
+    char *after = E->train ? xasprintf("y, MASK(%s)", lp->mask_name) : xstrdup("y, NULL");
     emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
     emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
-    if (E->train)
-        snprintf(after, sizeof after, "y, MASK(%ld)", lp->mask_off);
     lrn_call(E, lp->node, "cnn_lrn_forward", "x", after);
+    free(after);
 }
 
 static void lrn_backward(Emitter *E, const LayerPlan *lp)
 {
-    char before[64];
+    char *before = xasprintf("x, y, MASK(%s), dy", lp->mask_name);
     backward_head(E, lp);
     emit_out(E, "if (!dx)");
     emit_out(E, "    return;");
-    snprintf(before, sizeof before, "x, y, MASK(%ld), dy", lp->mask_off);
     lrn_call(E, lp->node, "cnn_lrn_backward", before, "dx");
+    free(before);
 }
 
 /* ---- dispatch ---- */

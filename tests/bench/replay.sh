@@ -30,6 +30,10 @@ rounds peak_lanes.1 8 16 8                 # the widest that won: 16
 rounds conv.cnnc.1.forward 500 500 500     # 115.6 GFLOP/s = 80.0% of 144.5: yes
 rounds conv.cnnc.2.forward 850 850 850     # 196.5 / 115.6 = 1.70 < 1.8: no
 rounds conv.blas.1.forward 250 250 250     # 0.50 of the default: the worst
+rounds conv3d.cnnc.1.forward 2.5 2.5 2.5   # 83.9 GFLOP/s = 58.1% of 144.5: yes
+rounds conv3d.torch.1.forward 2.4 2.6 2.5  # 1.00 >= 1: yes
+rounds conv3d.cnnc.2.forward 4 4 4         # 4 / 5 = 0.80: no (no 2-thread peak: n/a)
+rounds conv3d.torch.2.forward 5 5 5
 rounds lenet.blas.1.train 300 300 300      # 1.00
 rounds load_lenet.cnnc.1.train 1000 1000 1000 # under load 400 / 1000 = 0.40: no
 rounds load_lenet.cnnc.2.train 400 400 400
@@ -55,6 +59,10 @@ expect = {
     ("VGG-16 (batch 1) >= 1x ORT", 1): (None, None),
     ("conv fwd >= 80% of FP32 peak, 16 lanes (AVX-512)", 1): (80.0, True),
     ("conv fwd 2-thread speed-up >= 1.8x", 2): (1.7, False),
+    ("conv3d fwd >= 50% of FP32 peak, 16 lanes (AVX-512)", 1): (58.1, True),
+    ("conv3d fwd >= 50% of FP32 peak, 16 lanes (AVX-512)", 2): (None, None),
+    ("conv3d fwd >= 1x PyTorch", 1): (1.0, True),
+    ("conv3d fwd >= 1x PyTorch", 2): (0.8, False),
     ("--blas >= 0.9x default (worst: conv_fwd, 1 thr)", None): (0.5, False),
     ("under load: LeNet-5 train 2 thr >= 0.5x 1 thr", 2): (0.4, False),
     ("under load: LeNet-5 inference 2 thr >= 0.5x 1 thr", 2): (0.6, True),

@@ -43,43 +43,44 @@ struct lenet5 {
     cnn_team team[3];      /* the threads of forward, train step, backward */
 };
 
+/* Each layer's data, by offset in floats: LAYER_W and LAYER_B in params (and
+ * grads), LAYER_MEAN and LAYER_VAR in state, LAYER_STATS in stats; LAYER_Y,
+ * LAYER_DY and LAYER_MASK per image in act, dact and mask (an enum above the
+ * layer's functions). */
 #define ACT(off) (m->act + (size_t)(off) * (size_t)m->max_batch)
 #define DACT(off) (m->dact + (size_t)(off) * (size_t)m->max_batch)
 #define MASK(off) (m->mask + (size_t)(off) * (size_t)m->max_batch)
+#define FLAT(i) (m->flat + (size_t)(i) * 13440)   /* image i's convolution scratch */
 
 /* conv1: conv 5x5 p2 relu, 28x28x1 -> 28x28x6, 156 parameters */
+enum { conv1_W = 0, conv1_B = 150, conv1_Y = 0, conv1_DY = 0 };
 static void conv1_forward(lenet5 *m, int n) {
     const int par = 1;
     (void)par;
     const float *x = m->x;
-    float *y = ACT(0);
-    const float *w = m->params + 0;
-    const float *b = m->params + 150;
+    float *y = ACT(conv1_Y);
+    const float *w = m->params + conv1_W;
+    const float *b = m->params + conv1_B;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 13440;
+        float *xp = FLAT(i);
         memset(xp, 0, sizeof(float) * 1044);
-        for (long c = 0; c < 1; c++)
-            for (long r = 0; r < 28; r++)
-                memcpy(xp + (c * 32 + r + 2) * 32 + 2, x + (size_t)i * 784 + (c * 28 + r) * 28,
-                       sizeof(float) * 28);
+        for (long r = 0; r < 28; r++)
+            memcpy(xp + r * 32 + 66, x + (size_t)i * 784 + r * 28, sizeof(float) * 28);
     }
-    /* 1 tasks per image, each 38 tiles of 24 positions for every 4 filters */
-    PARALLEL_FOR2
+    /* each image one task: 38 tiles of 24 positions for every 4 filters */
+    PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            const float *xp = m->flat + (size_t)i * 13440;
-            float *yq = m->flat + (size_t)i * 13440 + 4128;   /* rows of width 32 */
-            long end = task * 38 + 38 < 38 ? task * 38 + 38 : 38;
-            const cnn_tile_conv tc = {.in = xp, .in_stride = 1024, .nin = 1, .kh = 5, .kw = 5,
-                                      .row_step = 32, .dw = 1, .flipped = 0, .w = w, .w_out = 25, .w_in = 25,
-                                      .nout = 6, .out = yq, .out_stride = 912};
-            cnn_kernels_best()->conv_tiles(&tc, task * 38, end);
-        }
+        const float *xp = FLAT(i);
+        float *yq = FLAT(i) + 4128;   /* rows of width 32 */
+        const cnn_tile_conv tc = {.in = xp, .in_stride = 1024, .nin = 1, .kh = 5, .kw = 5,
+                                  .row_step = 32, .dw = 1, .flipped = 0, .w = w, .w_out = 25, .w_in = 25,
+                                  .nout = 6, .out = yq, .out_stride = 912};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 38);
     }
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *yq = m->flat + (size_t)i * 13440 + 4128;
+        const float *yq = FLAT(i) + 4128;
         for (long f = 0; f < 6; f++) {
             const float *yr = yq + f * 912;
             float *yf = y + (size_t)i * 4704 + f * 784;
@@ -93,11 +94,11 @@ static void conv1_backward(lenet5 *m, int n) {
     (void)par;
     static const long taps[25] = {0, 1, 2, 3, 4, 32, 33, 34, 35, 36, 64, 65, 66, 67, 68, 96, 97, 98, 99, 100, 128, 129, 130, 131, 132};
     const float *x = m->x;
-    const float *y = ACT(0);
-    float *dy = DACT(0);
+    const float *y = ACT(conv1_Y);
+    float *dy = DACT(conv1_DY);
     float *dx = m->dx;
-    const float *w = m->params + 0;
-    float *dw = m->grads + 0;
+    const float *w = m->params + conv1_W;
+    float *dw = m->grads + conv1_W;
     (void)y;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
@@ -107,24 +108,22 @@ static void conv1_backward(lenet5 *m, int n) {
     }
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 13440;
+        float *xp = FLAT(i);
         memset(xp, 0, sizeof(float) * 1044);
-        for (long c = 0; c < 1; c++)
-            for (long r = 0; r < 28; r++)
-                memcpy(xp + (c * 32 + r + 2) * 32 + 2, x + (size_t)i * 784 + (c * 28 + r) * 28,
-                       sizeof(float) * 28);
+        for (long r = 0; r < 28; r++)
+            memcpy(xp + r * 32 + 66, x + (size_t)i * 784 + r * 28, sizeof(float) * 28);
         float *dq = xp + 4128;
         memset(dq, 0, sizeof(float) * 9312);
         for (long f = 0; f < 6; f++)
             for (long r = 0; r < 28; r++)
-                memcpy(dq + f * 1164 + 132 + r * 32, dy + (size_t)i * 4704 + (f * 28 + r) * 28,
+                memcpy(dq + f * 1164 + r * 32 + 132, dy + (size_t)i * 4704 + (f * 28 + r) * 28,
                        sizeof(float) * 28);
     }
     PARALLEL_FOR
     for (long fb = 0; fb < 2; fb++) {
         for (int i0 = 0; i0 < n; i0 += 4) {
-            const float *xp = m->flat + (size_t)i0 * 13440;
-            const float *dq = xp + 4128 + fb * 4656 + 132;
+            const float *xp = FLAT(i0);
+            const float *dq = xp + fb * 4656 + 4260;
             const long images = n - i0 < 4 ? n - i0 : 4;
             const cnn_kernels *kernels = cnn_kernels_best();
             for (long u = 0; u < 25; u += 3) {
@@ -135,9 +134,9 @@ static void conv1_backward(lenet5 *m, int n) {
                                  xp + u2 / 25 * 1024 + taps[u2 % 25], 112, images, 13440, s);
                 for (long j = 0; j < 4 && fb * 4 + j < 6; j++)
                     for (long k = 0; k < 3 && u + k < 25; k++)
-                        dw[(fb * 4 + j) * 25 + u + k] += s[j * 3 + k];
+                        dw[fb * 100 + j * 25 + u + k] += s[j * 3 + k];
             }
-            float *db = m->grads + 150;
+            float *db = m->grads + conv1_B;
             for (long j = 0; j < 4 && fb * 4 + j < 6; j++) {
                 float sum = 0.0f;
                 for (long im = 0; im < images; im++)
@@ -149,35 +148,33 @@ static void conv1_backward(lenet5 *m, int n) {
     }
     if (!dx)
         return;
-    PARALLEL_FOR2
+    /* each image one task: 43 tiles of 24 positions for every 4 filters */
+    PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            float *dxp = m->flat + (size_t)i * 13440;
-            const float *dq = dxp + 4128;
-            long end = task * 43 + 43 < 43 ? task * 43 + 43 : 43;
-            const cnn_tile_conv tc = {.in = dq, .in_stride = 1164, .nin = 6, .kh = 5, .kw = 5,
-                                      .row_step = 32, .dw = 1, .flipped = 1, .w = w, .w_out = 25, .w_in = 25,
-                                      .nout = 1, .out = dxp, .out_stride = 1032};
-            cnn_kernels_best()->conv_tiles(&tc, task * 43, end);
-        }
+        float *dxp = FLAT(i);
+        const float *dq = dxp + 4128;
+        const cnn_tile_conv tc = {.in = dq, .in_stride = 1164, .nin = 6, .kh = 5, .kw = 5,
+                                  .row_step = 32, .dw = 1, .flipped = 1, .w = w, .w_out = 25, .w_in = 25,
+                                  .nout = 1, .out = dxp, .out_stride = 1032};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 43);
     }
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *dxp = m->flat + (size_t)i * 13440;
+        const float *dxp = FLAT(i);
         float *dxi = dx + (size_t)i * 784;
-        for (long c = 0; c < 1; c++)
-            for (long r = 0; r < 28; r++)
-                for (long o = 0; o < 28; o++)
-                    dxi[(c * 28 + r) * 28 + o] += dxp[c * 1032 + (r + 2) * 32 + o + 2];
+        for (long r = 0; r < 28; r++)
+            for (long o = 0; o < 28; o++)
+                dxi[r * 28 + o] += dxp[r * 32 + o + 66];
     }
 }
 
 /* pool1: pool 2x2 s2, 28x28x6 -> 14x14x6, 0 parameters */
+enum { pool1_Y = 4704, pool1_DY = 4704 };
 static void pool1_forward(lenet5 *m, int n) {
     const int par = n >= 18;
     (void)par;
-    const float *x = ACT(0);
-    float *y = ACT(4704);
+    const float *x = ACT(conv1_Y);
+    float *y = ACT(pool1_Y);
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
         for (long c = 0; c < 6; c++) {
@@ -202,10 +199,10 @@ static void pool1_forward(lenet5 *m, int n) {
 static void pool1_backward(lenet5 *m, int n) {
     const int par = n >= 18;
     (void)par;
-    const float *x = ACT(0);
-    const float *y = ACT(4704);
-    float *dy = DACT(4704);
-    float *dx = DACT(0);
+    const float *x = ACT(conv1_Y);
+    const float *y = ACT(pool1_Y);
+    float *dy = DACT(pool1_DY);
+    float *dx = DACT(conv1_DY);
     (void)x;
     (void)y;
     if (!dx)
@@ -234,35 +231,33 @@ static void pool1_backward(lenet5 *m, int n) {
 }
 
 /* conv2: conv 5x5 relu, 14x14x6 -> 10x10x16, 2416 parameters */
+enum { conv2_W = 156, conv2_B = 2556, conv2_Y = 5880, conv2_DY = 0 };
 static void conv2_forward(lenet5 *m, int n) {
     const int par = 1;
     (void)par;
-    const float *x = ACT(4704);
-    float *y = ACT(5880);
-    const float *w = m->params + 156;
-    const float *b = m->params + 2556;
+    const float *x = ACT(pool1_Y);
+    float *y = ACT(conv2_Y);
+    const float *w = m->params + conv2_W;
+    const float *b = m->params + conv2_B;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 13440;
+        float *xp = FLAT(i);
         memcpy(xp, x + (size_t)i * 1176, sizeof(float) * 1176);
         memset(xp + 1176, 0, sizeof(float) * 8);
     }
-    /* 1 tasks per image, each 6 tiles of 24 positions for every 4 filters */
-    PARALLEL_FOR2
+    /* each image one task: 6 tiles of 24 positions for every 4 filters */
+    PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            const float *xp = m->flat + (size_t)i * 13440;
-            float *yq = m->flat + (size_t)i * 13440 + 1728;   /* rows of width 14 */
-            long end = task * 6 + 6 < 6 ? task * 6 + 6 : 6;
-            const cnn_tile_conv tc = {.in = xp, .in_stride = 196, .nin = 6, .kh = 5, .kw = 5,
-                                      .row_step = 14, .dw = 1, .flipped = 0, .w = w, .w_out = 150, .w_in = 25,
-                                      .nout = 16, .out = yq, .out_stride = 144};
-            cnn_kernels_best()->conv_tiles(&tc, task * 6, end);
-        }
+        const float *xp = FLAT(i);
+        float *yq = FLAT(i) + 1728;   /* rows of width 14 */
+        const cnn_tile_conv tc = {.in = xp, .in_stride = 196, .nin = 6, .kh = 5, .kw = 5,
+                                  .row_step = 14, .dw = 1, .flipped = 0, .w = w, .w_out = 150, .w_in = 25,
+                                  .nout = 16, .out = yq, .out_stride = 144};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 6);
     }
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *yq = m->flat + (size_t)i * 13440 + 1728;
+        const float *yq = FLAT(i) + 1728;
         for (long f = 0; f < 16; f++) {
             const float *yr = yq + f * 144;
             float *yf = y + (size_t)i * 1600 + f * 100;
@@ -275,12 +270,12 @@ static void conv2_backward(lenet5 *m, int n) {
     const int par = 1;
     (void)par;
     static const long taps[25] = {0, 1, 2, 3, 4, 14, 15, 16, 17, 18, 28, 29, 30, 31, 32, 42, 43, 44, 45, 46, 56, 57, 58, 59, 60};
-    const float *x = ACT(4704);
-    const float *y = ACT(5880);
-    float *dy = DACT(0);
-    float *dx = DACT(4704);
-    const float *w = m->params + 156;
-    float *dw = m->grads + 156;
+    const float *x = ACT(pool1_Y);
+    const float *y = ACT(conv2_Y);
+    float *dy = DACT(conv2_DY);
+    float *dx = DACT(pool1_DY);
+    const float *w = m->params + conv2_W;
+    float *dw = m->grads + conv2_W;
     (void)y;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
@@ -290,21 +285,21 @@ static void conv2_backward(lenet5 *m, int n) {
     }
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 13440;
+        float *xp = FLAT(i);
         memcpy(xp, x + (size_t)i * 1176, sizeof(float) * 1176);
         memset(xp + 1176, 0, sizeof(float) * 8);
         float *dq = xp + 1728;
         memset(dq, 0, sizeof(float) * 4416);
         for (long f = 0; f < 16; f++)
             for (long r = 0; r < 10; r++)
-                memcpy(dq + f * 276 + 60 + r * 14, dy + (size_t)i * 1600 + (f * 10 + r) * 10,
+                memcpy(dq + f * 276 + r * 14 + 60, dy + (size_t)i * 1600 + (f * 10 + r) * 10,
                        sizeof(float) * 10);
     }
     PARALLEL_FOR
     for (long fb = 0; fb < 4; fb++) {
         for (int i0 = 0; i0 < n; i0 += 4) {
-            const float *xp = m->flat + (size_t)i0 * 13440;
-            const float *dq = xp + 1728 + fb * 1104 + 60;
+            const float *xp = FLAT(i0);
+            const float *dq = xp + fb * 1104 + 1788;
             const long images = n - i0 < 4 ? n - i0 : 4;
             const cnn_kernels *kernels = cnn_kernels_best();
             for (long u = 0; u < 150; u += 3) {
@@ -315,9 +310,9 @@ static void conv2_backward(lenet5 *m, int n) {
                                  xp + u2 / 25 * 196 + taps[u2 % 25], 17, images, 13440, s);
                 for (long j = 0; j < 4 && fb * 4 + j < 16; j++)
                     for (long k = 0; k < 3 && u + k < 150; k++)
-                        dw[(fb * 4 + j) * 150 + u + k] += s[j * 3 + k];
+                        dw[fb * 600 + j * 150 + u + k] += s[j * 3 + k];
             }
-            float *db = m->grads + 2556;
+            float *db = m->grads + conv2_B;
             for (long j = 0; j < 4 && fb * 4 + j < 16; j++) {
                 float sum = 0.0f;
                 for (long im = 0; im < images; im++)
@@ -329,35 +324,35 @@ static void conv2_backward(lenet5 *m, int n) {
     }
     if (!dx)
         return;
-    PARALLEL_FOR2
+    /* each image one task: 9 tiles of 24 positions for every 4 filters */
+    PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            float *dxp = m->flat + (size_t)i * 13440;
-            const float *dq = dxp + 1728;
-            long end = task * 9 + 9 < 9 ? task * 9 + 9 : 9;
-            const cnn_tile_conv tc = {.in = dq, .in_stride = 276, .nin = 16, .kh = 5, .kw = 5,
-                                      .row_step = 14, .dw = 1, .flipped = 1, .w = w, .w_out = 25, .w_in = 150,
-                                      .nout = 6, .out = dxp, .out_stride = 216};
-            cnn_kernels_best()->conv_tiles(&tc, task * 9, end);
-        }
+        float *dxp = FLAT(i);
+        const float *dq = dxp + 1728;
+        const cnn_tile_conv tc = {.in = dq, .in_stride = 276, .nin = 16, .kh = 5, .kw = 5,
+                                  .row_step = 14, .dw = 1, .flipped = 1, .w = w, .w_out = 25, .w_in = 150,
+                                  .nout = 6, .out = dxp, .out_stride = 216};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 9);
     }
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *dxp = m->flat + (size_t)i * 13440;
+        const float *dxp = FLAT(i);
         float *dxi = dx + (size_t)i * 1176;
-        for (long c = 0; c < 6; c++)
+        for (long c = 0; c < 6; c++) {
             for (long r = 0; r < 14; r++)
                 for (long o = 0; o < 14; o++)
-                    dxi[(c * 14 + r) * 14 + o] += dxp[c * 216 + (r + 0) * 14 + o + 0];
+                    dxi[c * 196 + r * 14 + o] += dxp[c * 216 + r * 14 + o];
+        }
     }
 }
 
 /* pool2: pool 2x2 s2, 10x10x16 -> 5x5x16, 0 parameters */
+enum { pool2_Y = 7480, pool2_DY = 1600 };
 static void pool2_forward(lenet5 *m, int n) {
     const int par = n >= 50;
     (void)par;
-    const float *x = ACT(5880);
-    float *y = ACT(7480);
+    const float *x = ACT(conv2_Y);
+    float *y = ACT(pool2_Y);
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
         for (long c = 0; c < 16; c++) {
@@ -382,10 +377,10 @@ static void pool2_forward(lenet5 *m, int n) {
 static void pool2_backward(lenet5 *m, int n) {
     const int par = n >= 50;
     (void)par;
-    const float *x = ACT(5880);
-    const float *y = ACT(7480);
-    float *dy = DACT(1600);
-    float *dx = DACT(0);
+    const float *x = ACT(conv2_Y);
+    const float *y = ACT(pool2_Y);
+    float *dy = DACT(pool2_DY);
+    float *dx = DACT(conv2_DY);
     (void)x;
     (void)y;
     if (!dx)
@@ -414,13 +409,14 @@ static void pool2_backward(lenet5 *m, int n) {
 }
 
 /* fc1: fc relu, 5x5x16 -> 1x1x120, 48120 parameters */
+enum { fc1_W = 2572, fc1_B = 50572, fc1_Y = 7880, fc1_DY = 0 };
 static void fc1_forward(lenet5 *m, int n) {
     const int par = n >= 3;
     (void)par;
-    const float *x = ACT(7480);
-    float *y = ACT(7880);
-    const float *w = m->params + 2572;
-    const float *b = m->params + 50572;
+    const float *x = ACT(pool2_Y);
+    float *y = ACT(fc1_Y);
+    const float *w = m->params + fc1_W;
+    const float *b = m->params + fc1_B;
     /* tasks of 8 outputs: at batch 1, over the images would leave threads idle */
     PARALLEL_FOR
     for (long o = 0; o < 120; o += 8)
@@ -434,15 +430,15 @@ static void fc1_forward(lenet5 *m, int n) {
 static void fc1_backward(lenet5 *m, int n) {
     const int par = n >= 3;
     (void)par;
-    const float *x = ACT(7480);
-    const float *y = ACT(7880);
-    float *dy = DACT(0);
-    float *dx = DACT(1600);
-    const float *w = m->params + 2572;
-    float *dw = m->grads + 2572;
+    const float *x = ACT(pool2_Y);
+    const float *y = ACT(fc1_Y);
+    float *dy = DACT(fc1_DY);
+    float *dx = DACT(pool2_DY);
+    const float *w = m->params + fc1_W;
+    float *dw = m->grads + fc1_W;
     (void)y;
     for (long p = 0; p < (long)n * 120; p++) dy[p] = y[p] > 0.0f ? dy[p] : 0.0f;
-    float *db = m->grads + 50572;
+    float *db = m->grads + fc1_B;
     /* four outputs at a time: each image's input read once for them */
     PARALLEL_FOR
     for (long o = 0; o < 120; o += 4)
@@ -455,13 +451,14 @@ static void fc1_backward(lenet5 *m, int n) {
 }
 
 /* fc2: fc relu, 1x1x120 -> 1x1x84, 10164 parameters */
+enum { fc2_W = 50692, fc2_B = 60772, fc2_Y = 8000, fc2_DY = 120 };
 static void fc2_forward(lenet5 *m, int n) {
     const int par = n >= 10;
     (void)par;
-    const float *x = ACT(7880);
-    float *y = ACT(8000);
-    const float *w = m->params + 50692;
-    const float *b = m->params + 60772;
+    const float *x = ACT(fc1_Y);
+    float *y = ACT(fc2_Y);
+    const float *w = m->params + fc2_W;
+    const float *b = m->params + fc2_B;
     /* tasks of 8 outputs: at batch 1, over the images would leave threads idle */
     PARALLEL_FOR
     for (long o = 0; o < 84; o += 8)
@@ -475,15 +472,15 @@ static void fc2_forward(lenet5 *m, int n) {
 static void fc2_backward(lenet5 *m, int n) {
     const int par = n >= 10;
     (void)par;
-    const float *x = ACT(7880);
-    const float *y = ACT(8000);
-    float *dy = DACT(120);
-    float *dx = DACT(0);
-    const float *w = m->params + 50692;
-    float *dw = m->grads + 50692;
+    const float *x = ACT(fc1_Y);
+    const float *y = ACT(fc2_Y);
+    float *dy = DACT(fc2_DY);
+    float *dx = DACT(fc1_DY);
+    const float *w = m->params + fc2_W;
+    float *dw = m->grads + fc2_W;
     (void)y;
     for (long p = 0; p < (long)n * 84; p++) dy[p] = y[p] > 0.0f ? dy[p] : 0.0f;
-    float *db = m->grads + 60772;
+    float *db = m->grads + fc2_B;
     /* four outputs at a time: each image's input read once for them */
     PARALLEL_FOR
     for (long o = 0; o < 84; o += 4)
@@ -496,13 +493,14 @@ static void fc2_backward(lenet5 *m, int n) {
 }
 
 /* fc3: fc, 1x1x84 -> 1x1x10, 850 parameters */
+enum { fc3_W = 60856, fc3_B = 61696, fc3_Y = 8084, fc3_DY = 0 };
 static void fc3_forward(lenet5 *m, int n) {
     const int par = n >= 108;
     (void)par;
-    const float *x = ACT(8000);
-    float *y = ACT(8084);
-    const float *w = m->params + 60856;
-    const float *b = m->params + 61696;
+    const float *x = ACT(fc2_Y);
+    float *y = ACT(fc3_Y);
+    const float *w = m->params + fc3_W;
+    const float *b = m->params + fc3_B;
     /* tasks of 8 outputs: at batch 1, over the images would leave threads idle */
     PARALLEL_FOR
     for (long o = 0; o < 10; o += 8)
@@ -512,14 +510,14 @@ static void fc3_forward(lenet5 *m, int n) {
 static void fc3_backward(lenet5 *m, int n) {
     const int par = n >= 108;
     (void)par;
-    const float *x = ACT(8000);
-    const float *y = ACT(8084);
-    float *dy = DACT(0);
-    float *dx = DACT(120);
-    const float *w = m->params + 60856;
-    float *dw = m->grads + 60856;
+    const float *x = ACT(fc2_Y);
+    const float *y = ACT(fc3_Y);
+    float *dy = DACT(fc3_DY);
+    float *dx = DACT(fc2_DY);
+    const float *w = m->params + fc3_W;
+    float *dw = m->grads + fc3_W;
     (void)y;
-    float *db = m->grads + 61696;
+    float *db = m->grads + fc3_B;
     /* four outputs at a time: each image's input read once for them */
     PARALLEL_FOR
     for (long o = 0; o < 10; o += 4)
@@ -532,11 +530,12 @@ static void fc3_backward(lenet5 *m, int n) {
 }
 
 /* softmax1: softmax, 1x1x10 -> 1x1x10, 0 parameters */
+enum { softmax1_Y = 8094, softmax1_DY = 10 };
 static void softmax1_forward(lenet5 *m, int n) {
     const int par = n >= 5000;
     (void)par;
-    const float *x = ACT(8084);
-    float *y = ACT(8094);
+    const float *x = ACT(fc3_Y);
+    float *y = ACT(softmax1_Y);
     memcpy(y, x, sizeof(float) * (size_t)n * 10);
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
@@ -551,12 +550,10 @@ static void softmax1_forward(lenet5 *m, int n) {
 }
 
 static void softmax1_backward(lenet5 *m, int n) {
-    const int par = n >= 5000;
-    (void)par;
-    const float *x = ACT(8084);
-    const float *y = ACT(8094);
-    float *dy = DACT(10);
-    float *dx = DACT(0);
+    const float *x = ACT(fc3_Y);
+    const float *y = ACT(softmax1_Y);
+    float *dy = DACT(softmax1_DY);
+    float *dx = DACT(fc3_DY);
     (void)x;
     (void)y;
     if (!m->loss_fused) {
@@ -591,28 +588,28 @@ static void forward_pass(lenet5 *m, int n) {
 static void backward_pass(lenet5 *m, int n) {
     const int par = n >= 8;   /* for clearing large buffers */
     (void)par;
-    memset(DACT(0), 0, sizeof(float) * (size_t)n * 10);   /* d fc3 */
+    memset(DACT(fc3_DY), 0, sizeof(float) * (size_t)n * 10);
     softmax1_backward(m, n);
-    memset(DACT(120), 0, sizeof(float) * (size_t)n * 84);   /* d fc2 */
+    memset(DACT(fc2_DY), 0, sizeof(float) * (size_t)n * 84);
     fc3_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 60856, 850);
-    memset(DACT(0), 0, sizeof(float) * (size_t)n * 120);   /* d fc1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, fc3_W, 850);
+    memset(DACT(fc1_DY), 0, sizeof(float) * (size_t)n * 120);
     fc2_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 50692, 10164);
-    memset(DACT(1600), 0, sizeof(float) * (size_t)n * 400);   /* d pool2 */
+    if (m->training) cnn_dist_grads_ready(m->grads, fc2_W, 10164);
+    memset(DACT(pool2_DY), 0, sizeof(float) * (size_t)n * 400);
     fc1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 2572, 48120);
-    memset(DACT(0), 0, sizeof(float) * (size_t)n * 1600);   /* d conv2 */
+    if (m->training) cnn_dist_grads_ready(m->grads, fc1_W, 48120);
+    memset(DACT(conv2_DY), 0, sizeof(float) * (size_t)n * 1600);
     pool2_backward(m, n);
-    memset(DACT(4704), 0, sizeof(float) * (size_t)n * 1176);   /* d pool1 */
+    memset(DACT(pool1_DY), 0, sizeof(float) * (size_t)n * 1176);
     conv2_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 156, 2416);
-    PARALLEL_FOR   /* d conv1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, conv2_W, 2416);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(0) + (size_t)i * 4704, 0, sizeof(float) * 4704);
+        memset(DACT(conv1_DY) + (size_t)i * 4704, 0, sizeof(float) * 4704);
     pool1_backward(m, n);
     conv1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 0, 156);
+    if (m->training) cnn_dist_grads_ready(m->grads, conv1_W, 156);
 }
 
 lenet5 *lenet5_new(int max_batch) {
@@ -631,8 +628,8 @@ lenet5 *lenet5_new(int max_batch) {
     m->opt1 = m->grads + 61706;
     m->opt2 = m->opt1 + 61706;
     m->state = m->opt2 + 61706;
-    m->stats = m->state + 0;
-    m->act = m->stats + 0;
+    m->stats = m->state;
+    m->act = m->stats;
     m->dact = m->act + (size_t)8104 * (size_t)max_batch;
     m->mask = m->dact + (size_t)5880 * (size_t)max_batch;
     m->flat = m->mask + (size_t)0 * (size_t)max_batch;
@@ -661,16 +658,16 @@ float *lenet5_grads(lenet5 *m) {
 void lenet5_init(lenet5 *m, uint64_t seed) {
     cnn_rng r;
     cnn_rng_seed(&r, seed);
-    cnn_init_he(m->params + 0, 150, 25, &r);   /* conv1.weight */
-    cnn_init_bias(m->params + 150, 6, 25, &r);   /* conv1.bias */
-    cnn_init_he(m->params + 156, 2400, 150, &r);   /* conv2.weight */
-    cnn_init_bias(m->params + 2556, 16, 150, &r);   /* conv2.bias */
-    cnn_init_he(m->params + 2572, 48000, 400, &r);   /* fc1.weight */
-    cnn_init_bias(m->params + 50572, 120, 400, &r);   /* fc1.bias */
-    cnn_init_he(m->params + 50692, 10080, 120, &r);   /* fc2.weight */
-    cnn_init_bias(m->params + 60772, 84, 120, &r);   /* fc2.bias */
-    cnn_init_glorot(m->params + 60856, 840, 84, 10, &r);   /* fc3.weight */
-    cnn_init_bias(m->params + 61696, 10, 84, &r);   /* fc3.bias */
+    cnn_init_he(m->params + conv1_W, 150, 25, &r);
+    cnn_init_bias(m->params + conv1_B, 6, 25, &r);
+    cnn_init_he(m->params + conv2_W, 2400, 150, &r);
+    cnn_init_bias(m->params + conv2_B, 16, 150, &r);
+    cnn_init_he(m->params + fc1_W, 48000, 400, &r);
+    cnn_init_bias(m->params + fc1_B, 120, 400, &r);
+    cnn_init_he(m->params + fc2_W, 10080, 120, &r);
+    cnn_init_bias(m->params + fc2_B, 84, 120, &r);
+    cnn_init_glorot(m->params + fc3_W, 840, 84, 10, &r);
+    cnn_init_bias(m->params + fc3_B, 10, 84, &r);
     memset(m->opt1, 0, sizeof(float) * 2 * 61706u);
     m->step = 0;
     cnn_rng_seed(&m->rng, seed ^ 0x9e3779b97f4a7c15u);
@@ -725,7 +722,7 @@ static void forward_call(lenet5 *m, const float *x, float *y, int n) {
         int k = n - done < m->max_batch ? n - done : m->max_batch;
         m->x = x + (size_t)done * LENET5_IN_SIZE;
         forward_pass(m, k);
-        memcpy(y + (size_t)done * LENET5_OUT_SIZE, ACT(8094), sizeof(float) * (size_t)k * LENET5_OUT_SIZE);
+        memcpy(y + (size_t)done * LENET5_OUT_SIZE, ACT(softmax1_Y), sizeof(float) * (size_t)k * LENET5_OUT_SIZE);
     }
 }
 
@@ -737,25 +734,23 @@ void lenet5_forward(lenet5 *m, const float *x, float *y, int n) {
 
 /* Softmax cross-entropy over 10 classes at each of 1 output pixels. */
 static float loss_and_grad(lenet5 *m, const int *labels, int n) {
-    const float *y = ACT(8094);
-    float *dy = DACT(10);
+    const float *y = ACT(softmax1_Y);
+    float *dy = DACT(softmax1_DY);
     double total = 0.0;
-    const float scale = 1.0f / ((float)cnn_dist_batch(n) * 1.0f);   /* global batch */
+    const float scale = 1.0f / ((float)cnn_dist_batch(n));   /* global batch */
     for (int i = 0; i < n; i++) {
-        for (int p = 0; p < 1; p++) {
-            int label = labels[(size_t)i * 1 + p];
-            if (label < 0 || label >= 10)
-                return NAN;
-            const float *yp = y + (size_t)i * LENET5_OUT_SIZE + p;
-            float *dp = dy + (size_t)i * LENET5_OUT_SIZE + p;
-            float py = yp[(size_t)label * 1];
-            total -= log(py < 1e-30f ? 1e-30f : py);
-            for (int c = 0; c < 10; c++)
-                dp[(size_t)c * 1] = (yp[(size_t)c * 1] - (c == label)) * scale;
-        }
+        int label = labels[(size_t)i];
+        if (label < 0 || label >= 10)
+            return NAN;
+        const float *yp = y + (size_t)i * LENET5_OUT_SIZE;
+        float *dp = dy + (size_t)i * LENET5_OUT_SIZE;
+        float py = yp[label];
+        total -= log(py < 1e-30f ? 1e-30f : py);
+        for (int c = 0; c < 10; c++)
+            dp[c] = (yp[c] - (c == label)) * scale;
     }
     m->loss_fused = 1;
-    return (float)(total / ((double)n * 1));
+    return (float)(total / ((double)n));
 }
 
 static float train_step_call(lenet5 *m, const float *x, const int *labels, int n, const cnn_optim *opt) {
@@ -794,7 +789,7 @@ static void backward_call(lenet5 *m, const float *x, const float *dy, float *dx,
         if (m->dx)
             memset(m->dx, 0, sizeof(float) * (size_t)k * LENET5_IN_SIZE);
         forward_pass(m, k);
-        memcpy(DACT(10), dy + (size_t)done * LENET5_OUT_SIZE, sizeof(float) * (size_t)k * LENET5_OUT_SIZE);
+        memcpy(DACT(softmax1_DY), dy + (size_t)done * LENET5_OUT_SIZE, sizeof(float) * (size_t)k * LENET5_OUT_SIZE);
         backward_pass(m, k);
     }
     m->dx = NULL;

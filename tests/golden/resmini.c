@@ -44,42 +44,43 @@ struct resmini {
     float *col;            /* 629760: im2col columns */
 };
 
+/* Each layer's data, by offset in floats: LAYER_W and LAYER_B in params (and
+ * grads), LAYER_MEAN and LAYER_VAR in state, LAYER_STATS in stats; LAYER_Y,
+ * LAYER_DY and LAYER_MASK per image in act, dact and mask (an enum above the
+ * layer's functions). */
 #define ACT(off) (m->act + (size_t)(off) * (size_t)m->max_batch)
 #define DACT(off) (m->dact + (size_t)(off) * (size_t)m->max_batch)
 #define MASK(off) (m->mask + (size_t)(off) * (size_t)m->max_batch)
+#define FLAT(i) (m->flat + (size_t)(i) * 30176)   /* image i's convolution scratch */
 
 /* conv1: conv 3x3 p1 nobias, 28x28x1 -> 28x28x16, 144 parameters */
+enum { conv1_W = 0, conv1_Y = 0, conv1_DY = 0 };
 static void conv1_forward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     const float *x = m->x;
-    float *y = ACT(0);
-    const float *w = m->params + 0;
+    float *y = ACT(conv1_Y);
+    const float *w = m->params + conv1_W;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 30176;
+        float *xp = FLAT(i);
         memset(xp, 0, sizeof(float) * 902);
-        for (long c = 0; c < 1; c++)
-            for (long r = 0; r < 28; r++)
-                memcpy(xp + (c * 30 + r + 1) * 30 + 1, x + (size_t)i * 784 + (c * 28 + r) * 28,
-                       sizeof(float) * 28);
+        for (long r = 0; r < 28; r++)
+            memcpy(xp + r * 30 + 31, x + (size_t)i * 784 + r * 28, sizeof(float) * 28);
     }
-    /* 1 tasks per image, each 35 tiles of 24 positions for every 4 filters */
-    PARALLEL_FOR2
+    /* each image one task: 35 tiles of 24 positions for every 4 filters */
+    PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            const float *xp = m->flat + (size_t)i * 30176;
-            float *yq = m->flat + (size_t)i * 30176 + 3648;   /* rows of width 30 */
-            long end = task * 35 + 35 < 35 ? task * 35 + 35 : 35;
-            const cnn_tile_conv tc = {.in = xp, .in_stride = 900, .nin = 1, .kh = 3, .kw = 3,
-                                      .row_step = 30, .dw = 1, .flipped = 0, .w = w, .w_out = 9, .w_in = 9,
-                                      .nout = 16, .out = yq, .out_stride = 840};
-            cnn_kernels_best()->conv_tiles(&tc, task * 35, end);
-        }
+        const float *xp = FLAT(i);
+        float *yq = FLAT(i) + 3648;   /* rows of width 30 */
+        const cnn_tile_conv tc = {.in = xp, .in_stride = 900, .nin = 1, .kh = 3, .kw = 3,
+                                  .row_step = 30, .dw = 1, .flipped = 0, .w = w, .w_out = 9, .w_in = 9,
+                                  .nout = 16, .out = yq, .out_stride = 840};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 35);
     }
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *yq = m->flat + (size_t)i * 30176 + 3648;
+        const float *yq = FLAT(i) + 3648;
         for (long f = 0; f < 16; f++) {
             const float *yr = yq + f * 840;
             float *yf = y + (size_t)i * 12544 + f * 784;
@@ -93,32 +94,30 @@ static void conv1_backward(resmini *m, int n) {
     (void)par;
     static const long taps[9] = {0, 1, 2, 30, 31, 32, 60, 61, 62};
     const float *x = m->x;
-    const float *y = ACT(0);
-    float *dy = DACT(0);
+    const float *y = ACT(conv1_Y);
+    float *dy = DACT(conv1_DY);
     float *dx = m->dx;
-    const float *w = m->params + 0;
-    float *dw = m->grads + 0;
+    const float *w = m->params + conv1_W;
+    float *dw = m->grads + conv1_W;
     (void)y;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 30176;
+        float *xp = FLAT(i);
         memset(xp, 0, sizeof(float) * 902);
-        for (long c = 0; c < 1; c++)
-            for (long r = 0; r < 28; r++)
-                memcpy(xp + (c * 30 + r + 1) * 30 + 1, x + (size_t)i * 784 + (c * 28 + r) * 28,
-                       sizeof(float) * 28);
+        for (long r = 0; r < 28; r++)
+            memcpy(xp + r * 30 + 31, x + (size_t)i * 784 + r * 28, sizeof(float) * 28);
         float *dq = xp + 3648;
         memset(dq, 0, sizeof(float) * 15584);
         for (long f = 0; f < 16; f++)
             for (long r = 0; r < 28; r++)
-                memcpy(dq + f * 974 + 62 + r * 30, dy + (size_t)i * 12544 + (f * 28 + r) * 28,
+                memcpy(dq + f * 974 + r * 30 + 62, dy + (size_t)i * 12544 + (f * 28 + r) * 28,
                        sizeof(float) * 28);
     }
     PARALLEL_FOR
     for (long fb = 0; fb < 4; fb++) {
         for (int i0 = 0; i0 < n; i0 += 2) {
-            const float *xp = m->flat + (size_t)i0 * 30176;
-            const float *dq = xp + 3648 + fb * 3896 + 62;
+            const float *xp = FLAT(i0);
+            const float *dq = xp + fb * 3896 + 3710;
             const long images = n - i0 < 2 ? n - i0 : 2;
             const cnn_kernels *kernels = cnn_kernels_best();
             for (long u = 0; u < 9; u += 3) {
@@ -129,44 +128,42 @@ static void conv1_backward(resmini *m, int n) {
                                  xp + u2 / 9 * 900 + taps[u2 % 9], 105, images, 30176, s);
                 for (long j = 0; j < 4 && fb * 4 + j < 16; j++)
                     for (long k = 0; k < 3 && u + k < 9; k++)
-                        dw[(fb * 4 + j) * 9 + u + k] += s[j * 3 + k];
+                        dw[fb * 36 + j * 9 + u + k] += s[j * 3 + k];
             }
         }
     }
     if (!dx)
         return;
-    PARALLEL_FOR2
+    /* each image one task: 38 tiles of 24 positions for every 4 filters */
+    PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            float *dxp = m->flat + (size_t)i * 30176;
-            const float *dq = dxp + 3648;
-            long end = task * 38 + 38 < 38 ? task * 38 + 38 : 38;
-            const cnn_tile_conv tc = {.in = dq, .in_stride = 974, .nin = 16, .kh = 3, .kw = 3,
-                                      .row_step = 30, .dw = 1, .flipped = 1, .w = w, .w_out = 9, .w_in = 9,
-                                      .nout = 1, .out = dxp, .out_stride = 912};
-            cnn_kernels_best()->conv_tiles(&tc, task * 38, end);
-        }
+        float *dxp = FLAT(i);
+        const float *dq = dxp + 3648;
+        const cnn_tile_conv tc = {.in = dq, .in_stride = 974, .nin = 16, .kh = 3, .kw = 3,
+                                  .row_step = 30, .dw = 1, .flipped = 1, .w = w, .w_out = 9, .w_in = 9,
+                                  .nout = 1, .out = dxp, .out_stride = 912};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 38);
     }
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *dxp = m->flat + (size_t)i * 30176;
+        const float *dxp = FLAT(i);
         float *dxi = dx + (size_t)i * 784;
-        for (long c = 0; c < 1; c++)
-            for (long r = 0; r < 28; r++)
-                for (long o = 0; o < 28; o++)
-                    dxi[(c * 28 + r) * 28 + o] += dxp[c * 912 + (r + 1) * 30 + o + 1];
+        for (long r = 0; r < 28; r++)
+            for (long o = 0; o < 28; o++)
+                dxi[r * 28 + o] += dxp[r * 30 + o + 31];
     }
 }
 
 /* bn1: batchnorm relu, 28x28x16 -> 28x28x16, 32 parameters */
+enum { bn1_W = 144, bn1_B = 160, bn1_MEAN = 0, bn1_VAR = 16, bn1_STATS = 0, bn1_Y = 12544, bn1_DY = 12544 };
 static void bn1_forward(resmini *m, int n) {
     const int par = n >= 4;
     (void)par;
-    const float *x = ACT(0);
-    float *y = ACT(12544);
-    const float *gamma = m->params + 144, *beta = m->params + 160;
-    float *rmean = m->state + 0, *rvar = m->state + 16;
-    float *mean = m->stats + 0, *istd = m->stats + 16;
+    const float *x = ACT(conv1_Y);
+    float *y = ACT(bn1_Y);
+    const float *gamma = m->params + bn1_W, *beta = m->params + bn1_B;
+    float *rmean = m->state + bn1_MEAN, *rvar = m->state + bn1_VAR;
+    float *mean = m->stats + bn1_STATS, *istd = m->stats + bn1_STATS + 16;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -243,16 +240,16 @@ static void bn1_forward(resmini *m, int n) {
 static void bn1_backward(resmini *m, int n) {
     const int par = n >= 4;
     (void)par;
-    const float *x = ACT(0);
-    const float *y = ACT(12544);
-    float *dy = DACT(12544);
-    float *dx = DACT(0);
+    const float *x = ACT(conv1_Y);
+    const float *y = ACT(bn1_Y);
+    float *dy = DACT(bn1_DY);
+    float *dx = DACT(conv1_DY);
     (void)x;
     (void)y;
-    const float *gamma = m->params + 144, *beta = m->params + 160;
-    float *rmean = m->state + 0, *rvar = m->state + 16;
-    float *mean = m->stats + 0, *istd = m->stats + 16;
-    float *dgamma = m->grads + 144, *dbeta = m->grads + 160;
+    const float *gamma = m->params + bn1_W, *beta = m->params + bn1_B;
+    float *rmean = m->state + bn1_MEAN, *rvar = m->state + bn1_VAR;
+    float *mean = m->stats + bn1_STATS, *istd = m->stats + bn1_STATS + 16;
+    float *dgamma = m->grads + bn1_W, *dbeta = m->grads + bn1_B;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -325,37 +322,35 @@ static void bn1_backward(resmini *m, int n) {
 }
 
 /* layer1.0.conv1: conv 3x3 p1 nobias, 28x28x16 -> 28x28x16, 2304 parameters */
+enum { layer1_0_conv1_W = 176, layer1_0_conv1_Y = 25088, layer1_0_conv1_DY = 0 };
 static void layer1_0_conv1_forward(resmini *m, int n) {
     const int par = 1;
     (void)par;
-    const float *x = ACT(12544);
-    float *y = ACT(25088);
-    const float *w = m->params + 176;
+    const float *x = ACT(bn1_Y);
+    float *y = ACT(layer1_0_conv1_Y);
+    const float *w = m->params + layer1_0_conv1_W;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 30176;
+        float *xp = FLAT(i);
         memset(xp, 0, sizeof(float) * 14402);
-        for (long c = 0; c < 16; c++)
+        for (long c = 0; c < 16; c++) {
             for (long r = 0; r < 28; r++)
-                memcpy(xp + (c * 30 + r + 1) * 30 + 1, x + (size_t)i * 12544 + (c * 28 + r) * 28,
-                       sizeof(float) * 28);
-    }
-    /* 1 tasks per image, each 35 tiles of 24 positions for every 4 filters */
-    PARALLEL_FOR2
-    for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            const float *xp = m->flat + (size_t)i * 30176;
-            float *yq = m->flat + (size_t)i * 30176 + 14592;   /* rows of width 30 */
-            long end = task * 35 + 35 < 35 ? task * 35 + 35 : 35;
-            const cnn_tile_conv tc = {.in = xp, .in_stride = 900, .nin = 16, .kh = 3, .kw = 3,
-                                      .row_step = 30, .dw = 1, .flipped = 0, .w = w, .w_out = 144, .w_in = 9,
-                                      .nout = 16, .out = yq, .out_stride = 840};
-            cnn_kernels_best()->conv_tiles(&tc, task * 35, end);
+                memcpy(xp + c * 900 + r * 30 + 31, x + (size_t)i * 12544 + c * 784 + r * 28, sizeof(float) * 28);
         }
     }
+    /* each image one task: 35 tiles of 24 positions for every 4 filters */
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *yq = m->flat + (size_t)i * 30176 + 14592;
+        const float *xp = FLAT(i);
+        float *yq = FLAT(i) + 14592;   /* rows of width 30 */
+        const cnn_tile_conv tc = {.in = xp, .in_stride = 900, .nin = 16, .kh = 3, .kw = 3,
+                                  .row_step = 30, .dw = 1, .flipped = 0, .w = w, .w_out = 144, .w_in = 9,
+                                  .nout = 16, .out = yq, .out_stride = 840};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 35);
+    }
+    PARALLEL_FOR
+    for (int i = 0; i < n; i++) {
+        const float *yq = FLAT(i) + 14592;
         for (long f = 0; f < 16; f++) {
             const float *yr = yq + f * 840;
             float *yf = y + (size_t)i * 12544 + f * 784;
@@ -368,33 +363,33 @@ static void layer1_0_conv1_backward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const long taps[9] = {0, 1, 2, 30, 31, 32, 60, 61, 62};
-    const float *x = ACT(12544);
-    const float *y = ACT(25088);
-    float *dy = DACT(0);
-    float *dx = DACT(12544);
-    const float *w = m->params + 176;
-    float *dw = m->grads + 176;
+    const float *x = ACT(bn1_Y);
+    const float *y = ACT(layer1_0_conv1_Y);
+    float *dy = DACT(layer1_0_conv1_DY);
+    float *dx = DACT(bn1_DY);
+    const float *w = m->params + layer1_0_conv1_W;
+    float *dw = m->grads + layer1_0_conv1_W;
     (void)y;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 30176;
+        float *xp = FLAT(i);
         memset(xp, 0, sizeof(float) * 14402);
-        for (long c = 0; c < 16; c++)
+        for (long c = 0; c < 16; c++) {
             for (long r = 0; r < 28; r++)
-                memcpy(xp + (c * 30 + r + 1) * 30 + 1, x + (size_t)i * 12544 + (c * 28 + r) * 28,
-                       sizeof(float) * 28);
+                memcpy(xp + c * 900 + r * 30 + 31, x + (size_t)i * 12544 + c * 784 + r * 28, sizeof(float) * 28);
+        }
         float *dq = xp + 14592;
         memset(dq, 0, sizeof(float) * 15584);
         for (long f = 0; f < 16; f++)
             for (long r = 0; r < 28; r++)
-                memcpy(dq + f * 974 + 62 + r * 30, dy + (size_t)i * 12544 + (f * 28 + r) * 28,
+                memcpy(dq + f * 974 + r * 30 + 62, dy + (size_t)i * 12544 + (f * 28 + r) * 28,
                        sizeof(float) * 28);
     }
     PARALLEL_FOR
     for (long fb = 0; fb < 4; fb++) {
         for (int i0 = 0; i0 < n; i0 += 2) {
-            const float *xp = m->flat + (size_t)i0 * 30176;
-            const float *dq = xp + 14592 + fb * 3896 + 62;
+            const float *xp = FLAT(i0);
+            const float *dq = xp + fb * 3896 + 14654;
             const long images = n - i0 < 2 ? n - i0 : 2;
             const cnn_kernels *kernels = cnn_kernels_best();
             for (long u = 0; u < 144; u += 3) {
@@ -405,44 +400,44 @@ static void layer1_0_conv1_backward(resmini *m, int n) {
                                  xp + u2 / 9 * 900 + taps[u2 % 9], 105, images, 30176, s);
                 for (long j = 0; j < 4 && fb * 4 + j < 16; j++)
                     for (long k = 0; k < 3 && u + k < 144; k++)
-                        dw[(fb * 4 + j) * 144 + u + k] += s[j * 3 + k];
+                        dw[fb * 576 + j * 144 + u + k] += s[j * 3 + k];
             }
         }
     }
     if (!dx)
         return;
-    PARALLEL_FOR2
+    /* each image one task: 38 tiles of 24 positions for every 4 filters */
+    PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            float *dxp = m->flat + (size_t)i * 30176;
-            const float *dq = dxp + 14592;
-            long end = task * 38 + 38 < 38 ? task * 38 + 38 : 38;
-            const cnn_tile_conv tc = {.in = dq, .in_stride = 974, .nin = 16, .kh = 3, .kw = 3,
-                                      .row_step = 30, .dw = 1, .flipped = 1, .w = w, .w_out = 9, .w_in = 144,
-                                      .nout = 16, .out = dxp, .out_stride = 912};
-            cnn_kernels_best()->conv_tiles(&tc, task * 38, end);
-        }
+        float *dxp = FLAT(i);
+        const float *dq = dxp + 14592;
+        const cnn_tile_conv tc = {.in = dq, .in_stride = 974, .nin = 16, .kh = 3, .kw = 3,
+                                  .row_step = 30, .dw = 1, .flipped = 1, .w = w, .w_out = 9, .w_in = 144,
+                                  .nout = 16, .out = dxp, .out_stride = 912};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 38);
     }
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *dxp = m->flat + (size_t)i * 30176;
+        const float *dxp = FLAT(i);
         float *dxi = dx + (size_t)i * 12544;
-        for (long c = 0; c < 16; c++)
+        for (long c = 0; c < 16; c++) {
             for (long r = 0; r < 28; r++)
                 for (long o = 0; o < 28; o++)
-                    dxi[(c * 28 + r) * 28 + o] += dxp[c * 912 + (r + 1) * 30 + o + 1];
+                    dxi[c * 784 + r * 28 + o] += dxp[c * 912 + r * 30 + o + 31];
+        }
     }
 }
 
 /* layer1.0.bn1: batchnorm relu, 28x28x16 -> 28x28x16, 32 parameters */
+enum { layer1_0_bn1_W = 2480, layer1_0_bn1_B = 2496, layer1_0_bn1_MEAN = 32, layer1_0_bn1_VAR = 48, layer1_0_bn1_STATS = 32, layer1_0_bn1_Y = 37632, layer1_0_bn1_DY = 25088 };
 static void layer1_0_bn1_forward(resmini *m, int n) {
     const int par = n >= 4;
     (void)par;
-    const float *x = ACT(25088);
-    float *y = ACT(37632);
-    const float *gamma = m->params + 2480, *beta = m->params + 2496;
-    float *rmean = m->state + 32, *rvar = m->state + 48;
-    float *mean = m->stats + 32, *istd = m->stats + 48;
+    const float *x = ACT(layer1_0_conv1_Y);
+    float *y = ACT(layer1_0_bn1_Y);
+    const float *gamma = m->params + layer1_0_bn1_W, *beta = m->params + layer1_0_bn1_B;
+    float *rmean = m->state + layer1_0_bn1_MEAN, *rvar = m->state + layer1_0_bn1_VAR;
+    float *mean = m->stats + layer1_0_bn1_STATS, *istd = m->stats + layer1_0_bn1_STATS + 16;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -519,16 +514,16 @@ static void layer1_0_bn1_forward(resmini *m, int n) {
 static void layer1_0_bn1_backward(resmini *m, int n) {
     const int par = n >= 4;
     (void)par;
-    const float *x = ACT(25088);
-    const float *y = ACT(37632);
-    float *dy = DACT(25088);
-    float *dx = DACT(0);
+    const float *x = ACT(layer1_0_conv1_Y);
+    const float *y = ACT(layer1_0_bn1_Y);
+    float *dy = DACT(layer1_0_bn1_DY);
+    float *dx = DACT(layer1_0_conv1_DY);
     (void)x;
     (void)y;
-    const float *gamma = m->params + 2480, *beta = m->params + 2496;
-    float *rmean = m->state + 32, *rvar = m->state + 48;
-    float *mean = m->stats + 32, *istd = m->stats + 48;
-    float *dgamma = m->grads + 2480, *dbeta = m->grads + 2496;
+    const float *gamma = m->params + layer1_0_bn1_W, *beta = m->params + layer1_0_bn1_B;
+    float *rmean = m->state + layer1_0_bn1_MEAN, *rvar = m->state + layer1_0_bn1_VAR;
+    float *mean = m->stats + layer1_0_bn1_STATS, *istd = m->stats + layer1_0_bn1_STATS + 16;
+    float *dgamma = m->grads + layer1_0_bn1_W, *dbeta = m->grads + layer1_0_bn1_B;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -601,37 +596,35 @@ static void layer1_0_bn1_backward(resmini *m, int n) {
 }
 
 /* layer1.0.conv2: conv 3x3 p1 nobias, 28x28x16 -> 28x28x16, 2304 parameters */
+enum { layer1_0_conv2_W = 2512, layer1_0_conv2_Y = 50176, layer1_0_conv2_DY = 0 };
 static void layer1_0_conv2_forward(resmini *m, int n) {
     const int par = 1;
     (void)par;
-    const float *x = ACT(37632);
-    float *y = ACT(50176);
-    const float *w = m->params + 2512;
+    const float *x = ACT(layer1_0_bn1_Y);
+    float *y = ACT(layer1_0_conv2_Y);
+    const float *w = m->params + layer1_0_conv2_W;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 30176;
+        float *xp = FLAT(i);
         memset(xp, 0, sizeof(float) * 14402);
-        for (long c = 0; c < 16; c++)
+        for (long c = 0; c < 16; c++) {
             for (long r = 0; r < 28; r++)
-                memcpy(xp + (c * 30 + r + 1) * 30 + 1, x + (size_t)i * 12544 + (c * 28 + r) * 28,
-                       sizeof(float) * 28);
-    }
-    /* 1 tasks per image, each 35 tiles of 24 positions for every 4 filters */
-    PARALLEL_FOR2
-    for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            const float *xp = m->flat + (size_t)i * 30176;
-            float *yq = m->flat + (size_t)i * 30176 + 14592;   /* rows of width 30 */
-            long end = task * 35 + 35 < 35 ? task * 35 + 35 : 35;
-            const cnn_tile_conv tc = {.in = xp, .in_stride = 900, .nin = 16, .kh = 3, .kw = 3,
-                                      .row_step = 30, .dw = 1, .flipped = 0, .w = w, .w_out = 144, .w_in = 9,
-                                      .nout = 16, .out = yq, .out_stride = 840};
-            cnn_kernels_best()->conv_tiles(&tc, task * 35, end);
+                memcpy(xp + c * 900 + r * 30 + 31, x + (size_t)i * 12544 + c * 784 + r * 28, sizeof(float) * 28);
         }
     }
+    /* each image one task: 35 tiles of 24 positions for every 4 filters */
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *yq = m->flat + (size_t)i * 30176 + 14592;
+        const float *xp = FLAT(i);
+        float *yq = FLAT(i) + 14592;   /* rows of width 30 */
+        const cnn_tile_conv tc = {.in = xp, .in_stride = 900, .nin = 16, .kh = 3, .kw = 3,
+                                  .row_step = 30, .dw = 1, .flipped = 0, .w = w, .w_out = 144, .w_in = 9,
+                                  .nout = 16, .out = yq, .out_stride = 840};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 35);
+    }
+    PARALLEL_FOR
+    for (int i = 0; i < n; i++) {
+        const float *yq = FLAT(i) + 14592;
         for (long f = 0; f < 16; f++) {
             const float *yr = yq + f * 840;
             float *yf = y + (size_t)i * 12544 + f * 784;
@@ -644,33 +637,33 @@ static void layer1_0_conv2_backward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const long taps[9] = {0, 1, 2, 30, 31, 32, 60, 61, 62};
-    const float *x = ACT(37632);
-    const float *y = ACT(50176);
-    float *dy = DACT(0);
-    float *dx = DACT(25088);
-    const float *w = m->params + 2512;
-    float *dw = m->grads + 2512;
+    const float *x = ACT(layer1_0_bn1_Y);
+    const float *y = ACT(layer1_0_conv2_Y);
+    float *dy = DACT(layer1_0_conv2_DY);
+    float *dx = DACT(layer1_0_bn1_DY);
+    const float *w = m->params + layer1_0_conv2_W;
+    float *dw = m->grads + layer1_0_conv2_W;
     (void)y;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 30176;
+        float *xp = FLAT(i);
         memset(xp, 0, sizeof(float) * 14402);
-        for (long c = 0; c < 16; c++)
+        for (long c = 0; c < 16; c++) {
             for (long r = 0; r < 28; r++)
-                memcpy(xp + (c * 30 + r + 1) * 30 + 1, x + (size_t)i * 12544 + (c * 28 + r) * 28,
-                       sizeof(float) * 28);
+                memcpy(xp + c * 900 + r * 30 + 31, x + (size_t)i * 12544 + c * 784 + r * 28, sizeof(float) * 28);
+        }
         float *dq = xp + 14592;
         memset(dq, 0, sizeof(float) * 15584);
         for (long f = 0; f < 16; f++)
             for (long r = 0; r < 28; r++)
-                memcpy(dq + f * 974 + 62 + r * 30, dy + (size_t)i * 12544 + (f * 28 + r) * 28,
+                memcpy(dq + f * 974 + r * 30 + 62, dy + (size_t)i * 12544 + (f * 28 + r) * 28,
                        sizeof(float) * 28);
     }
     PARALLEL_FOR
     for (long fb = 0; fb < 4; fb++) {
         for (int i0 = 0; i0 < n; i0 += 2) {
-            const float *xp = m->flat + (size_t)i0 * 30176;
-            const float *dq = xp + 14592 + fb * 3896 + 62;
+            const float *xp = FLAT(i0);
+            const float *dq = xp + fb * 3896 + 14654;
             const long images = n - i0 < 2 ? n - i0 : 2;
             const cnn_kernels *kernels = cnn_kernels_best();
             for (long u = 0; u < 144; u += 3) {
@@ -681,44 +674,44 @@ static void layer1_0_conv2_backward(resmini *m, int n) {
                                  xp + u2 / 9 * 900 + taps[u2 % 9], 105, images, 30176, s);
                 for (long j = 0; j < 4 && fb * 4 + j < 16; j++)
                     for (long k = 0; k < 3 && u + k < 144; k++)
-                        dw[(fb * 4 + j) * 144 + u + k] += s[j * 3 + k];
+                        dw[fb * 576 + j * 144 + u + k] += s[j * 3 + k];
             }
         }
     }
     if (!dx)
         return;
-    PARALLEL_FOR2
+    /* each image one task: 38 tiles of 24 positions for every 4 filters */
+    PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            float *dxp = m->flat + (size_t)i * 30176;
-            const float *dq = dxp + 14592;
-            long end = task * 38 + 38 < 38 ? task * 38 + 38 : 38;
-            const cnn_tile_conv tc = {.in = dq, .in_stride = 974, .nin = 16, .kh = 3, .kw = 3,
-                                      .row_step = 30, .dw = 1, .flipped = 1, .w = w, .w_out = 9, .w_in = 144,
-                                      .nout = 16, .out = dxp, .out_stride = 912};
-            cnn_kernels_best()->conv_tiles(&tc, task * 38, end);
-        }
+        float *dxp = FLAT(i);
+        const float *dq = dxp + 14592;
+        const cnn_tile_conv tc = {.in = dq, .in_stride = 974, .nin = 16, .kh = 3, .kw = 3,
+                                  .row_step = 30, .dw = 1, .flipped = 1, .w = w, .w_out = 9, .w_in = 144,
+                                  .nout = 16, .out = dxp, .out_stride = 912};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 38);
     }
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *dxp = m->flat + (size_t)i * 30176;
+        const float *dxp = FLAT(i);
         float *dxi = dx + (size_t)i * 12544;
-        for (long c = 0; c < 16; c++)
+        for (long c = 0; c < 16; c++) {
             for (long r = 0; r < 28; r++)
                 for (long o = 0; o < 28; o++)
-                    dxi[(c * 28 + r) * 28 + o] += dxp[c * 912 + (r + 1) * 30 + o + 1];
+                    dxi[c * 784 + r * 28 + o] += dxp[c * 912 + r * 30 + o + 31];
+        }
     }
 }
 
 /* layer1.0.bn2: batchnorm, 28x28x16 -> 28x28x16, 32 parameters */
+enum { layer1_0_bn2_W = 4816, layer1_0_bn2_B = 4832, layer1_0_bn2_MEAN = 64, layer1_0_bn2_VAR = 80, layer1_0_bn2_STATS = 64, layer1_0_bn2_Y = 62720, layer1_0_bn2_DY = 25088 };
 static void layer1_0_bn2_forward(resmini *m, int n) {
     const int par = n >= 4;
     (void)par;
-    const float *x = ACT(50176);
-    float *y = ACT(62720);
-    const float *gamma = m->params + 4816, *beta = m->params + 4832;
-    float *rmean = m->state + 64, *rvar = m->state + 80;
-    float *mean = m->stats + 64, *istd = m->stats + 80;
+    const float *x = ACT(layer1_0_conv2_Y);
+    float *y = ACT(layer1_0_bn2_Y);
+    const float *gamma = m->params + layer1_0_bn2_W, *beta = m->params + layer1_0_bn2_B;
+    float *rmean = m->state + layer1_0_bn2_MEAN, *rvar = m->state + layer1_0_bn2_VAR;
+    float *mean = m->stats + layer1_0_bn2_STATS, *istd = m->stats + layer1_0_bn2_STATS + 16;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -794,16 +787,16 @@ static void layer1_0_bn2_forward(resmini *m, int n) {
 static void layer1_0_bn2_backward(resmini *m, int n) {
     const int par = n >= 4;
     (void)par;
-    const float *x = ACT(50176);
-    const float *y = ACT(62720);
-    float *dy = DACT(25088);
-    float *dx = DACT(0);
+    const float *x = ACT(layer1_0_conv2_Y);
+    const float *y = ACT(layer1_0_bn2_Y);
+    float *dy = DACT(layer1_0_bn2_DY);
+    float *dx = DACT(layer1_0_conv2_DY);
     (void)x;
     (void)y;
-    const float *gamma = m->params + 4816, *beta = m->params + 4832;
-    float *rmean = m->state + 64, *rvar = m->state + 80;
-    float *mean = m->stats + 64, *istd = m->stats + 80;
-    float *dgamma = m->grads + 4816, *dbeta = m->grads + 4832;
+    const float *gamma = m->params + layer1_0_bn2_W, *beta = m->params + layer1_0_bn2_B;
+    float *rmean = m->state + layer1_0_bn2_MEAN, *rvar = m->state + layer1_0_bn2_VAR;
+    float *mean = m->stats + layer1_0_bn2_STATS, *istd = m->stats + layer1_0_bn2_STATS + 16;
+    float *dgamma = m->grads + layer1_0_bn2_W, *dbeta = m->grads + layer1_0_bn2_B;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -870,13 +863,12 @@ static void layer1_0_bn2_backward(resmini *m, int n) {
 }
 
 /* layer1.0.add1: add relu, 28x28x16 -> 28x28x16, 0 parameters */
+enum { layer1_0_add1_Y = 75264, layer1_0_add1_DY = 0 };
 static void layer1_0_add1_forward(resmini *m, int n) {
-    const int par = n >= 3;
-    (void)par;
-    float *y = ACT(75264);
-    memcpy(y, ACT(62720), sizeof(float) * (size_t)n * 12544);
+    float *y = ACT(layer1_0_add1_Y);
+    memcpy(y, ACT(layer1_0_bn2_Y), sizeof(float) * (size_t)n * 12544);
     {
-        const float *x = ACT(12544);
+        const float *x = ACT(bn1_Y);
         for (long p = 0; p < (long)n * 12544; p++) y[p] += x[p];
     }
     for (long p = 0; p < (long)n * 12544; p++) y[p] = y[p] > 0.0f ? y[p] : 0.0f;
@@ -885,8 +877,8 @@ static void layer1_0_add1_forward(resmini *m, int n) {
 static void layer1_0_add1_backward(resmini *m, int n) {
     const int par = n >= 3;
     (void)par;
-    const float *y = ACT(75264);
-    float *dy = DACT(0);
+    const float *y = ACT(layer1_0_add1_Y);
+    float *dy = DACT(layer1_0_add1_DY);
     (void)y;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
@@ -895,25 +887,26 @@ static void layer1_0_add1_backward(resmini *m, int n) {
         for (long p = 0; p < 12544; p++) dyi[p] = yi[p] > 0.0f ? dyi[p] : 0.0f;
     }
     {
-        float *dx = DACT(25088);
+        float *dx = DACT(layer1_0_bn2_DY);
         if (dx)
             for (long p = 0; p < (long)n * 12544; p++) dx[p] += dy[p];
     }
     {
-        float *dx = DACT(12544);
+        float *dx = DACT(bn1_DY);
         if (dx)
             for (long p = 0; p < (long)n * 12544; p++) dx[p] += dy[p];
     }
 }
 
 /* layer2.0.conv1: conv 3x3 s2 p1 nobias, 28x28x16 -> 14x14x32, 4608 parameters */
+enum { layer2_0_conv1_W = 4848, layer2_0_conv1_Y = 87808, layer2_0_conv1_DY = 12544 };
 static void layer2_0_conv1_forward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const cnn_conv_geom g = {16, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1, 14, 14, 0};
-    const float *x = ACT(75264);
-    float *y = ACT(87808);
-    const float *w = m->params + 4848;
+    const float *x = ACT(layer1_0_add1_Y);
+    float *y = ACT(layer2_0_conv1_Y);
+    const float *w = m->params + layer2_0_conv1_W;
     for (int i0 = 0; i0 < n; i0 += 5) {
         const int gi = n - i0 < 5 ? n - i0 : 5;   /* images in this group */
         const long used = (long)gi * 196, ng = (used + 23) / 24 * 24;
@@ -948,12 +941,12 @@ static void layer2_0_conv1_backward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const cnn_conv_geom g = {16, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1, 14, 14, 0};
-    const float *x = ACT(75264);
-    const float *y = ACT(87808);
-    float *dy = DACT(12544);
-    float *dx = DACT(0);
-    const float *w = m->params + 4848;
-    float *dw = m->grads + 4848;
+    const float *x = ACT(layer1_0_add1_Y);
+    const float *y = ACT(layer2_0_conv1_Y);
+    float *dy = DACT(layer2_0_conv1_DY);
+    float *dx = DACT(layer1_0_add1_DY);
+    const float *w = m->params + layer2_0_conv1_W;
+    float *dw = m->grads + layer2_0_conv1_W;
     (void)y;
     for (int i0 = 0; i0 < n; i0 += 5) {
         const int gi = n - i0 < 5 ? n - i0 : 5;   /* images in this group */
@@ -995,14 +988,15 @@ static void layer2_0_conv1_backward(resmini *m, int n) {
 }
 
 /* layer2.0.bn1: batchnorm relu, 14x14x32 -> 14x14x32, 64 parameters */
+enum { layer2_0_bn1_W = 9456, layer2_0_bn1_B = 9488, layer2_0_bn1_MEAN = 96, layer2_0_bn1_VAR = 128, layer2_0_bn1_STATS = 96, layer2_0_bn1_Y = 94080, layer2_0_bn1_DY = 18816 };
 static void layer2_0_bn1_forward(resmini *m, int n) {
     const int par = n >= 8;
     (void)par;
-    const float *x = ACT(87808);
-    float *y = ACT(94080);
-    const float *gamma = m->params + 9456, *beta = m->params + 9488;
-    float *rmean = m->state + 96, *rvar = m->state + 128;
-    float *mean = m->stats + 96, *istd = m->stats + 128;
+    const float *x = ACT(layer2_0_conv1_Y);
+    float *y = ACT(layer2_0_bn1_Y);
+    const float *gamma = m->params + layer2_0_bn1_W, *beta = m->params + layer2_0_bn1_B;
+    float *rmean = m->state + layer2_0_bn1_MEAN, *rvar = m->state + layer2_0_bn1_VAR;
+    float *mean = m->stats + layer2_0_bn1_STATS, *istd = m->stats + layer2_0_bn1_STATS + 32;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -1079,16 +1073,16 @@ static void layer2_0_bn1_forward(resmini *m, int n) {
 static void layer2_0_bn1_backward(resmini *m, int n) {
     const int par = n >= 8;
     (void)par;
-    const float *x = ACT(87808);
-    const float *y = ACT(94080);
-    float *dy = DACT(18816);
-    float *dx = DACT(12544);
+    const float *x = ACT(layer2_0_conv1_Y);
+    const float *y = ACT(layer2_0_bn1_Y);
+    float *dy = DACT(layer2_0_bn1_DY);
+    float *dx = DACT(layer2_0_conv1_DY);
     (void)x;
     (void)y;
-    const float *gamma = m->params + 9456, *beta = m->params + 9488;
-    float *rmean = m->state + 96, *rvar = m->state + 128;
-    float *mean = m->stats + 96, *istd = m->stats + 128;
-    float *dgamma = m->grads + 9456, *dbeta = m->grads + 9488;
+    const float *gamma = m->params + layer2_0_bn1_W, *beta = m->params + layer2_0_bn1_B;
+    float *rmean = m->state + layer2_0_bn1_MEAN, *rvar = m->state + layer2_0_bn1_VAR;
+    float *mean = m->stats + layer2_0_bn1_STATS, *istd = m->stats + layer2_0_bn1_STATS + 32;
+    float *dgamma = m->grads + layer2_0_bn1_W, *dbeta = m->grads + layer2_0_bn1_B;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -1161,37 +1155,35 @@ static void layer2_0_bn1_backward(resmini *m, int n) {
 }
 
 /* layer2.0.conv2: conv 3x3 p1 nobias, 14x14x32 -> 14x14x32, 9216 parameters */
+enum { layer2_0_conv2_W = 9520, layer2_0_conv2_Y = 100352, layer2_0_conv2_DY = 12544 };
 static void layer2_0_conv2_forward(resmini *m, int n) {
     const int par = 1;
     (void)par;
-    const float *x = ACT(94080);
-    float *y = ACT(100352);
-    const float *w = m->params + 9520;
+    const float *x = ACT(layer2_0_bn1_Y);
+    float *y = ACT(layer2_0_conv2_Y);
+    const float *w = m->params + layer2_0_conv2_W;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 30176;
+        float *xp = FLAT(i);
         memset(xp, 0, sizeof(float) * 8210);
-        for (long c = 0; c < 32; c++)
+        for (long c = 0; c < 32; c++) {
             for (long r = 0; r < 14; r++)
-                memcpy(xp + (c * 16 + r + 1) * 16 + 1, x + (size_t)i * 6272 + (c * 14 + r) * 14,
-                       sizeof(float) * 14);
-    }
-    /* 1 tasks per image, each 10 tiles of 24 positions for every 4 filters */
-    PARALLEL_FOR2
-    for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            const float *xp = m->flat + (size_t)i * 30176;
-            float *yq = m->flat + (size_t)i * 30176 + 8448;   /* rows of width 16 */
-            long end = task * 10 + 10 < 10 ? task * 10 + 10 : 10;
-            const cnn_tile_conv tc = {.in = xp, .in_stride = 256, .nin = 32, .kh = 3, .kw = 3,
-                                      .row_step = 16, .dw = 1, .flipped = 0, .w = w, .w_out = 288, .w_in = 9,
-                                      .nout = 32, .out = yq, .out_stride = 240};
-            cnn_kernels_best()->conv_tiles(&tc, task * 10, end);
+                memcpy(xp + c * 256 + r * 16 + 17, x + (size_t)i * 6272 + c * 196 + r * 14, sizeof(float) * 14);
         }
     }
+    /* each image one task: 10 tiles of 24 positions for every 4 filters */
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *yq = m->flat + (size_t)i * 30176 + 8448;
+        const float *xp = FLAT(i);
+        float *yq = FLAT(i) + 8448;   /* rows of width 16 */
+        const cnn_tile_conv tc = {.in = xp, .in_stride = 256, .nin = 32, .kh = 3, .kw = 3,
+                                  .row_step = 16, .dw = 1, .flipped = 0, .w = w, .w_out = 288, .w_in = 9,
+                                  .nout = 32, .out = yq, .out_stride = 240};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 10);
+    }
+    PARALLEL_FOR
+    for (int i = 0; i < n; i++) {
+        const float *yq = FLAT(i) + 8448;
         for (long f = 0; f < 32; f++) {
             const float *yr = yq + f * 240;
             float *yf = y + (size_t)i * 6272 + f * 196;
@@ -1204,33 +1196,33 @@ static void layer2_0_conv2_backward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const long taps[9] = {0, 1, 2, 16, 17, 18, 32, 33, 34};
-    const float *x = ACT(94080);
-    const float *y = ACT(100352);
-    float *dy = DACT(12544);
-    float *dx = DACT(18816);
-    const float *w = m->params + 9520;
-    float *dw = m->grads + 9520;
+    const float *x = ACT(layer2_0_bn1_Y);
+    const float *y = ACT(layer2_0_conv2_Y);
+    float *dy = DACT(layer2_0_conv2_DY);
+    float *dx = DACT(layer2_0_bn1_DY);
+    const float *w = m->params + layer2_0_conv2_W;
+    float *dw = m->grads + layer2_0_conv2_W;
     (void)y;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        float *xp = m->flat + (size_t)i * 30176;
+        float *xp = FLAT(i);
         memset(xp, 0, sizeof(float) * 8210);
-        for (long c = 0; c < 32; c++)
+        for (long c = 0; c < 32; c++) {
             for (long r = 0; r < 14; r++)
-                memcpy(xp + (c * 16 + r + 1) * 16 + 1, x + (size_t)i * 6272 + (c * 14 + r) * 14,
-                       sizeof(float) * 14);
+                memcpy(xp + c * 256 + r * 16 + 17, x + (size_t)i * 6272 + c * 196 + r * 14, sizeof(float) * 14);
+        }
         float *dq = xp + 8448;
         memset(dq, 0, sizeof(float) * 9536);
         for (long f = 0; f < 32; f++)
             for (long r = 0; r < 14; r++)
-                memcpy(dq + f * 298 + 34 + r * 16, dy + (size_t)i * 6272 + (f * 14 + r) * 14,
+                memcpy(dq + f * 298 + r * 16 + 34, dy + (size_t)i * 6272 + (f * 14 + r) * 14,
                        sizeof(float) * 14);
     }
     PARALLEL_FOR
     for (long fb = 0; fb < 8; fb++) {
         for (int i0 = 0; i0 < n; i0 += 2) {
-            const float *xp = m->flat + (size_t)i0 * 30176;
-            const float *dq = xp + 8448 + fb * 1192 + 34;
+            const float *xp = FLAT(i0);
+            const float *dq = xp + fb * 1192 + 8482;
             const long images = n - i0 < 2 ? n - i0 : 2;
             const cnn_kernels *kernels = cnn_kernels_best();
             for (long u = 0; u < 288; u += 3) {
@@ -1241,44 +1233,44 @@ static void layer2_0_conv2_backward(resmini *m, int n) {
                                  xp + u2 / 9 * 256 + taps[u2 % 9], 28, images, 30176, s);
                 for (long j = 0; j < 4 && fb * 4 + j < 32; j++)
                     for (long k = 0; k < 3 && u + k < 288; k++)
-                        dw[(fb * 4 + j) * 288 + u + k] += s[j * 3 + k];
+                        dw[fb * 1152 + j * 288 + u + k] += s[j * 3 + k];
             }
         }
     }
     if (!dx)
         return;
-    PARALLEL_FOR2
+    /* each image one task: 11 tiles of 24 positions for every 4 filters */
+    PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        for (long task = 0; task < 1; task++) {
-            float *dxp = m->flat + (size_t)i * 30176;
-            const float *dq = dxp + 8448;
-            long end = task * 11 + 11 < 11 ? task * 11 + 11 : 11;
-            const cnn_tile_conv tc = {.in = dq, .in_stride = 298, .nin = 32, .kh = 3, .kw = 3,
-                                      .row_step = 16, .dw = 1, .flipped = 1, .w = w, .w_out = 9, .w_in = 288,
-                                      .nout = 32, .out = dxp, .out_stride = 264};
-            cnn_kernels_best()->conv_tiles(&tc, task * 11, end);
-        }
+        float *dxp = FLAT(i);
+        const float *dq = dxp + 8448;
+        const cnn_tile_conv tc = {.in = dq, .in_stride = 298, .nin = 32, .kh = 3, .kw = 3,
+                                  .row_step = 16, .dw = 1, .flipped = 1, .w = w, .w_out = 9, .w_in = 288,
+                                  .nout = 32, .out = dxp, .out_stride = 264};
+        cnn_kernels_best()->conv_tiles(&tc, 0, 11);
     }
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        const float *dxp = m->flat + (size_t)i * 30176;
+        const float *dxp = FLAT(i);
         float *dxi = dx + (size_t)i * 6272;
-        for (long c = 0; c < 32; c++)
+        for (long c = 0; c < 32; c++) {
             for (long r = 0; r < 14; r++)
                 for (long o = 0; o < 14; o++)
-                    dxi[(c * 14 + r) * 14 + o] += dxp[c * 264 + (r + 1) * 16 + o + 1];
+                    dxi[c * 196 + r * 14 + o] += dxp[c * 264 + r * 16 + o + 17];
+        }
     }
 }
 
 /* layer2.0.bn2: batchnorm, 14x14x32 -> 14x14x32, 64 parameters */
+enum { layer2_0_bn2_W = 18736, layer2_0_bn2_B = 18768, layer2_0_bn2_MEAN = 160, layer2_0_bn2_VAR = 192, layer2_0_bn2_STATS = 160, layer2_0_bn2_Y = 106624, layer2_0_bn2_DY = 18816 };
 static void layer2_0_bn2_forward(resmini *m, int n) {
     const int par = n >= 8;
     (void)par;
-    const float *x = ACT(100352);
-    float *y = ACT(106624);
-    const float *gamma = m->params + 18736, *beta = m->params + 18768;
-    float *rmean = m->state + 160, *rvar = m->state + 192;
-    float *mean = m->stats + 160, *istd = m->stats + 192;
+    const float *x = ACT(layer2_0_conv2_Y);
+    float *y = ACT(layer2_0_bn2_Y);
+    const float *gamma = m->params + layer2_0_bn2_W, *beta = m->params + layer2_0_bn2_B;
+    float *rmean = m->state + layer2_0_bn2_MEAN, *rvar = m->state + layer2_0_bn2_VAR;
+    float *mean = m->stats + layer2_0_bn2_STATS, *istd = m->stats + layer2_0_bn2_STATS + 32;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -1354,16 +1346,16 @@ static void layer2_0_bn2_forward(resmini *m, int n) {
 static void layer2_0_bn2_backward(resmini *m, int n) {
     const int par = n >= 8;
     (void)par;
-    const float *x = ACT(100352);
-    const float *y = ACT(106624);
-    float *dy = DACT(18816);
-    float *dx = DACT(12544);
+    const float *x = ACT(layer2_0_conv2_Y);
+    const float *y = ACT(layer2_0_bn2_Y);
+    float *dy = DACT(layer2_0_bn2_DY);
+    float *dx = DACT(layer2_0_conv2_DY);
     (void)x;
     (void)y;
-    const float *gamma = m->params + 18736, *beta = m->params + 18768;
-    float *rmean = m->state + 160, *rvar = m->state + 192;
-    float *mean = m->stats + 160, *istd = m->stats + 192;
-    float *dgamma = m->grads + 18736, *dbeta = m->grads + 18768;
+    const float *gamma = m->params + layer2_0_bn2_W, *beta = m->params + layer2_0_bn2_B;
+    float *rmean = m->state + layer2_0_bn2_MEAN, *rvar = m->state + layer2_0_bn2_VAR;
+    float *mean = m->stats + layer2_0_bn2_STATS, *istd = m->stats + layer2_0_bn2_STATS + 32;
+    float *dgamma = m->grads + layer2_0_bn2_W, *dbeta = m->grads + layer2_0_bn2_B;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -1430,13 +1422,14 @@ static void layer2_0_bn2_backward(resmini *m, int n) {
 }
 
 /* layer2.0.downsample.0: conv 1x1 s2 nobias, 28x28x16 -> 14x14x32, 512 parameters */
+enum { layer2_0_downsample_0_W = 18800, layer2_0_downsample_0_Y = 112896, layer2_0_downsample_0_DY = 12544 };
 static void layer2_0_downsample_0_forward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const cnn_conv_geom g = {16, 28, 28, 1, 1, 2, 2, 1, 1, 0, 0, 14, 14, 0};
-    const float *x = ACT(75264);
-    float *y = ACT(112896);
-    const float *w = m->params + 18800;
+    const float *x = ACT(layer1_0_add1_Y);
+    float *y = ACT(layer2_0_downsample_0_Y);
+    const float *w = m->params + layer2_0_downsample_0_W;
     for (int i0 = 0; i0 < n; i0 += 5) {
         const int gi = n - i0 < 5 ? n - i0 : 5;   /* images in this group */
         const long used = (long)gi * 196, ng = (used + 23) / 24 * 24;
@@ -1471,12 +1464,12 @@ static void layer2_0_downsample_0_backward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const cnn_conv_geom g = {16, 28, 28, 1, 1, 2, 2, 1, 1, 0, 0, 14, 14, 0};
-    const float *x = ACT(75264);
-    const float *y = ACT(112896);
-    float *dy = DACT(12544);
-    float *dx = DACT(0);
-    const float *w = m->params + 18800;
-    float *dw = m->grads + 18800;
+    const float *x = ACT(layer1_0_add1_Y);
+    const float *y = ACT(layer2_0_downsample_0_Y);
+    float *dy = DACT(layer2_0_downsample_0_DY);
+    float *dx = DACT(layer1_0_add1_DY);
+    const float *w = m->params + layer2_0_downsample_0_W;
+    float *dw = m->grads + layer2_0_downsample_0_W;
     (void)y;
     for (int i0 = 0; i0 < n; i0 += 5) {
         const int gi = n - i0 < 5 ? n - i0 : 5;   /* images in this group */
@@ -1518,14 +1511,15 @@ static void layer2_0_downsample_0_backward(resmini *m, int n) {
 }
 
 /* layer2.0.downsample.1: batchnorm, 14x14x32 -> 14x14x32, 64 parameters */
+enum { layer2_0_downsample_1_W = 19312, layer2_0_downsample_1_B = 19344, layer2_0_downsample_1_MEAN = 224, layer2_0_downsample_1_VAR = 256, layer2_0_downsample_1_STATS = 224, layer2_0_downsample_1_Y = 119168, layer2_0_downsample_1_DY = 0 };
 static void layer2_0_downsample_1_forward(resmini *m, int n) {
     const int par = n >= 8;
     (void)par;
-    const float *x = ACT(112896);
-    float *y = ACT(119168);
-    const float *gamma = m->params + 19312, *beta = m->params + 19344;
-    float *rmean = m->state + 224, *rvar = m->state + 256;
-    float *mean = m->stats + 224, *istd = m->stats + 256;
+    const float *x = ACT(layer2_0_downsample_0_Y);
+    float *y = ACT(layer2_0_downsample_1_Y);
+    const float *gamma = m->params + layer2_0_downsample_1_W, *beta = m->params + layer2_0_downsample_1_B;
+    float *rmean = m->state + layer2_0_downsample_1_MEAN, *rvar = m->state + layer2_0_downsample_1_VAR;
+    float *mean = m->stats + layer2_0_downsample_1_STATS, *istd = m->stats + layer2_0_downsample_1_STATS + 32;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -1601,16 +1595,16 @@ static void layer2_0_downsample_1_forward(resmini *m, int n) {
 static void layer2_0_downsample_1_backward(resmini *m, int n) {
     const int par = n >= 8;
     (void)par;
-    const float *x = ACT(112896);
-    const float *y = ACT(119168);
-    float *dy = DACT(0);
-    float *dx = DACT(12544);
+    const float *x = ACT(layer2_0_downsample_0_Y);
+    const float *y = ACT(layer2_0_downsample_1_Y);
+    float *dy = DACT(layer2_0_downsample_1_DY);
+    float *dx = DACT(layer2_0_downsample_0_DY);
     (void)x;
     (void)y;
-    const float *gamma = m->params + 19312, *beta = m->params + 19344;
-    float *rmean = m->state + 224, *rvar = m->state + 256;
-    float *mean = m->stats + 224, *istd = m->stats + 256;
-    float *dgamma = m->grads + 19312, *dbeta = m->grads + 19344;
+    const float *gamma = m->params + layer2_0_downsample_1_W, *beta = m->params + layer2_0_downsample_1_B;
+    float *rmean = m->state + layer2_0_downsample_1_MEAN, *rvar = m->state + layer2_0_downsample_1_VAR;
+    float *mean = m->stats + layer2_0_downsample_1_STATS, *istd = m->stats + layer2_0_downsample_1_STATS + 32;
+    float *dgamma = m->grads + layer2_0_downsample_1_W, *dbeta = m->grads + layer2_0_downsample_1_B;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -1677,13 +1671,12 @@ static void layer2_0_downsample_1_backward(resmini *m, int n) {
 }
 
 /* layer2.0.add1: add relu, 14x14x32 -> 14x14x32, 0 parameters */
+enum { layer2_0_add1_Y = 125440, layer2_0_add1_DY = 6272 };
 static void layer2_0_add1_forward(resmini *m, int n) {
-    const int par = n >= 6;
-    (void)par;
-    float *y = ACT(125440);
-    memcpy(y, ACT(119168), sizeof(float) * (size_t)n * 6272);
+    float *y = ACT(layer2_0_add1_Y);
+    memcpy(y, ACT(layer2_0_downsample_1_Y), sizeof(float) * (size_t)n * 6272);
     {
-        const float *x = ACT(106624);
+        const float *x = ACT(layer2_0_bn2_Y);
         for (long p = 0; p < (long)n * 6272; p++) y[p] += x[p];
     }
     for (long p = 0; p < (long)n * 6272; p++) y[p] = y[p] > 0.0f ? y[p] : 0.0f;
@@ -1692,8 +1685,8 @@ static void layer2_0_add1_forward(resmini *m, int n) {
 static void layer2_0_add1_backward(resmini *m, int n) {
     const int par = n >= 6;
     (void)par;
-    const float *y = ACT(125440);
-    float *dy = DACT(6272);
+    const float *y = ACT(layer2_0_add1_Y);
+    float *dy = DACT(layer2_0_add1_DY);
     (void)y;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
@@ -1702,25 +1695,26 @@ static void layer2_0_add1_backward(resmini *m, int n) {
         for (long p = 0; p < 6272; p++) dyi[p] = yi[p] > 0.0f ? dyi[p] : 0.0f;
     }
     {
-        float *dx = DACT(0);
+        float *dx = DACT(layer2_0_downsample_1_DY);
         if (dx)
             for (long p = 0; p < (long)n * 6272; p++) dx[p] += dy[p];
     }
     {
-        float *dx = DACT(18816);
+        float *dx = DACT(layer2_0_bn2_DY);
         if (dx)
             for (long p = 0; p < (long)n * 6272; p++) dx[p] += dy[p];
     }
 }
 
 /* layer3.0.conv1: conv 3x3 s2 p1 nobias, 14x14x32 -> 7x7x64, 18432 parameters */
+enum { layer3_0_conv1_W = 19376, layer3_0_conv1_Y = 131712, layer3_0_conv1_DY = 0 };
 static void layer3_0_conv1_forward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const cnn_conv_geom g = {32, 14, 14, 3, 3, 2, 2, 1, 1, 1, 1, 7, 7, 0};
-    const float *x = ACT(125440);
-    float *y = ACT(131712);
-    const float *w = m->params + 19376;
+    const float *x = ACT(layer2_0_add1_Y);
+    float *y = ACT(layer3_0_conv1_Y);
+    const float *w = m->params + layer3_0_conv1_W;
     for (int i0 = 0; i0 < n; i0 += 20) {
         const int gi = n - i0 < 20 ? n - i0 : 20;   /* images in this group */
         const long used = (long)gi * 49, ng = (used + 23) / 24 * 24;
@@ -1755,12 +1749,12 @@ static void layer3_0_conv1_backward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const cnn_conv_geom g = {32, 14, 14, 3, 3, 2, 2, 1, 1, 1, 1, 7, 7, 0};
-    const float *x = ACT(125440);
-    const float *y = ACT(131712);
-    float *dy = DACT(0);
-    float *dx = DACT(6272);
-    const float *w = m->params + 19376;
-    float *dw = m->grads + 19376;
+    const float *x = ACT(layer2_0_add1_Y);
+    const float *y = ACT(layer3_0_conv1_Y);
+    float *dy = DACT(layer3_0_conv1_DY);
+    float *dx = DACT(layer2_0_add1_DY);
+    const float *w = m->params + layer3_0_conv1_W;
+    float *dw = m->grads + layer3_0_conv1_W;
     (void)y;
     for (int i0 = 0; i0 < n; i0 += 20) {
         const int gi = n - i0 < 20 ? n - i0 : 20;   /* images in this group */
@@ -1802,14 +1796,15 @@ static void layer3_0_conv1_backward(resmini *m, int n) {
 }
 
 /* layer3.0.bn1: batchnorm relu, 7x7x64 -> 7x7x64, 128 parameters */
+enum { layer3_0_bn1_W = 37808, layer3_0_bn1_B = 37872, layer3_0_bn1_MEAN = 288, layer3_0_bn1_VAR = 352, layer3_0_bn1_STATS = 288, layer3_0_bn1_Y = 134848, layer3_0_bn1_DY = 3136 };
 static void layer3_0_bn1_forward(resmini *m, int n) {
     const int par = n >= 16;
     (void)par;
-    const float *x = ACT(131712);
-    float *y = ACT(134848);
-    const float *gamma = m->params + 37808, *beta = m->params + 37872;
-    float *rmean = m->state + 288, *rvar = m->state + 352;
-    float *mean = m->stats + 288, *istd = m->stats + 352;
+    const float *x = ACT(layer3_0_conv1_Y);
+    float *y = ACT(layer3_0_bn1_Y);
+    const float *gamma = m->params + layer3_0_bn1_W, *beta = m->params + layer3_0_bn1_B;
+    float *rmean = m->state + layer3_0_bn1_MEAN, *rvar = m->state + layer3_0_bn1_VAR;
+    float *mean = m->stats + layer3_0_bn1_STATS, *istd = m->stats + layer3_0_bn1_STATS + 64;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -1886,16 +1881,16 @@ static void layer3_0_bn1_forward(resmini *m, int n) {
 static void layer3_0_bn1_backward(resmini *m, int n) {
     const int par = n >= 16;
     (void)par;
-    const float *x = ACT(131712);
-    const float *y = ACT(134848);
-    float *dy = DACT(3136);
-    float *dx = DACT(0);
+    const float *x = ACT(layer3_0_conv1_Y);
+    const float *y = ACT(layer3_0_bn1_Y);
+    float *dy = DACT(layer3_0_bn1_DY);
+    float *dx = DACT(layer3_0_conv1_DY);
     (void)x;
     (void)y;
-    const float *gamma = m->params + 37808, *beta = m->params + 37872;
-    float *rmean = m->state + 288, *rvar = m->state + 352;
-    float *mean = m->stats + 288, *istd = m->stats + 352;
-    float *dgamma = m->grads + 37808, *dbeta = m->grads + 37872;
+    const float *gamma = m->params + layer3_0_bn1_W, *beta = m->params + layer3_0_bn1_B;
+    float *rmean = m->state + layer3_0_bn1_MEAN, *rvar = m->state + layer3_0_bn1_VAR;
+    float *mean = m->stats + layer3_0_bn1_STATS, *istd = m->stats + layer3_0_bn1_STATS + 64;
+    float *dgamma = m->grads + layer3_0_bn1_W, *dbeta = m->grads + layer3_0_bn1_B;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -1968,13 +1963,14 @@ static void layer3_0_bn1_backward(resmini *m, int n) {
 }
 
 /* layer3.0.conv2: conv 3x3 p1 nobias, 7x7x64 -> 7x7x64, 36864 parameters */
+enum { layer3_0_conv2_W = 37936, layer3_0_conv2_Y = 137984, layer3_0_conv2_DY = 0 };
 static void layer3_0_conv2_forward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const cnn_conv_geom g = {64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 7, 7, 0};
-    const float *x = ACT(134848);
-    float *y = ACT(137984);
-    const float *w = m->params + 37936;
+    const float *x = ACT(layer3_0_bn1_Y);
+    float *y = ACT(layer3_0_conv2_Y);
+    const float *w = m->params + layer3_0_conv2_W;
     for (int i0 = 0; i0 < n; i0 += 20) {
         const int gi = n - i0 < 20 ? n - i0 : 20;   /* images in this group */
         const long used = (long)gi * 49, ng = (used + 23) / 24 * 24;
@@ -2009,12 +2005,12 @@ static void layer3_0_conv2_backward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const cnn_conv_geom g = {64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 7, 7, 0};
-    const float *x = ACT(134848);
-    const float *y = ACT(137984);
-    float *dy = DACT(0);
-    float *dx = DACT(3136);
-    const float *w = m->params + 37936;
-    float *dw = m->grads + 37936;
+    const float *x = ACT(layer3_0_bn1_Y);
+    const float *y = ACT(layer3_0_conv2_Y);
+    float *dy = DACT(layer3_0_conv2_DY);
+    float *dx = DACT(layer3_0_bn1_DY);
+    const float *w = m->params + layer3_0_conv2_W;
+    float *dw = m->grads + layer3_0_conv2_W;
     (void)y;
     for (int i0 = 0; i0 < n; i0 += 20) {
         const int gi = n - i0 < 20 ? n - i0 : 20;   /* images in this group */
@@ -2056,14 +2052,15 @@ static void layer3_0_conv2_backward(resmini *m, int n) {
 }
 
 /* layer3.0.bn2: batchnorm, 7x7x64 -> 7x7x64, 128 parameters */
+enum { layer3_0_bn2_W = 74800, layer3_0_bn2_B = 74864, layer3_0_bn2_MEAN = 416, layer3_0_bn2_VAR = 480, layer3_0_bn2_STATS = 416, layer3_0_bn2_Y = 141120, layer3_0_bn2_DY = 3136 };
 static void layer3_0_bn2_forward(resmini *m, int n) {
     const int par = n >= 16;
     (void)par;
-    const float *x = ACT(137984);
-    float *y = ACT(141120);
-    const float *gamma = m->params + 74800, *beta = m->params + 74864;
-    float *rmean = m->state + 416, *rvar = m->state + 480;
-    float *mean = m->stats + 416, *istd = m->stats + 480;
+    const float *x = ACT(layer3_0_conv2_Y);
+    float *y = ACT(layer3_0_bn2_Y);
+    const float *gamma = m->params + layer3_0_bn2_W, *beta = m->params + layer3_0_bn2_B;
+    float *rmean = m->state + layer3_0_bn2_MEAN, *rvar = m->state + layer3_0_bn2_VAR;
+    float *mean = m->stats + layer3_0_bn2_STATS, *istd = m->stats + layer3_0_bn2_STATS + 64;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -2139,16 +2136,16 @@ static void layer3_0_bn2_forward(resmini *m, int n) {
 static void layer3_0_bn2_backward(resmini *m, int n) {
     const int par = n >= 16;
     (void)par;
-    const float *x = ACT(137984);
-    const float *y = ACT(141120);
-    float *dy = DACT(3136);
-    float *dx = DACT(0);
+    const float *x = ACT(layer3_0_conv2_Y);
+    const float *y = ACT(layer3_0_bn2_Y);
+    float *dy = DACT(layer3_0_bn2_DY);
+    float *dx = DACT(layer3_0_conv2_DY);
     (void)x;
     (void)y;
-    const float *gamma = m->params + 74800, *beta = m->params + 74864;
-    float *rmean = m->state + 416, *rvar = m->state + 480;
-    float *mean = m->stats + 416, *istd = m->stats + 480;
-    float *dgamma = m->grads + 74800, *dbeta = m->grads + 74864;
+    const float *gamma = m->params + layer3_0_bn2_W, *beta = m->params + layer3_0_bn2_B;
+    float *rmean = m->state + layer3_0_bn2_MEAN, *rvar = m->state + layer3_0_bn2_VAR;
+    float *mean = m->stats + layer3_0_bn2_STATS, *istd = m->stats + layer3_0_bn2_STATS + 64;
+    float *dgamma = m->grads + layer3_0_bn2_W, *dbeta = m->grads + layer3_0_bn2_B;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -2215,13 +2212,14 @@ static void layer3_0_bn2_backward(resmini *m, int n) {
 }
 
 /* layer3.0.downsample.0: conv 1x1 s2 nobias, 14x14x32 -> 7x7x64, 2048 parameters */
+enum { layer3_0_downsample_0_W = 74928, layer3_0_downsample_0_Y = 144256, layer3_0_downsample_0_DY = 0 };
 static void layer3_0_downsample_0_forward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const cnn_conv_geom g = {32, 14, 14, 1, 1, 2, 2, 1, 1, 0, 0, 7, 7, 0};
-    const float *x = ACT(125440);
-    float *y = ACT(144256);
-    const float *w = m->params + 74928;
+    const float *x = ACT(layer2_0_add1_Y);
+    float *y = ACT(layer3_0_downsample_0_Y);
+    const float *w = m->params + layer3_0_downsample_0_W;
     for (int i0 = 0; i0 < n; i0 += 20) {
         const int gi = n - i0 < 20 ? n - i0 : 20;   /* images in this group */
         const long used = (long)gi * 49, ng = (used + 23) / 24 * 24;
@@ -2256,12 +2254,12 @@ static void layer3_0_downsample_0_backward(resmini *m, int n) {
     const int par = 1;
     (void)par;
     static const cnn_conv_geom g = {32, 14, 14, 1, 1, 2, 2, 1, 1, 0, 0, 7, 7, 0};
-    const float *x = ACT(125440);
-    const float *y = ACT(144256);
-    float *dy = DACT(0);
-    float *dx = DACT(6272);
-    const float *w = m->params + 74928;
-    float *dw = m->grads + 74928;
+    const float *x = ACT(layer2_0_add1_Y);
+    const float *y = ACT(layer3_0_downsample_0_Y);
+    float *dy = DACT(layer3_0_downsample_0_DY);
+    float *dx = DACT(layer2_0_add1_DY);
+    const float *w = m->params + layer3_0_downsample_0_W;
+    float *dw = m->grads + layer3_0_downsample_0_W;
     (void)y;
     for (int i0 = 0; i0 < n; i0 += 20) {
         const int gi = n - i0 < 20 ? n - i0 : 20;   /* images in this group */
@@ -2303,14 +2301,15 @@ static void layer3_0_downsample_0_backward(resmini *m, int n) {
 }
 
 /* layer3.0.downsample.1: batchnorm, 7x7x64 -> 7x7x64, 128 parameters */
+enum { layer3_0_downsample_1_W = 76976, layer3_0_downsample_1_B = 77040, layer3_0_downsample_1_MEAN = 544, layer3_0_downsample_1_VAR = 608, layer3_0_downsample_1_STATS = 544, layer3_0_downsample_1_Y = 147392, layer3_0_downsample_1_DY = 6272 };
 static void layer3_0_downsample_1_forward(resmini *m, int n) {
     const int par = n >= 16;
     (void)par;
-    const float *x = ACT(144256);
-    float *y = ACT(147392);
-    const float *gamma = m->params + 76976, *beta = m->params + 77040;
-    float *rmean = m->state + 544, *rvar = m->state + 608;
-    float *mean = m->stats + 544, *istd = m->stats + 608;
+    const float *x = ACT(layer3_0_downsample_0_Y);
+    float *y = ACT(layer3_0_downsample_1_Y);
+    const float *gamma = m->params + layer3_0_downsample_1_W, *beta = m->params + layer3_0_downsample_1_B;
+    float *rmean = m->state + layer3_0_downsample_1_MEAN, *rvar = m->state + layer3_0_downsample_1_VAR;
+    float *mean = m->stats + layer3_0_downsample_1_STATS, *istd = m->stats + layer3_0_downsample_1_STATS + 64;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -2386,16 +2385,16 @@ static void layer3_0_downsample_1_forward(resmini *m, int n) {
 static void layer3_0_downsample_1_backward(resmini *m, int n) {
     const int par = n >= 16;
     (void)par;
-    const float *x = ACT(144256);
-    const float *y = ACT(147392);
-    float *dy = DACT(6272);
-    float *dx = DACT(0);
+    const float *x = ACT(layer3_0_downsample_0_Y);
+    const float *y = ACT(layer3_0_downsample_1_Y);
+    float *dy = DACT(layer3_0_downsample_1_DY);
+    float *dx = DACT(layer3_0_downsample_0_DY);
     (void)x;
     (void)y;
-    const float *gamma = m->params + 76976, *beta = m->params + 77040;
-    float *rmean = m->state + 544, *rvar = m->state + 608;
-    float *mean = m->stats + 544, *istd = m->stats + 608;
-    float *dgamma = m->grads + 76976, *dbeta = m->grads + 77040;
+    const float *gamma = m->params + layer3_0_downsample_1_W, *beta = m->params + layer3_0_downsample_1_B;
+    float *rmean = m->state + layer3_0_downsample_1_MEAN, *rvar = m->state + layer3_0_downsample_1_VAR;
+    float *mean = m->stats + layer3_0_downsample_1_STATS, *istd = m->stats + layer3_0_downsample_1_STATS + 64;
+    float *dgamma = m->grads + layer3_0_downsample_1_W, *dbeta = m->grads + layer3_0_downsample_1_B;
     (void)rmean;
     (void)rvar;
     (void)beta;
@@ -2462,13 +2461,12 @@ static void layer3_0_downsample_1_backward(resmini *m, int n) {
 }
 
 /* layer3.0.add1: add relu, 7x7x64 -> 7x7x64, 0 parameters */
+enum { layer3_0_add1_Y = 150528, layer3_0_add1_DY = 0 };
 static void layer3_0_add1_forward(resmini *m, int n) {
-    const int par = n >= 11;
-    (void)par;
-    float *y = ACT(150528);
-    memcpy(y, ACT(147392), sizeof(float) * (size_t)n * 3136);
+    float *y = ACT(layer3_0_add1_Y);
+    memcpy(y, ACT(layer3_0_downsample_1_Y), sizeof(float) * (size_t)n * 3136);
     {
-        const float *x = ACT(141120);
+        const float *x = ACT(layer3_0_bn2_Y);
         for (long p = 0; p < (long)n * 3136; p++) y[p] += x[p];
     }
     for (long p = 0; p < (long)n * 3136; p++) y[p] = y[p] > 0.0f ? y[p] : 0.0f;
@@ -2477,8 +2475,8 @@ static void layer3_0_add1_forward(resmini *m, int n) {
 static void layer3_0_add1_backward(resmini *m, int n) {
     const int par = n >= 11;
     (void)par;
-    const float *y = ACT(150528);
-    float *dy = DACT(0);
+    const float *y = ACT(layer3_0_add1_Y);
+    float *dy = DACT(layer3_0_add1_DY);
     (void)y;
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
@@ -2487,23 +2485,24 @@ static void layer3_0_add1_backward(resmini *m, int n) {
         for (long p = 0; p < 3136; p++) dyi[p] = yi[p] > 0.0f ? dyi[p] : 0.0f;
     }
     {
-        float *dx = DACT(6272);
+        float *dx = DACT(layer3_0_downsample_1_DY);
         if (dx)
             for (long p = 0; p < (long)n * 3136; p++) dx[p] += dy[p];
     }
     {
-        float *dx = DACT(3136);
+        float *dx = DACT(layer3_0_bn2_DY);
         if (dx)
             for (long p = 0; p < (long)n * 3136; p++) dx[p] += dy[p];
     }
 }
 
 /* avgpool: pool global, 7x7x64 -> 1x1x64, 0 parameters */
+enum { avgpool_Y = 153664, avgpool_DY = 3136 };
 static void avgpool_forward(resmini *m, int n) {
     const int par = n >= 32;
     (void)par;
-    const float *x = ACT(150528);
-    float *y = ACT(153664);
+    const float *x = ACT(layer3_0_add1_Y);
+    float *y = ACT(avgpool_Y);
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
         for (long c = 0; c < 64; c++) {
@@ -2526,10 +2525,10 @@ static void avgpool_forward(resmini *m, int n) {
 static void avgpool_backward(resmini *m, int n) {
     const int par = n >= 32;
     (void)par;
-    const float *x = ACT(150528);
-    const float *y = ACT(153664);
-    float *dy = DACT(3136);
-    float *dx = DACT(0);
+    const float *x = ACT(layer3_0_add1_Y);
+    const float *y = ACT(avgpool_Y);
+    float *dy = DACT(avgpool_DY);
+    float *dx = DACT(layer3_0_add1_DY);
     (void)x;
     (void)y;
     if (!dx)
@@ -2555,13 +2554,14 @@ static void avgpool_backward(resmini *m, int n) {
 }
 
 /* fc: fc, 1x1x64 -> 1x1x10, 650 parameters */
+enum { fc_W = 77104, fc_B = 77744, fc_Y = 153728, fc_DY = 0 };
 static void fc_forward(resmini *m, int n) {
     const int par = n >= 141;
     (void)par;
-    const float *x = ACT(153664);
-    float *y = ACT(153728);
-    const float *w = m->params + 77104;
-    const float *b = m->params + 77744;
+    const float *x = ACT(avgpool_Y);
+    float *y = ACT(fc_Y);
+    const float *w = m->params + fc_W;
+    const float *b = m->params + fc_B;
     /* tasks of 8 outputs: at batch 1, over the images would leave threads idle */
     PARALLEL_FOR
     for (long o = 0; o < 10; o += 8)
@@ -2571,14 +2571,14 @@ static void fc_forward(resmini *m, int n) {
 static void fc_backward(resmini *m, int n) {
     const int par = n >= 141;
     (void)par;
-    const float *x = ACT(153664);
-    const float *y = ACT(153728);
-    float *dy = DACT(0);
-    float *dx = DACT(3136);
-    const float *w = m->params + 77104;
-    float *dw = m->grads + 77104;
+    const float *x = ACT(avgpool_Y);
+    const float *y = ACT(fc_Y);
+    float *dy = DACT(fc_DY);
+    float *dx = DACT(avgpool_DY);
+    const float *w = m->params + fc_W;
+    float *dw = m->grads + fc_W;
     (void)y;
-    float *db = m->grads + 77744;
+    float *db = m->grads + fc_B;
     /* four outputs at a time: each image's input read once for them */
     PARALLEL_FOR
     for (long o = 0; o < 10; o += 4)
@@ -2591,11 +2591,12 @@ static void fc_backward(resmini *m, int n) {
 }
 
 /* softmax1: softmax, 1x1x10 -> 1x1x10, 0 parameters */
+enum { softmax1_Y = 153738, softmax1_DY = 10 };
 static void softmax1_forward(resmini *m, int n) {
     const int par = n >= 5000;
     (void)par;
-    const float *x = ACT(153728);
-    float *y = ACT(153738);
+    const float *x = ACT(fc_Y);
+    float *y = ACT(softmax1_Y);
     memcpy(y, x, sizeof(float) * (size_t)n * 10);
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
@@ -2610,12 +2611,10 @@ static void softmax1_forward(resmini *m, int n) {
 }
 
 static void softmax1_backward(resmini *m, int n) {
-    const int par = n >= 5000;
-    (void)par;
-    const float *x = ACT(153728);
-    const float *y = ACT(153738);
-    float *dy = DACT(10);
-    float *dx = DACT(0);
+    const float *x = ACT(fc_Y);
+    const float *y = ACT(softmax1_Y);
+    float *dy = DACT(softmax1_DY);
+    float *dx = DACT(fc_DY);
     (void)x;
     (void)y;
     if (!m->loss_fused) {
@@ -2666,100 +2665,100 @@ static void forward_pass(resmini *m, int n) {
 static void backward_pass(resmini *m, int n) {
     const int par = n >= 8;   /* for clearing large buffers */
     (void)par;
-    memset(DACT(0), 0, sizeof(float) * (size_t)n * 10);   /* d fc */
+    memset(DACT(fc_DY), 0, sizeof(float) * (size_t)n * 10);
     softmax1_backward(m, n);
-    memset(DACT(3136), 0, sizeof(float) * (size_t)n * 64);   /* d avgpool */
+    memset(DACT(avgpool_DY), 0, sizeof(float) * (size_t)n * 64);
     fc_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 77104, 650);
-    memset(DACT(0), 0, sizeof(float) * (size_t)n * 3136);   /* d layer3.0.add1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, fc_W, 650);
+    memset(DACT(layer3_0_add1_DY), 0, sizeof(float) * (size_t)n * 3136);
     avgpool_backward(m, n);
-    memset(DACT(6272), 0, sizeof(float) * (size_t)n * 3136);   /* d layer3.0.downsample.1 */
-    memset(DACT(3136), 0, sizeof(float) * (size_t)n * 3136);   /* d layer3.0.bn2 */
+    memset(DACT(layer3_0_downsample_1_DY), 0, sizeof(float) * (size_t)n * 3136);
+    memset(DACT(layer3_0_bn2_DY), 0, sizeof(float) * (size_t)n * 3136);
     layer3_0_add1_backward(m, n);
-    memset(DACT(0), 0, sizeof(float) * (size_t)n * 3136);   /* d layer3.0.downsample.0 */
+    memset(DACT(layer3_0_downsample_0_DY), 0, sizeof(float) * (size_t)n * 3136);
     layer3_0_downsample_1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 76976, 128);
-    PARALLEL_FOR   /* d layer2.0.add1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer3_0_downsample_1_W, 128);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(6272) + (size_t)i * 6272, 0, sizeof(float) * 6272);
+        memset(DACT(layer2_0_add1_DY) + (size_t)i * 6272, 0, sizeof(float) * 6272);
     layer3_0_downsample_0_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 74928, 2048);
-    memset(DACT(0), 0, sizeof(float) * (size_t)n * 3136);   /* d layer3.0.conv2 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer3_0_downsample_0_W, 2048);
+    memset(DACT(layer3_0_conv2_DY), 0, sizeof(float) * (size_t)n * 3136);
     layer3_0_bn2_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 74800, 128);
-    memset(DACT(3136), 0, sizeof(float) * (size_t)n * 3136);   /* d layer3.0.bn1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer3_0_bn2_W, 128);
+    memset(DACT(layer3_0_bn1_DY), 0, sizeof(float) * (size_t)n * 3136);
     layer3_0_conv2_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 37936, 36864);
-    memset(DACT(0), 0, sizeof(float) * (size_t)n * 3136);   /* d layer3.0.conv1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer3_0_conv2_W, 36864);
+    memset(DACT(layer3_0_conv1_DY), 0, sizeof(float) * (size_t)n * 3136);
     layer3_0_bn1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 37808, 128);
+    if (m->training) cnn_dist_grads_ready(m->grads, layer3_0_bn1_W, 128);
     layer3_0_conv1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 19376, 18432);
-    PARALLEL_FOR   /* d layer2.0.downsample.1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer3_0_conv1_W, 18432);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(0) + (size_t)i * 6272, 0, sizeof(float) * 6272);
-    PARALLEL_FOR   /* d layer2.0.bn2 */
+        memset(DACT(layer2_0_downsample_1_DY) + (size_t)i * 6272, 0, sizeof(float) * 6272);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(18816) + (size_t)i * 6272, 0, sizeof(float) * 6272);
+        memset(DACT(layer2_0_bn2_DY) + (size_t)i * 6272, 0, sizeof(float) * 6272);
     layer2_0_add1_backward(m, n);
-    PARALLEL_FOR   /* d layer2.0.downsample.0 */
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(12544) + (size_t)i * 6272, 0, sizeof(float) * 6272);
+        memset(DACT(layer2_0_downsample_0_DY) + (size_t)i * 6272, 0, sizeof(float) * 6272);
     layer2_0_downsample_1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 19312, 64);
-    PARALLEL_FOR   /* d layer1.0.add1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer2_0_downsample_1_W, 64);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(0) + (size_t)i * 12544, 0, sizeof(float) * 12544);
+        memset(DACT(layer1_0_add1_DY) + (size_t)i * 12544, 0, sizeof(float) * 12544);
     layer2_0_downsample_0_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 18800, 512);
-    PARALLEL_FOR   /* d layer2.0.conv2 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer2_0_downsample_0_W, 512);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(12544) + (size_t)i * 6272, 0, sizeof(float) * 6272);
+        memset(DACT(layer2_0_conv2_DY) + (size_t)i * 6272, 0, sizeof(float) * 6272);
     layer2_0_bn2_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 18736, 64);
-    PARALLEL_FOR   /* d layer2.0.bn1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer2_0_bn2_W, 64);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(18816) + (size_t)i * 6272, 0, sizeof(float) * 6272);
+        memset(DACT(layer2_0_bn1_DY) + (size_t)i * 6272, 0, sizeof(float) * 6272);
     layer2_0_conv2_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 9520, 9216);
-    PARALLEL_FOR   /* d layer2.0.conv1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer2_0_conv2_W, 9216);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(12544) + (size_t)i * 6272, 0, sizeof(float) * 6272);
+        memset(DACT(layer2_0_conv1_DY) + (size_t)i * 6272, 0, sizeof(float) * 6272);
     layer2_0_bn1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 9456, 64);
+    if (m->training) cnn_dist_grads_ready(m->grads, layer2_0_bn1_W, 64);
     layer2_0_conv1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 4848, 4608);
-    PARALLEL_FOR   /* d layer1.0.bn2 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer2_0_conv1_W, 4608);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(25088) + (size_t)i * 12544, 0, sizeof(float) * 12544);
-    PARALLEL_FOR   /* d bn1 */
+        memset(DACT(layer1_0_bn2_DY) + (size_t)i * 12544, 0, sizeof(float) * 12544);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(12544) + (size_t)i * 12544, 0, sizeof(float) * 12544);
+        memset(DACT(bn1_DY) + (size_t)i * 12544, 0, sizeof(float) * 12544);
     layer1_0_add1_backward(m, n);
-    PARALLEL_FOR   /* d layer1.0.conv2 */
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(0) + (size_t)i * 12544, 0, sizeof(float) * 12544);
+        memset(DACT(layer1_0_conv2_DY) + (size_t)i * 12544, 0, sizeof(float) * 12544);
     layer1_0_bn2_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 4816, 32);
-    PARALLEL_FOR   /* d layer1.0.bn1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer1_0_bn2_W, 32);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(25088) + (size_t)i * 12544, 0, sizeof(float) * 12544);
+        memset(DACT(layer1_0_bn1_DY) + (size_t)i * 12544, 0, sizeof(float) * 12544);
     layer1_0_conv2_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 2512, 2304);
-    PARALLEL_FOR   /* d layer1.0.conv1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer1_0_conv2_W, 2304);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(0) + (size_t)i * 12544, 0, sizeof(float) * 12544);
+        memset(DACT(layer1_0_conv1_DY) + (size_t)i * 12544, 0, sizeof(float) * 12544);
     layer1_0_bn1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 2480, 32);
+    if (m->training) cnn_dist_grads_ready(m->grads, layer1_0_bn1_W, 32);
     layer1_0_conv1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 176, 2304);
-    PARALLEL_FOR   /* d conv1 */
+    if (m->training) cnn_dist_grads_ready(m->grads, layer1_0_conv1_W, 2304);
+    PARALLEL_FOR
     for (int i = 0; i < n; i++)
-        memset(DACT(0) + (size_t)i * 12544, 0, sizeof(float) * 12544);
+        memset(DACT(conv1_DY) + (size_t)i * 12544, 0, sizeof(float) * 12544);
     bn1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 144, 32);
+    if (m->training) cnn_dist_grads_ready(m->grads, bn1_W, 32);
     conv1_backward(m, n);
-    if (m->training) cnn_dist_grads_ready(m->grads, 0, 144);
+    if (m->training) cnn_dist_grads_ready(m->grads, conv1_W, 144);
 }
 
 resmini *resmini_new(int max_batch) {
@@ -2809,53 +2808,53 @@ float *resmini_grads(resmini *m) {
 void resmini_init(resmini *m, uint64_t seed) {
     cnn_rng r;
     cnn_rng_seed(&r, seed);
-    cnn_init_he(m->params + 0, 144, 9, &r);   /* conv1.weight */
-    cnn_fill(m->params + 144, 16, 1.0f);   /* bn1.weight */
-    cnn_fill(m->params + 160, 16, 0.0f);   /* bn1.bias */
-    cnn_fill(m->state + 0, 16, 0.0f);    /* bn1.running_mean */
-    cnn_fill(m->state + 16, 16, 1.0f);    /* bn1.running_var */
-    cnn_init_he(m->params + 176, 2304, 144, &r);   /* layer1.0.conv1.weight */
-    cnn_fill(m->params + 2480, 16, 1.0f);   /* layer1.0.bn1.weight */
-    cnn_fill(m->params + 2496, 16, 0.0f);   /* layer1.0.bn1.bias */
-    cnn_fill(m->state + 32, 16, 0.0f);    /* layer1.0.bn1.running_mean */
-    cnn_fill(m->state + 48, 16, 1.0f);    /* layer1.0.bn1.running_var */
-    cnn_init_glorot(m->params + 2512, 2304, 144, 144, &r);   /* layer1.0.conv2.weight */
-    cnn_fill(m->params + 4816, 16, 1.0f);   /* layer1.0.bn2.weight */
-    cnn_fill(m->params + 4832, 16, 0.0f);   /* layer1.0.bn2.bias */
-    cnn_fill(m->state + 64, 16, 0.0f);    /* layer1.0.bn2.running_mean */
-    cnn_fill(m->state + 80, 16, 1.0f);    /* layer1.0.bn2.running_var */
-    cnn_init_he(m->params + 4848, 4608, 144, &r);   /* layer2.0.conv1.weight */
-    cnn_fill(m->params + 9456, 32, 1.0f);   /* layer2.0.bn1.weight */
-    cnn_fill(m->params + 9488, 32, 0.0f);   /* layer2.0.bn1.bias */
-    cnn_fill(m->state + 96, 32, 0.0f);    /* layer2.0.bn1.running_mean */
-    cnn_fill(m->state + 128, 32, 1.0f);    /* layer2.0.bn1.running_var */
-    cnn_init_glorot(m->params + 9520, 9216, 288, 288, &r);   /* layer2.0.conv2.weight */
-    cnn_fill(m->params + 18736, 32, 1.0f);   /* layer2.0.bn2.weight */
-    cnn_fill(m->params + 18768, 32, 0.0f);   /* layer2.0.bn2.bias */
-    cnn_fill(m->state + 160, 32, 0.0f);    /* layer2.0.bn2.running_mean */
-    cnn_fill(m->state + 192, 32, 1.0f);    /* layer2.0.bn2.running_var */
-    cnn_init_glorot(m->params + 18800, 512, 16, 32, &r);   /* layer2.0.downsample.0.weight */
-    cnn_fill(m->params + 19312, 32, 1.0f);   /* layer2.0.downsample.1.weight */
-    cnn_fill(m->params + 19344, 32, 0.0f);   /* layer2.0.downsample.1.bias */
-    cnn_fill(m->state + 224, 32, 0.0f);    /* layer2.0.downsample.1.running_mean */
-    cnn_fill(m->state + 256, 32, 1.0f);    /* layer2.0.downsample.1.running_var */
-    cnn_init_he(m->params + 19376, 18432, 288, &r);   /* layer3.0.conv1.weight */
-    cnn_fill(m->params + 37808, 64, 1.0f);   /* layer3.0.bn1.weight */
-    cnn_fill(m->params + 37872, 64, 0.0f);   /* layer3.0.bn1.bias */
-    cnn_fill(m->state + 288, 64, 0.0f);    /* layer3.0.bn1.running_mean */
-    cnn_fill(m->state + 352, 64, 1.0f);    /* layer3.0.bn1.running_var */
-    cnn_init_glorot(m->params + 37936, 36864, 576, 576, &r);   /* layer3.0.conv2.weight */
-    cnn_fill(m->params + 74800, 64, 1.0f);   /* layer3.0.bn2.weight */
-    cnn_fill(m->params + 74864, 64, 0.0f);   /* layer3.0.bn2.bias */
-    cnn_fill(m->state + 416, 64, 0.0f);    /* layer3.0.bn2.running_mean */
-    cnn_fill(m->state + 480, 64, 1.0f);    /* layer3.0.bn2.running_var */
-    cnn_init_glorot(m->params + 74928, 2048, 32, 64, &r);   /* layer3.0.downsample.0.weight */
-    cnn_fill(m->params + 76976, 64, 1.0f);   /* layer3.0.downsample.1.weight */
-    cnn_fill(m->params + 77040, 64, 0.0f);   /* layer3.0.downsample.1.bias */
-    cnn_fill(m->state + 544, 64, 0.0f);    /* layer3.0.downsample.1.running_mean */
-    cnn_fill(m->state + 608, 64, 1.0f);    /* layer3.0.downsample.1.running_var */
-    cnn_init_glorot(m->params + 77104, 640, 64, 10, &r);   /* fc.weight */
-    cnn_init_bias(m->params + 77744, 10, 64, &r);   /* fc.bias */
+    cnn_init_he(m->params + conv1_W, 144, 9, &r);
+    cnn_fill(m->params + bn1_W, 16, 1.0f);
+    cnn_fill(m->params + bn1_B, 16, 0.0f);
+    cnn_fill(m->state + bn1_MEAN, 16, 0.0f);
+    cnn_fill(m->state + bn1_VAR, 16, 1.0f);
+    cnn_init_he(m->params + layer1_0_conv1_W, 2304, 144, &r);
+    cnn_fill(m->params + layer1_0_bn1_W, 16, 1.0f);
+    cnn_fill(m->params + layer1_0_bn1_B, 16, 0.0f);
+    cnn_fill(m->state + layer1_0_bn1_MEAN, 16, 0.0f);
+    cnn_fill(m->state + layer1_0_bn1_VAR, 16, 1.0f);
+    cnn_init_glorot(m->params + layer1_0_conv2_W, 2304, 144, 144, &r);
+    cnn_fill(m->params + layer1_0_bn2_W, 16, 1.0f);
+    cnn_fill(m->params + layer1_0_bn2_B, 16, 0.0f);
+    cnn_fill(m->state + layer1_0_bn2_MEAN, 16, 0.0f);
+    cnn_fill(m->state + layer1_0_bn2_VAR, 16, 1.0f);
+    cnn_init_he(m->params + layer2_0_conv1_W, 4608, 144, &r);
+    cnn_fill(m->params + layer2_0_bn1_W, 32, 1.0f);
+    cnn_fill(m->params + layer2_0_bn1_B, 32, 0.0f);
+    cnn_fill(m->state + layer2_0_bn1_MEAN, 32, 0.0f);
+    cnn_fill(m->state + layer2_0_bn1_VAR, 32, 1.0f);
+    cnn_init_glorot(m->params + layer2_0_conv2_W, 9216, 288, 288, &r);
+    cnn_fill(m->params + layer2_0_bn2_W, 32, 1.0f);
+    cnn_fill(m->params + layer2_0_bn2_B, 32, 0.0f);
+    cnn_fill(m->state + layer2_0_bn2_MEAN, 32, 0.0f);
+    cnn_fill(m->state + layer2_0_bn2_VAR, 32, 1.0f);
+    cnn_init_glorot(m->params + layer2_0_downsample_0_W, 512, 16, 32, &r);
+    cnn_fill(m->params + layer2_0_downsample_1_W, 32, 1.0f);
+    cnn_fill(m->params + layer2_0_downsample_1_B, 32, 0.0f);
+    cnn_fill(m->state + layer2_0_downsample_1_MEAN, 32, 0.0f);
+    cnn_fill(m->state + layer2_0_downsample_1_VAR, 32, 1.0f);
+    cnn_init_he(m->params + layer3_0_conv1_W, 18432, 288, &r);
+    cnn_fill(m->params + layer3_0_bn1_W, 64, 1.0f);
+    cnn_fill(m->params + layer3_0_bn1_B, 64, 0.0f);
+    cnn_fill(m->state + layer3_0_bn1_MEAN, 64, 0.0f);
+    cnn_fill(m->state + layer3_0_bn1_VAR, 64, 1.0f);
+    cnn_init_glorot(m->params + layer3_0_conv2_W, 36864, 576, 576, &r);
+    cnn_fill(m->params + layer3_0_bn2_W, 64, 1.0f);
+    cnn_fill(m->params + layer3_0_bn2_B, 64, 0.0f);
+    cnn_fill(m->state + layer3_0_bn2_MEAN, 64, 0.0f);
+    cnn_fill(m->state + layer3_0_bn2_VAR, 64, 1.0f);
+    cnn_init_glorot(m->params + layer3_0_downsample_0_W, 2048, 32, 64, &r);
+    cnn_fill(m->params + layer3_0_downsample_1_W, 64, 1.0f);
+    cnn_fill(m->params + layer3_0_downsample_1_B, 64, 0.0f);
+    cnn_fill(m->state + layer3_0_downsample_1_MEAN, 64, 0.0f);
+    cnn_fill(m->state + layer3_0_downsample_1_VAR, 64, 1.0f);
+    cnn_init_glorot(m->params + fc_W, 640, 64, 10, &r);
+    cnn_init_bias(m->params + fc_B, 10, 64, &r);
     memset(m->opt1, 0, sizeof(float) * 2 * 77754u);
     m->step = 0;
     cnn_rng_seed(&m->rng, seed ^ 0x9e3779b97f4a7c15u);
@@ -2947,7 +2946,7 @@ static void forward_call(resmini *m, const float *x, float *y, int n) {
         int k = n - done < m->max_batch ? n - done : m->max_batch;
         m->x = x + (size_t)done * RESMINI_IN_SIZE;
         forward_pass(m, k);
-        memcpy(y + (size_t)done * RESMINI_OUT_SIZE, ACT(153738), sizeof(float) * (size_t)k * RESMINI_OUT_SIZE);
+        memcpy(y + (size_t)done * RESMINI_OUT_SIZE, ACT(softmax1_Y), sizeof(float) * (size_t)k * RESMINI_OUT_SIZE);
     }
 }
 
@@ -2959,25 +2958,23 @@ void resmini_forward(resmini *m, const float *x, float *y, int n) {
 
 /* Softmax cross-entropy over 10 classes at each of 1 output pixels. */
 static float loss_and_grad(resmini *m, const int *labels, int n) {
-    const float *y = ACT(153738);
-    float *dy = DACT(10);
+    const float *y = ACT(softmax1_Y);
+    float *dy = DACT(softmax1_DY);
     double total = 0.0;
-    const float scale = 1.0f / ((float)cnn_dist_batch(n) * 1.0f);   /* global batch */
+    const float scale = 1.0f / ((float)cnn_dist_batch(n));   /* global batch */
     for (int i = 0; i < n; i++) {
-        for (int p = 0; p < 1; p++) {
-            int label = labels[(size_t)i * 1 + p];
-            if (label < 0 || label >= 10)
-                return NAN;
-            const float *yp = y + (size_t)i * RESMINI_OUT_SIZE + p;
-            float *dp = dy + (size_t)i * RESMINI_OUT_SIZE + p;
-            float py = yp[(size_t)label * 1];
-            total -= log(py < 1e-30f ? 1e-30f : py);
-            for (int c = 0; c < 10; c++)
-                dp[(size_t)c * 1] = (yp[(size_t)c * 1] - (c == label)) * scale;
-        }
+        int label = labels[(size_t)i];
+        if (label < 0 || label >= 10)
+            return NAN;
+        const float *yp = y + (size_t)i * RESMINI_OUT_SIZE;
+        float *dp = dy + (size_t)i * RESMINI_OUT_SIZE;
+        float py = yp[label];
+        total -= log(py < 1e-30f ? 1e-30f : py);
+        for (int c = 0; c < 10; c++)
+            dp[c] = (yp[c] - (c == label)) * scale;
     }
     m->loss_fused = 1;
-    return (float)(total / ((double)n * 1));
+    return (float)(total / ((double)n));
 }
 
 static float train_step_call(resmini *m, const float *x, const int *labels, int n, const cnn_optim *opt) {
@@ -3016,7 +3013,7 @@ static void backward_call(resmini *m, const float *x, const float *dy, float *dx
         if (m->dx)
             memset(m->dx, 0, sizeof(float) * (size_t)k * RESMINI_IN_SIZE);
         forward_pass(m, k);
-        memcpy(DACT(10), dy + (size_t)done * RESMINI_OUT_SIZE, sizeof(float) * (size_t)k * RESMINI_OUT_SIZE);
+        memcpy(DACT(softmax1_DY), dy + (size_t)done * RESMINI_OUT_SIZE, sizeof(float) * (size_t)k * RESMINI_OUT_SIZE);
         backward_pass(m, k);
     }
     m->dx = NULL;

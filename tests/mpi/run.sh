@@ -84,13 +84,15 @@ fc 10
 softmax
 NET
 printf 'network mse\ninput 12x12x1\nfc 10\n' >mse.net   # no softmax: MSE, can diverge
+# Dense prediction: 8x8x2 out of 12x12, one label per output pixel.
+printf 'network seg\ninput 12x12x1\nconv 3x3x4 relu\nconv 3x3x2\nsoftmax\n' >seg.net
 # build NAME: NAME.c, NAME (libcnnrt) and NAME_mpi (libcnnrt-mpi, mpicc).
 build() {
     "$CNNC" "$1.net" --main -o "$1.c" 2>build.err &&
         cc -std=c99 -O2 -fopenmp -I"$top/runtime" "$1.c" "$LIBCNNRT" -lz -lm -o "$1" 2>>build.err &&
         mpicc -std=c99 -O2 -fopenmp -I"$top/runtime" "$1.c" "$LIBCNNRT_MPI" -lz -lm -o "$1_mpi" 2>>build.err
 }
-for n in flat bn res mse; do
+for n in flat bn res mse seg; do
     if build $n; then ok; else bad "build $n: $(head -c 600 build.err)"; echo "mpi: $pass passed, $fail failed"; exit 1; fi
 done
 # 12x12 images, class k a bright row at 1 + k.
@@ -107,6 +109,12 @@ for prefix, n in (("train", 300), ("t10k", 101)):
                 pix.append(200 + random.randrange(56) if r == 1 + k else random.randrange(60))
     open("data/%s-images-idx3-ubyte" % prefix, "wb").write(struct.pack(">IIII", 0x803, n, 12, 12) + bytes(pix))
     open("data/%s-labels-idx1-ubyte" % prefix, "wb").write(struct.pack(">II", 0x801, n) + bytes(labels))
+# The same images, labelled by pixel: 1 where bright, cropped to 8x8.
+    masks = bytearray(1 if pix[i * 144 + r * 12 + c] >= 200 else 0
+                      for i in range(n) for r in range(2, 10) for c in range(2, 10))
+    os.makedirs("dense", exist_ok=True)
+    open("dense/%s-images-idx3-ubyte" % prefix, "wb").write(struct.pack(">IIII", 0x803, n, 12, 12) + bytes(pix))
+    open("dense/%s-labels-idx3-ubyte" % prefix, "wb").write(struct.pack(">IIII", 0x803, n, 8, 8) + masks)
 PY
 T="train --data data --epochs 2 --threads 1 --schedule const"
 
@@ -161,6 +169,17 @@ expect 0 ./flat eval --data data --load one.st
 grep '^t10k' out >eval1
 expect 0 mpi -np 4 ./flat_mpi eval --data data --load one.st
 if grep '^t10k' out | cmp -s - eval1; then ok; else bad "eval on 4 ranks: $(cat out) vs $(cat eval1)"; fi
+# Dense labels: each rank trains on its images' pixel labels, and the
+# pixel counts and Dice scores are added over the ranks.
+D="train --data dense --epochs 2 --threads 1 --schedule const --limit 150 --batch 30"
+expect 0 ./seg $D --save seg1.st
+expect 0 mpi -np 2 ./seg_mpi $D --save seg2.st
+same seg1.st seg2.st
+expect 0 ./seg eval --data dense --load seg1.st
+grep '^t10k' out >evalseg1
+contains evalseg1 "pixels)  dice "
+expect 0 mpi -np 3 ./seg_mpi eval --data dense --load seg1.st
+if grep '^t10k' out | cmp -s - evalseg1; then ok; else bad "seg eval on 3 ranks: $(cat out) vs $(cat evalseg1)"; fi
 expect 0 mpi -np 2 ./flat_mpi info
 if grep -c '^Tensors' out | grep -qx 1; then ok; else bad "info printed by more than rank 0: $(cat out)"; fi
 

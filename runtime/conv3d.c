@@ -1,0 +1,411 @@
+/* conv3d.c - 3-D convolution (PyTorch's Conv3d, NCDHW, no groups) on the
+ * runtime's tuned kernels (kernels.c), for the volumes of SPEC section 7.
+ *
+ * A 3-D convolution is a sum over depth taps of 2-D convolutions.  When
+ * the input's padded planes are stored depth-major, [Dp][C][HP*WP], the
+ * KD*C planes that output depth `od` reads are consecutive (from plane
+ * od*SD*C on), so one call of conv_tiles over KD*C "channels" computes the
+ * whole output depth: the depth taps cost no extra pass over the output,
+ * and the weights are merely repacked to [F][KD][C][KH*KW].  dL/dx (all
+ * strides 1) is the same convolution over dL/dy padded by (K-1)*dil - pad,
+ * with the weights flipped and filters and channels swapped.  dL/dW sums,
+ * with dw_tile, the products of dL/dy rows of width WP and the padded
+ * input planes at each tap's offset.  Geometries the tiles cannot take
+ * (strides in H or W, depth dilation, kernels too wide to pack, planes so
+ * small that padded rows waste the work) go through vol2col columns, one
+ * output depth at a time, and matmul_tiles / dw_cols. */
+#include <string.h>
+
+#include "cnnrt.h"
+
+#define QCHUNK 1024   /* dL/dW: positions summed per dw_tile call (L1) */
+
+/* Sizes derived from the geometry. */
+typedef struct {
+    long taps;                    /* KH*KW */
+    long dp, hp, wp, plane;       /* the padded input, forward */
+    long nq, nq24, nq8, span, xslack;
+    long ad, ah, aw, dq, hq, wq, qplane;   /* dL/dy padded for dL/dx */
+    long nqx, nqx24, spanx, dslack;
+    long k, ng;                   /* columns: rows C*KD*KH*KW, width (24s) */
+    long rows_f;                  /* dL/dW: dL/dy rows per depth, F + 3 */
+} Layout;
+
+static long round_up(long v, long m)
+{
+    return (v + m - 1) / m * m;
+}
+
+static long max_of(long a, long b)
+{
+    return a > b ? a : b;
+}
+
+static Layout layout_of(const cnn_conv3d *g)
+{
+    Layout L;
+    L.taps = (long)g->kh * g->kw;
+    L.dp = g->d + 2L * g->pd;
+    L.hp = g->h + 2L * g->ph;
+    L.wp = g->w + 2L * g->pw;
+    L.plane = L.hp * L.wp;
+    L.nq = (g->oh - 1L) * L.wp + g->ow;
+    L.nq24 = round_up(L.nq, CNN_TILE_Q);
+    L.nq8 = round_up(L.nq, 8);
+    L.span = (g->kh - 1L) * g->dh * L.wp + (g->kw - 1L) * g->dw;
+    L.xslack = max_of(0, L.nq24 + L.span - L.plane);
+    L.ad = (g->kd - 1L) * g->dd - g->pd;
+    L.ah = (g->kh - 1L) * g->dh - g->ph;
+    L.aw = (g->kw - 1L) * g->dw - g->pw;
+    L.dq = g->od + 2 * L.ad;
+    L.hq = g->oh + 2 * L.ah;
+    L.wq = g->ow + 2 * L.aw;
+    L.qplane = L.hq * L.wq;
+    L.nqx = (g->h - 1L) * L.wq + g->w;
+    L.nqx24 = round_up(L.nqx, CNN_TILE_Q);
+    L.spanx = (g->kh - 1L) * g->dh * L.wq + (g->kw - 1L) * g->dw;
+    L.dslack = max_of(0, L.nqx24 + L.spanx - L.qplane);
+    L.k = (long)g->c * g->kd * L.taps;
+    L.ng = round_up((long)g->oh * g->ow, CNN_TILE_Q);
+    L.rows_f = g->f + 3L;
+    return L;
+}
+
+/* Direct tiles compute every position of rows WP wide, of which only
+ * OH*OW are outputs; as in the compiler's emit/tile.c, they are used
+ * unless that waste exceeds what columns cost (about 20/F of the work),
+ * or the kernel's rows do not fit a tile's pack. */
+static int tiles_pay(long kh, long kw, long dw, long outputs, long positions, long nout)
+{
+    return kh * (CNN_TILE_Q + (kw - 1) * dw) <= CNN_TILE_PACK_MOST && 20 * outputs >= nout * (positions - outputs);
+}
+
+static int out_size(int n, int k, int s, int p, int dil, int *out)
+{
+    long reach = (k - 1L) * dil + 1, room = n + 2L * p;
+    if (n < 1 || k < 1 || s < 1 || p < 0 || dil < 1 || room < reach)
+        return -1;
+    *out = (int)((room - reach) / s + 1);
+    return 0;
+}
+
+int cnn_conv3d_init(cnn_conv3d *g)
+{
+    if (g->c < 1 || g->f < 1 || out_size(g->d, g->kd, g->sd, g->pd, g->dd, &g->od) ||
+        out_size(g->h, g->kh, g->sh, g->ph, g->dh, &g->oh) || out_size(g->w, g->kw, g->sw, g->pw, g->dw, &g->ow))
+        return -1;
+    Layout L = layout_of(g);
+    long outputs = (long)g->oh * g->ow, inputs = (long)g->h * g->w;
+    g->direct = g->sh == 1 && g->sw == 1 && g->dd == 1 && tiles_pay(g->kh, g->kw, g->dw, outputs, L.nq24, g->f);
+    g->direct_dx = g->direct && g->sd == 1 && L.ad >= 0 && L.ah >= 0 && L.aw >= 0 &&
+                   tiles_pay(g->kh, g->kw, g->dw, inputs, L.nqx24, g->c);
+    g->xpad_planes = g->direct ? L.dp : 0;
+    g->dy_planes = g->direct_dx ? L.dq : g->direct ? g->od : 0;
+    g->xpad_floats = g->direct ? L.dp * g->c * L.plane + L.xslack : 0;
+    g->dy_floats = (g->direct_dx ? L.dq * g->f * L.qplane + L.dslack : 0) + (g->direct ? g->od * L.rows_f * L.nq8 : 0);
+    g->wpack_floats = (g->direct + g->direct_dx) * L.k * g->f;
+    long cols = (L.k + L.rows_f) * L.ng;
+    g->task_floats = g->direct ? (long)g->f * L.nq24 : cols;
+    g->task_floats = max_of(g->task_floats, g->direct_dx ? (long)g->c * L.nqx24 : cols);
+    return 0;
+}
+
+/* The forward tiles read [F][KD][C][taps]; dL/dx's read [C][KD][F][taps]
+ * with the depth taps and each plane's taps reversed. */
+void cnn_conv3d_pack(const cnn_conv3d *g, const float *w, float *wpack)
+{
+    Layout L = layout_of(g);
+    long kd = g->kd, c = g->c, f = g->f, t = L.taps;
+    float *back = wpack + (g->direct ? L.k * f : 0);
+    for (long fi = 0; fi < f; fi++)
+        for (long ci = 0; ci < c; ci++)
+            for (long z = 0; z < kd; z++) {
+                const float *src = w + ((fi * c + ci) * kd + z) * t;
+                if (g->direct)
+                    memcpy(wpack + (fi * kd + z) * c * t + ci * t, src, sizeof(float) * (size_t)t);
+                if (g->direct_dx)
+                    for (long u = 0; u < t; u++)
+                        back[((ci * kd + (kd - 1 - z)) * f + fi) * t + u] = src[t - 1 - u];
+            }
+}
+
+/* Planes [t0, t1) of dst, [np][nch][hp][wp]: the volumes src[nch][d][h][w]
+ * moved by (ad, ah, aw) >= 0, zeros around; the range ending at np also
+ * zeroes the slack the tiles read past the last plane. */
+typedef struct {
+    long nch, d, h, w, ad, ah, aw, np, hp, wp, slack;
+} Padding;
+
+static void pad_planes(const Padding *p, const float *src, float *dst, long t0, long t1)
+{
+    long plane = p->hp * p->wp;
+    for (long t = t0; t < t1; t++)
+        for (long c = 0; c < p->nch; c++) {
+            float *out = dst + (t * p->nch + c) * plane;
+            long z = t - p->ad;
+            memset(out, 0, sizeof(float) * (size_t)plane);
+            if (z < 0 || z >= p->d)
+                continue;
+            for (long r = 0; r < p->h; r++)
+                memcpy(out + (r + p->ah) * p->wp + p->aw, src + ((c * p->d + z) * p->h + r) * p->w,
+                       sizeof(float) * (size_t)p->w);
+        }
+    if (t1 == p->np && p->slack)
+        memset(dst + p->np * p->nch * plane, 0, sizeof(float) * (size_t)p->slack);
+}
+
+void cnn_conv3d_pad_input(const cnn_conv3d *g, const float *x, float *xpad, long p0, long p1)
+{
+    if (!g->direct)
+        return;
+    Layout L = layout_of(g);
+    Padding p = {g->c, g->d, g->h, g->w, g->pd, g->ph, g->pw, L.dp, L.hp, L.wp, L.xslack};
+    pad_planes(&p, x, xpad, p0, p1);
+}
+
+/* dL/dW's rows of output depth od: [F+3][nq8], dL/dy's row r at r*WP,
+ * zeros elsewhere (the 3 rows past F too: dw_tile reads 4 filters). */
+static void dy_rows(const cnn_conv3d *g, const Layout *L, const float *dy, long od, float *rows)
+{
+    long plane = (long)g->oh * g->ow;
+    memset(rows, 0, sizeof(float) * (size_t)(L->rows_f * L->nq8));
+    for (long f = 0; f < g->f; f++)
+        for (long r = 0; r < g->oh; r++)
+            memcpy(rows + f * L->nq8 + r * L->wp, dy + (f * g->od + od) * plane + r * g->ow,
+                   sizeof(float) * (size_t)g->ow);
+}
+
+/* dyp: dL/dy padded for dL/dx (direct_dx), then dL/dW's rows. */
+void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0, long p1)
+{
+    if (!g->direct)
+        return;
+    Layout L = layout_of(g);
+    float *rows = dyp;
+    long shift = 0;
+    if (g->direct_dx) {
+        Padding p = {g->f, g->od, g->oh, g->ow, L.ad, L.ah, L.aw, L.dq, L.hq, L.wq, L.dslack};
+        pad_planes(&p, dy, dyp, p0, p1);
+        rows += L.dq * g->f * L.qplane + L.dslack;
+        shift = L.ad;
+    }
+    for (long t = p0; t < p1; t++)
+        if (t - shift >= 0 && t - shift < g->od)
+            dy_rows(g, &L, dy, t - shift, rows + (t - shift) * L.rows_f * L.nq8);
+}
+
+/* ---- columns ---- */
+
+/* Output depth od's columns: cols[(c, z, r, s)][oh * OW + ow] is the
+ * input its tap (z, r, s) reads, 0 in the padding and in the columns past
+ * OH*OW (ng of them).  With back, the adjoint instead: each column entry
+ * added to that input, for input depths [d0, d1) only. */
+static void columns(const cnn_conv3d *g, const Layout *L, float *x, long od, float *cols, int back, long d0, long d1)
+{
+    long row = 0;
+    for (long c = 0; c < g->c; c++)
+        for (long z = 0; z < g->kd; z++)
+            for (long t = 0; t < L->taps; t++, row++) {
+                float *col = cols + row * L->ng;
+                long iz = od * g->sd + z * g->dd - g->pd;
+                if (!back)
+                    memset(col, 0, sizeof(float) * (size_t)L->ng);
+                if (iz < d0 || iz >= d1)
+                    continue;
+                float *plane = x + (c * g->d + iz) * g->h * g->w;
+                for (long oh = 0; oh < g->oh; oh++) {
+                    long iy = oh * g->sh + t / g->kw * g->dh - g->ph;
+                    for (long ow = 0; iy >= 0 && iy < g->h && ow < g->ow; ow++) {
+                        long ix = ow * g->sw + t % g->kw * g->dw - g->pw;
+                        if (ix < 0 || ix >= g->w)
+                            continue;
+                        if (back)
+                            plane[iy * g->w + ix] += col[oh * g->ow + ow];
+                        else
+                            col[oh * g->ow + ow] = plane[iy * g->w + ix];
+                    }
+                }
+            }
+}
+
+static void vol2col(const cnn_conv3d *g, const Layout *L, const float *x, long od, float *cols)
+{
+    columns(g, L, (float *)x, od, cols, 0, 0, g->d);   /* x only read */
+}
+
+/* rows [first, first + n) of dq (ng apart) = dL/dy's plane at depth od of
+ * those filters, zeros after OH*OW. */
+static void dy_columns(const cnn_conv3d *g, const Layout *L, const float *dy, long od, long first, long n,
+                       float *dq)
+{
+    long plane = (long)g->oh * g->ow;
+    for (long f = first; f < first + n; f++) {
+        float *dst = dq + f * L->ng;
+        memset(dst, 0, sizeof(float) * (size_t)L->ng);
+        if (f < g->f)
+            memcpy(dst, dy + (f * g->od + od) * plane, sizeof(float) * (size_t)plane);
+    }
+}
+
+/* ---- forward ---- */
+
+static void forward_direct(const cnn_conv3d *g, const float *xpad, const float *wpack, const float *b, float *y,
+                           int od0, int od1, float *rows)
+{
+    const cnn_kernels *k = cnn_kernels_best();
+    Layout L = layout_of(g);
+    long plane = (long)g->oh * g->ow;
+    for (long od = od0; od < od1; od++) {
+        cnn_tile_conv p = {xpad + od * g->sd * g->c * L.plane, L.plane, (long)g->kd * g->c, g->kh, g->kw,
+                           g->dh * L.wp, g->dw, 0, wpack, L.k, L.taps, g->f, rows, L.nq24};
+        k->conv_tiles(&p, 0, L.nq24 / CNN_TILE_Q);
+        for (long f = 0; f < g->f; f++)
+            k->rows_out(rows + f * L.nq24, L.wp, g->oh, g->ow, b ? b[f] : 0.0f, 0, y + (f * g->od + od) * plane);
+    }
+}
+
+static void forward_cols(const cnn_conv3d *g, const float *x, const float *w, const float *b, float *y, int od0,
+                         int od1, float *task)
+{
+    const cnn_kernels *k = cnn_kernels_best();
+    Layout L = layout_of(g);
+    long plane = (long)g->oh * g->ow;
+    float *cols = task, *yq = task + L.k * L.ng;
+    for (long od = od0; od < od1; od++) {
+        vol2col(g, &L, x, od, cols);
+        k->matmul_tiles(cols, L.ng, L.k, w, L.k, 1, g->f, 0, g->f, 0, L.ng / CNN_TILE_Q, yq);
+        for (long f = 0; f < g->f; f++) {
+            float *dst = y + (f * g->od + od) * plane, bias = b ? b[f] : 0.0f;
+            for (long q = 0; q < plane; q++)
+                dst[q] = yq[f * L.ng + q] + bias;
+        }
+    }
+}
+
+void cnn_conv3d_forward(const cnn_conv3d *g, const float *x, const float *xpad, const float *w,
+                        const float *wpack, const float *b, float *y, int od0, int od1, float *task)
+{
+    if (g->direct)
+        forward_direct(g, xpad, wpack, b, y, od0, od1, task);
+    else
+        forward_cols(g, x, w, b, y, od0, od1, task);
+}
+
+/* ---- dL/dW ---- */
+
+/* Filters [f0, f1), 4 at a time, against 3 (depth tap, tap) pairs of one
+ * channel, over chunks of QCHUNK positions that stay in L1 while the
+ * channels and pairs go by. */
+static void weight_grads_direct(const cnn_conv3d *g, const float *xpad, const float *dyp, float *dw, int f0,
+                                int f1)
+{
+    const cnn_kernels *k = cnn_kernels_best();
+    Layout L = layout_of(g);
+    long pairs = g->kd * L.taps, off[CNN_TILE_PACK_MOST];
+    const float *rows = dyp + (g->direct_dx ? L.dq * g->f * L.qplane + L.dslack : 0);
+    for (long t = 0; t < L.taps; t++)
+        off[t] = t / g->kw * g->dh * L.wp + t % g->kw * g->dw;
+    for (long od = 0; od < g->od; od++)
+        for (long q0 = 0; q0 < L.nq8; q0 += QCHUNK) {
+            long nv = (L.nq8 - q0 < QCHUNK ? L.nq8 - q0 : QCHUNK) / 8;
+            for (long fb = f0; fb < f1; fb += 4) {
+                const float *dq = rows + (od * L.rows_f + fb) * L.nq8 + q0;
+                for (long c = 0; c < g->c; c++) {
+                    const float *xc = xpad + (od * g->sd * g->c + c) * L.plane + q0;
+                    for (long u = 0; u < pairs; u += 3) {
+                        long u1 = u + 1 < pairs ? u + 1 : u, u2 = u + 2 < pairs ? u + 2 : u1;
+                        long step = g->c * L.plane;
+                        float s[12] = {0};
+                        k->dw_tile(dq, L.nq8, xc + u / L.taps * step + off[u % L.taps],
+                                   xc + u1 / L.taps * step + off[u1 % L.taps], xc + u2 / L.taps * step + off[u2 % L.taps],
+                                   nv, 1, 0, s);
+                        for (long j = 0; j < 4 && fb + j < f1; j++)
+                            for (long i = 0; i < 3 && u + i < pairs; i++)
+                                dw[((fb + j) * g->c + c) * pairs + u + i] += s[j * 3 + i];
+                    }
+                }
+            }
+        }
+}
+
+/* dw_cols stores filters below its nf: f1 keeps it out of other ranges. */
+static void weight_grads_cols(const cnn_conv3d *g, const float *x, const float *dy, float *dw, int f0, int f1,
+                              float *task)
+{
+    const cnn_kernels *k = cnn_kernels_best();
+    Layout L = layout_of(g);
+    float *cols = task, *dq = task + L.k * L.ng;
+    for (long od = 0; od < g->od; od++) {
+        vol2col(g, &L, x, od, cols);
+        dy_columns(g, &L, dy, od, f0, f1 - f0 + 3, dq);
+        k->dw_cols(dq, cols, L.ng, L.k, f1, f0, f1, dw);
+    }
+}
+
+void cnn_conv3d_weight_grads(const cnn_conv3d *g, const float *x, const float *xpad, const float *dy,
+                             const float *dyp, float *dw, float *db, int f0, int f1, float *task)
+{
+    if (f0 >= f1)
+        return;
+    if (g->direct)
+        weight_grads_direct(g, xpad, dyp, dw, f0, f1);
+    else
+        weight_grads_cols(g, x, dy, dw, f0, f1, task);
+    long plane = (long)g->od * g->oh * g->ow;
+    for (long f = f0; db && f < f1; f++) {
+        float sum = 0.0f;
+        for (long q = 0; q < plane; q++)
+            sum += dy[f * plane + q];
+        db[f] += sum;
+    }
+}
+
+/* ---- dL/dx ---- */
+
+static void input_grads_direct(const cnn_conv3d *g, const float *dyp, const float *wpack, float *dx, int d0,
+                               int d1, float *rows)
+{
+    const cnn_kernels *k = cnn_kernels_best();
+    Layout L = layout_of(g);
+    const float *back = wpack + (g->direct ? L.k * g->f : 0);
+    long hw = (long)g->h * g->w;
+    for (long d = d0; d < d1; d++) {
+        cnn_tile_conv p = {dyp + d * g->f * L.qplane, L.qplane, (long)g->kd * g->f, g->kh, g->kw, g->dh * L.wq,
+                           g->dw, 0, back, (long)g->kd * g->f * L.taps, L.taps, g->c, rows, L.nqx24};
+        k->conv_tiles(&p, 0, L.nqx24 / CNN_TILE_Q);
+        for (long c = 0; c < g->c; c++)
+            for (long r = 0; r < g->h; r++) {
+                float *dst = dx + (c * g->d + d) * hw + r * g->w;
+                const float *src = rows + c * L.nqx24 + r * L.wq;
+                for (long o = 0; o < g->w; o++)
+                    dst[o] += src[o];
+            }
+    }
+}
+
+/* Every output depth whose taps reach [d0, d1): the columns W^T dL/dy,
+ * added back into those depths. */
+static void input_grads_cols(const cnn_conv3d *g, const float *dy, const float *w, float *dx, int d0, int d1,
+                             float *task)
+{
+    const cnn_kernels *k = cnn_kernels_best();
+    Layout L = layout_of(g);
+    float *cols = task, *dq = task + L.k * L.ng;
+    for (long od = 0; od < g->od; od++) {
+        long lo = od * g->sd - g->pd, hi = lo + (g->kd - 1L) * g->dd;
+        if (hi < d0 || lo >= d1)
+            continue;
+        dy_columns(g, &L, dy, od, 0, g->f, dq);
+        k->matmul_tiles(dq, L.ng, g->f, w, 1, L.k, L.k, 0, L.k, 0, L.ng / CNN_TILE_Q, cols);
+        columns(g, &L, dx, od, cols, 1, d0, d1);
+    }
+}
+
+void cnn_conv3d_input_grads(const cnn_conv3d *g, const float *dy, const float *dyp, const float *w,
+                            const float *wpack, float *dx, int d0, int d1, float *task)
+{
+    if (g->direct_dx)
+        input_grads_direct(g, dyp, wpack, dx, d0, d1, task);
+    else
+        input_grads_cols(g, dy, w, dx, d0, d1, task);
+}
