@@ -244,6 +244,31 @@ static bool check_crop_values(Checker *ck, const Node *n)
     return at_least(ck, n, "crop size", 1, n->crop_h, n->crop_w);
 }
 
+/* nn.LocalResponseNorm divides by (k + alpha/N * sum x^2)^beta: with
+ * alpha >= 0 and k > 0 the base is positive, so the power is defined. */
+static bool check_lrn_values(Checker *ck, const Node *n)
+{
+    bool ok = at_least(ck, n, "size", 1, n->lrn_size, n->lrn_size);
+    if (n->lrn_size > DIM_MAX) {
+        fail(ck, n->loc, "%s: size must be at most %d, not %" PRId64, n->name, DIM_MAX,
+             n->lrn_size);
+        ok = false;
+    }
+    if (!(n->lrn_alpha >= 0)) {
+        fail(ck, n->loc, "%s: alpha must be at least 0, not %g", n->name, n->lrn_alpha);
+        ok = false;
+    }
+    if (!(n->lrn_beta > 0)) {
+        fail(ck, n->loc, "%s: beta must be greater than 0, not %g", n->name, n->lrn_beta);
+        ok = false;
+    }
+    if (!(n->lrn_k > 0)) {
+        fail(ck, n->loc, "%s: k must be greater than 0, not %g", n->name, n->lrn_k);
+        ok = false;
+    }
+    return ok;
+}
+
 /* ---- Sliding windows: conv and pool ---- */
 
 /* One spatial axis of a window, in the terms of the formula above. */
@@ -253,6 +278,7 @@ typedef struct {
     int64_t eff;           /* kernel extent with dilation: d*(k-1)+1 */
     int64_t padded;        /* in + pad_a + pad_b */
     int64_t span;          /* padded - eff: how far the window travels */
+    int64_t ceil_extra;    /* of pad_b: the rows `fit ceil` adds */
 } Axis;
 
 static Axis make_axis(int64_t in, int64_t k, int64_t s, int64_t d, bool *ok)
@@ -315,6 +341,7 @@ static int64_t axis_out(Axis *a, FitMode fit, bool *ok)
     int64_t extra;
     int64_t out = out_ceil(a, &extra, ok);
     a->pad_b = add(ok, a->pad_b, extra);
+    a->ceil_extra = extra;
     return out;
 }
 
@@ -600,6 +627,8 @@ static bool check_window(Checker *ck, Node *n, Shape *out)
     n->pad_b = ah.pad_b;
     n->pad_l = aw.pad_a;
     n->pad_r = aw.pad_b;
+    n->ceil_b = ah.ceil_extra;
+    n->ceil_r = aw.ceil_extra;
     return true;
 }
 
@@ -824,6 +853,7 @@ static const KindRules rules[] = {
     [OP_CONCAT] = {NULL, check_concat},
     [OP_CROP] = {check_crop_values, check_crop},
     [OP_PRELU] = {NULL, check_same_shape},
+    [OP_LRN] = {check_lrn_values, check_same_shape},
 };
 _Static_assert(sizeof rules / sizeof rules[0] == OP_COUNT_, "rules for every layer kind");
 
@@ -892,6 +922,7 @@ static void reset_results(Node *n)
     n->in_shape = n->out = (Shape){0, 0, 0};
     n->out_elems = n->params = n->non_trainable = n->macs = 0;
     n->pad_t = n->pad_b = n->pad_l = n->pad_r = 0;
+    n->ceil_b = n->ceil_r = 0;
     n->checked = false;
 }
 

@@ -36,6 +36,7 @@ typedef enum {
     OP_CONCAT,
     OP_CROP,
     OP_PRELU,     /* nn.PReLU(C): a learnable slope per channel */
+    OP_LRN,       /* local response normalisation across channels */
     OP_COUNT_
 } OpKind;
 
@@ -103,6 +104,9 @@ typedef struct Node {
 
     PoolKind pool;
     bool global;            /* pool ... global */
+    bool countpad;          /* pool avg ... countpad: padded zeros count */
+    int64_t ceil_b, ceil_r; /* of pad_b, pad_r: what `fit ceil` added (set
+                               by the checker); the rest is padding proper */
 
     ActKind act;            /* OP_ACT: the activation; others: trailing one */
     double act_alpha;       /* its first number: leaky's slope, elu's alpha, hardtanh's min */
@@ -112,6 +116,8 @@ typedef struct Node {
     double drop_p;          /* dropout probability */
     int64_t factor;         /* upsample */
     int64_t crop_h, crop_w; /* crop target */
+    int64_t lrn_size;       /* lrn: channels in a window */
+    double lrn_alpha, lrn_beta, lrn_k;  /* lrn (1e-4, 0.75, 1) */
 
     /* Filled by the checker. */
     Shape in_shape;         /* shape of inputs[0] */

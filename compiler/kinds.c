@@ -23,6 +23,7 @@ const KindInfo kind_info[OP_COUNT_] = {
     [OP_CONCAT] = {"concat", "concat", true},
     [OP_CROP] = {"crop", "crop", true},
     [OP_PRELU] = {"prelu", "prelu", true},
+    [OP_LRN] = {"lrn", "lrn", true},
 };
 
 /* ---- activations ---- */
@@ -172,6 +173,17 @@ LossKind net_loss(const Net *net)
     if (net->loss != LOSS_DEFAULT)
         return net->loss;
     return net_ends_in_softmax(net) ? LOSS_CE : LOSS_MSE;
+}
+
+int64_t kept_elems(const Node *n)
+{
+    switch (n->op) {
+    case OP_DROPOUT:   /* its mask */
+    case OP_LRN:       /* the scale s of every output */
+        return n->out_elems;
+    default:
+        return 0;
+    }
 }
 
 const char *op_name(OpKind op)

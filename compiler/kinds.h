@@ -82,6 +82,9 @@ const char *loss_name(LossKind loss);
 LossKind net_loss(const Net *net);
 /* Whether the output layer ends in softmax (a layer or a trailing one). */
 bool net_ends_in_softmax(const Net *net);
+/* The floats per image that n's forward keeps for its backward besides
+ * the activations (training only): dropout's mask, lrn's scales. */
+int64_t kept_elems(const Node *n);
 
 const char *op_name(OpKind op);        /* "conv", "pool", "fc", ... */
 const char *act_name(ActKind act);     /* "relu", ..., "" for ACT_NONE */

@@ -191,7 +191,8 @@ static bool once(P *p, const Word *opt, unsigned bit)
 
 enum {
     O_STRIDE = 1, O_PAD = 2, O_DIL = 4, O_GROUPS = 8, O_NOBIAS = 16,
-    O_FIT = 32, O_ACT = 64, O_FROM = 128, O_EPS = 256, O_MOM = 512
+    O_FIT = 32, O_ACT = 64, O_FROM = 128, O_EPS = 256, O_MOM = 512,
+    O_ALPHA = 1024, O_BETA = 2048, O_K = 4096, O_COUNTPAD = 8192
 };
 
 /* The numbers after an activation's keyword: all of them or none. */
@@ -297,6 +298,30 @@ static bool take_pad(P *p, bool allow_modes)
     return take_pair(p, "pad", &p->n->pad_h, &p->n->pad_w);
 }
 
+/* An option with one number: lrn's alpha, beta and k. */
+static void take_number_option(P *p, unsigned bit, double *out)
+{
+    const Word *opt = p->w;
+    p->w = opt->next;
+    if (once(p, opt, bit))
+        take_float(p, opt->s, out);
+}
+
+/* Only an average over a window has a count that padding could change. */
+static void take_countpad(P *p)
+{
+    const Word *opt = p->w;
+    p->w = opt->next;
+    if (!once(p, opt, O_COUNTPAD))
+        return;
+    if (p->n->pool == POOL_MAX)
+        fail(p, opt, "'countpad' is for 'pool avg', not 'pool max'%s%s", "", "");
+    else if (p->n->global)
+        fail(p, opt, "'countpad' does not apply to 'pool avg global', which has no padding%s%s", "", "");
+    else
+        p->n->countpad = true;
+}
+
 static void unknown_option(P *p, const char *takes)
 {
     const Word *w = p->w;
@@ -341,6 +366,14 @@ static void options(P *p, unsigned allowed, const char *takes)
             p->w = w->next;
             if (once(p, w, O_MOM))
                 take_float(p, "momentum", &p->n->momentum);
+        } else if ((allowed & O_ALPHA) && is_name(w, "alpha")) {
+            take_number_option(p, O_ALPHA, &p->n->lrn_alpha);
+        } else if ((allowed & O_BETA) && is_name(w, "beta")) {
+            take_number_option(p, O_BETA, &p->n->lrn_beta);
+        } else if ((allowed & O_K) && is_name(w, "k")) {
+            take_number_option(p, O_K, &p->n->lrn_k);
+        } else if ((allowed & O_COUNTPAD) && is_name(w, "countpad")) {
+            take_countpad(p);
         } else if ((allowed & O_ACT) && act_of(w) != ACT_NONE) {
             if (p->seen & O_ACT) {
                 fail(p, w, "only one activation may follow a layer; '%s' comes after another", w->s);
@@ -398,7 +431,7 @@ static void parse_pool(P *p)
     if (is_name(size, "global")) {
         p->n->global = true;
         p->w = size->next;
-        options(p, O_FROM, "only from after 'global'");
+        options(p, O_FROM | O_COUNTPAD, "only from after 'global'");
         return;
     }
     if (!size || !((size->kind == W_INT) || (size->kind == W_DIMS && size->natoms == 2))) {
@@ -407,7 +440,9 @@ static void parse_pool(P *p)
         return;
     }
     take_pair(p, "pool", &p->n->kh, &p->n->kw);
-    options(p, O_STRIDE | O_PAD | O_FIT | O_FROM, "stride, pad, fit and from");
+    /* countpad after max gets its own message (take_countpad) */
+    options(p, O_STRIDE | O_PAD | O_FIT | O_COUNTPAD | O_FROM,
+            p->n->pool == POOL_AVG ? "stride, pad, fit, countpad and from" : "stride, pad, fit and from");
     if (!(p->seen & O_STRIDE)) {
         p->n->sh = p->n->kh;
         p->n->sw = p->n->kw;
@@ -503,6 +538,23 @@ static void parse_merge(P *p)
         options(p, 0, "only the names of its inputs");
 }
 
+/* lrn N [alpha A] [beta B] [k K]: nn.LocalResponseNorm's numbers. */
+static void parse_lrn(P *p)
+{
+    Node *n = p->n;
+    n->lrn_alpha = 1e-4;
+    n->lrn_beta = 0.75;
+    n->lrn_k = 1.0;
+    if (!p->w || p->w->kind != W_INT) {
+        fail(p, p->w, "lrn needs the number of channels it sums over (e.g. lrn 5), not '%s'%s",
+             word_text(p->w), "");
+        return;
+    }
+    n->lrn_size = p->w->i;
+    p->w = p->w->next;
+    options(p, O_ALPHA | O_BETA | O_K | O_FROM, "alpha, beta, k and from");
+}
+
 static void parse_from_only(P *p)
 {
     options(p, O_FROM, "only from");
@@ -523,6 +575,7 @@ static void (*const parsers[])(P *) = {
     [OP_UPSAMPLE] = parse_upsample,   [OP_ADD] = parse_merge,
     [OP_MUL] = parse_merge,           [OP_CONCAT] = parse_merge,
     [OP_CROP] = parse_crop,           [OP_PRELU] = parse_from_only,
+    [OP_LRN] = parse_lrn,
 };
 _Static_assert(sizeof parsers / sizeof parsers[0] == OP_COUNT_, "a parser for every layer kind");
 

@@ -209,6 +209,8 @@ static void put_pool(StrBuf *out, size_t start, const Node *n)
         opt(out, start, "global");
     else
         put_window(out, start, n);
+    if (n->countpad)
+        opt(out, start, "countpad");
 }
 
 static void put_bn(StrBuf *out, size_t start, const Node *n)
@@ -232,6 +234,18 @@ static void put_upsample(StrBuf *out, size_t start, const Node *n)
 static void put_crop(StrBuf *out, size_t start, const Node *n)
 {
     opt(out, start, "%" PRId64 "x%" PRId64, n->crop_h, n->crop_w);
+}
+
+/* "n5", then the numbers that are not PyTorch's defaults. */
+static void put_lrn(StrBuf *out, size_t start, const Node *n)
+{
+    opt(out, start, "n%" PRId64, n->lrn_size);
+    if (n->lrn_alpha != 1e-4)
+        opt(out, start, "alpha %g", n->lrn_alpha);
+    if (n->lrn_beta != 0.75)
+        opt(out, start, "beta %g", n->lrn_beta);
+    if (n->lrn_k != 1.0)
+        opt(out, start, "k %g", n->lrn_k);
 }
 
 static bool is_merge(const Node *n)
@@ -412,12 +426,12 @@ static Planned planned(const Net *net, const Lowered *low)
     MemPlan infer, train;
     plan_memory(net, false, &infer);
     plan_memory(net, true, &train);
-    /* The generated code also keeps dropout masks (training) and the
-     * scratch of its convolutions, whose size is that of the largest. */
+    /* The generated code also keeps what backward needs besides the
+     * activations (training: dropout masks, lrn scales) and the scratch of
+     * its convolutions, whose size is that of the largest. */
     int64_t masks = 0, scratch = low->scratch;
     for (int i = 1; i < net->nnodes; i++)
-        if (net->nodes[i]->op == OP_DROPOUT)
-            masks += net->nodes[i]->out_elems;
+        masks += kept_elems(net->nodes[i]);
     Planned p = {infer.act_elems + scratch, infer.act_plain + scratch,
                  train.act_elems + train.grad_elems + masks + scratch,
                  train.act_plain + train.grad_plain + masks + scratch};
@@ -631,8 +645,19 @@ static void json_pool(StrBuf *out, const Node *n)
     json_key(out, "pool");
     json_str(out, n->pool == POOL_MAX ? "max" : "avg");
     json_bool(out, "global", n->global);
-    if (!n->global)
-        json_window(out, n);
+    if (n->global)
+        return;
+    json_window(out, n);
+    if (n->pool != POOL_AVG)
+        return;
+    json_bool(out, "countpad", n->countpad);
+    if (!n->countpad)
+        return;
+    /* The padding the average counts (count_include_pad=True): the pads
+     * without what `fit ceil` adds, in the order of "pad". */
+    json_key(out, "counted_pad");
+    sb_printf(out, "[%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 "]", n->pad_t, n->pad_l,
+              n->pad_b - n->ceil_b, n->pad_r - n->ceil_r);
 }
 
 static void json_fc(StrBuf *out, const Node *n)
@@ -663,6 +688,14 @@ static void json_crop(StrBuf *out, const Node *n)
     json_pair(out, "size", n->crop_h, n->crop_w);
 }
 
+static void json_lrn(StrBuf *out, const Node *n)
+{
+    json_int(out, "size", n->lrn_size);
+    json_num(out, "alpha", n->lrn_alpha);
+    json_num(out, "beta", n->lrn_beta);
+    json_num(out, "k", n->lrn_k);
+}
+
 /* ---------------------------------------------------------- kinds' options */
 
 /* A kind's options: as text (the table's Options column, after which
@@ -691,6 +724,7 @@ static const KindReport kind_reports[] = {
     [OP_CONCAT] = {NULL, NULL},
     [OP_CROP] = {put_crop, json_crop},
     [OP_PRELU] = {NULL, NULL},
+    [OP_LRN] = {put_lrn, json_lrn},
 };
 _Static_assert(sizeof kind_reports / sizeof kind_reports[0] == OP_COUNT_,
                "a report row for every layer kind");

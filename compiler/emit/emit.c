@@ -165,12 +165,12 @@ static void plan_layers(Emitter *E)
             lp->stats_off = E->num_stats;
             E->num_stats += 2 * cin;
             break;
-        case OP_DROPOUT:
-            lp->mask_off = E->mask_elems;
-            E->mask_elems += (long)n->out_elems;
-            break;
         default:
             break;
+        }
+        if (kept_elems(n) > 0) {   /* dropout's mask, lrn's scales */
+            lp->mask_off = E->mask_elems;
+            E->mask_elems += (long)kept_elems(n);
         }
         if (lp->w_size) {
             lp->w_off = E->num_params;

@@ -1,7 +1,9 @@
 /* emit/layers.c - kernels of the layers without weight matrices: pooling,
  * activations, softmax, batchnorm, dropout, flatten, upsample, add, mul,
- * concat, crop and prelu.  Each backward adds into its inputs' gradient
- * buffers; the input image's gradient (m->dx) may be NULL. */
+ * concat, crop, prelu and local response normalisation.  Each backward
+ * adds into its inputs' gradient buffers; the input image's gradient
+ * (m->dx) may be NULL. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "emitter.h"
@@ -34,7 +36,8 @@ static void trailing_act_forward(Emitter *E, const Node *n)
 /* ---- pooling ---- */
 
 /* Opens the loops over images, channels and output pixels, with the
- * window [h0, h1) x [w0, w1) clipped to the image: padding never counts. */
+ * window [h0, h1) x [w0, w1) clipped to the image: padding counts only
+ * with countpad (pool_divisor). */
 static void pool_window_open(Emitter *E, const Node *n, bool parallel)
 {
     long c = (long)n->out.c, h = (long)n->in_shape.h, w = (long)n->in_shape.w;
@@ -61,6 +64,24 @@ static void pool_window_open(Emitter *E, const Node *n, bool parallel)
     emit_out(E, "if (w0 < 0) w0 = 0;");
     emit_out(E, "if (w1 > %ld) w1 = %ld;", w, w);
     emit_out(E, "const long p = oh * %lld + ow;", (long long)n->out.w);
+}
+
+/* What an average pool divides output (oh, ow)'s sum by, as C: the
+ * window's pixels in the image, or with countpad (count_include_pad=True)
+ * in the image and its padding, not in the rows and columns `fit ceil`
+ * adds.  A window starts inside the padding proper, so only its end is
+ * cut, to the padded image's edge. */
+static void pool_divisor(StrBuf *sb, const Node *n)
+{
+    if (!n->countpad) {
+        sb_puts(sb, "(float)((h1 - h0) * (w1 - w0))");
+        return;
+    }
+    long long kh = n->kh, kw = n->kw, sh = n->sh, sw = n->sw;
+    long long eh = n->in_shape.h + n->pad_t + n->pad_b - n->ceil_b;   /* padded edge */
+    long long ew = n->in_shape.w + n->pad_l + n->pad_r - n->ceil_r;
+    sb_printf(sb, "(float)((oh * %lld + %lld < %lld ? %lld : %lld - oh * %lld) * ", sh, kh, eh, kh, eh, sh);
+    sb_printf(sb, "(ow * %lld + %lld < %lld ? %lld : %lld - ow * %lld))", sw, kw, ew, kw, ew, sw);
 }
 
 static void pool_window_close(Emitter *E)
@@ -127,7 +148,11 @@ static void pool_forward(Emitter *E, const LayerPlan *lp)
         emit_out(E, "for (long ih = h0; ih < h1; ih++)");
         emit_out(E, "    for (long iw = w0; iw < w1; iw++)");
         emit_out(E, "        sum += x[xo + ih * %ld + iw];", w);
-        emit_out(E, "y[yo + p] = h1 > h0 && w1 > w0 ? sum / (float)((h1 - h0) * (w1 - w0)) : 0.0f;");
+        StrBuf div;
+        sb_init(&div);
+        pool_divisor(&div, n);
+        emit_out(E, "y[yo + p] = h1 > h0 && w1 > w0 ? sum / %s : 0.0f;", div.data);
+        sb_free(&div);
     }
     pool_window_close(E);
 }
@@ -167,7 +192,11 @@ static void pool_backward(Emitter *E, const LayerPlan *lp)
     } else {
         emit_out(E, "if (h1 <= h0 || w1 <= w0)");
         emit_out(E, "    continue;");
-        emit_out(E, "const float g = dy[yo + p] / (float)((h1 - h0) * (w1 - w0));");
+        StrBuf div;
+        sb_init(&div);
+        pool_divisor(&div, n);
+        emit_out(E, "const float g = dy[yo + p] / %s;", div.data);
+        sb_free(&div);
         emit_out(E, "for (long ih = h0; ih < h1; ih++)");
         emit_out(E, "    for (long iw = w0; iw < w1; iw++)");
         emit_out(E, "        dx[xo + ih * %ld + iw] += g;", w);
@@ -696,6 +725,43 @@ static void prelu_backward(Emitter *E, const LayerPlan *lp)
     emit_out(E, "    cnn_prelu_backward(x, w, dy, n, %ld, %ld, c, c + 1, dx, dw);", c, plane(n));
 }
 
+/* ---- local response normalisation: the runtime's cnn_lrn_* ---- */
+
+/* A call per plane (one channel of one image), the unit the runtime's
+ * functions take ranges of, with the layer's numbers as a compound
+ * literal: fn(&lrn, BEFORE, c, sp, p, p + 1, AFTER). */
+static void lrn_call(Emitter *E, const Node *n, const char *fn, const char *before, const char *after)
+{
+    long c = (long)n->out.c;
+    emit_out(E, "PARALLEL_FOR");
+    emit_out(E, "for (long p = 0; p < (long)n * %ld; p++)", c);
+    emit_out(E, "    %s(&(const cnn_lrn){%lld, %s, %s, %s}, %s, %ld, %ld, p, p + 1, %s);", fn,
+        (long long)n->lrn_size, emit_flt(n->lrn_alpha), emit_flt(n->lrn_beta), emit_flt(n->lrn_k), before, c,
+        plane(n), after);
+}
+
+/* The scales s go to the layer's MASK buffer for the backward: always
+ * when the code can train, since `backward` may follow an inference
+ * forward. */
+static void lrn_forward(Emitter *E, const LayerPlan *lp)
+{
+    char *after = E->train ? xasprintf("y, MASK(%s)", lp->mask_name) : xstrdup("y, NULL");
+    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
+    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
+    lrn_call(E, lp->node, "cnn_lrn_forward", "x", after);
+    free(after);
+}
+
+static void lrn_backward(Emitter *E, const LayerPlan *lp)
+{
+    char *before = xasprintf("x, y, MASK(%s), dy", lp->mask_name);
+    backward_head(E, lp);
+    emit_out(E, "if (!dx)");
+    emit_out(E, "    return;");
+    lrn_call(E, lp->node, "cnn_lrn_backward", before, "dx");
+    free(before);
+}
+
 /* ---- dispatch ---- */
 
 static void softmax_forward(Emitter *E, const LayerPlan *lp)
@@ -737,6 +803,7 @@ static const LayerEmitter emitters[] = {
     [OP_CONCAT] = {concat_forward, concat_backward},
     [OP_CROP] = {crop_forward, crop_backward},
     [OP_PRELU] = {prelu_forward, prelu_backward},
+    [OP_LRN] = {lrn_forward, lrn_backward},
 };
 _Static_assert(sizeof emitters / sizeof emitters[0] == OP_COUNT_, "an emitter row for every layer kind");
 

@@ -2,7 +2,7 @@
 """counts.py - PyTorch reference counts for the networks in examples/.
 
 Builds each example network in PyTorch (torchvision's models where they
-exist, hand-written LeNet-5 and U-Net otherwise) and prints, per network:
+exist, hand-written LeNet-5, ZFNet and U-Net otherwise) and prints, per network:
 trainable parameters, non-trainable state (batchnorm running_mean and
 running_var), forward MACs as torchinfo counts them (README, "The
 report"), the output shape as [H, W, C], and every module that holds
@@ -51,6 +51,43 @@ class LeNet5(nn.Module):
         x = torch.relu(self.fc1(x))
         x = torch.relu(self.fc2(x))
         return self.softmax1(self.fc3(x))
+
+
+class ZFNet(nn.Module):
+    """ZFNet (Zeiler & Fergus 2013, Fig. 3), 224x224x3 (examples/zfnet.net):
+    AlexNet's layout with a 7x7 stride-2 first convolution (110x110, torch
+    rounding down) and a stride-2 second one, each followed by 3x3 stride-2
+    max pooling (ceil mode: 55x55, 13x13) and local response normalisation
+    across 5 channels as in AlexNet (k = 2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 96, 7, stride=2, padding=1)
+        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.norm1 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
+        self.conv2 = nn.Conv2d(96, 256, 5, stride=2)
+        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.norm2 = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
+        self.conv3 = nn.Conv2d(256, 384, 3, padding=1)
+        self.conv4 = nn.Conv2d(384, 384, 3, padding=1)
+        self.conv5 = nn.Conv2d(384, 256, 3, padding=1)
+        self.pool5 = nn.MaxPool2d(3, 2)
+        self.fc6 = nn.Linear(256 * 6 * 6, 4096)
+        self.drop6 = nn.Dropout(0.5)
+        self.fc7 = nn.Linear(4096, 4096)
+        self.drop7 = nn.Dropout(0.5)
+        self.fc8 = nn.Linear(4096, 1000)
+        self.softmax1 = nn.Softmax(dim=1)
+
+    def forward(self, x):
+        x = self.norm1(self.pool1(torch.relu(self.conv1(x))))
+        x = self.norm2(self.pool2(torch.relu(self.conv2(x))))
+        x = torch.relu(self.conv3(x))
+        x = torch.relu(self.conv4(x))
+        x = self.pool5(torch.relu(self.conv5(x)))
+        x = self.drop6(torch.relu(self.fc6(torch.flatten(x, 1))))
+        x = self.drop7(torch.relu(self.fc7(x)))
+        return self.softmax1(self.fc8(x))
 
 
 class DoubleConv(nn.Module):
@@ -165,9 +202,12 @@ def se_resnet50():
 NETS = [
     ("lenet", LeNet5, (28, 28, 1)),
     ("alexnet", lambda: tvm.alexnet(), (224, 224, 3)),
+    ("zfnet", ZFNet, (224, 224, 3)),
     ("vgg16", lambda: tvm.vgg16(), (224, 224, 3)),
     ("googlenet", lambda: tvm.googlenet(aux_logits=False, init_weights=False),
      (224, 224, 3)),
+    ("inception_v3", lambda: tvm.inception_v3(aux_logits=False, init_weights=False),
+     (299, 299, 3)),
     ("resnet18", lambda: tvm.resnet18(), (224, 224, 3)),
     ("resnet50", lambda: tvm.resnet50(), (224, 224, 3)),
     ("unet", UNet, (572, 572, 1)),

@@ -11,12 +11,14 @@ network input is "input").  Every tensor is kept N x C x H x W, an fc
 output as N x OUT x 1 x 1.  The pads in the report are the pads as used
 (`pad same` and the extra bottom/right rows of `fit ceil` included): conv
 reads zeros there, max pooling -inf, and average pooling leaves them out of
-the count (count_include_pad=False).  After every layer the output shape is
+the count (count_include_pad=False), but with `countpad`, where it counts
+the report's "counted_pad" (count_include_pad=True).  After every layer the output shape is
 checked against the report (ShapeError names the layer).  Where torch has
 the same thing built in, the layer also runs natively and any difference
-goes to `net.native_errors`: `fit ceil` pooling (ceil_mode=True, when its
-pads are within torch's limit of half the window) and stride-1 `pad same`
-convolutions with an odd total pad (padding='same').
+goes to `net.native_errors`: `fit ceil` and `countpad` pooling
+(ceil_mode=True, count_include_pad=True, when its pads are within torch's
+limit of half the window) and stride-1 `pad same` convolutions with an odd
+total pad (padding='same').
 
 Kinks: float32 code and a float64 reference may take different sides of a
 non-differentiable point (a ReLU input within rounding of 0, two values of
@@ -286,6 +288,8 @@ class TorchNet(nn.Module):
             return ins[0] * ins[1]
         if k == "concat":
             return torch.cat(ins, dim=1)
+        if k == "lrn":
+            return F.local_response_norm(x, L["size"], L["alpha"], L["beta"], L["k"])
         if k == "crop":
             h, w = L["size"]
             top, left = (x.shape[2] - h) // 2, (x.shape[3] - w) // 2
@@ -328,17 +332,29 @@ class TorchNet(nn.Module):
         if L["pool"] == "max":
             y = self._max_pool(F.pad(x, (l, r, t, b), value=-math.inf), (kh, kw), s, L["name"])
         else:
-            ones = torch.ones_like(x[:1, :1])
+            # ones where the average counts: the image, and with countpad
+            # the counted padding too
+            ct, cl, cb, cr = L["counted_pad"] if L.get("countpad") else (0, 0, 0, 0)
+            ones = F.pad(torch.ones_like(x[:1, :1]), (cl, cr, ct, cb), value=1.0)
             total = F.avg_pool2d(F.pad(x, (l, r, t, b)), (kh, kw), s, divisor_override=1)
-            count = F.avg_pool2d(F.pad(ones, (l, r, t, b)), (kh, kw), s, divisor_override=1)
+            count = F.avg_pool2d(F.pad(ones, (l - cl, r - cr, t - ct, b - cb)), (kh, kw), s, divisor_override=1)
             y = total / count
-        if self.check_native and (b > t or r > l) and 2 * t <= kh and 2 * l <= kw:
-            # `fit ceil`: torch's ceil_mode must give the same shape and values.
+        ceil = b > t or r > l
+        countpad = L.get("countpad", False)
+        if countpad:   # torch's own countpad: symmetric pads, ceil_mode for the rest
+            ct, cl, cb, cr = L["counted_pad"]
+            ceil = b > cb or r > cr
+            native = ct == cb and cl == cr
+        else:
+            native = ceil
+        if self.check_native and native and 2 * t <= kh and 2 * l <= kw:
+            # `fit ceil`, `countpad`: torch's ceil_mode and count_include_pad
+            # must give the same shape and values.
             with torch.no_grad():
                 if L["pool"] == "max":
                     z = F.max_pool2d(x, (kh, kw), s, (t, l), ceil_mode=True)
                 else:
-                    z = F.avg_pool2d(x, (kh, kw), s, (t, l), ceil_mode=True, count_include_pad=False)
+                    z = F.avg_pool2d(x, (kh, kw), s, (t, l), ceil_mode=ceil, count_include_pad=countpad)
             if z.shape != y.shape:
                 self.native_errors.append("%s: torch ceil_mode gives HxW %dx%d, the report %dx%d"
                                           % (L["name"], z.shape[2], z.shape[3], y.shape[2], y.shape[3]))

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """A torchvision state_dict moves into cnnc's generated code as it is.
 
-For ResNet-18 and GoogLeNet (examples/*.net name their layers like
-torchvision), builds the torchvision model with random weights and random
+For ResNet-18, GoogLeNet and Inception-v3 (examples/*.net name their
+layers like torchvision; Inception-v3's average pools count padding,
+`countpad`), builds the torchvision model with random weights and random
 batchnorm statistics, writes its state_dict to safetensors exactly as
 safetensors.torch.save_file would (num_batches_tracked stays I64), generates
 the network with cnnc at a reduced input size, loads the file with the
@@ -12,6 +13,7 @@ driver (`./net forward --load W`) and compares the outputs with torchvision's
 Usage: /usr/bin/python3 tests/torch/torchvision_load.py [CNNC]"""
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -50,12 +52,30 @@ def randomise_bn(model):
             m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
 
 
-def check(name, model, size, tmp):
+def calibrate_bn(model, x):
+    """Running statistics = those of the batch x, so that the activations
+    keep their scale through Inception-v3's 94 batchnorms (with random ones
+    they grow to 1e11, where the tolerance, relative to the largest output,
+    would hide a wrong layer)."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None        # a cumulative average: one batch gives its statistics
+    model.train()
+    with torch.no_grad():
+        model(x)
+    model.eval()
+
+
+def check(name, model, size, tmp, calibrate=False):
     model.eval()
     randomise_bn(model)
+    x = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(5))
+    if calibrate:
+        calibrate_bn(model, x)
     net = os.path.join(tmp, name + ".net")
     with open(os.path.join(TOP, "examples", name + ".net")) as f:
-        text = f.read().replace("input 224x224x3", "input %dx%dx3" % (size, size))
+        text = re.sub(r"^input .*$", "input %dx%dx3" % (size, size), f.read(), count=1, flags=re.M)
     with open(net, "w") as f:
         f.write(text)
     exe = os.path.join(tmp, name)
@@ -64,7 +84,6 @@ def check(name, model, size, tmp):
                     exe + ".c", os.path.join(TOP, "build", "libcnnrt.a"), "-lz", "-lm", "-o", exe], check=True)
     weights = os.path.join(tmp, name + ".safetensors")
     save_state_dict(weights, model.state_dict())
-    x = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(5))
     x.numpy().astype("<f4").tofile(exe + ".x.bin")
     subprocess.run([exe, "forward", "--load", weights, "--input", exe + ".x.bin", "--output", exe + ".y.bin"],
                    check=True)
@@ -87,6 +106,9 @@ def main():
             check("resnet18", torchvision.models.resnet18(), 64, tmp),
             check("googlenet", torchvision.models.googlenet(aux_logits=False, init_weights=True,
                                                             transform_input=False), 96, tmp),
+            # 107x107: 2x2 at Mixed_7c (torchvision needs at least 75x75)
+            check("inception_v3", torchvision.models.inception_v3(aux_logits=False, init_weights=True,
+                                                                  transform_input=False), 107, tmp, True),
         ]
     print("torchvision: %d passed, %d failed" % (sum(results), len(results) - sum(results)))
     sys.exit(0 if all(results) else 1)

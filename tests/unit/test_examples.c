@@ -103,6 +103,30 @@ static void test_vgg16(void)
     check_example(&e);
 }
 
+/* ZFNet (Zeiler & Fergus 2013): 62,357,608 parameters, written from the
+ * paper in tests/torch/counts.py. */
+static void test_zfnet(void)
+{
+    static const Example e = {
+        "examples/zfnet.net", "zfnet", 224, 224, 3, 1, 1, 1000,
+        INT64_C(62357608), INT64_C(0), INT64_C(1168032896),
+        {"conv1", "norm1", "norm2", "conv5", "fc6", "fc8"},
+    };
+    check_example(&e);
+}
+
+/* torchvision inception_v3 without aux heads: 23,834,568 parameters. */
+static void test_inception_v3(void)
+{
+    static const Example e = {
+        "examples/inception_v3.net", "inception_v3", 299, 299, 3, 1, 1, 1000,
+        INT64_C(23834568), INT64_C(34432), INT64_C(5713216096),
+        {"Conv2d_1a_3x3.conv", "Mixed_5b.branch_pool.conv", "Mixed_6e.branch7x7dbl_5.bn",
+         "Mixed_7a.branch7x7x3_4.conv", "Mixed_7c.branch3x3dbl_3b.bn", "fc"},
+    };
+    check_example(&e);
+}
+
 /* torchvision googlenet without aux heads: 6,624,904 parameters. */
 static void test_googlenet(void)
 {
@@ -173,7 +197,9 @@ void suite_examples(void)
     CU_add_test(s, "lenet", test_lenet);
     CU_add_test(s, "alexnet", test_alexnet);
     CU_add_test(s, "vgg16", test_vgg16);
+    CU_add_test(s, "zfnet", test_zfnet);
     CU_add_test(s, "googlenet", test_googlenet);
+    CU_add_test(s, "inception_v3", test_inception_v3);
     CU_add_test(s, "resnet18", test_resnet18);
     CU_add_test(s, "resnet50", test_resnet50);
     CU_add_test(s, "unet", test_unet);

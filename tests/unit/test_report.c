@@ -290,6 +290,26 @@ static void test_options(void)
     CU_ASSERT_STRING_EQUAL(s, "slope 0.01");
     free(s);
 
+    /* lrn: the size, then only the numbers that are not PyTorch's defaults */
+    n = add(net, OP_LRN, "n", shape(1, 1, 32), 0, 0);
+    n->lrn_size = 5;
+    n->lrn_alpha = 1e-4, n->lrn_beta = 0.75, n->lrn_k = 1.0;
+    s = options_of(n);
+    CU_ASSERT_STRING_EQUAL(s, "n5");
+    free(s);
+    n->lrn_alpha = 0.001, n->lrn_beta = 0.5, n->lrn_k = 2.0;
+    s = options_of(n);
+    CU_ASSERT_STRING_EQUAL(s, "n5 alpha 0.001 beta 0.5 k 2");
+    free(s);
+
+    n = add(net, OP_POOL, "cp", shape(2, 2, 32), 0, 0);
+    n->pool = POOL_AVG;
+    set_window(n, 3, 1, 1);
+    n->countpad = true;
+    s = options_of(n);
+    CU_ASSERT_STRING_EQUAL(s, "3x3 p1 countpad");
+    free(s);
+
     /* Options append to what is there. */
     StrBuf sb;
     sb_init(&sb);
@@ -548,6 +568,14 @@ static void test_json_details(void)
     Node *leaky = add(net, OP_ACT, "leaky1", shape(56, 56, 192), 0, 0);
     set_kind(leaky, "leaky");   /* as the expander does */
     leaky->act = ACT_LEAKY;
+    Node *lrn = add(net, OP_LRN, "norm1", shape(56, 56, 192), 0, 0);
+    lrn->lrn_size = 5, lrn->lrn_alpha = 1e-4, lrn->lrn_beta = 0.75, lrn->lrn_k = 2;
+    /* countpad with fit ceil: the extra row is padding but not counted */
+    Node *avg = add(net, OP_POOL, "avg", shape(28, 28, 192), 0, 0);
+    avg->pool = POOL_AVG;
+    set_window(avg, 3, 2, 1);
+    avg->countpad = true;
+    avg->pad_b = 2, avg->ceil_b = 1;
     char *js = render(json_default, net);
     CU_ASSERT(json_valid(js));
     ASSERT_CONTAINS(js, "\"kind\": \"batchnorm\"");
@@ -559,6 +587,9 @@ static void test_json_details(void)
     ASSERT_CONTAINS(js, "\"p\": 0.25");
     ASSERT_CONTAINS(js, "\"kind\": \"leaky\"");
     ASSERT_CONTAINS(js, "\"activation\": \"leaky\", \"alpha\": 0.1");
+    ASSERT_CONTAINS(js, "\"kind\": \"lrn\"");
+    ASSERT_CONTAINS(js, "\"size\": 5, \"alpha\": 0.0001, \"beta\": 0.75, \"k\": 2,");
+    ASSERT_CONTAINS(js, "\"pad\": [1, 1, 2, 1], \"countpad\": true, \"counted_pad\": [1, 1, 1, 1],");
     free(js);
     net_free(net);
 }
