@@ -230,34 +230,47 @@ void emit_weighted_backward_head(Emitter *E, const LayerPlan *lp)
 
 /* ---- softmax over channels ---- */
 
+/* Channel k of the pixel at v: "k", or "k * HW" on planes of HW > 1. */
+static const char *channel_index(char buf[static 32], long hw)
+{
+    if (hw == 1)
+        return "k";
+    snprintf(buf, 32, "k * %ld", hw);
+    return buf;
+}
+
 void emit_softmax_forward(Emitter *E, const char *y, long c, long hw)
 {
+    char kb[32];
+    const char *k = channel_index(kb, hw);
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_open_block(E, "for (long p = 0; p < %ld; p++)", hw);
-    emit_out(E, "float *v = %s + (size_t)i * %ld + p;", y, c * hw);
+    bool pixels = emit_loop(E, "long", "p", hw);
+    emit_out(E, "float *v = %s + (size_t)i * %ld%s;", y, c * hw, pixels ? " + p" : "");
     emit_out(E, "float top = v[0], sum = 0.0f;");
-    emit_out(E, "for (long k = 1; k < %ld; k++) if (v[k * %ld] > top) top = v[k * %ld];", c, hw, hw);
-    emit_out(E, "for (long k = 0; k < %ld; k++) sum += v[k * %ld] = expf(v[k * %ld] - top);", c, hw, hw);
-    emit_out(E, "for (long k = 0; k < %ld; k++) v[k * %ld] /= sum;", c, hw);
-    emit_close_block(E);
+    emit_out(E, "for (long k = 1; k < %ld; k++) if (v[%s] > top) top = v[%s];", c, k, k);
+    emit_out(E, "for (long k = 0; k < %ld; k++) sum += v[%s] = expf(v[%s] - top);", c, k, k);
+    emit_out(E, "for (long k = 0; k < %ld; k++) v[%s] /= sum;", c, k);
+    emit_end_loop(E, pixels);
     emit_close_block(E);
 }
 
 void emit_softmax_backward(Emitter *E, const char *y, const char *dy, long c, long hw, bool fusable)
 {
+    char kb[32];
+    const char *k = channel_index(kb, hw);
     if (fusable)
         emit_open_block(E, "if (!m->loss_fused)");
     else
         emit_open_scope(E);
     emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_open_block(E, "for (long p = 0; p < %ld; p++)", hw);
-    emit_out(E, "const float *v = %s + (size_t)i * %ld + p;", y, c * hw);
-    emit_out(E, "float *g = %s + (size_t)i * %ld + p;", dy, c * hw);
+    bool pixels = emit_loop(E, "long", "p", hw);
+    emit_out(E, "const float *v = %s + (size_t)i * %ld%s;", y, c * hw, pixels ? " + p" : "");
+    emit_out(E, "float *g = %s + (size_t)i * %ld%s;", dy, c * hw, pixels ? " + p" : "");
     emit_out(E, "float dot = 0.0f;");
-    emit_out(E, "for (long k = 0; k < %ld; k++) dot += g[k * %ld] * v[k * %ld];", c, hw, hw);
-    emit_out(E, "for (long k = 0; k < %ld; k++) g[k * %ld] = v[k * %ld] * (g[k * %ld] - dot);", c, hw, hw, hw);
-    emit_close_block(E);
+    emit_out(E, "for (long k = 0; k < %ld; k++) dot += g[%s] * v[%s];", c, k, k);
+    emit_out(E, "for (long k = 0; k < %ld; k++) g[%s] = v[%s] * (g[%s] - dot);", c, k, k, k);
+    emit_end_loop(E, pixels);
     emit_close_block(E);
     emit_close_block(E);
 }

@@ -539,13 +539,11 @@ static void softmax1_forward(lenet5 *m, int n) {
     memcpy(y, x, sizeof(float) * (size_t)n * 10);
     PARALLEL_FOR
     for (int i = 0; i < n; i++) {
-        for (long p = 0; p < 1; p++) {
-            float *v = y + (size_t)i * 10 + p;
-            float top = v[0], sum = 0.0f;
-            for (long k = 1; k < 10; k++) if (v[k * 1] > top) top = v[k * 1];
-            for (long k = 0; k < 10; k++) sum += v[k * 1] = expf(v[k * 1] - top);
-            for (long k = 0; k < 10; k++) v[k * 1] /= sum;
-        }
+        float *v = y + (size_t)i * 10;
+        float top = v[0], sum = 0.0f;
+        for (long k = 1; k < 10; k++) if (v[k] > top) top = v[k];
+        for (long k = 0; k < 10; k++) sum += v[k] = expf(v[k] - top);
+        for (long k = 0; k < 10; k++) v[k] /= sum;
     }
 }
 
@@ -558,13 +556,11 @@ static void softmax1_backward(lenet5 *m, int n) {
     (void)y;
     if (!m->loss_fused) {
         for (int i = 0; i < n; i++) {
-            for (long p = 0; p < 1; p++) {
-                const float *v = y + (size_t)i * 10 + p;
-                float *g = dy + (size_t)i * 10 + p;
-                float dot = 0.0f;
-                for (long k = 0; k < 10; k++) dot += g[k * 1] * v[k * 1];
-                for (long k = 0; k < 10; k++) g[k * 1] = v[k * 1] * (g[k * 1] - dot);
-            }
+            const float *v = y + (size_t)i * 10;
+            float *g = dy + (size_t)i * 10;
+            float dot = 0.0f;
+            for (long k = 0; k < 10; k++) dot += g[k] * v[k];
+            for (long k = 0; k < 10; k++) g[k] = v[k] * (g[k] - dot);
         }
     }
     if (dx)
