@@ -152,6 +152,7 @@ system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/torch/run.sh
 	CNNC=$(BUILD)/cnnc sh tests/torch/memory.sh
 	CNNC=$(BUILD)/cnnc OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/unet_check.py
+	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/vnet.py --check
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/torchvision_load.py $(BUILD)/cnnc
 
 check: setup
