@@ -67,6 +67,11 @@ void emit_open_block(Emitter *E, const char *fmt, ...)   /* prints "... {" and i
 void emit_close_block(Emitter *E);                       /* "}" */
 void emit_open_scope(Emitter *E);                        /* a bare "{" */
 void emit_blank(Emitter *E);                             /* an empty line */
+/* "for (TYPE VAR = 0; VAR < COUNT; VAR++) {" and true; nothing and false
+ * when COUNT is 1, so that no loop runs once: the caller then leaves VAR
+ * (0) out of its expressions, and ends the loop with emit_end_loop. */
+bool emit_loop(Emitter *E, const char *type, const char *var, long count);
+void emit_end_loop(Emitter *E, bool opened);
 
 /* C expressions for the buffers of layer lp: its k-th input, its output,
  * and their gradients.  The strings live as long as the Emitter. */
@@ -91,11 +96,6 @@ typedef struct {
     const char *v;
 } Term;
 char *emit_linear(char *buf, size_t size, int nterms, const Term *t);
-/* "for (TYPE VAR = 0; VAR < COUNT; VAR++) {" and true; nothing and false
- * when COUNT is 1, so that no loop runs once: the caller then leaves VAR
- * (0) out of its expressions, and ends the loop with emit_end_loop. */
-bool emit_loop(Emitter *E, const char *type, const char *var, long count);
-void emit_end_loop(Emitter *E, bool opened);
 /* Image i's input planes (at x) copied to xp, zero-padded to HPxWP, and
  * the `slack` floats after the last plane zeroed. */
 void emit_pad_planes(Emitter *E, const ConvGeom *g, long slack);

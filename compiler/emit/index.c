@@ -33,20 +33,6 @@ char *emit_linear(char *buf, size_t size, int nterms, const Term *t)
     return buf;
 }
 
-bool emit_loop(Emitter *E, const char *type, const char *var, long count)
-{
-    if (count == 1)
-        return false;
-    emit_open_block(E, "for (%s %s = 0; %s < %ld; %s++)", type, var, var, count, var);
-    return true;
-}
-
-void emit_end_loop(Emitter *E, bool opened)
-{
-    if (opened)
-        emit_close_block(E);
-}
-
 void emit_pad_planes(Emitter *E, const ConvGeom *g, long slack)
 {
     if (!g->padded) {

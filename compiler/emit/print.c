@@ -69,6 +69,21 @@ void emit_close_block(Emitter *E)
     emit_out(E, "}");
 }
 
+/* A loop, left out when it would run once (see emitter.h). */
+bool emit_loop(Emitter *E, const char *type, const char *var, long count)
+{
+    if (count == 1)
+        return false;
+    emit_open_block(E, "for (%s %s = 0; %s < %ld; %s++)", type, var, var, count, var);
+    return true;
+}
+
+void emit_end_loop(Emitter *E, bool opened)
+{
+    if (opened)
+        emit_close_block(E);
+}
+
 /* ---- buffers ---- */
 
 const Node *emit_in_node(const Emitter *E, const LayerPlan *lp, int k)
