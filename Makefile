@@ -81,6 +81,9 @@ $(BUILD)/test_unit: $(UNIT_OBJS) $(FRONT_OBJS)
 $(BUILD)/test_runtime: tests/runtime/test_runtime.c tests/runtime/optim_ref.h $(BUILD)/libcnnrt.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Iruntime -o $@ $< $(BUILD)/libcnnrt.a -lcunit -lz -lm
 
+$(BUILD)/test_team: tests/runtime/test_team.c $(BUILD)/libcnnrt.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Wall -Wextra -pedantic -Iruntime -o $@ $< $(BUILD)/libcnnrt.a -lcunit -lz -lm
+
 $(BUILD)/test_layers: tests/runtime/test_layers.c tests/runtime/layers_ref.h $(BUILD)/libcnnrt.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Wall -Wextra -pedantic -Iruntime -o $@ $< $(BUILD)/libcnnrt.a -lcunit -lz -lm
 
@@ -112,13 +115,14 @@ $(BUILD)/gen/test_known: tests/gen/test_known.c $(GEN_NETS:%=$(BUILD)/gen/%.c) $
 -include $(wildcard $(BUILD)/compiler/*.d $(BUILD)/compiler/emit/*.d $(BUILD)/tests/unit/*.d $(BUILD)/runtime/*.d)
 
 # The tests run from the top so that they find examples/ and tests/ files.
-unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test_layers $(BUILD)/test_kernels \
+unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test_team $(BUILD)/test_layers $(BUILD)/test_kernels \
             $(BUILD)/test_kernels_plain $(BUILD)/test_conv3d $(BUILD)/gen/test_known
 	sh tests/layering.sh . $(BUILD)
 	CNNC=$(BUILD)/cnnc $(BUILD)/test_unit
 	CNNC=$(BUILD)/cnnc sh tests/cli.sh
 	CNNC=$(BUILD)/cnnc sh tests/golden.sh
 	sh tests/runtime/torch_check.sh $(BUILD)/test_runtime
+	$(BUILD)/test_team
 	$(BUILD)/test_layers
 	$(BUILD)/test_kernels
 	$(BUILD)/test_kernels_plain

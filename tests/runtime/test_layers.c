@@ -424,6 +424,46 @@ static void test_dice_fd(void)
     free(d.y), free(d.labels), free(dy);
 }
 
+/* ---- the Dice score on overlaps worked out by hand ---- */
+
+/* One image of 2 x `pixels` outputs (NCHW: the background plane, then the
+ * foreground's) whose argmax is 1 where pred[p] is set. */
+static void outputs_for(const int *pred, int pixels, float *y)
+{
+    for (int p = 0; p < pixels; p++) {
+        y[p] = pred[p] ? 0.3f : 0.6f;
+        y[pixels + p] = pred[p] ? 0.7f : 0.4f;
+    }
+}
+
+static double dice_of(const int *pred, const int *truth, int pixels)
+{
+    float y[2 * 8];
+    outputs_for(pred, pixels, y);
+    return cnn_dice_score(y, truth, pixels, 0, 1);
+}
+
+static void test_dice_score_overlaps(void)
+{
+    /* |P| = 3, |G| = 2, |P & G| = 1: 2 * 1 / 5 */
+    const int p1[6] = {1, 1, 1, 0, 0, 0}, g1[6] = {0, 0, 1, 1, 0, 0};
+    /* |P| = 2, |G| = 4, |P & G| = 2: 4 / 6 */
+    const int p2[6] = {0, 1, 0, 1, 0, 0}, g2[6] = {1, 1, 1, 1, 0, 0};
+    const int none[6] = {0, 0, 0, 0, 0, 0}, all[6] = {1, 1, 1, 1, 1, 1};
+    float y[12];
+    CU_ASSERT_DOUBLE_EQUAL(dice_of(p1, g1, 6), 0.4, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(dice_of(p2, g2, 6), 2.0 / 3.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(dice_of(g2, g2, 6), 1.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(dice_of(all, g1, 6), 2.0 * 2 / 8, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(dice_of(none, g1, 6), 0.0, 1e-12);   /* all missed */
+    CU_ASSERT_DOUBLE_EQUAL(dice_of(p1, none, 6), 0.0, 1e-12);   /* all false alarms */
+    CU_ASSERT_DOUBLE_EQUAL(dice_of(none, none, 6), 1.0, 1e-12); /* empty and empty: perfect */
+    /* A tie goes to class 0, the background (argmax takes the first). */
+    for (int p = 0; p < 6; p++)
+        y[p] = y[6 + p] = 0.5f;
+    CU_ASSERT_DOUBLE_EQUAL(cnn_dice_score(y, g1, 6, 0, 1), 0.0, 1e-12);
+}
+
 int main(void)
 {
     static const struct { const char *name; CU_TestFunc fn; } tests[] = {
@@ -438,6 +478,7 @@ int main(void)
         {"dice perfect and NaN", test_dice_extremes},
         {"dice vs finite differences", test_dice_fd},
         {"dice score by hand", test_dice_score_by_hand},
+        {"dice score, overlaps by hand", test_dice_score_overlaps},
     };
     CU_pSuite suite;
     unsigned failed;
