@@ -31,7 +31,7 @@ static Net *new_net(int64_t h, int64_t w, int64_t c)
 {
     Net *net = net_new();
     net->has_input = true;
-    net->input = (Shape){h, w, c};
+    net->input = (Shape){h, w, c, 1, false};
     net->input_loc = line_loc(1);
     net_add_node(net, OP_INPUT, "input", line_loc(1));
     return net;

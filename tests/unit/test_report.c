@@ -23,7 +23,7 @@ static const SrcLoc noloc = {NULL, 0, 0};
 
 static Shape shape(int64_t h, int64_t w, int64_t c)
 {
-    Shape s = {h, w, c};
+    Shape s = {h, w, c, 1, false};
     return s;
 }
 
