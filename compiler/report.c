@@ -152,7 +152,7 @@ static void put_pad(StrBuf *out, size_t start, const Node *n)
 {
     int64_t t = n->pad_t, b = n->pad_b, l = n->pad_l, r = n->pad_r;
     int64_t f = n->pad_f, k = n->pad_k;
-    if (n->in_shape.volume && (f != t || k != b || f != k)) {
+    if (n->in_shape.volume && !(f == t && k == b && t == b && t == l && b == r)) {
         /* front,back x top,bottom x left,right, or one number per axis */
         if (f == k && t == b && l == r)
             opt(out, start, "p%" PRId64 "x%" PRId64 "x%" PRId64, f, t, l);

@@ -53,6 +53,14 @@ static Node *conv(Net *net, const char *name, int64_t k, int64_t filters)
     return n;
 }
 
+/* A conv on a volume: kd x k x k. */
+static Node *conv3(Net *net, const char *name, int64_t kd, int64_t k, int64_t filters)
+{
+    Node *n = conv(net, name, k, filters);
+    n->kd = kd;
+    return n;
+}
+
 static Node *deconv(Net *net, const char *name, int64_t k, int64_t filters)
 {
     Node *n = conv(net, name, k, filters);
@@ -797,6 +805,8 @@ static void test_values(void)
 static int overflow_case(Shape input, void (*build)(Net *))
 {
     Net *net = new_net(input.h, input.w, input.c);
+    net->input.d = input.d;
+    net->input.volume = input.volume;
     build(net);
     int errors = run(net);
     net_free(net);
@@ -845,6 +855,10 @@ static void build_total_huge(Net *net)
 }
 
 static void build_params_large(Net *net) { fc(net, "fc1", 64); }
+static void build_depth_kernel_huge(Net *net) { conv3(net, "conv1", INT64_C(1) << 62, 1, 4); }
+static void build_depth_stride_huge(Net *net) { conv3(net, "conv1", 3, 1, 4)->sd = INT64_C(1) << 62; }
+static void build_depth_dilation_huge(Net *net) { conv3(net, "conv1", 3, 1, 4)->dd = INT64_MAX; }
+static void build_depth_deconv_huge(Net *net) { deconv(net, "deconv1", 3, 4)->sd = INT64_C(1) << 62; }
 
 static void build_fit_huge_stride(Net *net)
 {
@@ -884,6 +898,17 @@ static void test_overflow(void)
     CU_ASSERT_EQUAL(overflow_case((Shape){4096, 8192, 1, 1, false}, build_params_large), 1);
     CU_ASSERT(said("fc1: 2147483712 parameters; a layer may have at most 2147483647"));
     CU_ASSERT_EQUAL(overflow_case((Shape){4096, 8191, 1, 1, false}, build_params_large), 0);
+    /* The depth of a volume is checked like the other sizes. */
+    CU_ASSERT_EQUAL(overflow_case((Shape){1, 1, 1, 3000000000, true}, build_none), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){2000000000, 2000000000, 2000000000, 2000000000, true},
+                                  build_none), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){46341, 46340, 1, 2, true}, build_none), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_depth_kernel_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_depth_stride_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_depth_dilation_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_depth_deconv_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_fc_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_upsample_huge), 1);
     CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1, 1, false}, build_pad_huge), 1);
     CU_ASSERT(said("conv1: output size overflows"));
     CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1, 1, false}, build_pad_huge_strided), 1);
@@ -958,13 +983,6 @@ static Net *new_volume(int64_t d, int64_t h, int64_t w, int64_t c)
     net->input.d = d;
     net->input.volume = true;
     return net;
-}
-
-static Node *conv3(Net *net, const char *name, int64_t kd, int64_t k, int64_t filters)
-{
-    Node *n = conv(net, name, k, filters);
-    n->kd = kd;
-    return n;
 }
 
 static bool volume_is(const Node *n, int64_t d, int64_t h, int64_t w, int64_t c)
