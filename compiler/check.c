@@ -43,6 +43,7 @@ _Static_assert((int64_t)MAX_NODES * TENSOR_MAX < INT64_MAX / 64,
 typedef struct {
     Net *net;
     int errors;
+    bool volume;    /* the input is a volume: every size has a depth */
 } Checker;
 
 static void fail(Checker *ck, SrcLoc loc, const char *fmt, ...) DIAG_PRINTF(3, 4);
@@ -86,10 +87,31 @@ static Text opt(int64_t h, int64_t w)
     return t;
 }
 
+/* "5x5" on an image, "5x5x5" on a volume. */
+static Text dims(bool volume, int64_t d, int64_t h, int64_t w)
+{
+    if (!volume)
+        return hw(h, w);
+    Text t;
+    snprintf(t.s, sizeof t.s, "%" PRId64 "x%" PRId64 "x%" PRId64, d, h, w);
+    return t;
+}
+
+/* An option as written: "2" when every axis agrees, else one per axis. */
+static Text opts(bool volume, int64_t d, int64_t h, int64_t w)
+{
+    if (!volume || (d == h && h == w))
+        return opt(h, w);
+    return dims(volume, d, h, w);
+}
+
 static Text hwc(Shape s)
 {
     Text t;
-    snprintf(t.s, sizeof t.s, "%" PRId64 "x%" PRId64 "x%" PRId64, s.h, s.w, s.c);
+    if (s.volume)
+        snprintf(t.s, sizeof t.s, "%" PRId64 "x%" PRId64 "x%" PRId64 "x%" PRId64, s.d, s.h, s.w, s.c);
+    else
+        snprintf(t.s, sizeof t.s, "%" PRId64 "x%" PRId64 "x%" PRId64, s.h, s.w, s.c);
     return t;
 }
 
@@ -111,7 +133,7 @@ static int64_t add(bool *ok, int64_t a, int64_t b)
 
 static bool same_shape(Shape a, Shape b)
 {
-    return a.h == b.h && a.w == b.w && a.c == b.c;
+    return a.d == b.d && a.h == b.h && a.w == b.w && a.c == b.c;
 }
 
 /* ---- Setting a node's results ---- */
@@ -137,8 +159,8 @@ static void count_tensors(const Node *n, int64_t *params, int64_t *state, bool *
 /* Stores the output shape and counts, or says which one overflows. */
 static bool finish(Checker *ck, Node *n, Shape out, bool shape_ok, int64_t macs, bool counts_ok)
 {
-    int64_t elems = mul(&shape_ok, mul(&shape_ok, out.h, out.w), out.c);
-    if (!shape_ok || out.h > DIM_MAX || out.w > DIM_MAX || out.c > DIM_MAX)
+    int64_t elems = mul(&shape_ok, mul(&shape_ok, mul(&shape_ok, out.d, out.h), out.w), out.c);
+    if (!shape_ok || out.d > DIM_MAX || out.h > DIM_MAX || out.w > DIM_MAX || out.c > DIM_MAX)
         return overflows(ck, n);
     int64_t params, state;
     count_tensors(n, &params, &state, &counts_ok);
@@ -167,23 +189,29 @@ static bool finish(Checker *ck, Node *n, Shape out, bool shape_ok, int64_t macs,
 
 /* ---- Option values ---- */
 
-/* "conv2: stride must be at least 1, not 0" (or "not 0x2"). */
+/* "conv2: stride must be at least 1, not 0" (or "not 0x2", "not 1x0x2"). */
+static bool at_least_3(Checker *ck, const Node *n, const char *what, int64_t min,
+                       int64_t d, int64_t h, int64_t w)
+{
+    if (d >= min && h >= min && w >= min)
+        return true;
+    fail(ck, n->loc, "%s: %s must be at least %" PRId64 ", not %s",
+         n->name, what, min, opts(ck->volume, d, h, w).s);
+    return false;
+}
+
 static bool at_least(Checker *ck, const Node *n, const char *what, int64_t min,
                      int64_t h, int64_t w)
 {
-    if (h >= min && w >= min)
-        return true;
-    fail(ck, n->loc, "%s: %s must be at least %" PRId64 ", not %s",
-         n->name, what, min, opt(h, w).s);
-    return false;
+    return at_least_3(ck, n, what, min, h, h, w);
 }
 
 static bool check_window_values(Checker *ck, const Node *n, const char *kernel)
 {
-    bool ok = at_least(ck, n, kernel, 1, n->kh, n->kw);
-    ok &= at_least(ck, n, "stride", 1, n->sh, n->sw);
+    bool ok = at_least_3(ck, n, kernel, 1, n->kd, n->kh, n->kw);
+    ok &= at_least_3(ck, n, "stride", 1, n->sd, n->sh, n->sw);
     if (n->pad_mode == PAD_EXPLICIT)
-        ok &= at_least(ck, n, "padding", 0, n->pad_h, n->pad_w);
+        ok &= at_least_3(ck, n, "padding", 0, n->pad_d, n->pad_h, n->pad_w);
     return ok;
 }
 
@@ -191,7 +219,7 @@ static bool check_conv_values(Checker *ck, const Node *n)
 {
     bool ok = check_window_values(ck, n, "filter size");
     ok &= at_least(ck, n, "number of filters", 1, n->filters, n->filters);
-    ok &= at_least(ck, n, "dilation", 1, n->dh, n->dw);
+    ok &= at_least_3(ck, n, "dilation", 1, n->dd, n->dh, n->dw);
     ok &= at_least(ck, n, "groups", 1, n->groups, n->groups);
     if (n->op == OP_DECONV && n->pad_mode == PAD_SAME) {
         fail(ck, n->loc, "%s: pad same is not supported for deconv; give the padding as a number",
@@ -241,7 +269,7 @@ static bool check_upsample_values(Checker *ck, const Node *n)
 
 static bool check_crop_values(Checker *ck, const Node *n)
 {
-    return at_least(ck, n, "crop size", 1, n->crop_h, n->crop_w);
+    return at_least_3(ck, n, "crop size", 1, n->crop_d, n->crop_h, n->crop_w);
 }
 
 /* nn.LocalResponseNorm divides by (k + alpha/N * sum x^2)^beta: with
@@ -358,34 +386,59 @@ static const char *kernel_word(const Node *n)
     return n->op == OP_POOL ? "window" : "filter";
 }
 
-/* "the 5x5 filter" or "the 3x3 filter with dilation 2 (5x5 wide)". */
-static void describe_kernel(StrBuf *sb, const Node *n, const char *article,
-                            const Axis *ah, const Axis *aw)
+/* The three axes of a window, depth first.  An image's depth axis is one
+ * plane that a 1-plane window covers exactly, so it always fits and adds
+ * nothing; messages leave it out (first is then 1). */
+typedef struct {
+    Axis a[3];
+    int first;              /* the first axis the user wrote: 0 on a volume */
+    bool volume;
+} Window;
+
+enum { AX_D, AX_H, AX_W };
+
+/* "5x5" on an image, "5x5x5" on a volume: one value per axis. */
+static Text win_dims(const Window *win, int64_t d, int64_t h, int64_t w)
 {
-    sb_printf(sb, "%s %s %s", article, hw(ah->k, aw->k).s, kernel_word(n));
-    if (ah->d != 1 || aw->d != 1)
-        sb_printf(sb, " with dilation %s", opt(ah->d, aw->d).s);
+    return dims(win->volume, d, h, w);
+}
+
+#define WIN_FIELD(win, f) (win)->a[AX_D].f, (win)->a[AX_H].f, (win)->a[AX_W].f
+
+static bool any_dilated(const Window *win)
+{
+    return win->a[AX_D].d != 1 || win->a[AX_H].d != 1 || win->a[AX_W].d != 1;
+}
+
+/* "the 5x5 filter" or "the 3x3 filter with dilation 2 (5x5 wide)". */
+static void describe_kernel(StrBuf *sb, const Node *n, const char *article, const Window *win)
+{
+    sb_printf(sb, "%s %s %s", article, win_dims(win, WIN_FIELD(win, k)).s, kernel_word(n));
+    if (any_dilated(win))
+        sb_printf(sb, " with dilation %s", opts(win->volume, WIN_FIELD(win, d)).s);
 }
 
 /* " (9x9 with padding)" when there is padding. */
-static void describe_padded(StrBuf *sb, const Axis *ah, const Axis *aw)
+static void describe_padded(StrBuf *sb, const Window *win)
 {
-    if (ah->padded != ah->in || aw->padded != aw->in)
-        sb_printf(sb, " (%s with padding)", hw(ah->padded, aw->padded).s);
+    for (int i = 0; i < 3; i++)
+        if (win->a[i].padded != win->a[i].in) {
+            sb_printf(sb, " (%s with padding)", win_dims(win, WIN_FIELD(win, padded)).s);
+            return;
+        }
 }
 
-static bool report_too_large(Checker *ck, const Node *n, const Axis *ah, const Axis *aw,
-                             bool padded_known)
+static bool report_too_large(Checker *ck, const Node *n, const Window *win, bool padded_known)
 {
     StrBuf sb;
     sb_init(&sb);
     sb_printf(&sb, "%s: ", n->name);
-    describe_kernel(&sb, n, "the", ah, aw);
-    if ((ah->d != 1 || aw->d != 1) && padded_known)
-        sb_printf(&sb, " (%s wide)", hw(ah->eff, aw->eff).s);
-    sb_printf(&sb, " is larger than its %s input", hw(ah->in, aw->in).s);
+    describe_kernel(&sb, n, "the", win);
+    if (any_dilated(win) && padded_known)
+        sb_printf(&sb, " (%s wide)", win_dims(win, WIN_FIELD(win, eff)).s);
+    sb_printf(&sb, " is larger than its %s input", win_dims(win, WIN_FIELD(win, in)).s);
     if (padded_known)
-        describe_padded(&sb, ah, aw);
+        describe_padded(&sb, win);
     fail(ck, n->loc, "%s", sb.data);
     sb_free(&sb);
     return false;
@@ -439,35 +492,46 @@ static void near_divisors(int64_t g, int64_t s, int64_t *below, int64_t *above)
     }
 }
 
-/* A stride that makes both axes fit, nearest below (or above) the current
- * one.  A square stride stays square, so its candidates divide both spans;
+static bool square_stride(const Window *win)
+{
+    for (int i = win->first; i < 3; i++)
+        if (win->a[i].s != win->a[AX_W].s)
+            return false;
+    return true;
+}
+
+/* A stride that makes every axis fit, nearest below (or above) the current
+ * one.  A square stride stays square, so its candidates divide every span;
  * otherwise each missing axis gets its own.  False when there is none. */
-static bool stride_to_fit(const Axis *ah, const Axis *aw, bool below, int64_t *th, int64_t *tw)
+static bool stride_to_fit(const Window *win, bool below, int64_t t[3])
 {
     int64_t lo, hi;
-    if (ah->s == aw->s) {
-        near_divisors(gcd(ah->span, aw->span), ah->s, &lo, &hi);
-        *th = *tw = below ? lo : hi;
-        return *th != 0;
+    if (square_stride(win)) {
+        int64_t g = 0;
+        for (int i = win->first; i < 3; i++)
+            g = gcd(g, win->a[i].span);
+        near_divisors(g, win->a[AX_W].s, &lo, &hi);
+        for (int i = 0; i < 3; i++)
+            t[i] = i < win->first ? 1 : below ? lo : hi;
+        return t[AX_W] != 0;
     }
-    *th = ah->s;
-    *tw = aw->s;
-    if (!axis_fits(ah)) {
-        near_divisors(ah->span, ah->s, &lo, &hi);
-        *th = below ? lo : hi;
+    bool ok = true;
+    for (int i = 0; i < 3; i++) {
+        t[i] = win->a[i].s;
+        if (axis_fits(&win->a[i]))
+            continue;
+        near_divisors(win->a[i].span, win->a[i].s, &lo, &hi);
+        t[i] = below ? lo : hi;
+        ok &= t[i] != 0;
     }
-    if (!axis_fits(aw)) {
-        near_divisors(aw->span, aw->s, &lo, &hi);
-        *tw = below ? lo : hi;
-    }
-    return *th != 0 && *tw != 0;
+    return ok;
 }
 
 /* "'pad 1' (output 3x3)": an option that fits, and what it gives. */
 typedef struct {
     const char *option;
     Text value;
-    int64_t oh, ow;
+    int64_t o[3];
 } Choice;
 
 typedef struct {
@@ -475,55 +539,64 @@ typedef struct {
     int n;
 } Choices;
 
-static void add_choice(Choices *c, const char *option, Text value,
-                       int64_t oh, int64_t ow, bool ok)
+static void add_choice(Choices *c, const char *option, Text value, const int64_t o[3], bool ok)
 {
-    if (ok && oh <= DIM_MAX && ow <= DIM_MAX && c->n < 3)
-        c->item[c->n++] = (Choice){option, value, oh, ow};
+    if (ok && o[AX_D] <= DIM_MAX && o[AX_H] <= DIM_MAX && o[AX_W] <= DIM_MAX && c->n < 3)
+        c->item[c->n++] = (Choice){option, value, {o[AX_D], o[AX_H], o[AX_W]}};
 }
 
-static void suggest_pad(Choices *c, const Node *n, const Axis *ah, const Axis *aw)
+static void suggest_pad(Choices *c, const Node *n, const Window *win)
 {
-    int64_t ph = pad_to_fit(ah), pw = pad_to_fit(aw);
-    if (ph < 0 || pw < 0)
-        return;
     bool ok = true;
-    int64_t new_h = add(&ok, ah->pad_a, ph), new_w = add(&ok, aw->pad_a, pw);
-    if (n->op == OP_POOL && (new_h > ah->k / 2 || new_w > aw->k / 2))
-        return; /* pooling pads at most half a window */
-    int64_t oh = add(&ok, ah->span, mul(&ok, 2, ph)) / ah->s + 1;
-    int64_t ow = add(&ok, aw->span, mul(&ok, 2, pw)) / aw->s + 1;
-    add_choice(c, "pad ", opt(new_h, new_w), oh, ow, ok);
+    int64_t pads[3], outs[3];
+    for (int i = 0; i < 3; i++) {
+        const Axis *a = &win->a[i];
+        int64_t more = pad_to_fit(a);
+        if (more < 0)
+            return;
+        pads[i] = add(&ok, a->pad_a, more);
+        if (n->op == OP_POOL && pads[i] > a->k / 2)
+            return; /* pooling pads at most half a window */
+        outs[i] = add(&ok, a->span, mul(&ok, 2, more)) / a->s + 1;
+    }
+    add_choice(c, "pad ", opts(win->volume, pads[AX_D], pads[AX_H], pads[AX_W]), outs, ok);
 }
 
-static void suggest_strides(Choices *c, const Axis *ah, const Axis *aw)
+static void suggest_strides(Choices *c, const Window *win)
 {
     for (int below = 1; below >= 0; below--) {
-        int64_t th, tw;
-        if (stride_to_fit(ah, aw, below, &th, &tw))
-            add_choice(c, "stride ", opt(th, tw), ah->span / th + 1, aw->span / tw + 1, true);
+        int64_t t[3], outs[3];
+        if (!stride_to_fit(win, below, t))
+            continue;
+        for (int i = 0; i < 3; i++)
+            outs[i] = win->a[i].span / t[i] + 1;
+        add_choice(c, "stride ", opts(win->volume, t[AX_D], t[AX_H], t[AX_W]), outs, true);
     }
 }
 
-static void suggest_fits(Choices *c, const Axis *ah, const Axis *aw)
+static void suggest_fits(Choices *c, const Window *win)
 {
     bool ok = true;
-    int64_t extra;
-    int64_t ch = axis_fits(ah) ? out_floor(ah) : out_ceil(ah, &extra, &ok);
-    int64_t cw = axis_fits(aw) ? out_floor(aw) : out_ceil(aw, &extra, &ok);
+    int64_t extra, floors[3], ceils[3];
+    for (int i = 0; i < 3; i++) {
+        const Axis *a = &win->a[i];
+        floors[i] = out_floor(a);
+        ceils[i] = axis_fits(a) ? out_floor(a) : out_ceil(a, &extra, &ok);
+    }
     Text none = {""};
-    add_choice(c, "fit floor", none, out_floor(ah), out_floor(aw), true);
-    add_choice(c, "fit ceil", none, ch, cw, ok);
+    add_choice(c, "fit floor", none, floors, true);
+    add_choice(c, "fit ceil", none, ceils, ok);
 }
 
 /* "a, b or c" */
-static void put_choices(StrBuf *sb, const Choices *c)
+static void put_choices(StrBuf *sb, const Choices *c, const Window *win)
 {
     for (int i = 0; i < c->n; i++) {
         if (i > 0)
             sb_puts(sb, i == c->n - 1 ? " or " : ", ");
+        const int64_t *o = c->item[i].o;
         sb_printf(sb, "'%s%s' (output %s)", c->item[i].option, c->item[i].value.s,
-                  hw(c->item[i].oh, c->item[i].ow).s);
+                  win_dims(win, o[AX_D], o[AX_H], o[AX_W]).s);
     }
 }
 
@@ -532,103 +605,141 @@ static void put_count(StrBuf *sb, int64_t k, const char *word)
     sb_printf(sb, "%" PRId64 " %s%s", k, word, k == 1 ? "" : "s");
 }
 
-/* "misses 1 row and 1 column (2 more would complete another window)" */
-static void describe_misses(StrBuf *sb, const Axis *ah, const Axis *aw)
+/* Puts count[i] word[i] for each axis with a count, as "a, b and c". */
+static void put_axis_counts(StrBuf *sb, const int64_t count[3], const char *const word[3])
 {
-    int64_t mh = ah->span % ah->s, mw = aw->span % aw->s;
-    int64_t more_h = ah->s - mh, more_w = aw->s - mw;
-    sb_puts(sb, "the last window misses ");
-    if (mh)
-        put_count(sb, mh, "row");
-    if (mh && mw)
-        sb_puts(sb, " and ");
-    if (mw)
-        put_count(sb, mw, "column");
-    sb_puts(sb, " (");
-    if (!mh || !mw || more_h == more_w) {
-        sb_printf(sb, "%" PRId64 " more", mh ? more_h : more_w);
-    } else {
-        put_count(sb, more_h, "more row");
-        sb_puts(sb, " and ");
-        put_count(sb, more_w, "more column");
+    int total = 0, done = 0;
+    for (int i = 0; i < 3; i++)
+        total += count[i] != 0;
+    for (int i = 0; i < 3; i++) {
+        if (!count[i])
+            continue;
+        if (done > 0)
+            sb_puts(sb, done == total - 1 ? " and " : ", ");
+        put_count(sb, count[i], word[i]);
+        done++;
     }
+}
+
+/* "misses 1 row and 1 column (2 more would complete another window)" */
+static void describe_misses(StrBuf *sb, const Window *win)
+{
+    static const char *const word[3] = {"plane", "row", "column"};
+    static const char *const more_word[3] = {"more plane", "more row", "more column"};
+    int64_t miss[3], more[3], one_more = 0;
+    bool same = true;
+    for (int i = 0; i < 3; i++) {
+        miss[i] = win->a[i].span % win->a[i].s;
+        more[i] = miss[i] ? win->a[i].s - miss[i] : 0;
+        if (more[i] && one_more && more[i] != one_more)
+            same = false;
+        if (more[i] && !one_more)
+            one_more = more[i];
+    }
+    sb_puts(sb, "the last window misses ");
+    put_axis_counts(sb, miss, word);
+    sb_puts(sb, " (");
+    if (same)
+        sb_printf(sb, "%" PRId64 " more", one_more);
+    else
+        put_axis_counts(sb, more, more_word);
     sb_puts(sb, " would complete another window)");
 }
 
-static bool report_misfit(Checker *ck, const Node *n, const Axis *ah, const Axis *aw)
+static bool report_misfit(Checker *ck, const Node *n, const Window *win)
 {
     StrBuf sb;
     sb_init(&sb);
     sb_printf(&sb, "%s: ", n->name);
-    describe_kernel(&sb, n, "a", ah, aw);
+    describe_kernel(&sb, n, "a", win);
     sb_printf(&sb, "%s stride %s does not fit the %s input",
-              ah->d != 1 || aw->d != 1 ? " and" : " with",
-              opt(ah->s, aw->s).s, hw(ah->in, aw->in).s);
-    describe_padded(&sb, ah, aw);
+              any_dilated(win) ? " and" : " with",
+              opts(win->volume, WIN_FIELD(win, s)).s, win_dims(win, WIN_FIELD(win, in)).s);
+    describe_padded(&sb, win);
     sb_puts(&sb, ": ");
-    describe_misses(&sb, ah, aw);
+    describe_misses(&sb, win);
 
     Choices changes = {.n = 0}, fits = {.n = 0};
-    suggest_pad(&changes, n, ah, aw);
-    suggest_strides(&changes, ah, aw);
-    suggest_fits(&fits, ah, aw);
+    suggest_pad(&changes, n, win);
+    suggest_strides(&changes, win);
+    suggest_fits(&fits, win);
     if (changes.n + fits.n > 0)
         sb_puts(&sb, "; use ");
-    put_choices(&sb, &changes);
+    put_choices(&sb, &changes, win);
     if (changes.n > 0 && fits.n > 0)
         sb_puts(&sb, ", or ");
-    put_choices(&sb, &fits);
+    put_choices(&sb, &fits, win);
 
     fail(ck, n->loc, "%s", sb.data);
     sb_free(&sb);
     return false;
 }
 
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
 /* PyTorch refuses pooling padding beyond half the window: such a window
  * could see nothing but padding. */
 static bool check_pool_pad(Checker *ck, const Node *n)
 {
-    int64_t max_h = n->kh / 2, max_w = n->kw / 2;
-    if (n->pad_h <= max_h && n->pad_w <= max_w)
+    int64_t max_d = n->kd / 2, max_h = n->kh / 2, max_w = n->kw / 2;
+    if (n->pad_d <= max_d && n->pad_h <= max_h && n->pad_w <= max_w)
         return true;
+    bool vol = ck->volume;
     fail(ck, n->loc, "%s: padding %s is more than half of the %s window; use at most 'pad %s'",
-         n->name, opt(n->pad_h, n->pad_w).s, hw(n->kh, n->kw).s,
-         opt(n->pad_h < max_h ? n->pad_h : max_h, n->pad_w < max_w ? n->pad_w : max_w).s);
+         n->name, opts(vol, n->pad_d, n->pad_h, n->pad_w).s, dims(vol, n->kd, n->kh, n->kw).s,
+         opts(vol, min64(n->pad_d, max_d), min64(n->pad_h, max_h), min64(n->pad_w, max_w)).s);
     return false;
 }
 
-/* The output height and width of a conv or pool; stores the padding as
- * computed into the node. */
+static bool window_fits(const Window *win)
+{
+    return axis_fits(&win->a[AX_D]) && axis_fits(&win->a[AX_H]) && axis_fits(&win->a[AX_W]);
+}
+
+/* The output depth, height and width of a conv or pool; stores the
+ * padding as computed into the node. */
 static bool check_window(Checker *ck, Node *n, Shape *out)
 {
     bool pool = n->op == OP_POOL;
     bool eff_ok = true, ok = true;
-    Axis ah = make_axis(n->in_shape.h, n->kh, n->sh, pool ? 1 : n->dh, &eff_ok);
-    Axis aw = make_axis(n->in_shape.w, n->kw, n->sw, pool ? 1 : n->dw, &eff_ok);
+    Window win = {.first = ck->volume ? AX_D : AX_H, .volume = ck->volume};
+    Shape in = n->in_shape;
+    win.a[AX_D] = make_axis(in.d, n->kd, n->sd, pool ? 1 : n->dd, &eff_ok);
+    win.a[AX_H] = make_axis(in.h, n->kh, n->sh, pool ? 1 : n->dh, &eff_ok);
+    win.a[AX_W] = make_axis(in.w, n->kw, n->sw, pool ? 1 : n->dw, &eff_ok);
     if (!eff_ok)
-        return report_too_large(ck, n, &ah, &aw, false);
+        return report_too_large(ck, n, &win, false);
     if (pool && n->pad_mode == PAD_EXPLICIT && !check_pool_pad(ck, n))
         return false;
-    set_padding(&ah, n->pad_mode, n->pad_h, &ok);
-    set_padding(&aw, n->pad_mode, n->pad_w, &ok);
+    set_padding(&win.a[AX_D], n->pad_mode, n->pad_d, &ok);
+    set_padding(&win.a[AX_H], n->pad_mode, n->pad_h, &ok);
+    set_padding(&win.a[AX_W], n->pad_mode, n->pad_w, &ok);
     if (!ok)
         return overflows(ck, n);
-    if (ah.eff > ah.padded || aw.eff > aw.padded)
-        return report_too_large(ck, n, &ah, &aw, true);
+    for (int i = 0; i < 3; i++)
+        if (win.a[i].eff > win.a[i].padded)
+            return report_too_large(ck, n, &win, true);
 
     FitMode fit = fit_mode(ck, n);
-    if ((!axis_fits(&ah) || !axis_fits(&aw)) && fit == FIT_ERROR)
-        return report_misfit(ck, n, &ah, &aw);
-    out->h = axis_out(&ah, fit, &ok);
-    out->w = axis_out(&aw, fit, &ok);
+    if (!window_fits(&win) && fit == FIT_ERROR)
+        return report_misfit(ck, n, &win);
+    out->d = axis_out(&win.a[AX_D], fit, &ok);
+    out->h = axis_out(&win.a[AX_H], fit, &ok);
+    out->w = axis_out(&win.a[AX_W], fit, &ok);
     if (!ok)
         return overflows(ck, n);
-    n->pad_t = ah.pad_a;
-    n->pad_b = ah.pad_b;
-    n->pad_l = aw.pad_a;
-    n->pad_r = aw.pad_b;
-    n->ceil_b = ah.ceil_extra;
-    n->ceil_r = aw.ceil_extra;
+    n->pad_f = win.a[AX_D].pad_a;
+    n->pad_k = win.a[AX_D].pad_b;
+    n->pad_t = win.a[AX_H].pad_a;
+    n->pad_b = win.a[AX_H].pad_b;
+    n->pad_l = win.a[AX_W].pad_a;
+    n->pad_r = win.a[AX_W].pad_b;
+    n->ceil_k = win.a[AX_D].ceil_extra;
+    n->ceil_b = win.a[AX_H].ceil_extra;
+    n->ceil_r = win.a[AX_W].ceil_extra;
     return true;
 }
 
@@ -644,19 +755,30 @@ static bool check_groups(Checker *ck, const Node *n)
     return false;
 }
 
+/* The taps of one filter: KD*KH*KW (KD is 1 on an image). */
+static int64_t taps(bool *ok, const Node *n)
+{
+    return mul(ok, mul(ok, n->kd, n->kh), n->kw);
+}
+
+static int64_t positions(bool *ok, Shape s)
+{
+    return mul(ok, mul(ok, s.d, s.h), s.w);
+}
+
 static bool check_conv(Checker *ck, Node *n)
 {
-    Shape out = {0, 0, n->filters};
+    Shape out = {0, 0, n->filters, 1, ck->volume};
     bool groups_ok = check_groups(ck, n);
     if (!check_window(ck, n, &out) || !groups_ok)
         return false;
     bool ok = true;
-    int64_t per_out = mul(&ok, mul(&ok, n->in_shape.c / n->groups, n->kh), n->kw);
-    int64_t macs = mul(&ok, mul(&ok, mul(&ok, out.h, out.w), n->filters), per_out);
+    int64_t per_out = mul(&ok, n->in_shape.c / n->groups, taps(&ok, n));
+    int64_t macs = mul(&ok, mul(&ok, positions(&ok, out), n->filters), per_out);
     return finish(ck, n, out, true, macs, ok);
 }
 
-/* ConvTranspose2d along one axis: (in-1)*s - 2*pad + d*(k-1) + 1.  Also
+/* ConvTranspose along one axis: (in-1)*s - 2*pad + d*(k-1) + 1.  Also
  * gives the largest padding that leaves an output; 0 when pad exceeds it. */
 static int64_t deconv_axis(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pad,
                            int64_t *max_pad, bool *ok)
@@ -671,28 +793,32 @@ static int64_t deconv_axis(int64_t in, int64_t k, int64_t s, int64_t d, int64_t 
 static bool check_deconv(Checker *ck, Node *n)
 {
     bool groups_ok = check_groups(ck, n);
+    bool vol = ck->volume;
     Shape in = n->in_shape;
-    int64_t ph = n->pad_mode == PAD_VALID ? 0 : n->pad_h;
-    int64_t pw = n->pad_mode == PAD_VALID ? 0 : n->pad_w;
-    int64_t max_h, max_w;
+    bool valid = n->pad_mode == PAD_VALID;
+    int64_t pd = valid ? 0 : n->pad_d, ph = valid ? 0 : n->pad_h, pw = valid ? 0 : n->pad_w;
+    int64_t max_d, max_h, max_w;
     bool ok = true;
     Shape out = {deconv_axis(in.h, n->kh, n->sh, n->dh, ph, &max_h, &ok),
-                 deconv_axis(in.w, n->kw, n->sw, n->dw, pw, &max_w, &ok), n->filters};
+                 deconv_axis(in.w, n->kw, n->sw, n->dw, pw, &max_w, &ok), n->filters,
+                 deconv_axis(in.d, n->kd, n->sd, n->dd, pd, &max_d, &ok), vol};
     if (!ok)
         return overflows(ck, n);
-    if (out.h < 1 || out.w < 1) {
+    if (out.d < 1 || out.h < 1 || out.w < 1) {
         fail(ck, n->loc, "%s: padding %s leaves no output for a %s filter with stride %s"
-             " on a %s input; use at most 'pad %s'", n->name, opt(ph, pw).s,
-             hw(n->kh, n->kw).s, opt(n->sh, n->sw).s, hw(in.h, in.w).s,
-             opt(ph < max_h ? ph : max_h, pw < max_w ? pw : max_w).s);
+             " on a %s input; use at most 'pad %s'", n->name, opts(vol, pd, ph, pw).s,
+             dims(vol, n->kd, n->kh, n->kw).s, opts(vol, n->sd, n->sh, n->sw).s,
+             dims(vol, in.d, in.h, in.w).s,
+             opts(vol, min64(pd, max_d), min64(ph, max_h), min64(pw, max_w)).s);
         return false;
     }
     if (!groups_ok)
         return false;
+    n->pad_f = n->pad_k = pd;
     n->pad_t = n->pad_b = ph;
     n->pad_l = n->pad_r = pw;
-    int64_t per_in = mul(&ok, mul(&ok, n->filters / n->groups, n->kh), n->kw);
-    int64_t macs = mul(&ok, mul(&ok, mul(&ok, in.h, in.w), in.c), per_in);
+    int64_t per_in = mul(&ok, n->filters / n->groups, taps(&ok, n));
+    int64_t macs = mul(&ok, mul(&ok, positions(&ok, in), in.c), per_in);
     return finish(ck, n, out, true, macs, ok);
 }
 
@@ -700,7 +826,7 @@ static bool check_pool(Checker *ck, Node *n)
 {
     Shape out = n->in_shape;
     if (n->global)
-        out.h = out.w = 1;
+        out.d = out.h = out.w = 1;
     else if (!check_window(ck, n, &out))
         return false;
     return finish(ck, n, out, true, 0, true);
@@ -711,8 +837,8 @@ static bool check_fc(Checker *ck, Node *n)
     bool ok = true;
     Shape in = n->in_shape;
     int64_t f = n->filters;
-    int64_t macs = mul(&ok, mul(&ok, mul(&ok, in.h, in.w), in.c), f);
-    return finish(ck, n, (Shape){1, 1, f}, true, macs, ok);
+    int64_t macs = mul(&ok, mul(&ok, positions(&ok, in), in.c), f);
+    return finish(ck, n, (Shape){1, 1, f, 1, in.volume}, true, macs, ok);
 }
 
 static bool check_reshape(Checker *ck, Node *n)
@@ -720,9 +846,10 @@ static bool check_reshape(Checker *ck, Node *n)
     bool ok = true;
     Shape in = n->in_shape, out;
     if (n->op == OP_FLATTEN)
-        out = (Shape){1, 1, mul(&ok, mul(&ok, in.h, in.w), in.c)};
-    else
-        out = (Shape){mul(&ok, in.h, n->factor), mul(&ok, in.w, n->factor), in.c};
+        out = (Shape){1, 1, mul(&ok, positions(&ok, in), in.c), 1, in.volume};
+    else   /* upsample: the depth too, on a volume */
+        out = (Shape){mul(&ok, in.h, n->factor), mul(&ok, in.w, n->factor), in.c,
+                      in.volume ? mul(&ok, in.d, n->factor) : 1, in.volume};
     return finish(ck, n, out, ok, 0, true);
 }
 
@@ -743,7 +870,8 @@ static bool check_add(Checker *ck, Node *n)
     bool ok = true;
     for (int i = 0; i < n->ninputs; i++) {
         const Node *other = input_node(ck, n, i);
-        Shape one = {first->out.h, first->out.w, 1};
+        Shape one = first->out;
+        one.c = 1;
         if (same_shape(first->out, other->out) || same_shape(one, other->out))
             continue;
         fail(ck, n->input_locs[i], "%s: cannot add %s (%s) and %s (%s): shapes differ (only an "
@@ -754,10 +882,11 @@ static bool check_add(Checker *ck, Node *n)
     return ok && finish(ck, n, first->out, true, 0, true);
 }
 
-/* A 1x1xC operand scales the channels of the other (squeeze-and-excitation). */
+/* A 1x1xC (1x1x1xC) operand scales the channels of the other
+ * (squeeze-and-excitation). */
 static bool scales(Shape scale, Shape x)
 {
-    return scale.h == 1 && scale.w == 1 && scale.c == x.c;
+    return scale.d == 1 && scale.h == 1 && scale.w == 1 && scale.c == x.c;
 }
 
 static bool check_mul(Checker *ck, Node *n)
@@ -772,9 +901,20 @@ static bool check_mul(Checker *ck, Node *n)
     if (scales(a->out, b->out))
         return finish(ck, n, b->out, true, 0, true);
     fail(ck, n->input_locs[1], "%s: cannot multiply %s (%s) and %s (%s): the shapes must be"
-         " equal, or one 1x1xC with the other's C channels", n->name, a->name, hwc(a->out).s,
-         b->name, hwc(b->out).s);
+         " equal, or one %s with the other's C channels", n->name, a->name, hwc(a->out).s,
+         b->name, hwc(b->out).s, ck->volume ? "1x1x1xC" : "1x1xC");
     return false;
+}
+
+/* Whether map a is at least as large as b along every spatial axis. */
+static bool covers(Shape a, Shape b)
+{
+    return a.d >= b.d && a.h >= b.h && a.w >= b.w;
+}
+
+static bool same_size(Shape a, Shape b)
+{
+    return a.d == b.d && a.h == b.h && a.w == b.w;
 }
 
 /* U-Net's skip connections: a larger map must be cropped to match. */
@@ -785,12 +925,11 @@ static void concat_mismatch(Checker *ck, const Node *n, int i)
     sb_init(&sb);
     sb_printf(&sb, "%s: cannot concatenate %s (%s) and %s (%s): spatial sizes differ",
               n->name, a->name, hwc(a->out).s, b->name, hwc(b->out).s);
-    const Node *big = a->out.h >= b->out.h && a->out.w >= b->out.w ? a
-                    : b->out.h >= a->out.h && b->out.w >= a->out.w ? b : NULL;
+    const Node *big = covers(a->out, b->out) ? a : covers(b->out, a->out) ? b : NULL;
     const Node *small = big == a ? b : a;
     if (big)
         sb_printf(&sb, "; crop %s first with 'crop %s'", big->name,
-                  hw(small->out.h, small->out.w).s);
+                  dims(ck->volume, small->out.d, small->out.h, small->out.w).s);
     fail(ck, n->input_locs[i], "%s", sb.data);
     sb_free(&sb);
 }
@@ -798,12 +937,13 @@ static void concat_mismatch(Checker *ck, const Node *n, int i)
 static bool check_concat(Checker *ck, Node *n)
 {
     const Node *first = input_node(ck, n, 0);
-    Shape out = {first->out.h, first->out.w, 0};
+    Shape out = first->out;
+    out.c = 0;
     bool ok = true, sum_ok = true;
     for (int i = 0; i < n->ninputs; i++) {
         const Node *other = input_node(ck, n, i);
         out.c = add(&sum_ok, out.c, other->out.c);
-        if (other->out.h != first->out.h || other->out.w != first->out.w) {
+        if (!same_size(other->out, first->out)) {
             concat_mismatch(ck, n, i);
             ok = false;
         }
@@ -814,12 +954,13 @@ static bool check_concat(Checker *ck, Node *n)
 static bool check_crop(Checker *ck, Node *n)
 {
     Shape in = n->in_shape;
-    if (n->crop_h > in.h || n->crop_w > in.w) {
-        fail(ck, n->loc, "%s: cannot crop %s to %s", n->name, hw(in.h, in.w).s,
-             hw(n->crop_h, n->crop_w).s);
+    Shape out = {n->crop_h, n->crop_w, in.c, n->crop_d, in.volume};
+    if (!covers(in, out)) {
+        fail(ck, n->loc, "%s: cannot crop %s to %s", n->name, dims(in.volume, in.d, in.h, in.w).s,
+             dims(in.volume, n->crop_d, n->crop_h, n->crop_w).s);
         return false;
     }
-    return finish(ck, n, (Shape){n->crop_h, n->crop_w, in.c}, true, 0, true);
+    return finish(ck, n, out, true, 0, true);
 }
 
 static bool check_same_shape(Checker *ck, Node *n)
@@ -904,14 +1045,16 @@ static void check_input(Checker *ck, Node *n)
 {
     Shape s = ck->net->input;
     SrcLoc loc = ck->net->input_loc;
+    if (!s.volume)
+        s.d = 1;
     n->in_shape = s;
-    if (s.h < 1 || s.w < 1 || s.c < 1)
+    if (s.d < 1 || s.h < 1 || s.w < 1 || s.c < 1)
         fail(ck, loc, "%s: size must be at least 1 in every dimension, not %s", n->name, hwc(s).s);
-    else if (s.h > DIM_MAX || s.w > DIM_MAX || s.c > DIM_MAX)
+    else if (s.d > DIM_MAX || s.h > DIM_MAX || s.w > DIM_MAX || s.c > DIM_MAX)
         fail(ck, loc, "%s: %s is too large: each dimension must be at most %d",
              n->name, hwc(s).s, DIM_MAX);
-    else if (s.h * s.w > INT64_MAX / s.c) /* h*w cannot overflow: both <= 2^31 */
-        fail(ck, loc, "%s: size %s overflows", n->name, hwc(s).s);
+    else if (s.h * s.w > INT64_MAX / s.c || s.h * s.w * s.c > INT64_MAX / s.d)
+        fail(ck, loc, "%s: size %s overflows", n->name, hwc(s).s); /* h*w: both <= 2^31 */
     else
         finish(ck, n, s, true, 0, true);
 }
@@ -919,10 +1062,11 @@ static void check_input(Checker *ck, Node *n)
 /* So that checking twice gives the same answer. */
 static void reset_results(Node *n)
 {
-    n->in_shape = n->out = (Shape){0, 0, 0};
+    n->in_shape = n->out = (Shape){0, 0, 0, 0, false};
     n->out_elems = n->params = n->non_trainable = n->macs = 0;
     n->pad_t = n->pad_b = n->pad_l = n->pad_r = 0;
-    n->ceil_b = n->ceil_r = 0;
+    n->pad_f = n->pad_k = 0;
+    n->ceil_b = n->ceil_r = n->ceil_k = 0;
     n->checked = false;
 }
 
@@ -1036,7 +1180,7 @@ int check_net(Net *net)
 {
     if (!net->has_input || net->nnodes == 0)
         return 0;
-    Checker ck = {.net = net, .errors = 0};
+    Checker ck = {.net = net, .errors = 0, .volume = net->input.volume};
     for (int i = 0; i < net->nnodes; i++)
         reset_results(net->nodes[i]);
     check_input(&ck, net->nodes[0]);

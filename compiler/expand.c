@@ -335,6 +335,18 @@ static void create_input_node(Expander *E, SrcLoc loc)
     E->prev = 0;
 }
 
+/* HxW, HxWxC, or DxHxWxC: a volume (SPEC 7). */
+static Shape input_shape(const Word *w)
+{
+    int64_t v[4] = {0, 0, 0, 0};
+    int count = 0;
+    for (const Word *a = w->atoms; a && count < 4; a = a->next)
+        v[count++] = a->i;
+    if (count == 4)
+        return (Shape){.d = v[0], .h = v[1], .w = v[2], .c = v[3], .volume = true};
+    return (Shape){.d = 1, .h = v[0], .w = v[1], .c = count == 3 ? v[2] : 1};
+}
+
 static void stmt_input(Expander *E, Scope *S, const Stmt *st, bool top)
 {
     if (!only_at_top(st, top, "input"))
@@ -356,14 +368,14 @@ static void stmt_input(Expander *E, Scope *S, const Stmt *st, bool top)
     const Word *w = resolve_words(E, S, st->words, &ok);
     if (!ok)
         return;
-    if (!w || w->kind != W_DIMS || w->natoms < 2 || w->natoms > 3 || w->next) {
-        error_at(w ? w->loc : st->loc, "'input' needs the image size as HxWxC or HxW, e.g. input 28x28x1");
+    if (!w || w->kind != W_DIMS || w->natoms < 2 || w->natoms > 4 || w->next) {
+        error_at(w ? w->loc : st->loc, "'input' needs the image size as HxWxC or HxW, e.g. input 28x28x1"
+                 " (or a volume's as DxHxWxC)");
         E->input_problem = true;
         create_input_node(E, st->loc);
         return;
     }
-    Shape in = {w->atoms->i, w->atoms->next->i, w->natoms == 3 ? w->atoms->next->next->i : 1};
-    E->net->input = in;
+    E->net->input = input_shape(w);
     E->net->has_input = true;
     E->net->input_loc = st->loc;
     create_input_node(E, st->loc);
@@ -585,7 +597,7 @@ static void stmt_layer(Expander *E, Scope *S, const Stmt *st)
     free(n->kind_name);
     n->kind_name = xstrdup(kind.keyword);
     InputRefs refs;
-    if (!layer_parse(n, &kind, words, &refs))
+    if (!layer_parse(n, &kind, E->net->input.volume, words, &refs))
         ok = false;
     /* Named layers count too, so that the third conv is conv3 either way. */
     const char *automatic = auto_name(E, S, op_auto_prefix(n));

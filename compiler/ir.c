@@ -45,6 +45,7 @@ Node *net_add_node(Net *net, OpKind op, const char *name, SrcLoc loc)
     n->name = xstrdup(name);
     n->op = op;
     n->loc = loc;
+    n->kd = n->sd = n->dd = n->crop_d = 1;
     n->sh = n->sw = n->dh = n->dw = n->groups = 1;
     n->bias = true;
     n->act_alpha = 0.1;

@@ -70,6 +70,8 @@ typedef enum { PAD_EXPLICIT, PAD_SAME, PAD_VALID } PadMode;
  * per dimension. */
 typedef struct {
     int64_t h, w, c;
+    int64_t d;             /* depth: 1 for an image (check_input sets it) */
+    bool volume;           /* D x H x W x C (SPEC 7), else H x W x C */
 } Shape;
 
 typedef struct Node {
@@ -86,19 +88,22 @@ typedef struct Node {
     bool invalid;       /* the statement had errors: the checker skips this
                            node and, silently, all that depends on it */
 
-    /* conv / deconv / pool */
-    int64_t kh, kw;         /* kernel (pool window) */
+    /* conv / deconv / pool.  The depth fields (kd, sd, dd, pad_d, pad_f,
+     * pad_k, ceil_k) are 1, 1, 1 and 0 on images: a depth axis of one
+     * plane that every window covers exactly. */
+    int64_t kd, kh, kw;     /* kernel (pool window) */
     int64_t filters;        /* conv/deconv output channels; fc outputs */
-    int64_t sh, sw;         /* stride */
-    int64_t dh, dw;         /* dilation (1 when not given) */
+    int64_t sd, sh, sw;     /* stride */
+    int64_t dd, dh, dw;     /* dilation (1 when not given) */
     int64_t groups;         /* 1 when not given */
     PadMode pad_mode;
-    int64_t pad_h, pad_w;   /* as written, for PAD_EXPLICIT */
+    int64_t pad_d, pad_h, pad_w;   /* as written, for PAD_EXPLICIT */
     /* Padding as used by the computation, set by the checker.  Bottom and
      * right may exceed top and left: `pad same` with an even kernel, and
      * `fit ceil` (the extra rows/cols a ceil-mode window reads are outside
      * the image: zeros for conv, ignored by pooling). */
     int64_t pad_t, pad_b, pad_l, pad_r;
+    int64_t pad_f, pad_k;   /* front and back, along the depth */
     FitMode fit;            /* FIT_DEFAULT: the file's `fit` statement decides */
     bool bias;              /* false with `nobias` */
 
@@ -107,6 +112,7 @@ typedef struct Node {
     bool countpad;          /* pool avg ... countpad: padded zeros count */
     int64_t ceil_b, ceil_r; /* of pad_b, pad_r: what `fit ceil` added (set
                                by the checker); the rest is padding proper */
+    int64_t ceil_k;         /* of pad_k, likewise */
 
     ActKind act;            /* OP_ACT: the activation; others: trailing one */
     double act_alpha;       /* its first number: leaky's slope, elu's alpha, hardtanh's min */
@@ -115,14 +121,14 @@ typedef struct Node {
     double eps, momentum;   /* batchnorm (1e-5, 0.1) */
     double drop_p;          /* dropout probability */
     int64_t factor;         /* upsample */
-    int64_t crop_h, crop_w; /* crop target */
+    int64_t crop_d, crop_h, crop_w; /* crop target (crop_d 1 on images) */
     int64_t lrn_size;       /* lrn: channels in a window */
     double lrn_alpha, lrn_beta, lrn_k;  /* lrn (1e-4, 0.75, 1) */
 
     /* Filled by the checker. */
     Shape in_shape;         /* shape of inputs[0] */
     Shape out;
-    int64_t out_elems;      /* out.h * out.w * out.c */
+    int64_t out_elems;      /* out.d * out.h * out.w * out.c */
     int64_t params;         /* trainable parameters */
     int64_t non_trainable;  /* batchnorm running mean and variance */
     int64_t macs;           /* forward multiply-accumulates, per image */

@@ -106,23 +106,36 @@ void act_args(const Node *n, double args[ACT_MAX_ARGS])
 static void put(LayerTensor *t, int *count, const char *what, bool state, int ndim,
                 int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 {
-    t[*count] = (LayerTensor){what, ndim, {d0, d1, d2, d3}, state};
+    t[*count] = (LayerTensor){what, ndim, {d0, d1, d2, d3, 0}, state};
+    ++*count;
+}
+
+/* A conv or deconv weight, [A, B, KH, KW], or [A, B, KD, KH, KW] as
+ * PyTorch's Conv3d and ConvTranspose3d hold it. */
+static void put_kernel(LayerTensor *t, int *count, const Node *n, int64_t a, int64_t b)
+{
+    if (!n->in_shape.volume) {
+        put(t, count, "weight", false, 4, a, b, n->kh, n->kw);
+        return;
+    }
+    t[*count] = (LayerTensor){"weight", 5, {a, b, n->kd, n->kh, n->kw}, false};
     ++*count;
 }
 
 int layer_tensors(const Node *n, LayerTensor t[MAX_LAYER_TENSORS])
 {
     int count = 0;
-    int64_t c = n->in_shape.c, f = n->filters, g = n->groups > 0 ? n->groups : 1;
+    Shape in = n->in_shape;
+    int64_t c = in.c, f = n->filters, g = n->groups > 0 ? n->groups : 1;
     switch (n->op) {
     case OP_CONV:
-        put(t, &count, "weight", false, 4, f, c / g, n->kh, n->kw);
+        put_kernel(t, &count, n, f, c / g);
         break;
     case OP_DECONV:
-        put(t, &count, "weight", false, 4, c, f / g, n->kh, n->kw);
+        put_kernel(t, &count, n, c, f / g);
         break;
     case OP_FC:   /* a checked input shape: its product fits */
-        put(t, &count, "weight", false, 2, f, n->in_shape.h * n->in_shape.w * c, 0, 0);
+        put(t, &count, "weight", false, 2, f, in.d * in.h * in.w * c, 0, 0);
         break;
     case OP_BATCHNORM:
         put(t, &count, "weight", false, 1, c, 0, 0, 0);

@@ -61,7 +61,7 @@ void act_args(const Node *n, double args[ACT_MAX_ARGS]);
 typedef struct {
     const char *what;       /* "weight", "bias", "running_mean", "running_var" */
     int ndim;
-    int64_t shape[4];
+    int64_t shape[5];       /* conv on a volume: [F, C/g, KD, KH, KW] */
     bool state;             /* not trained: batchnorm's running statistics */
 } LayerTensor;
 

@@ -125,6 +125,7 @@ typedef struct {
     bool ok;
     unsigned seen;         /* options given so far, by bit */
     InputRefs *refs;
+    bool volume;           /* the network's input is a volume (SPEC 7) */
 } P;
 
 static void fail(P *p, const Word *w, const char *fmt, ...) DIAG_PRINTF(3, 4);
@@ -137,17 +138,36 @@ static void fail(P *p, const Word *w, const char *fmt, ...)
     p->ok = false;
 }
 
-/* Takes an integer or an HxW pair, e.g. stride 2 or stride 2x1. */
-static bool take_pair(P *p, const char *opt, int64_t *h, int64_t *w)
+/* The sizes of one axis per spatial dimension: HxW, or DxHxW on a volume. */
+static const char *dims_form(const P *p)
+{
+    return p->volume ? "DxHxW" : "HxW";
+}
+
+/* Takes an integer (every axis) or one number per axis, e.g. stride 2 or
+ * stride 2x1 (1x2x2 on a volume); the depth stays as it is on an image. */
+static bool take_pair(P *p, const char *opt, int64_t *d, int64_t *h, int64_t *w)
 {
     const Word *v = p->w;
+    int rank = p->volume ? 3 : 2;
     if (v && v->kind == W_INT) {
         *h = *w = v->i;
-    } else if (v && v->kind == W_DIMS && v->natoms == 2) {
-        *h = v->atoms->i;
-        *w = v->atoms->next->i;
+        if (p->volume)
+            *d = v->i;
+    } else if (v && v->kind == W_DIMS && v->natoms == rank) {
+        const Word *a = v->atoms;
+        if (p->volume) {
+            *d = a->i;
+            a = a->next;
+        }
+        *h = a->i;
+        *w = a->next->i;
     } else {
-        fail(p, v, "'%s' needs a number or HxW (e.g. 2 or 2x1), not '%s'", opt, word_text(v));
+        if (p->volume)
+            fail(p, v, "'%s' on a volume needs a number or DxHxW (e.g. 2 or 1x2x2), not '%s'", opt,
+                 word_text(v));
+        else
+            fail(p, v, "'%s' needs a number or HxW (e.g. 2 or 2x1), not '%s'", opt, word_text(v));
         return false;
     }
     p->w = v->next;
@@ -290,12 +310,12 @@ static bool take_pad(P *p, bool allow_modes)
         return true;
     }
     if (is_name(p->w, "same") || is_name(p->w, "valid")) {
-        fail(p, p->w, "'pad %s' is not supported for %s; give the padding as a number or HxW",
-             p->w->s, p->kw);
+        fail(p, p->w, "'pad %s' is not supported for %s; give the padding as a number or %s",
+             p->w->s, p->kw, dims_form(p));
         return false;
     }
     p->n->pad_mode = PAD_EXPLICIT;
-    return take_pair(p, "pad", &p->n->pad_h, &p->n->pad_w);
+    return take_pair(p, "pad", &p->n->pad_d, &p->n->pad_h, &p->n->pad_w);
 }
 
 /* An option with one number: lrn's alpha, beta and k. */
@@ -341,13 +361,13 @@ static void options(P *p, unsigned allowed, const char *takes)
         if ((allowed & O_STRIDE) && is_name(w, "stride")) {
             p->w = w->next;
             if (once(p, w, O_STRIDE))
-                take_pair(p, "stride", &p->n->sh, &p->n->sw);
+                take_pair(p, "stride", &p->n->sd, &p->n->sh, &p->n->sw);
         } else if ((allowed & O_PAD) && is_name(w, "pad")) {
             take_pad(p, p->n->op != OP_DECONV);
         } else if ((allowed & O_DIL) && is_name(w, "dilation")) {
             p->w = w->next;
             if (once(p, w, O_DIL))
-                take_pair(p, "dilation", &p->n->dh, &p->n->dw);
+                take_pair(p, "dilation", &p->n->dd, &p->n->dh, &p->n->dw);
         } else if ((allowed & O_GROUPS) && is_name(w, "groups")) {
             p->w = w->next;
             if (once(p, w, O_GROUPS))
@@ -394,19 +414,40 @@ static void options(P *p, unsigned allowed, const char *takes)
 
 /* ---- per layer kind ---- */
 
-static void parse_conv(P *p)
+/* The kernel of a conv or deconv: KHxKWxF, KDxKHxKWxF on a volume. */
+static bool take_kernel(P *p)
 {
     const Word *k = p->w;
-    bool deconv = p->n->op == OP_DECONV;
-    if (!k || k->kind != W_DIMS || k->natoms != 3) {
-        fail(p, k, "%s needs the kernel and filter count as KHxKWxF (e.g. 3x3x64), not '%s'",
-             p->kw, word_text(k));
-        return;
+    int atoms = p->volume ? 4 : 3;
+    if (!k || k->kind != W_DIMS || k->natoms != atoms) {
+        if (p->volume)
+            fail(p, k, "%s on a volume needs the kernel and filter count as KDxKHxKWxF "
+                 "(e.g. 3x3x3x64), not '%s'", p->kw, word_text(k));
+        else if (k && k->kind == W_DIMS && k->natoms == 4)
+            fail(p, k, "%s on an image needs the kernel and filter count as KHxKWxF (e.g. 3x3x64), "
+                 "not '%s'; a volume's input is DxHxWxC", p->kw, word_text(k));
+        else
+            fail(p, k, "%s needs the kernel and filter count as KHxKWxF (e.g. 3x3x64), not '%s'",
+                 p->kw, word_text(k));
+        return false;
     }
-    p->n->kh = k->atoms->i;
-    p->n->kw = k->atoms->next->i;
-    p->n->filters = k->atoms->next->next->i;
+    const Word *a = k->atoms;
+    if (p->volume) {
+        p->n->kd = a->i;
+        a = a->next;
+    }
+    p->n->kh = a->i;
+    p->n->kw = a->next->i;
+    p->n->filters = a->next->next->i;
     p->w = k->next;
+    return true;
+}
+
+static void parse_conv(P *p)
+{
+    bool deconv = p->n->op == OP_DECONV;
+    if (!take_kernel(p))
+        return;
     if (deconv)
         options(p, O_STRIDE | O_PAD | O_DIL | O_GROUPS | O_NOBIAS | O_ACT | O_FROM,
                 "stride, pad, dilation, groups, nobias, an activation and from");
@@ -434,16 +475,21 @@ static void parse_pool(P *p)
         options(p, O_FROM | O_COUNTPAD, "only from after 'global'");
         return;
     }
-    if (!size || !((size->kind == W_INT) || (size->kind == W_DIMS && size->natoms == 2))) {
-        fail(p, size, "pool needs a window size (e.g. 2 or 3x3) or 'global', not '%s'",
-             word_text(size));
+    if (!size || !((size->kind == W_INT) || (size->kind == W_DIMS && size->natoms == 2 + p->volume))) {
+        if (p->volume)
+            fail(p, size, "pool on a volume needs a window size (e.g. 2 or 3x3x3) or 'global', "
+                 "not '%s'", word_text(size));
+        else
+            fail(p, size, "pool needs a window size (e.g. 2 or 3x3) or 'global', not '%s'",
+                 word_text(size));
         return;
     }
-    take_pair(p, "pool", &p->n->kh, &p->n->kw);
+    take_pair(p, "pool", &p->n->kd, &p->n->kh, &p->n->kw);
     /* countpad after max gets its own message (take_countpad) */
     options(p, O_STRIDE | O_PAD | O_FIT | O_COUNTPAD | O_FROM,
             p->n->pool == POOL_AVG ? "stride, pad, fit, countpad and from" : "stride, pad, fit and from");
     if (!(p->seen & O_STRIDE)) {
+        p->n->sd = p->n->kd;
         p->n->sh = p->n->kh;
         p->n->sw = p->n->kw;
     }
@@ -496,13 +542,15 @@ static void parse_upsample(P *p)
 static void parse_crop(P *p)
 {
     const Word *v = p->w;
-    if (!v || v->kind != W_DIMS || v->natoms != 2) {
-        fail(p, v, "crop needs the size to keep as HxW (e.g. crop 64x64), not '%s'", word_text(v));
+    if (!v || v->kind != W_DIMS || v->natoms != 2 + p->volume) {
+        if (p->volume)
+            fail(p, v, "crop on a volume needs the size to keep as DxHxW (e.g. crop 32x64x64), "
+                 "not '%s'", word_text(v));
+        else
+            fail(p, v, "crop needs the size to keep as HxW (e.g. crop 64x64), not '%s'", word_text(v));
         return;
     }
-    p->n->crop_h = v->atoms->i;
-    p->n->crop_w = v->atoms->next->i;
-    p->w = v->next;
+    take_pair(p, "crop", &p->n->crop_d, &p->n->crop_h, &p->n->crop_w);
     options(p, O_FROM, "only from");
 }
 
@@ -579,14 +627,14 @@ static void (*const parsers[])(P *) = {
 };
 _Static_assert(sizeof parsers / sizeof parsers[0] == OP_COUNT_, "a parser for every layer kind");
 
-bool layer_parse(Node *n, const LayerKind *kind, const Word *words, InputRefs *refs)
+bool layer_parse(Node *n, const LayerKind *kind, bool volume, const Word *words, InputRefs *refs)
 {
     /* A missing value is reported at the statement's last word ("pad"),
      * where the reader looks for it. */
     SrcLoc end = n->loc;
     for (const Word *w = words; w; w = w->next)
         end = w->loc;
-    P p = {n, kind->keyword, words, end, true, 0, refs};
+    P p = {n, kind->keyword, words, end, true, 0, refs, volume};
     refs->n = 0;
     refs->takes_previous = true;
     n->act = kind->act;   /* ACT_NONE but for the activations */

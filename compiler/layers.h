@@ -33,9 +33,10 @@ typedef struct {
     bool takes_previous;  /* add/mul/concat with one name, or no `from` */
 } InputRefs;
 
-/* Fills n's options from words.  Reports every problem and returns false if
- * there was one. */
-bool layer_parse(Node *n, const LayerKind *kind, const Word *words, InputRefs *refs);
+/* Fills n's options from words; a volume's layers (SPEC 7) take three
+ * spatial sizes where an image's take two.  Reports every problem and
+ * returns false if there was one. */
+bool layer_parse(Node *n, const LayerKind *kind, bool volume, const Word *words, InputRefs *refs);
 
 /* Edit distance, for "did you mean" suggestions (small strings only). */
 int layer_edit_distance(const char *a, const char *b);

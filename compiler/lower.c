@@ -33,7 +33,7 @@ static ConvGeom conv_geom(const Node *n)
     g.h = (long)n->in_shape.h;
     g.w = (long)n->in_shape.w;
     g.hw = g.h * g.w;
-    g.in_size = g.c * g.hw;
+    g.in_size = g.c * g.hw * (long)n->in_shape.d;   /* fc: C*D*H*W inputs */
     g.f = (long)n->filters;
     g.oh = (long)n->out.h;
     g.ow = (long)n->out.w;
@@ -113,6 +113,8 @@ static bool blas_pays(const Node *n, const ConvGeom *g)
 
 static KernelKind choose(const Node *n, const ConvGeom *g, bool blas)
 {
+    if (n->in_shape.volume && n->op != OP_FC)
+        return n->op == OP_CONV ? KERNEL_CONV3D : n->op == OP_DECONV ? KERNEL_DECONV : KERNEL_NONE;
     switch (n->op) {
     case OP_CONV:
         if (blas && blas_pays(n, g))
@@ -170,7 +172,10 @@ void lower_net(const Net *net, bool blas, Lowered *out)
     for (int i = 1; i < net->nnodes; i++) {
         const Node *n = net->nodes[i];
         LayerLowering *l = &out->layers[i];
-        if (n->op == OP_CONV || n->op == OP_DECONV || n->op == OP_FC)
+        /* A volume's conv and deconv have no 2-D geometry; their scratch
+         * comes with their code generation (cnn_conv3d_init says it). */
+        bool planar = !n->in_shape.volume || n->op == OP_FC;
+        if (planar && (n->op == OP_CONV || n->op == OP_DECONV || n->op == OP_FC))
             l->g = conv_geom(n);
         l->kernel = choose(n, &l->g, blas);
         size_kernel(l);
@@ -187,6 +192,7 @@ void lower_free(Lowered *low)
 
 const char *lower_kernel_name(KernelKind k)
 {
-    static const char *const names[] = {NULL, "tile", "cols", "flat", "row", "deconv", "fc", "blas"};
+    static const char *const names[] = {NULL, "tile", "cols", "flat", "row", "deconv", "fc", "blas",
+                                        "conv3d"};
     return names[k];
 }

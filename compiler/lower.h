@@ -17,7 +17,8 @@ typedef enum {
     KERNEL_ROW,      /* convolution row by row (emit/conv.c) */
     KERNEL_DECONV,   /* transposed convolution (emit/conv.c) */
     KERNEL_FC,       /* fully connected (emit/conv.c) */
-    KERNEL_BLAS      /* cblas_sgemm over im2col columns (emit/blas.c) */
+    KERNEL_BLAS,     /* cblas_sgemm over im2col columns (emit/blas.c) */
+    KERNEL_CONV3D    /* a volume's convolution, runtime/conv3d.c (not emitted yet) */
 } KernelKind;
 
 /* The shape of a conv or deconv, for every kernel: sizes in floats, planes

@@ -81,8 +81,11 @@ static int64_t float_bytes(int64_t n)
     return mul_ovf(n, 4, &r) ? r : INT64_MAX;
 }
 
+/* HxWxC, or DxHxWxC for a volume. */
 static void put_shape(StrBuf *out, Shape s)
 {
+    if (s.volume)
+        sb_printf(out, "%" PRId64 "x", s.d);
     sb_printf(out, "%" PRId64 "x%" PRId64 "x%" PRId64, s.h, s.w, s.c);
 }
 
@@ -129,10 +132,14 @@ static void opt(StrBuf *out, size_t start, const char *fmt, ...)
     sb_puts(out, token);
 }
 
-/* "s2" or "s2x1" (prefix s); nothing for 1x1. */
-static void put_pair_opt(StrBuf *out, size_t start, char prefix, int64_t a, int64_t b)
+/* "s2" or "s2x1" (prefix s); nothing for 1x1.  On a volume (d is its
+ * depth's), "s2" or "s1x2x2"; nothing for 1x1x1. */
+static void put_axes_opt(StrBuf *out, size_t start, const Node *n, char prefix,
+                         int64_t d, int64_t a, int64_t b)
 {
-    if (a == b && a != 1)
+    if (n->in_shape.volume && (d != a || d != b))
+        opt(out, start, "%c%" PRId64 "x%" PRId64 "x%" PRId64, prefix, d, a, b);
+    else if (a == b && a != 1)
         opt(out, start, "%c%" PRId64, prefix, a);
     else if (a != b)
         opt(out, start, "%c%" PRId64 "x%" PRId64, prefix, a, b);
@@ -144,6 +151,16 @@ static void put_pair_opt(StrBuf *out, size_t start, char prefix, int64_t a, int6
 static void put_pad(StrBuf *out, size_t start, const Node *n)
 {
     int64_t t = n->pad_t, b = n->pad_b, l = n->pad_l, r = n->pad_r;
+    int64_t f = n->pad_f, k = n->pad_k;
+    if (n->in_shape.volume && !(f == t && k == b && t == b && t == l && b == r)) {
+        /* front,back x top,bottom x left,right, or one number per axis */
+        if (f == k && t == b && l == r)
+            opt(out, start, "p%" PRId64 "x%" PRId64 "x%" PRId64, f, t, l);
+        else
+            opt(out, start, "p%" PRId64 ",%" PRId64 "x%" PRId64 ",%" PRId64 "x%" PRId64 ",%" PRId64,
+                f, k, t, b, l, r);
+        return;
+    }
     if (t == b && l == r && t == l && t != 0)
         opt(out, start, "p%" PRId64, t);
     else if (t == b && l == r && t != l)
@@ -155,10 +172,13 @@ static void put_pad(StrBuf *out, size_t start, const Node *n)
 /* Kernel, stride, padding, dilation, groups: conv, deconv and pool. */
 static void put_window(StrBuf *out, size_t start, const Node *n)
 {
-    opt(out, start, "%" PRId64 "x%" PRId64, n->kh, n->kw);
-    put_pair_opt(out, start, 's', n->sh, n->sw);
+    if (n->in_shape.volume)
+        opt(out, start, "%" PRId64 "x%" PRId64 "x%" PRId64, n->kd, n->kh, n->kw);
+    else
+        opt(out, start, "%" PRId64 "x%" PRId64, n->kh, n->kw);
+    put_axes_opt(out, start, n, 's', n->sd, n->sh, n->sw);
     put_pad(out, start, n);
-    put_pair_opt(out, start, 'd', n->dh, n->dw);
+    put_axes_opt(out, start, n, 'd', n->dd, n->dh, n->dw);
     if (n->groups != 1)
         opt(out, start, "g%" PRId64, n->groups);
 }
@@ -233,7 +253,10 @@ static void put_upsample(StrBuf *out, size_t start, const Node *n)
 
 static void put_crop(StrBuf *out, size_t start, const Node *n)
 {
-    opt(out, start, "%" PRId64 "x%" PRId64, n->crop_h, n->crop_w);
+    if (n->in_shape.volume)
+        opt(out, start, "%" PRId64 "x%" PRId64 "x%" PRId64, n->crop_d, n->crop_h, n->crop_w);
+    else
+        opt(out, start, "%" PRId64 "x%" PRId64, n->crop_h, n->crop_w);
 }
 
 /* "n5", then the numbers that are not PyTorch's defaults. */
@@ -591,15 +614,40 @@ static void json_num(StrBuf *out, const char *key, double v)
         sb_puts(out, "null");   /* JSON has no NaN or infinity */
 }
 
-static void json_pair(StrBuf *out, const char *key, int64_t a, int64_t b)
+/* [a, b], or [d, a, b] on a volume. */
+static void json_axes(StrBuf *out, const char *key, const Node *n, int64_t d, int64_t a, int64_t b)
 {
     json_key(out, key);
-    sb_printf(out, "[%" PRId64 ", %" PRId64 "]", a, b);
+    if (n->in_shape.volume)
+        sb_printf(out, "[%" PRId64 ", %" PRId64 ", %" PRId64 "]", d, a, b);
+    else
+        sb_printf(out, "[%" PRId64 ", %" PRId64 "]", a, b);
 }
 
+/* [H, W, C], or [D, H, W, C] for a volume. */
 static void json_shape(StrBuf *out, Shape s)
 {
-    sb_printf(out, "[%" PRId64 ", %" PRId64 ", %" PRId64 "]", s.h, s.w, s.c);
+    if (s.volume)
+        sb_printf(out, "[%" PRId64 ", ", s.d);
+    else
+        sb_puts(out, "[");
+    sb_printf(out, "%" PRId64 ", %" PRId64 ", %" PRId64 "]", s.h, s.w, s.c);
+}
+
+/* The padding before then after each axis: [top, left, bottom, right],
+ * on a volume [front, top, left, back, bottom, right]. */
+static void json_pads(StrBuf *out, const char *key, const Node *n, int64_t back, int64_t bottom,
+                      int64_t right)
+{
+    json_key(out, key);
+    if (n->in_shape.volume)
+        sb_printf(out, "[%" PRId64 ", ", n->pad_f);
+    else
+        sb_puts(out, "[");
+    sb_printf(out, "%" PRId64 ", %" PRId64 ", ", n->pad_t, n->pad_l);
+    if (n->in_shape.volume)
+        sb_printf(out, "%" PRId64 ", ", back);
+    sb_printf(out, "%" PRId64 ", %" PRId64 "]", bottom, right);
 }
 
 static void json_bool(StrBuf *out, const char *key, bool v)
@@ -624,17 +672,15 @@ static void json_act(StrBuf *out, const Node *n)
 
 static void json_window(StrBuf *out, const Node *n)
 {
-    json_pair(out, "kernel", n->kh, n->kw);
-    json_pair(out, "stride", n->sh, n->sw);
-    json_key(out, "pad");
-    sb_printf(out, "[%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 "]",
-              n->pad_t, n->pad_l, n->pad_b, n->pad_r);
+    json_axes(out, "kernel", n, n->kd, n->kh, n->kw);
+    json_axes(out, "stride", n, n->sd, n->sh, n->sw);
+    json_pads(out, "pad", n, n->pad_k, n->pad_b, n->pad_r);
 }
 
 static void json_conv(StrBuf *out, const Node *n)
 {
     json_window(out, n);
-    json_pair(out, "dilation", n->dh, n->dw);
+    json_axes(out, "dilation", n, n->dd, n->dh, n->dw);
     json_int(out, "groups", n->groups);
     json_bool(out, "bias", n->bias);
     json_act(out, n);
@@ -655,9 +701,8 @@ static void json_pool(StrBuf *out, const Node *n)
         return;
     /* The padding the average counts (count_include_pad=True): the pads
      * without what `fit ceil` adds, in the order of "pad". */
-    json_key(out, "counted_pad");
-    sb_printf(out, "[%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 "]", n->pad_t, n->pad_l,
-              n->pad_b - n->ceil_b, n->pad_r - n->ceil_r);
+    json_pads(out, "counted_pad", n, n->pad_k - n->ceil_k, n->pad_b - n->ceil_b,
+              n->pad_r - n->ceil_r);
 }
 
 static void json_fc(StrBuf *out, const Node *n)
@@ -685,7 +730,7 @@ static void json_upsample(StrBuf *out, const Node *n)
 
 static void json_crop(StrBuf *out, const Node *n)
 {
-    json_pair(out, "size", n->crop_h, n->crop_w);
+    json_axes(out, "size", n, n->crop_d, n->crop_h, n->crop_w);
 }
 
 static void json_lrn(StrBuf *out, const Node *n)

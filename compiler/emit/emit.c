@@ -1013,6 +1013,10 @@ static void emit_descriptor(Emitter *E, const char *report_text)
 
 int emit_c(const Net *net, const EmitOptions *opt, StrBuf *c, StrBuf *h, char *err, size_t errlen)
 {
+    if (net->input.volume) {   /* outputs.c refuses them first, at the input */
+        snprintf(err, errlen, "code generation for volumes is not yet supported");
+        return -1;
+    }
     Emitter E = {0};
     E.net = net;
     E.opt = opt;

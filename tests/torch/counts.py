@@ -2,11 +2,13 @@
 """counts.py - PyTorch reference counts for the networks in examples/.
 
 Builds each example network in PyTorch (torchvision's models where they
-exist, hand-written LeNet-5, ZFNet and U-Net otherwise) and prints, per network:
-trainable parameters, non-trainable state (batchnorm running_mean and
-running_var), forward MACs as torchinfo counts them (README, "The
-report"), the output shape as [H, W, C], and every module that holds
-weights with its state_dict keys.
+exist, hand-written LeNet-5, ZFNet and U-Net otherwise, V-Net from
+tests/torch/vnet.py) and prints, per network: trainable parameters,
+non-trainable state (batchnorm running_mean and running_var), forward MACs
+as torchinfo counts them (README, "The report"), the output shape as
+[H, W, C] ([D, H, W, C] for a volume), and every module that holds
+weights with its state_dict keys.  Volumes run on torch's meta device:
+shapes without the arithmetic (V-Net at 64x128x128 is 502 GMACs).
 
     /usr/bin/python3 tests/torch/counts.py                 # print everything
     /usr/bin/python3 tests/torch/counts.py --cnnc build/cnnc
@@ -28,6 +30,8 @@ import torchvision.models as tvm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from vnet import VNet  # noqa: E402  (the paper's V-Net, next to this file)
 
 
 class LeNet5(nn.Module):
@@ -198,7 +202,7 @@ def se_resnet50():
     return model
 
 
-# example file, model constructor, input [H, W, C], published params
+# example file, model constructor, input [H, W, C] or [D, H, W, C]
 NETS = [
     ("lenet", LeNet5, (28, 28, 1)),
     ("alexnet", lambda: tvm.alexnet(), (224, 224, 3)),
@@ -212,16 +216,33 @@ NETS = [
     ("resnet50", lambda: tvm.resnet50(), (224, 224, 3)),
     ("unet", UNet, (572, 572, 1)),
     ("se_resnet50", se_resnet50, (224, 224, 3)),
+    ("vnet", VNet, (64, 128, 128, 1)),
 ]
+
+# Networks whose modules are registered in another order than they run
+# (V-Net's ModuleLists hold all left stages, then all down steps, ...):
+# their weights load by name, so only the names and counts must agree.
+ANY_ORDER = {"vnet"}
 
 NON_TRAINABLE = ("running_mean", "running_var")
 
 
 def hwc_of(t):
-    """[H, W, C] of an NCHW tensor; [1, 1, F] of an NF one."""
+    """[H, W, C] of an NCHW tensor, [D, H, W, C] of an NCDHW one; [1, 1, F]
+    of an NF one."""
+    if t.dim() == 5:
+        return [t.shape[2], t.shape[3], t.shape[4], t.shape[1]]
     if t.dim() == 4:
         return [t.shape[2], t.shape[3], t.shape[1]]
     return [1, 1, t[0].numel()]
+
+
+def positions(shape):
+    """Hout*Wout (Dout*Hout*Wout) of an NC... shape."""
+    n = 1
+    for s in shape[2:]:
+        n *= s
+    return n
 
 
 def measure(model, hwc):
@@ -231,12 +252,12 @@ def measure(model, hwc):
 
     def hook(mod, inp, out):
         w = mod.weight.numel()
-        if isinstance(mod, nn.Conv2d):
-            # Hout*Wout * F*KH*KW*C/groups
-            m = out.shape[2] * out.shape[3] * w
-        elif isinstance(mod, nn.ConvTranspose2d):
-            # Hin*Win * C*F*KH*KW/groups
-            m = inp[0].shape[2] * inp[0].shape[3] * w
+        if isinstance(mod, (nn.Conv2d, nn.Conv3d)):
+            # Hout*Wout * F*KH*KW*C/groups (and Dout, KD)
+            m = positions(out.shape) * w
+        elif isinstance(mod, (nn.ConvTranspose2d, nn.ConvTranspose3d)):
+            # Hin*Win * C*F*KH*KW/groups (and Din, KD)
+            m = positions(inp[0].shape) * w
         else:  # Linear: IN*OUT
             m = w
         macs[mod] = macs.get(mod, 0) + m
@@ -248,11 +269,13 @@ def measure(model, hwc):
             shapes.setdefault(mod, []).append(hwc_of(out))
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Conv3d,
+                                 nn.ConvTranspose3d, nn.Linear))]
     handles += [m.register_forward_hook(shape_hook) for m in model.modules()]
-    h, w, c = hwc
+    device = "meta" if len(hwc) == 4 else "cpu"
+    model.to(device)
     with torch.no_grad():
-        out = model(torch.zeros(1, c, h, w))
+        out = model(torch.zeros(1, hwc[-1], *hwc[:-1], device=device))
     for hd in handles:
         hd.remove()
     oshape = hwc_of(out)
@@ -323,6 +346,8 @@ def compare(net, ref, rep):
             diffs.append("cnnc layer %s has weights but no torch module" % n)
     # The layers holding weights come in the state_dict's order.
     order = [m["name"] for m in modules]
+    if net in ANY_ORDER:
+        order = [n for n in weighted if n in tnames]
     if [n for n in weighted if n in tnames] != [n for n in order if n in layers]:
         diffs.append("layers with weights are not in the state_dict's order")
     # Every layer that has a torch module of its name has its output shape

@@ -31,7 +31,7 @@ static Net *new_net(int64_t h, int64_t w, int64_t c)
 {
     Net *net = net_new();
     net->has_input = true;
-    net->input = (Shape){h, w, c};
+    net->input = (Shape){h, w, c, 1, false};
     net->input_loc = line_loc(1);
     net_add_node(net, OP_INPUT, "input", line_loc(1));
     return net;
@@ -50,6 +50,14 @@ static Node *conv(Net *net, const char *name, int64_t k, int64_t filters)
     Node *n = layer(net, OP_CONV, name);
     n->kh = n->kw = k;
     n->filters = filters;
+    return n;
+}
+
+/* A conv on a volume: kd x k x k. */
+static Node *conv3(Net *net, const char *name, int64_t kd, int64_t k, int64_t filters)
+{
+    Node *n = conv(net, name, k, filters);
+    n->kd = kd;
     return n;
 }
 
@@ -797,6 +805,8 @@ static void test_values(void)
 static int overflow_case(Shape input, void (*build)(Net *))
 {
     Net *net = new_net(input.h, input.w, input.c);
+    net->input.d = input.d;
+    net->input.volume = input.volume;
     build(net);
     int errors = run(net);
     net_free(net);
@@ -845,6 +855,10 @@ static void build_total_huge(Net *net)
 }
 
 static void build_params_large(Net *net) { fc(net, "fc1", 64); }
+static void build_depth_kernel_huge(Net *net) { conv3(net, "conv1", INT64_C(1) << 62, 1, 4); }
+static void build_depth_stride_huge(Net *net) { conv3(net, "conv1", 3, 1, 4)->sd = INT64_C(1) << 62; }
+static void build_depth_dilation_huge(Net *net) { conv3(net, "conv1", 3, 1, 4)->dd = INT64_MAX; }
+static void build_depth_deconv_huge(Net *net) { deconv(net, "deconv1", 3, 4)->sd = INT64_C(1) << 62; }
 
 static void build_fit_huge_stride(Net *net)
 {
@@ -855,42 +869,53 @@ static void build_fit_huge_stride(Net *net)
 
 static void test_overflow(void)
 {
-    CU_ASSERT_EQUAL(overflow_case((Shape){2000000000, 2000000000, 2000000000}, build_none), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){2000000000, 2000000000, 2000000000, 1, false}, build_none), 1);
     CU_ASSERT(said("input: size 2000000000x2000000000x2000000000 overflows"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){3000000000, 1, 1}, build_fc_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){3000000000, 1, 1, 1, false}, build_fc_huge), 1);
     CU_ASSERT(said("input: 3000000000x1x1 is too large: each dimension must be at most 2147483647"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){0, 28, 1}, build_fc_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){0, 28, 1, 1, false}, build_fc_huge), 1);
     CU_ASSERT(said("input: size must be at least 1 in every dimension, not 0x28x1"));
 
-    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_fc_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1, 1, false}, build_fc_huge), 1);
     CU_ASSERT(said("fc1: output size overflows"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_stride_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1, 1, false}, build_stride_huge), 1);
     CU_ASSERT(said("misses 25 rows (4611686018427387879 more would complete another window); "
                    "use 'stride 25x1' (output 2x26)"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_fit_huge_stride), 0);
-    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_kernel_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1, 1, false}, build_fit_huge_stride), 0);
+    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1, 1, false}, build_kernel_huge), 1);
     CU_ASSERT(said("conv1: the 4611686018427387904x4611686018427387904 filter is larger than "
                    "its 28x28 input"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_dilation_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1, 1, false}, build_dilation_huge), 1);
     CU_ASSERT(said("filter with dilation 9223372036854775807x1 is larger than its 28x28 input"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_upsample_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1, 1, false}, build_upsample_huge), 1);
     CU_ASSERT(said("up1: output size overflows"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_deconv_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1, 1, false}, build_deconv_huge), 1);
     CU_ASSERT(said("deconv1: output size overflows"));
     /* Every tensor has fewer than 2^31 elements (issue 9). */
-    CU_ASSERT_EQUAL(overflow_case((Shape){50000, 50000, 1}, build_flatten_big), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){50000, 50000, 1, 1, false}, build_flatten_big), 1);
     CU_ASSERT(said("input: 50000x50000x1 is 2500000000 elements; a tensor may have at most 2147483647"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){46341, 46340, 1}, build_none), 0);
-    CU_ASSERT_EQUAL(overflow_case((Shape){4096, 8192, 1}, build_params_large), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){46341, 46340, 1, 1, false}, build_none), 0);
+    CU_ASSERT_EQUAL(overflow_case((Shape){4096, 8192, 1, 1, false}, build_params_large), 1);
     CU_ASSERT(said("fc1: 2147483712 parameters; a layer may have at most 2147483647"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){4096, 8191, 1}, build_params_large), 0);
-    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_pad_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){4096, 8191, 1, 1, false}, build_params_large), 0);
+    /* The depth of a volume is checked like the other sizes. */
+    CU_ASSERT_EQUAL(overflow_case((Shape){1, 1, 1, 3000000000, true}, build_none), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){2000000000, 2000000000, 2000000000, 2000000000, true},
+                                  build_none), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){46341, 46340, 1, 2, true}, build_none), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_depth_kernel_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_depth_stride_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_depth_dilation_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_depth_deconv_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_fc_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){64, 64, 1, 64, true}, build_upsample_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1, 1, false}, build_pad_huge), 1);
     CU_ASSERT(said("conv1: output size overflows"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1}, build_pad_huge_strided), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){28, 28, 1, 1, false}, build_pad_huge_strided), 1);
     CU_ASSERT(said("conv1: a 3x3 filter with stride 4398046511104 does not fit"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){1, 1, 1}, build_params_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){1, 1, 1, 1, false}, build_params_huge), 1);
     CU_ASSERT(said("conv1: parameter or multiply-accumulate count overflows"));
-    CU_ASSERT_EQUAL(overflow_case((Shape){32767, 32767, 1}, build_total_huge), 1);
+    CU_ASSERT_EQUAL(overflow_case((Shape){32767, 32767, 1, 1, false}, build_total_huge), 1);
     CU_ASSERT(said("the network's multiply-accumulate count overflows"));
 }
 
@@ -950,6 +975,151 @@ static void test_unused_and_memory(void)
     net_free(net);
 }
 
+/* ---- Volumes (SPEC 7) ---- */
+
+static Net *new_volume(int64_t d, int64_t h, int64_t w, int64_t c)
+{
+    Net *net = new_net(h, w, c);
+    net->input.d = d;
+    net->input.volume = true;
+    return net;
+}
+
+static bool volume_is(const Node *n, int64_t d, int64_t h, int64_t w, int64_t c)
+{
+    if (n->out.volume && n->out.d == d && shape_is(n, h, w, c))
+        return true;
+    fprintf(stderr, "\n%s: depth %" PRId64 " (volume %d), want %" PRId64 "\n", n->name, n->out.d,
+            n->out.volume, d);
+    return false;
+}
+
+/* Shapes and counts as torch 1.13's Conv3d, ConvTranspose3d, MaxPool3d,
+ * BatchNorm3d and Linear give them on a 1x1x16x32x32 input. */
+static void test_volume_shapes(void)
+{
+    Net *net = new_volume(16, 32, 32, 1);
+    Node *c1 = conv3(net, "c1", 5, 5, 8);
+    c1->pad_d = c1->pad_h = c1->pad_w = 2;
+    Node *down = conv3(net, "down", 2, 2, 16);
+    down->sd = down->sh = down->sw = 2;
+    Node *up = deconv(net, "up", 2, 8);
+    up->kd = up->sd = up->sh = up->sw = 2;
+    Node *p = pool(net, "p", 2);
+    p->kd = p->sd = 2;
+    Node *bn = layer(net, OP_BATCHNORM, "bn");
+    Node *ups = layer(net, OP_UPSAMPLE, "ups");
+    ups->factor = 2;
+    Node *f = fc(net, "f", 10);
+    CU_ASSERT_EQUAL(run(net), 0);
+    CU_ASSERT(volume_is(c1, 16, 32, 32, 8));
+    CU_ASSERT_EQUAL(c1->params, 5 * 5 * 5 * 8 + 8);
+    CU_ASSERT_EQUAL(c1->macs, 16 * 32 * 32 * 8 * 125);
+    CU_ASSERT(c1->pad_f == 2 && c1->pad_k == 2 && c1->pad_t == 2 && c1->pad_r == 2);
+    CU_ASSERT(volume_is(down, 8, 16, 16, 16));
+    CU_ASSERT_EQUAL(down->params, 8 * 16 * 8 + 16);
+    CU_ASSERT(volume_is(up, 16, 32, 32, 8));
+    CU_ASSERT_EQUAL(up->params, 16 * 8 * 8 + 8);
+    CU_ASSERT_EQUAL(up->macs, 8 * 16 * 16 * 16 * 8 * 8);   /* Din*Hin*Win*C*F*KD*KH*KW */
+    CU_ASSERT(volume_is(p, 8, 16, 16, 8));
+    CU_ASSERT(volume_is(bn, 8, 16, 16, 8));
+    CU_ASSERT_EQUAL(bn->params, 16);
+    CU_ASSERT_EQUAL(bn->non_trainable, 16);
+    CU_ASSERT(volume_is(ups, 16, 32, 32, 8));
+    CU_ASSERT(volume_is(f, 1, 1, 1, 10));
+    CU_ASSERT_EQUAL(f->params, 16 * 32 * 32 * 8 * 10 + 10);
+    CU_ASSERT_EQUAL(f->out_elems, 10);
+    CU_ASSERT_EQUAL(c1->out_elems, 16 * 32 * 32 * 8);
+
+    LayerTensor t[MAX_LAYER_TENSORS];
+    CU_ASSERT_EQUAL(layer_tensors(c1, t), 2);
+    CU_ASSERT_EQUAL(t[0].ndim, 5);
+    int64_t cw[5] = {8, 1, 5, 5, 5};
+    CU_ASSERT_EQUAL(memcmp(t[0].shape, cw, sizeof cw), 0);
+    CU_ASSERT_EQUAL(layer_tensors(up, t), 2);   /* ConvTranspose3d: [C, F/g, KD, KH, KW] */
+    int64_t dw[5] = {16, 8, 2, 2, 2};
+    CU_ASSERT_EQUAL(t[0].ndim, 5);
+    CU_ASSERT_EQUAL(memcmp(t[0].shape, dw, sizeof dw), 0);
+    CU_ASSERT_EQUAL(layer_tensors(f, t), 2);
+    CU_ASSERT_EQUAL(t[0].shape[1], 16 * 32 * 32 * 8);
+    net_free(net);
+}
+
+/* Each axis its own kernel, stride, padding and dilation: torch's
+ * Conv3d(1, 4, (3, 1, 1), stride=(1, 2, 2), padding=(1, 0, 0),
+ * dilation=(2, 1, 1)) on 16x33x33 gives 14x17x17. */
+static void test_volume_axes(void)
+{
+    Net *net = new_volume(16, 33, 33, 1);
+    Node *c = conv3(net, "c", 3, 1, 4);
+    c->sh = c->sw = 2;
+    c->pad_d = 1;
+    c->dd = 2;
+    CU_ASSERT_EQUAL(run(net), 0);
+    CU_ASSERT(volume_is(c, 14, 17, 17, 4));
+    CU_ASSERT_EQUAL(c->macs, 14 * 17 * 17 * 4 * 3);
+    net_free(net);
+
+    /* The doesn't-fit rule per axis: only the depth misses here... */
+    net = new_volume(8, 7, 7, 1);
+    c = conv3(net, "c", 3, 3, 4);
+    c->sd = c->sh = c->sw = 2;
+    CU_ASSERT_EQUAL(run(net), 1);
+    CU_ASSERT(said("misses 1 plane (1 more"));
+    CU_ASSERT(said("'fit floor' (output 3x3x3) or 'fit ceil' (output 4x3x3)"));
+    /* ...and fit decides for that axis alone, as ceil_mode does. */
+    c->fit = FIT_CEIL;
+    CU_ASSERT_EQUAL(run(net), 0);
+    CU_ASSERT(volume_is(c, 4, 3, 3, 4));
+    CU_ASSERT_EQUAL(c->ceil_k, 1);
+    CU_ASSERT_EQUAL(c->ceil_b, 0);
+    c->fit = FIT_FLOOR;
+    CU_ASSERT_EQUAL(run(net), 0);
+    CU_ASSERT(volume_is(c, 3, 3, 3, 4));
+    net_free(net);
+
+    /* Misses along all three, by different amounts. */
+    net = new_volume(8, 10, 11, 1);
+    c = conv3(net, "c", 1, 1, 4);
+    c->sd = c->sh = c->sw = 4;
+    CU_ASSERT_EQUAL(run(net), 1);
+    CU_ASSERT(said("misses 3 planes, 1 row and 2 columns (1 more plane, 3 more rows and "
+                   "2 more columns would complete another window)"));
+    net_free(net);
+}
+
+static void test_volume_merges(void)
+{
+    Net *net = new_volume(4, 8, 8, 1);
+    conv3(net, "a", 1, 1, 6);
+    const char *sum[] = {"a", "input"};
+    Node *add = join(net, OP_ADD, "s", 2, sum);
+    Node *g = layer(net, OP_POOL, "g");
+    g->global = true;
+    const char *scale[] = {"s", "g"};
+    Node *m = join(net, OP_MUL, "m", 2, scale);
+    Node *cr = layer(net, OP_CROP, "cr");
+    cr->crop_d = 2;
+    cr->crop_h = cr->crop_w = 4;
+    CU_ASSERT_EQUAL(run(net), 0);
+    CU_ASSERT(volume_is(add, 4, 8, 8, 6));   /* the 1-channel input broadcast */
+    CU_ASSERT(volume_is(g, 1, 1, 1, 6));
+    CU_ASSERT(volume_is(m, 4, 8, 8, 6));
+    CU_ASSERT(volume_is(cr, 2, 4, 4, 6));
+    net_free(net);
+
+    /* Depths must agree where heights and widths must. */
+    net = new_volume(4, 8, 8, 1);
+    conv3(net, "a", 1, 1, 2);
+    Node *b = conv3(net, "b", 2, 1, 2);
+    b->sd = 2;
+    const char *both[] = {"a", "b"};
+    join(net, OP_ADD, "s", 2, both);
+    CU_ASSERT_EQUAL(run(net), 1);
+    CU_ASSERT(said("cannot add a (4x8x8x2) and b (2x8x8x2)"));
+    net_free(net);
+}
+
 static int cleanup(void)
 {
     free(messages);
@@ -982,4 +1152,7 @@ void suite_check(void)
     CU_add_test(s, "unused layers and memory", test_unused_and_memory);
     CU_add_test(s, "layer tensors", test_layer_tensors);
     CU_add_test(s, "kind tables", test_kind_tables);
+    CU_add_test(s, "volumes: shapes and counts", test_volume_shapes);
+    CU_add_test(s, "volumes: per-axis windows and fit", test_volume_axes);
+    CU_add_test(s, "volumes: add, mul, crop", test_volume_merges);
 }

@@ -176,6 +176,28 @@ static void test_unet(void)
     check_example(&e);
 }
 
+/* V-Net (Milletari et al. 2016, Fig. 1) in tests/torch/vnet.py's reading:
+ * 64x128x128x1 to 64x128x128x2, 65,175,314 parameters. */
+static void test_vnet(void)
+{
+    static const Example e = {
+        "examples/vnet.net", "vnet", 128, 128, 1, 128, 128, 2,
+        INT64_C(65175314), INT64_C(0), INT64_C(502142074880),
+        {"left.0.convs.0", "left.0.out_act", "down.3.0", "up.0.0", "right.3.convs.0", "head"},
+    };
+    check_example(&e);
+    diag_reset();
+    Net *net = compile_file(e.path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
+    CU_ASSERT(net->input.volume);
+    CU_ASSERT_EQUAL(net->input.d, 64);
+    CU_ASSERT(net->nodes[net->output]->out.volume);
+    CU_ASSERT_EQUAL(net->nodes[net->output]->out.d, 64);
+    CU_ASSERT_EQUAL(net->loss, LOSS_DICE);
+    net_free(net);
+    diag_reset();
+}
+
 /* SE-ResNet-50 (Hu et al. 2018): torchvision's resnet50 with SE, reduction
  * 16, in every bottleneck; 28,088,024 parameters (tests/torch/counts.py). */
 static void test_se_resnet50(void)
@@ -203,5 +225,6 @@ void suite_examples(void)
     CU_add_test(s, "resnet18", test_resnet18);
     CU_add_test(s, "resnet50", test_resnet50);
     CU_add_test(s, "unet", test_unet);
+    CU_add_test(s, "vnet", test_vnet);
     CU_add_test(s, "se_resnet50", test_se_resnet50);
 }

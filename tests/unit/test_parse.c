@@ -287,6 +287,49 @@ static void test_fit(void)
     net_free(net);
 }
 
+/* A volume's layers take one number per axis, depth first, or one for all
+ * (SPEC 7); an image's keep their depth fields at 1 and 0. */
+static void test_volume_options(void)
+{
+    Net *net = ok("input 8x17x17x2\n"
+                  "a = conv 3x5x5x4 stride 1x2x2 pad 1x2x2 dilation 2x1x1\n"
+                  "b = pool max 2x1x1\n"
+                  "c = deconv 2x2x2x4 stride 2 pad 1\n"
+                  "d = crop 2x3x4\n"
+                  "upsample 2\n");
+    if (!net)
+        return;
+    CU_ASSERT(net->input.volume);
+    CU_ASSERT(net->input.d == 8 && net->input.h == 17 && net->input.w == 17 && net->input.c == 2);
+    Node *a = node(net, "a"), *b = node(net, "b"), *c = node(net, "c"), *d = node(net, "d");
+    CU_ASSERT(a->kd == 3 && a->kh == 5 && a->kw == 5 && a->filters == 4);
+    CU_ASSERT(a->sd == 1 && a->sh == 2 && a->sw == 2);
+    CU_ASSERT(a->pad_d == 1 && a->pad_h == 2 && a->pad_w == 2);
+    CU_ASSERT(a->dd == 2 && a->dh == 1 && a->dw == 1);
+    CU_ASSERT(b->kd == 2 && b->kh == 1 && b->kw == 1);
+    CU_ASSERT(b->sd == 2 && b->sh == 1 && b->sw == 1);   /* the stride is the window */
+    CU_ASSERT(c->kd == 2 && c->sd == 2 && c->pad_d == 1 && c->pad_w == 1);
+    CU_ASSERT(d->crop_d == 2 && d->crop_h == 3 && d->crop_w == 4);
+    net_free(net);
+
+    net = ok("input 9x8x1\nconv 3x3x4 stride 2x1 pad 1\n");
+    if (!net)
+        return;
+    CU_ASSERT(!net->input.volume);
+    Node *k = net->nodes[1];
+    CU_ASSERT(k->kd == 1 && k->sd == 1 && k->dd == 1 && k->pad_d == 0);
+    CU_ASSERT_EQUAL(k->out.d, 1);
+    net_free(net);
+
+    /* Sizes of the other rank, both ways. */
+    CU_ASSERT_EQUAL(errors_of("input 8x8x8x1\nconv 3x3x4\n"), 1);
+    CU_ASSERT_EQUAL(errors_of("input 8x8x1\nconv 3x3x3x4\n"), 1);
+    CU_ASSERT_EQUAL(errors_of("input 8x8x8x1\nconv 3x3x3x4 dilation 2x2\n"), 1);
+    CU_ASSERT_EQUAL(errors_of("input 8x8x1\npool max 2x2x2\n"), 1);
+    CU_ASSERT_EQUAL(errors_of("input 8x8x8x1\ncrop 4x4\n"), 1);
+    CU_ASSERT_EQUAL(errors_of("input 8x8x8x1x1\nrelu\n"), 1);
+}
+
 static void test_errors_are_all_reported(void)
 {
     CU_ASSERT_EQUAL(errors_of("input 8x8\nconv 3x3\nfc x\npool min 2\nfc 3 tanh relu\n"), 4);
@@ -400,4 +443,5 @@ void suite_parse(void)
     CU_add_test(s, "byte order mark", test_bom);
     CU_add_test(s, "NUL bytes", test_nul_bytes);
     CU_add_test(s, "activation numbers", test_activation_numbers);
+    CU_add_test(s, "volumes: options per axis", test_volume_options);
 }

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag.h"
+#include "frontend.h"
 #include "ir.h"
 #include "report.h"
 #include "suites.h"
@@ -23,7 +25,7 @@ static const SrcLoc noloc = {NULL, 0, 0};
 
 static Shape shape(int64_t h, int64_t w, int64_t c)
 {
-    Shape s = {h, w, c};
+    Shape s = {h, w, c, 1, false};
     return s;
 }
 
@@ -690,6 +692,41 @@ static void test_dot_escape(void)
     net_free(net);
 }
 
+/* A volume's shapes are DxHxWxC in the table and the DOT, [D, H, W, C]
+ * in JSON, and its kernels, strides and pads have a number per axis. */
+static void test_volume_report(void)
+{
+    static const char text[] =
+        "network vol\ninput 8x17x17x1\n"
+        "c = conv 3x3x3x4 stride 1x2x2 pad 1x1x0\n"
+        "p = pool avg 2 stride 1x2x2 pad 1x0x0 countpad fit floor\n"
+        "k = crop 4x4x4\n";
+    diag_reset();
+    Net *net = compile_text("vol.net", text, strlen(text));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
+    char *t = render(table_default, net);
+    ASSERT_CONTAINS(t, "input 8x17x17x1, output 4x4x4x4");
+    ASSERT_CONTAINS(t, "3x3x3 s1x2x2 p1x1x0 ");
+    ASSERT_CONTAINS(t, "8x9x8x4");
+    ASSERT_CONTAINS(t, "2x2x2 s1x2x2 p1x0x0 countpad");
+    ASSERT_CONTAINS(t, "conv3d");
+    free(t);
+    char *j = render(json_default, net);
+    ASSERT_CONTAINS(j, "\"input\": [8, 17, 17, 1], \"output\": [4, 4, 4, 4]");
+    ASSERT_CONTAINS(j, "\"output\": [8, 9, 8, 4]");
+    ASSERT_CONTAINS(j, "\"kernel\": [3, 3, 3], \"stride\": [1, 2, 2], \"pad\": [1, 1, 0, 1, 1, 0], "
+                       "\"dilation\": [1, 1, 1]");
+    ASSERT_CONTAINS(j, "\"pad\": [1, 0, 0, 1, 0, 0]");
+    ASSERT_CONTAINS(j, "\"counted_pad\": [1, 0, 0, 1, 0, 0]");
+    ASSERT_CONTAINS(j, "\"size\": [4, 4, 4]");
+    free(j);
+    char *dot = render(report_dot, net);
+    ASSERT_CONTAINS(dot, "9x4x4x4");
+    free(dot);
+    net_free(net);
+    diag_reset();
+}
+
 void suite_report(void)
 {
     CU_pSuite s = CU_add_suite("report", NULL, NULL);
@@ -703,4 +740,5 @@ void suite_report(void)
     CU_add_test(s, "JSON string escaping", test_json_escape);
     CU_add_test(s, "DOT of LeNet-5", test_dot_lenet);
     CU_add_test(s, "DOT escaping", test_dot_escape);
+    CU_add_test(s, "volume shapes and options", test_volume_report);
 }
