@@ -213,32 +213,38 @@ void cnn_deconv3d_bias_grads(const cnn_deconv3d *g, const float *dy, float *db, 
 
 /* ---- nearest upsampling ---- */
 
+/* Each input row is widened once; the other rows and planes of its
+ * block are copies of it. */
 void cnn_upsample3d_forward(const float *x, const int size[3], const int k[3], long p0, long p1, float *y)
 {
-    long d = size[0], h = size[1], w = size[2], ow = w * k[2];
-    for (long p = p0; p < p1; p++) {
-        const float *src = x + p * d * h * w;
-        float *dst = y + p * d * h * w * k[0] * k[1] * k[2];
-        for (long z = 0; z < d * k[0]; z++)
-            for (long r = 0; r < h * k[1]; r++, dst += ow) {
-                const float *row = src + (z / k[0] * h + r / k[1]) * w;
-                for (long s = 0; s < ow; s++)
-                    dst[s] = row[s / k[2]];
+    long d = size[0], h = size[1], w = size[2], ow = w * k[2], oplane = h * k[1] * ow;
+    for (long p = p0; p < p1; p++)
+        for (long z = 0; z < d; z++) {
+            float *first = y + (p * d + z) * k[0] * oplane;
+            for (long r = 0; r < h; r++) {
+                const float *row = x + ((p * d + z) * h + r) * w;
+                float *out = first + r * k[1] * ow;
+                for (long s = 0; s < w; s++)
+                    for (long t = 0; t < k[2]; t++)
+                        out[s * k[2] + t] = row[s];
+                for (long t = 1; t < k[1]; t++)
+                    memcpy(out + t * ow, out, sizeof(float) * (size_t)ow);
             }
-    }
+            for (long t = 1; t < k[0]; t++)
+                memcpy(first + t * oplane, first, sizeof(float) * (size_t)oplane);
+        }
 }
 
 void cnn_upsample3d_backward(const float *dy, const int size[3], const int k[3], long p0, long p1, float *dx)
 {
     long d = size[0], h = size[1], w = size[2], ow = w * k[2];
-    for (long p = p0; p < p1; p++) {
-        float *dst = dx + p * d * h * w;
-        const float *src = dy + p * d * h * w * k[0] * k[1] * k[2];
+    for (long p = p0; p < p1; p++)
         for (long z = 0; z < d * k[0]; z++)
-            for (long r = 0; r < h * k[1]; r++, src += ow) {
-                float *row = dst + (z / k[0] * h + r / k[1]) * w;
-                for (long s = 0; s < ow; s++)
-                    row[s / k[2]] += src[s];
+            for (long r = 0; r < h * k[1]; r++) {
+                const float *src = dy + ((p * d * k[0] + z) * h * k[1] + r) * ow;
+                float *row = dx + ((p * d + z / k[0]) * h + r / k[1]) * w;
+                for (long s = 0; s < w; s++)
+                    for (long t = 0; t < k[2]; t++)
+                        row[s] += src[s * k[2] + t];
             }
-    }
 }
