@@ -127,8 +127,8 @@ unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test
 	$(BUILD)/test_layers
 	$(BUILD)/test_kernels
 	$(BUILD)/test_kernels_plain
-	sh tests/runtime/conv3d_check.sh $(BUILD)/test_conv3d
-	sh tests/runtime/vol3d_check.sh $(BUILD)/test_vol3d
+	sh tests/runtime/cases_check.sh $(BUILD)/test_conv3d conv3d_ref.py
+	sh tests/runtime/cases_check.sh $(BUILD)/test_vol3d vol3d_ref.py
 	$(BUILD)/gen/test_known
 
 # tests/golden/: the generated C that `make check` compares byte for byte;
