@@ -94,16 +94,17 @@ void cnn_pool3d_max_backward(const cnn_pool3d *g, const int *arg, const float *d
             dx[p * g->in_plane + arg[q]] += dy[q];
 }
 
-static float divisor(const cnn_pool3d *g, Span sd, Span sh, Span sw)
+static double divisor(const cnn_pool3d *g, Span sd, Span sh, Span sw)
 {
     if (g->count_pad)
-        return (float)(sd.padded * sh.padded * sw.padded);
-    return (float)((sd.hi - sd.lo) * (sh.hi - sh.lo) * (sw.hi - sw.lo));
+        return (double)(sd.padded * sh.padded * sw.padded);
+    return (double)((sd.hi - sd.lo) * (sh.hi - sh.lo) * (sw.hi - sw.lo));
 }
 
-static float window_sum(const cnn_pool3d *g, const float *x, Span sd, Span sh, Span sw)
+/* In double: a global pool of a volume sums a million values. */
+static double window_sum(const cnn_pool3d *g, const float *x, Span sd, Span sh, Span sw)
 {
-    float sum = 0.0f;
+    double sum = 0.0;
     for (long z = sd.lo; z < sd.hi; z++)
         for (long r = sh.lo; r < sh.hi; r++)
             for (long s = sw.lo; s < sw.hi; s++)
@@ -121,12 +122,12 @@ static void window_spread(const cnn_pool3d *g, float v, Span sd, Span sh, Span s
 
 void cnn_pool3d_avg_forward(const cnn_pool3d *g, const float *x, long p0, long p1, float *y)
 {
-    EACH_WINDOW(g, p0, p1, y[q] = window_sum(g, x + in, sd, sh, sw) / divisor(g, sd, sh, sw))
+    EACH_WINDOW(g, p0, p1, y[q] = (float)(window_sum(g, x + in, sd, sh, sw) / divisor(g, sd, sh, sw)))
 }
 
 void cnn_pool3d_avg_backward(const cnn_pool3d *g, const float *dy, long p0, long p1, float *dx)
 {
-    EACH_WINDOW(g, p0, p1, window_spread(g, dy[q] / divisor(g, sd, sh, sw), sd, sh, sw, dx + in))
+    EACH_WINDOW(g, p0, p1, window_spread(g, (float)(dy[q] / divisor(g, sd, sh, sw)), sd, sh, sw, dx + in))
 }
 
 /* ---- transposed convolution ---- */
@@ -204,10 +205,10 @@ void cnn_deconv3d_bias_grads(const cnn_deconv3d *g, const float *dy, float *db, 
 {
     long plane = (long)g->od * g->oh * g->ow;
     for (long f = f0; f < f1; f++) {
-        float sum = 0.0f;
+        double sum = 0.0;   /* a million terms per item at V-Net's size */
         for (long q = 0; q < plane; q++)
             sum += dy[f * plane + q];
-        db[f] += sum;
+        db[f] += (float)sum;
     }
 }
 
