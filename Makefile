@@ -102,6 +102,11 @@ $(BUILD)/test_conv3d: tests/runtime/test_conv3d.c $(BUILD)/libcnnrt.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Wall -Wextra -pedantic -Iruntime -o $@ $< $(BUILD)/libcnnrt.a \
 	    $(OPENMP) -lz -lm
 
+# The 3-D pools, deconvolution and upsampling (runtime/vol3d.c), also against PyTorch.
+$(BUILD)/test_vol3d: tests/runtime/test_vol3d.c $(BUILD)/libcnnrt.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -std=c99 -Wall -Wextra -pedantic -Iruntime -o $@ $< $(BUILD)/libcnnrt.a \
+	    $(OPENMP) -lz -lm
+
 # Generated code under test: hand-computed cases from the literature.
 GEN_NETS := edge pool4
 $(BUILD)/gen/%.c: tests/gen/%.net $(BUILD)/cnnc
@@ -115,8 +120,9 @@ $(BUILD)/gen/test_known: tests/gen/test_known.c $(GEN_NETS:%=$(BUILD)/gen/%.c) $
 -include $(wildcard $(BUILD)/compiler/*.d $(BUILD)/compiler/emit/*.d $(BUILD)/tests/unit/*.d $(BUILD)/runtime/*.d)
 
 # The tests run from the top so that they find examples/ and tests/ files.
-unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test_team $(BUILD)/test_layers $(BUILD)/test_kernels \
-            $(BUILD)/test_kernels_plain $(BUILD)/test_conv3d $(BUILD)/gen/test_known
+unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test_team $(BUILD)/test_layers \
+            $(BUILD)/test_kernels $(BUILD)/test_kernels_plain $(BUILD)/test_conv3d $(BUILD)/test_vol3d \
+            $(BUILD)/gen/test_known
 	sh tests/layering.sh . $(BUILD)
 	CNNC=$(BUILD)/cnnc $(BUILD)/test_unit
 	CNNC=$(BUILD)/cnnc sh tests/cli.sh
@@ -126,7 +132,8 @@ unit-check: $(BUILD)/test_unit $(BUILD)/cnnc $(BUILD)/test_runtime $(BUILD)/test
 	$(BUILD)/test_layers
 	$(BUILD)/test_kernels
 	$(BUILD)/test_kernels_plain
-	sh tests/runtime/conv3d_check.sh $(BUILD)/test_conv3d
+	sh tests/runtime/cases_check.sh $(BUILD)/test_conv3d conv3d_ref.py
+	sh tests/runtime/cases_check.sh $(BUILD)/test_vol3d vol3d_ref.py
 	$(BUILD)/gen/test_known
 
 # tests/golden/: the generated C that `make check` compares byte for byte;

@@ -189,6 +189,9 @@ void cnn_conv3d_pad_input(const cnn_conv3d *g, const float *x, float *xpad, long
 /* y[f][od0..od1) of one item, bias b (NULL: none); y is overwritten. */
 void cnn_conv3d_forward(const cnn_conv3d *g, const float *x, const float *xpad, const float *w,
                         const float *wpack, const float *b, float *y, int od0, int od1, float *task);
+/* The same but y += the convolution (no bias): a deconvolution's dL/dx. */
+void cnn_conv3d_forward_add(const cnn_conv3d *g, const float *x, const float *xpad, const float *w,
+                            const float *wpack, float *y, int od0, int od1, float *task);
 /* Planes [p0, p1) of dL/dy laid out for the tiles (one item). */
 void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0, long p1);
 /* dw[f] += dL/dW and db[f] += dL/db (db may be NULL) for filters
@@ -198,6 +201,108 @@ void cnn_conv3d_weight_grads(const cnn_conv3d *g, const float *x, const float *x
 /* dx += dL/dx at input depths [d0, d1) of one item. */
 void cnn_conv3d_input_grads(const cnn_conv3d *g, const float *dy, const float *dyp, const float *w,
                             const float *wpack, float *dx, int d0, int d1, float *task);
+
+/* 3-D pooling, transposed convolution and nearest upsampling
+ * (runtime/vol3d.c), NCDHW, in the style of the convolution above:
+ * ranges for the caller's thread team, no threads inside, backward
+ * passes add into dx.  Ranges [p0, p1) are over planes p = i * C + c of
+ * the batch (one channel of one item: input at p * D*H*W, output at
+ * p * OD*OH*OW).  Arrays [3] hold the axes D, H, W in that order. */
+
+/* MaxPool3d / AvgPool3d.  Along each axis the input of n positions gets
+ * pad zeros before it and pad_end after (padding proper: countpad counts
+ * them), then extra positions the last window may read past that (what
+ * ceil mode adds: ignored by both kinds); out = (pad + n + pad_end + extra
+ * - k) / s + 1.  PyTorch's padding P with ceil_mode is pad = pad_end = P
+ * and extra = what its ceil rounding adds.  A global pool is k = the
+ * input's size, s = 1, no padding. */
+typedef struct {
+    /* set by the caller */
+    int c;                      /* channels (planes per item) */
+    int size[3];                /* input D, H, W */
+    int k[3], s[3];             /* window and stride, >= 1 */
+    int pad[3], pad_end[3];     /* zeros before and after, >= 0 */
+    int extra[3];               /* ceil mode's positions past pad_end, >= 0 */
+    int count_pad;              /* avg: divisor counts padded zeros (count_include_pad) */
+    /* set by cnn_pool3d_init */
+    int out[3];                 /* output OD, OH, OW */
+    long in_plane, out_plane;   /* D*H*W and OD*OH*OW */
+} cnn_pool3d;
+
+/* Checks the geometry and sets out and the planes: 0, or -1 when a size
+ * is not positive, a pad negative, or a window would lie outside the
+ * input entirely (as PyTorch, which wants pad <= k/2). */
+int cnn_pool3d_init(cnn_pool3d *g);
+/* Max over each window's positions inside the input (padding and extra
+ * never win; NaN does, as PyTorch); arg (NULL in inference) gets the
+ * winner's index in its input plane, the first of equal maxima, for the
+ * backward: the caller keeps out_plane ints per plane, n * c * out_plane
+ * for the batch.  Planes [p0, p1); y overwritten. */
+void cnn_pool3d_max_forward(const cnn_pool3d *g, const float *x, long p0, long p1, float *y, int *arg);
+/* dx += dL/dx for planes [p0, p1): each dy to its window's arg. */
+void cnn_pool3d_max_backward(const cnn_pool3d *g, const int *arg, const float *dy, long p0, long p1, float *dx);
+/* Mean of each window over its positions inside the input, or with
+ * count_pad inside the input and its padding (not extra).  Keeps nothing
+ * for the backward. */
+void cnn_pool3d_avg_forward(const cnn_pool3d *g, const float *x, long p0, long p1, float *y);
+/* dx += dL/dx for planes [p0, p1): dy / divisor over each window. */
+void cnn_pool3d_avg_backward(const cnn_pool3d *g, const float *dy, long p0, long p1, float *dx);
+
+/* ConvTranspose3d without groups: x [C][D][H][W] to y [F][OD][OH][OW],
+ * weights [C][F][KD][KH][KW], OD = (D-1)*sd - 2*pd + (KD-1)*dd + 1 (no
+ * output_padding), the same for H and W.  It is the input gradient of the
+ * convolution `conv` (F channels of OD x OH x OW to C filters of D x H x
+ * W, the same weights), so that convolution's machinery does the work:
+ * forward = its dL/dx, dL/dx = its forward, dL/dW = its dL/dW with x and
+ * dy swapped.  Buffers, per item, with the sizes init sets:
+ *   xp  (xp_floats):  x laid out by cnn_deconv3d_pad_x over [0, x_planes);
+ *                     the forward reads it and so does dL/dW (keep it or
+ *                     lay it out again);
+ *   dyp (dyp_floats): dy laid out by cnn_deconv3d_pad_dy over [0, dy_planes)
+ *                     for dL/dx and dL/dW;
+ *   wpack (wpack_floats): cnn_deconv3d_pack once per weight change;
+ *   task (task_floats): scratch of each running call.
+ * Use: pack; per item pad_x, then forward over output depths [0, OD).
+ * Backward per item: pad_x (unless kept), pad_dy, then input_grads over
+ * input depths [0, D), weight_grads over input channels [0, C) and
+ * bias_grads over [0, F). */
+typedef struct {
+    /* set by the caller */
+    int c, d, h, w, f;          /* input channels and volume, output channels */
+    int kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw;
+    /* set by cnn_deconv3d_init */
+    int od, oh, ow;             /* output volume */
+    cnn_conv3d conv;            /* the convolution it is the transpose of */
+    long x_planes, dy_planes;
+    long xp_floats, dyp_floats, wpack_floats, task_floats;
+} cnn_deconv3d;
+
+/* 0, or -1 when a size is not positive or the output would be empty. */
+int cnn_deconv3d_init(cnn_deconv3d *g);
+void cnn_deconv3d_pack(const cnn_deconv3d *g, const float *w, float *wpack);
+/* Planes [p0, p1) of xp from x (one item). */
+void cnn_deconv3d_pad_x(const cnn_deconv3d *g, const float *x, float *xp, long p0, long p1);
+/* y[f][od0..od1) of one item, bias b (NULL: none); overwritten. */
+void cnn_deconv3d_forward(const cnn_deconv3d *g, const float *x, const float *xp, const float *w,
+                          const float *wpack, const float *b, float *y, int od0, int od1, float *task);
+/* Planes [p0, p1) of dyp from dy (one item). */
+void cnn_deconv3d_pad_dy(const cnn_deconv3d *g, const float *dy, float *dyp, long p0, long p1);
+/* dx += dL/dx at input depths [d0, d1) of one item. */
+void cnn_deconv3d_input_grads(const cnn_deconv3d *g, const float *dy, const float *dyp, const float *w,
+                              const float *wpack, float *dx, int d0, int d1, float *task);
+/* dw[c] += dL/dW for input channels [c0, c1), summed over one item. */
+void cnn_deconv3d_weight_grads(const cnn_deconv3d *g, const float *x, const float *xp, const float *dy,
+                               const float *dyp, float *dw, int c0, int c1, float *task);
+/* db[f] += the sum of one item's dy over its positions, [f0, f1). */
+void cnn_deconv3d_bias_grads(const cnn_deconv3d *g, const float *dy, float *db, int f0, int f1);
+
+/* Nearest upsampling by k[0], k[1], k[2] in D, H, W (nn.Upsample(
+ * scale_factor=k, mode='nearest')): y[z][r][s] = x[z/kd][r/kh][s/kw] for
+ * planes [p0, p1) of size[3] each; y overwritten. */
+void cnn_upsample3d_forward(const float *x, const int size[3], const int k[3], long p0, long p1, float *y);
+/* dx += for each input position the sum of dy over its k[0]*k[1]*k[2]
+ * copies, planes [p0, p1). */
+void cnn_upsample3d_backward(const float *dy, const int size[3], const int k[3], long p0, long p1, float *dx);
 
 /* The kernels for this CPU (or CNNRT_ISA), chosen on the first call. */
 const cnn_kernels *cnn_kernels_best(void);

@@ -249,8 +249,10 @@ static void dy_columns(const cnn_conv3d *g, const Layout *L, const float *dy, lo
 
 /* ---- forward ---- */
 
+/* y = the convolution + b, or with add y += it (no bias): the latter is a
+ * deconvolution's dL/dx (deconv3d.c), which adds into what dx holds. */
 static void forward_direct(const cnn_conv3d *g, const float *xpad, const float *wpack, const float *b, float *y,
-                           int od0, int od1, float *rows)
+                           int od0, int od1, int add, float *rows)
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
@@ -259,13 +261,21 @@ static void forward_direct(const cnn_conv3d *g, const float *xpad, const float *
         cnn_tile_conv p = {xpad + od * g->sd * g->c * L.plane, L.plane, (long)g->kd * g->c, g->kh, g->kw,
                            g->dh * L.wp, g->dw, 0, wpack, L.k, L.taps, g->f, rows, L.nq24};
         k->conv_tiles(&p, 0, L.nq24 / CNN_TILE_Q);
-        for (long f = 0; f < g->f; f++)
-            k->rows_out(rows + f * L.nq24, L.wp, g->oh, g->ow, b ? b[f] : 0.0f, 0, y + (f * g->od + od) * plane);
+        for (long f = 0; f < g->f; f++) {
+            float *dst = y + (f * g->od + od) * plane;
+            if (!add) {
+                k->rows_out(rows + f * L.nq24, L.wp, g->oh, g->ow, b ? b[f] : 0.0f, 0, dst);
+                continue;
+            }
+            for (long r = 0; r < g->oh; r++)
+                for (long o = 0; o < g->ow; o++)
+                    dst[r * g->ow + o] += rows[f * L.nq24 + r * L.wp + o];
+        }
     }
 }
 
 static void forward_cols(const cnn_conv3d *g, const float *x, const float *w, const float *b, float *y, int od0,
-                         int od1, float *task)
+                         int od1, int add, float *task)
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
@@ -277,7 +287,7 @@ static void forward_cols(const cnn_conv3d *g, const float *x, const float *w, co
         for (long f = 0; f < g->f; f++) {
             float *dst = y + (f * g->od + od) * plane, bias = b ? b[f] : 0.0f;
             for (long q = 0; q < plane; q++)
-                dst[q] = yq[f * L.ng + q] + bias;
+                dst[q] = yq[f * L.ng + q] + (add ? dst[q] : bias);
         }
     }
 }
@@ -286,9 +296,18 @@ void cnn_conv3d_forward(const cnn_conv3d *g, const float *x, const float *xpad, 
                         const float *wpack, const float *b, float *y, int od0, int od1, float *task)
 {
     if (g->direct)
-        forward_direct(g, xpad, wpack, b, y, od0, od1, task);
+        forward_direct(g, xpad, wpack, b, y, od0, od1, 0, task);
     else
-        forward_cols(g, x, w, b, y, od0, od1, task);
+        forward_cols(g, x, w, b, y, od0, od1, 0, task);
+}
+
+void cnn_conv3d_forward_add(const cnn_conv3d *g, const float *x, const float *xpad, const float *w,
+                            const float *wpack, float *y, int od0, int od1, float *task)
+{
+    if (g->direct)
+        forward_direct(g, xpad, wpack, NULL, y, od0, od1, 1, task);
+    else
+        forward_cols(g, x, w, NULL, y, od0, od1, 1, task);
 }
 
 /* ---- dL/dW ---- */

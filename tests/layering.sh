@@ -22,7 +22,7 @@ case $build in /* | '') ;; *) build=$PWD/$build ;; esac
 layers='
 both     library   runtime/cnnrt.h runtime/cnnrt_net.h runtime/io runtime/model runtime/safetensors
 both     library   runtime/kernels runtime/kernels_impl.h runtime/kernels_tile.h runtime/im2col
-both     library   runtime/init runtime/optim runtime/rng runtime/team runtime/idx runtime/layers runtime/conv3d
+both     library   runtime/init runtime/optim runtime/rng runtime/team runtime/idx runtime/layers runtime/conv3d runtime/vol3d
 compiler base      compiler/util compiler/diag compiler/reserved
 compiler ir        compiler/ir
 compiler kinds     compiler/kinds
