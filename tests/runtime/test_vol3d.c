@@ -538,6 +538,21 @@ static void check_refused(void)
     }
 }
 
+/* A NaN in a window wins, as in PyTorch (max_pool3d propagates NaN),
+ * whether it comes first or after the maximum. */
+static void check_nan(void)
+{
+    cnn_pool3d g = {1, {1, 2, 4}, {1, 2, 2}, {1, 2, 2}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, 0, {0, 0, 0}, 0, 0};
+    /* window 0 reads 1 5 2 NaN (NaN after the maximum), window 1 NaN 3 4 0 */
+    float x[8] = {1, 5, NAN, 3, 2, NAN, 4, 0}, y[2];
+    int arg[2];
+    if (cnn_pool3d_init(&g) || g.out_plane != 2)
+        exit(1);
+    cnn_pool3d_max_forward(&g, x, 0, 1, y, arg);
+    if ((y[0] == y[0] || arg[0] != 5 || y[1] == y[1] || arg[1] != 2) && failures++ < 20)
+        fprintf(stderr, "test_vol3d: max pool lost a NaN: %g at %d, %g at %d\n", y[0], arg[0], y[1], arg[1]);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : NULL;
@@ -546,6 +561,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < count; k++)
         run_case(k, dir);
     check_refused();
+    check_nan();
     if (failures) {
         fprintf(stderr, "test_vol3d: %d check(s) failed\n", failures);
         return 1;
