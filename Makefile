@@ -13,9 +13,10 @@ VERSION  := 0.1.0
 GENFLAGS := -std=c11 -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
 
 FRONT := util diag reserved ir kinds ast names layers expand frontend check report options outputs plan lower \
-         emit/emit emit/conv emit/layers emit/blas emit/flat emit/tile emit/cols emit/embed emit/index emit/print
+         emit/emit emit/conv emit/layers emit/blas emit/flat emit/tile emit/cols emit/embed emit/index emit/print emit/vol
 FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o \
-              $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o $(BUILD)/runtime/model.o
+              $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o $(BUILD)/runtime/model.o \
+              $(BUILD)/runtime/geom3d.o
 CNNC_OBJS  := $(FRONT_OBJS) $(BUILD)/compiler/main.o
 
 # The runtime is C99 like the code it serves.

@@ -21,7 +21,7 @@ struct cnn_optim;
 typedef struct {
     const char *name;      /* "conv1.weight" */
     int ndim;
-    int64_t shape[4];
+    int64_t shape[5];
     long offset;           /* in floats, from the start of params or state */
     int in_state;          /* 0: params, 1: state */
 } cnn_tensor;
@@ -49,6 +49,9 @@ typedef struct cnn_net {
     float (*train_step)(void *m, const float *x, const int *labels, int n, const struct cnn_optim *opt);
     void (*backward)(void *m, const float *x, const float *dy, float *dx, int n);
     float *(*grads)(void *m);
+    /* Volumes (SPEC 7): the input's and output's depths; 0 (left out, as
+     * for images) means 1.  Then in_size and out_size count D*H*W*C. */
+    int in_d, out_d;
 } cnn_net;
 
 /* The last error of cnn_load_tensors / cnn_save_tensors (and of the
