@@ -841,7 +841,7 @@ static void emit_loss(Emitter *E)
     const char *P = E->opt->prefix, *U = E->upper;
     const LayerPlan *last = &E->plan[E->net->output];
     const Node *ln = last->node;
-    long hw = (long)(ln->out.h * ln->out.w), classes = (long)ln->out.c;
+    long hw = (long)(ln->out.d * ln->out.h * ln->out.w), classes = (long)ln->out.c;   /* voxels on volumes */
     /* " * HW" where it is not 1, and the pixel p when there is more than one */
     char per_hw[32] = "", pixels[32] = "", label[64];
     if (hw > 1) {
