@@ -130,6 +130,15 @@ static KernelKind choose(const Node *n, const ConvGeom *g, bool blas)
     }
 }
 
+/* The fields cnn_conv3d and cnn_deconv3d share, from node n (the pads
+ * those of the front, top and left: the runtime's are the same on both
+ * sides, which size_conv3d checks). */
+#define VOLUME_GEOMETRY(n)                                                                                    \
+    .c = (int)(n)->in_shape.c, .d = (int)(n)->in_shape.d, .h = (int)(n)->in_shape.h, .w = (int)(n)->in_shape.w, \
+    .f = (int)(n)->filters, .kd = (int)(n)->kd, .kh = (int)(n)->kh, .kw = (int)(n)->kw, .sd = (int)(n)->sd,     \
+    .sh = (int)(n)->sh, .sw = (int)(n)->sw, .pd = (int)(n)->pad_f, .ph = (int)(n)->pad_t,                       \
+    .pw = (int)(n)->pad_l, .dd = (int)(n)->dd, .dh = (int)(n)->dh, .dw = (int)(n)->dw
+
 /* A volume's convolution: the runtime's geometry, whose init says the
  * sizes of its buffers.  Per item in m->flat: the padded input, the laid
  * out dL/dy and a task's scratch (each item runs on one thread); the
@@ -137,11 +146,7 @@ static KernelKind choose(const Node *n, const ConvGeom *g, bool blas)
 static void size_conv3d(const Node *n, LayerLowering *l)
 {
     cnn_conv3d *g = &l->k.conv3d;
-    *g = (cnn_conv3d){.c = (int)n->in_shape.c, .d = (int)n->in_shape.d, .h = (int)n->in_shape.h,
-                      .w = (int)n->in_shape.w, .f = (int)n->filters, .kd = (int)n->kd, .kh = (int)n->kh,
-                      .kw = (int)n->kw, .sd = (int)n->sd, .sh = (int)n->sh, .sw = (int)n->sw,
-                      .pd = (int)n->pad_f, .ph = (int)n->pad_t, .pw = (int)n->pad_l, .dd = (int)n->dd,
-                      .dh = (int)n->dh, .dw = (int)n->dw};
+    *g = (cnn_conv3d){VOLUME_GEOMETRY(n)};
     if (n->groups != 1) {
         l->refused = "grouped convolution";
         return;
@@ -157,11 +162,7 @@ static void size_conv3d(const Node *n, LayerLowering *l)
 static void size_deconv3d(const Node *n, LayerLowering *l)
 {
     cnn_deconv3d *g = &l->k.deconv3d;
-    *g = (cnn_deconv3d){.c = (int)n->in_shape.c, .d = (int)n->in_shape.d, .h = (int)n->in_shape.h,
-                        .w = (int)n->in_shape.w, .f = (int)n->filters, .kd = (int)n->kd, .kh = (int)n->kh,
-                        .kw = (int)n->kw, .sd = (int)n->sd, .sh = (int)n->sh, .sw = (int)n->sw,
-                        .pd = (int)n->pad_f, .ph = (int)n->pad_t, .pw = (int)n->pad_l, .dd = (int)n->dd,
-                        .dh = (int)n->dh, .dw = (int)n->dw};
+    *g = (cnn_deconv3d){VOLUME_GEOMETRY(n)};
     if (n->groups != 1) {
         l->refused = "grouped deconvolution";
         return;
