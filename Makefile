@@ -165,6 +165,7 @@ system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/torch/memory.sh
 	CNNC=$(BUILD)/cnnc OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/unet_check.py
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/vnet.py --check
+	CNNC=$(BUILD)/cnnc OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/vnet_step.py
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/torchvision_load.py $(BUILD)/cnnc
 
 check: setup

@@ -49,10 +49,10 @@ typedef struct cnn_net {
     float (*train_step)(void *m, const float *x, const int *labels, int n, const struct cnn_optim *opt);
     void (*backward)(void *m, const float *x, const float *dy, float *dx, int n);
     float *(*grads)(void *m);
-    /* Volumes (SPEC 7): the input's and output's depths; 0 (left out, as
-     * for images) means 1.  Then in_size and out_size count D*H*W*C. */
-    int in_d, out_d;
 } cnn_net;
+/* A volume's (SPEC 7) in_size and out_size count D*H*W*C: its depths are
+ * in_size / (in_c*in_h*in_w) and out_size / (out_c*out_h*out_w), 1 for
+ * images (whose descriptors stay as they were). */
 
 /* The last error of cnn_load_tensors / cnn_save_tensors (and of the
  * generated _load/_save that call them), for the caller to print. */

@@ -1010,8 +1010,6 @@ static void emit_descriptor(Emitter *E, const char *report_text)
         emit_out(E, "d_train, d_backward, d_grads,");
     else
         emit_out(E, "NULL, NULL, NULL,");
-    if (E->net->input.volume)
-        emit_out(E, "%s_IN_D, %s_OUT_D,", U, U);
     E->indent--;
     emit_out(E, "};");
     if (E->opt->emit_main) {
