@@ -13,9 +13,10 @@ VERSION  := 0.1.0
 GENFLAGS := -std=c11 -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
 
 FRONT := util diag reserved ir kinds ast names layers expand frontend check report options outputs plan lower \
-         emit/emit emit/conv emit/layers emit/blas emit/flat emit/tile emit/cols emit/embed emit/index emit/print
+         emit/emit emit/conv emit/layers emit/blas emit/flat emit/tile emit/cols emit/embed emit/index emit/print emit/vol
 FRONT_OBJS := $(FRONT:%=$(BUILD)/compiler/%.o) $(BUILD)/compiler/lexer.o $(BUILD)/compiler/parser.o \
-              $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o $(BUILD)/runtime/model.o
+              $(BUILD)/runtime/safetensors.o $(BUILD)/runtime/io.o $(BUILD)/runtime/model.o \
+              $(BUILD)/runtime/geom3d.o
 CNNC_OBJS  := $(FRONT_OBJS) $(BUILD)/compiler/main.o
 
 # The runtime is C99 like the code it serves.
@@ -164,6 +165,7 @@ system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/torch/memory.sh
 	CNNC=$(BUILD)/cnnc OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/unet_check.py
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/vnet.py --check
+	CNNC=$(BUILD)/cnnc OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/vnet_step.py
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/torchvision_load.py $(BUILD)/cnnc
 
 check: setup

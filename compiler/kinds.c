@@ -194,6 +194,8 @@ int64_t kept_elems(const Node *n)
     case OP_DROPOUT:   /* its mask */
     case OP_LRN:       /* the scale s of every output */
         return n->out_elems;
+    case OP_POOL:      /* a volume's max: each output's winner (an int) */
+        return n->in_shape.volume && n->pool == POOL_MAX ? n->out_elems : 0;
     default:
         return 0;
     }

@@ -114,7 +114,7 @@ static bool blas_pays(const Node *n, const ConvGeom *g)
 static KernelKind choose(const Node *n, const ConvGeom *g, bool blas)
 {
     if (n->in_shape.volume && n->op != OP_FC)
-        return n->op == OP_CONV ? KERNEL_CONV3D : n->op == OP_DECONV ? KERNEL_DECONV : KERNEL_NONE;
+        return n->op == OP_CONV ? KERNEL_CONV3D : n->op == OP_DECONV ? KERNEL_DECONV3D : KERNEL_NONE;
     switch (n->op) {
     case OP_CONV:
         if (blas && blas_pays(n, g))
@@ -130,11 +130,87 @@ static KernelKind choose(const Node *n, const ConvGeom *g, bool blas)
     }
 }
 
+/* The fields cnn_conv3d and cnn_deconv3d share, from node n (the pads
+ * those of the front, top and left: the runtime's are the same on both
+ * sides, which size_conv3d checks). */
+#define VOLUME_GEOMETRY(n)                                                                                    \
+    .c = (int)(n)->in_shape.c, .d = (int)(n)->in_shape.d, .h = (int)(n)->in_shape.h, .w = (int)(n)->in_shape.w, \
+    .f = (int)(n)->filters, .kd = (int)(n)->kd, .kh = (int)(n)->kh, .kw = (int)(n)->kw, .sd = (int)(n)->sd,     \
+    .sh = (int)(n)->sh, .sw = (int)(n)->sw, .pd = (int)(n)->pad_f, .ph = (int)(n)->pad_t,                       \
+    .pw = (int)(n)->pad_l, .dd = (int)(n)->dd, .dh = (int)(n)->dh, .dw = (int)(n)->dw
+
+/* A volume's convolution: the runtime's geometry, whose init says the
+ * sizes of its buffers.  Per item in m->flat: the padded input, the laid
+ * out dL/dy and a task's scratch (each item runs on one thread); the
+ * packed weights in m->col.  The checker has made the geometry valid. */
+static void size_conv3d(const Node *n, LayerLowering *l)
+{
+    cnn_conv3d *g = &l->k.conv3d;
+    *g = (cnn_conv3d){VOLUME_GEOMETRY(n)};
+    if (n->groups != 1) {
+        l->refused = "grouped convolution";
+        return;
+    }
+    if (cnn_conv3d_init(g) || g->od != n->out.d || g->oh != n->out.h || g->ow != n->out.w) {
+        l->refused = "padding that differs between the sides of an axis";
+        return;
+    }
+    l->scratch = g->xpad_floats + g->dy_floats + g->task_floats;
+    l->col = g->wpack_floats;
+}
+
+static void size_deconv3d(const Node *n, LayerLowering *l)
+{
+    cnn_deconv3d *g = &l->k.deconv3d;
+    *g = (cnn_deconv3d){VOLUME_GEOMETRY(n)};
+    if (n->groups != 1) {
+        l->refused = "grouped deconvolution";
+        return;
+    }
+    if (cnn_deconv3d_init(g) || g->od != n->out.d || g->oh != n->out.h || g->ow != n->out.w) {
+        l->refused = "padding that differs between the sides of an axis";
+        return;
+    }
+    l->scratch = g->xp_floats + g->dyp_floats + g->task_floats;
+    l->col = g->wpack_floats;
+}
+
+/* A volume's pool: the runtime's geometry.  `fit ceil`'s extra positions
+ * are the checker's ceil_* of the padding after the input. */
+static void size_pool3d(const Node *n, LayerLowering *l)
+{
+    cnn_pool3d *g = &l->k.pool3d;
+    Shape in = n->in_shape;
+    *g = (cnn_pool3d){.c = (int)in.c, .size = {(int)in.d, (int)in.h, (int)in.w}, .count_pad = n->countpad};
+    for (int a = 0; a < 3; a++)
+        g->k[a] = g->size[a], g->s[a] = 1;
+    if (!n->global) {
+        int64_t k[3] = {n->kd, n->kh, n->kw}, s[3] = {n->sd, n->sh, n->sw};
+        int64_t pad[3] = {n->pad_f, n->pad_t, n->pad_l}, end[3] = {n->pad_k, n->pad_b, n->pad_r};
+        int64_t extra[3] = {n->ceil_k, n->ceil_b, n->ceil_r};
+        for (int a = 0; a < 3; a++) {
+            g->k[a] = (int)k[a];
+            g->s[a] = (int)s[a];
+            g->pad[a] = (int)pad[a];
+            g->pad_end[a] = (int)(end[a] - extra[a]);
+            g->extra[a] = (int)extra[a];
+        }
+    }
+    if (cnn_pool3d_init(g) || g->out[0] != n->out.d || g->out[1] != n->out.h || g->out[2] != n->out.w)
+        l->refused = "this pooling geometry";
+}
+
 /* The kernel's own numbers, and the scratch it needs. */
-static void size_kernel(LayerLowering *l)
+static void size_kernel(const Node *n, LayerLowering *l)
 {
     const ConvGeom *g = &l->g;
     switch (l->kernel) {
+    case KERNEL_CONV3D:
+        size_conv3d(n, l);
+        break;
+    case KERNEL_DECONV3D:
+        size_deconv3d(n, l);
+        break;
     case KERNEL_TILE:
         l->k.tile = tile_geom(g);
         l->scratch = l->k.tile.xregion + l->k.tile.qregion;
@@ -172,13 +248,15 @@ void lower_net(const Net *net, bool blas, Lowered *out)
     for (int i = 1; i < net->nnodes; i++) {
         const Node *n = net->nodes[i];
         LayerLowering *l = &out->layers[i];
-        /* A volume's conv and deconv have no 2-D geometry; their scratch
-         * comes with their code generation (cnn_conv3d_init says it). */
+        /* A volume's conv and deconv have no 2-D geometry: the runtime's
+         * (size_kernel). */
         bool planar = !n->in_shape.volume || n->op == OP_FC;
         if (planar && (n->op == OP_CONV || n->op == OP_DECONV || n->op == OP_FC))
             l->g = conv_geom(n);
         l->kernel = choose(n, &l->g, blas);
-        size_kernel(l);
+        size_kernel(n, l);
+        if (n->op == OP_POOL && n->in_shape.volume)
+            size_pool3d(n, l);
         out->scratch = max2(out->scratch, l->scratch);
         out->col = max2(out->col, l->col);
     }
@@ -193,6 +271,6 @@ void lower_free(Lowered *low)
 const char *lower_kernel_name(KernelKind k)
 {
     static const char *const names[] = {NULL, "tile", "cols", "flat", "row", "deconv", "fc", "blas",
-                                        "conv3d"};
+                                        "conv3d", "deconv3d"};
     return names[k];
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "cnnrt_net.h"
 #include "ir.h"
 
 typedef enum {
@@ -18,7 +19,8 @@ typedef enum {
     KERNEL_DECONV,   /* transposed convolution (emit/conv.c) */
     KERNEL_FC,       /* fully connected (emit/conv.c) */
     KERNEL_BLAS,     /* cblas_sgemm over im2col columns (emit/blas.c) */
-    KERNEL_CONV3D    /* a volume's convolution, runtime/conv3d.c (not emitted yet) */
+    KERNEL_CONV3D,   /* a volume's convolution, runtime/conv3d.c (emit/vol.c) */
+    KERNEL_DECONV3D  /* a volume's deconvolution, runtime/vol3d.c (emit/vol.c) */
 } KernelKind;
 
 /* The shape of a conv or deconv, for every kernel: sizes in floats, planes
@@ -70,7 +72,11 @@ typedef struct {
         TileGeom tile;
         FlatGeom flat;
         ColsGeom cols;
-    } k;                    /* the kernel's own numbers */
+        cnn_conv3d conv3d;      /* geometry and buffer sizes from cnn_conv3d_init */
+        cnn_deconv3d deconv3d;  /* from cnn_deconv3d_init */
+        cnn_pool3d pool3d;      /* a volume's pool, from cnn_pool3d_init */
+    } k;
+    const char *refused;    /* why the emitter cannot run this layer yet, or NULL */                    /* the kernel's own numbers */
     long scratch;           /* floats of m->flat per image */
     long col;               /* floats of m->col, whatever the batch */
 } LayerLowering;

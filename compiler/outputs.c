@@ -11,6 +11,7 @@
 #include "diag.h"
 #include "emit/emit.h"
 #include "io.h"
+#include "lower.h"
 #include "report.h"
 #include "util.h"
 
@@ -229,15 +230,24 @@ static int check_collisions(const Net *net, const Options *opt)
     return rc;
 }
 
-/* Volumes are checked and reported (SPEC 7), but the emitter does not
- * yet generate their code: refused before anything is written. */
+/* The layers of volumes the emitter cannot run yet (lower.c says which):
+ * refused before anything is written. */
 static bool code_refused(const Net *net, const Options *opt)
 {
     if (!opt->output || opt->deps_only || !net->input.volume)
         return false;
-    error_at(net->input_loc, "code generation for volumes is not yet supported; "
-             "--report checks and reports them");
-    return true;
+    Lowered low;
+    lower_net(net, opt->blas, &low);
+    bool refused = false;
+    for (int i = 1; i < net->nnodes; i++)
+        if (low.layers[i].refused) {
+            const Node *n = net->nodes[i];
+            error_at(n->loc, "code generation for '%s' (%s on a volume) is not yet supported; "
+                     "--report checks and reports it", n->name, low.layers[i].refused);
+            refused = true;
+        }
+    lower_free(&low);
+    return refused;
 }
 
 int outputs_write(const Net *net, const Options *opt)

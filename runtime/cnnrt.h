@@ -107,8 +107,8 @@ void        cnn_st_close(cnn_st *st);                  /* NULL is fine */
  * or FIFO is written directly. */
 typedef struct {
     const char *name;
-    int ndim;             /* 0..4 */
-    int64_t shape[4];
+    int ndim;             /* 0..5 (a volume's conv: [F, C, KD, KH, KW]) */
+    int64_t shape[5];
     const float *data;    /* product(shape) floats */
 } cnn_st_tensor;
 

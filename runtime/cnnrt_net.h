@@ -21,7 +21,7 @@ struct cnn_optim;
 typedef struct {
     const char *name;      /* "conv1.weight" */
     int ndim;
-    int64_t shape[4];
+    int64_t shape[5];
     long offset;           /* in floats, from the start of params or state */
     int in_state;          /* 0: params, 1: state */
 } cnn_tensor;
@@ -50,6 +50,9 @@ typedef struct cnn_net {
     void (*backward)(void *m, const float *x, const float *dy, float *dx, int n);
     float *(*grads)(void *m);
 } cnn_net;
+/* A volume's (SPEC 7) in_size and out_size count D*H*W*C: its depths are
+ * in_size / (in_c*in_h*in_w) and out_size / (out_c*out_h*out_w), 1 for
+ * images (whose descriptors stay as they were). */
 
 /* The last error of cnn_load_tensors / cnn_save_tensors (and of the
  * generated _load/_save that call them), for the caller to print. */

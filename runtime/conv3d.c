@@ -17,98 +17,9 @@
 #include <string.h>
 
 #include "cnnrt.h"
+#include "conv3d_layout.h"
 
 #define QCHUNK 1024   /* dL/dW: positions summed per dw_tile call (L1) */
-
-/* Sizes derived from the geometry. */
-typedef struct {
-    long taps;                    /* KH*KW */
-    long dp, hp, wp, plane;       /* the padded input, forward */
-    long nq, nq24, nq8, span, xslack;
-    long ad, ah, aw, dq, hq, wq, qplane;   /* dL/dy padded for dL/dx */
-    long nqx, nqx24, spanx, dslack;
-    long k, ng;                   /* columns: rows C*KD*KH*KW, width (24s) */
-    long rows_f;                  /* dL/dW: dL/dy rows per depth, F + 3 */
-} Layout;
-
-static long round_up(long v, long m)
-{
-    return (v + m - 1) / m * m;
-}
-
-static long max_of(long a, long b)
-{
-    return a > b ? a : b;
-}
-
-static Layout layout_of(const cnn_conv3d *g)
-{
-    Layout L;
-    L.taps = (long)g->kh * g->kw;
-    L.dp = g->d + 2L * g->pd;
-    L.hp = g->h + 2L * g->ph;
-    L.wp = g->w + 2L * g->pw;
-    L.plane = L.hp * L.wp;
-    L.nq = (g->oh - 1L) * L.wp + g->ow;
-    L.nq24 = round_up(L.nq, CNN_TILE_Q);
-    L.nq8 = round_up(L.nq, 8);
-    L.span = (g->kh - 1L) * g->dh * L.wp + (g->kw - 1L) * g->dw;
-    L.xslack = max_of(0, L.nq24 + L.span - L.plane);
-    L.ad = (g->kd - 1L) * g->dd - g->pd;
-    L.ah = (g->kh - 1L) * g->dh - g->ph;
-    L.aw = (g->kw - 1L) * g->dw - g->pw;
-    L.dq = g->od + 2 * L.ad;
-    L.hq = g->oh + 2 * L.ah;
-    L.wq = g->ow + 2 * L.aw;
-    L.qplane = L.hq * L.wq;
-    L.nqx = (g->h - 1L) * L.wq + g->w;
-    L.nqx24 = round_up(L.nqx, CNN_TILE_Q);
-    L.spanx = (g->kh - 1L) * g->dh * L.wq + (g->kw - 1L) * g->dw;
-    L.dslack = max_of(0, L.nqx24 + L.spanx - L.qplane);
-    L.k = (long)g->c * g->kd * L.taps;
-    L.ng = round_up((long)g->oh * g->ow, CNN_TILE_Q);
-    L.rows_f = g->f + 3L;
-    return L;
-}
-
-/* Direct tiles compute every position of rows WP wide, of which only
- * OH*OW are outputs; as in the compiler's emit/tile.c, they are used
- * unless that waste exceeds what columns cost (about 20/F of the work),
- * or the kernel's rows do not fit a tile's pack. */
-static int tiles_pay(long kh, long kw, long dw, long outputs, long positions, long nout)
-{
-    return kh * (CNN_TILE_Q + (kw - 1) * dw) <= CNN_TILE_PACK_MOST && 20 * outputs >= nout * (positions - outputs);
-}
-
-static int out_size(int n, int k, int s, int p, int dil, int *out)
-{
-    long reach = (k - 1L) * dil + 1, room = n + 2L * p;
-    if (n < 1 || k < 1 || s < 1 || p < 0 || dil < 1 || room < reach)
-        return -1;
-    *out = (int)((room - reach) / s + 1);
-    return 0;
-}
-
-int cnn_conv3d_init(cnn_conv3d *g)
-{
-    if (g->c < 1 || g->f < 1 || out_size(g->d, g->kd, g->sd, g->pd, g->dd, &g->od) ||
-        out_size(g->h, g->kh, g->sh, g->ph, g->dh, &g->oh) || out_size(g->w, g->kw, g->sw, g->pw, g->dw, &g->ow))
-        return -1;
-    Layout L = layout_of(g);
-    long outputs = (long)g->oh * g->ow, inputs = (long)g->h * g->w;
-    g->direct = g->sh == 1 && g->sw == 1 && g->dd == 1 && tiles_pay(g->kh, g->kw, g->dw, outputs, L.nq24, g->f);
-    g->direct_dx = g->direct && g->sd == 1 && L.ad >= 0 && L.ah >= 0 && L.aw >= 0 &&
-                   tiles_pay(g->kh, g->kw, g->dw, inputs, L.nqx24, g->c);
-    g->xpad_planes = g->direct ? L.dp : 0;
-    g->dy_planes = g->direct_dx ? L.dq : g->direct ? g->od : 0;
-    g->xpad_floats = g->direct ? L.dp * g->c * L.plane + L.xslack : 0;
-    g->dy_floats = (g->direct_dx ? L.dq * g->f * L.qplane + L.dslack : 0) + (g->direct ? g->od * L.rows_f * L.nq8 : 0);
-    g->wpack_floats = (g->direct + g->direct_dx) * L.k * g->f;
-    long cols = (L.k + L.rows_f) * L.ng;
-    g->task_floats = g->direct ? (long)g->f * L.nq24 : cols;
-    g->task_floats = max_of(g->task_floats, g->direct_dx ? (long)g->c * L.nqx24 : cols);
-    return 0;
-}
 
 /* The forward tiles read [F][KD][C][taps]; dL/dx's read [C][KD][F][taps]
  * with the depth taps and each plane's taps reversed. */

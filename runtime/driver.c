@@ -92,8 +92,14 @@ static void usage(const cnn_net *net, const char *prog, int to_stdout)
 {
     FILE *f = to_stdout ? stdout : stderr;
     fprintf(f, "usage: %s COMMAND [OPTIONS]\n", prog);
-    fprintf(f, "Network %s: input %dx%dx%d, output %dx%dx%d, %ld parameters%s.\n\n", net->name,
-            net->in_h, net->in_w, net->in_c, net->out_h, net->out_w, net->out_c, net->num_params,
+    int in_d = net->in_size / (net->in_c * net->in_h * net->in_w);   /* volumes: D x H x W x C */
+    fprintf(f, "Network %s: input ", net->name);
+    if (in_d > 1)
+        fprintf(f, "%dx", in_d);
+    fprintf(f, "%dx%dx%d, output ", net->in_h, net->in_w, net->in_c);
+    if (in_d > 1)
+        fprintf(f, "%dx", net->out_size / (net->out_c * net->out_h * net->out_w));
+    fprintf(f, "%dx%dx%d, %ld parameters%s.\n\n", net->out_h, net->out_w, net->out_c, net->num_params,
             net->train_step ? "" : " (inference only)");
     fputs(usage_text, f);
     cnn_drv_data_help(net, f);

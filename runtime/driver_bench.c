@@ -81,7 +81,7 @@ static double measure(void (*fn)(bench *), bench *b, double secs)
  * backward, a random dL/dy in [-1,1) and room for dL/dx. */
 static int bench_setup(bench *b, const cnn_net *net, const cnn_drv_opts *o)
 {
-    size_t pixels = (size_t)net->out_h * (size_t)net->out_w * (size_t)o->batch;
+    size_t pixels = (size_t)cnn_drv_label_size(net) * (size_t)o->batch;
     size_t inputs = (size_t)o->batch * (size_t)net->in_size;
     size_t outputs = (size_t)o->batch * (size_t)net->out_size;
     cnn_rng r;

@@ -23,9 +23,20 @@ void cnn_drv_free_set(cnn_drv_set *s)
     memset(s, 0, sizeof *s);
 }
 
+/* The depths of a volume's input and output (cnnrt_net.h); 1 on images. */
+static int in_depth(const cnn_net *net)
+{
+    return net->in_size / (net->in_c * net->in_h * net->in_w);
+}
+
+static int out_depth(const cnn_net *net)
+{
+    return net->out_size / (net->out_c * net->out_h * net->out_w);
+}
+
 int cnn_drv_need_classifier(const cnn_net *net, const cnn_drv_opts *o)
 {
-    if (net->out_h == 1 && net->out_w == 1)
+    if (out_depth(net) == 1 && net->out_h == 1 && net->out_w == 1)
         return DRV_OK;
     cnn_drv_error(o,
                   "'%s' supports only networks with one class per image (output 1x1xC); "
@@ -34,31 +45,39 @@ int cnn_drv_need_classifier(const cnn_net *net, const cnn_drv_opts *o)
     return DRV_USAGE;
 }
 
-/* An input item's dimensions: C (when not 1), H, W.  Returns how many. */
+/* An input item's dimensions: C (when not 1), then D for a volume (of a
+ * depth above 1: one of depth 1 reads as an image), H, W.  Returns how
+ * many. */
 static int input_dims(const cnn_net *net, int *dims)
 {
     int k = 0;
     if (net->in_c > 1)
         dims[k++] = net->in_c;
+    if (in_depth(net) > 1)
+        dims[k++] = in_depth(net);
     dims[k++] = net->in_h;
     dims[k++] = net->in_w;
     return k;
 }
 
 /* A label item's dimensions: none for a classifier (one class per item),
- * else the output's H, W.  Returns how many. */
+ * else the output's H, W, or D, H, W for a volume deeper than 1.  Returns
+ * how many. */
 static int label_dims(const cnn_net *net, int *dims)
 {
-    if (net->out_h == 1 && net->out_w == 1)
+    int k = 0;
+    if (out_depth(net) == 1 && net->out_h == 1 && net->out_w == 1)
         return 0;
-    dims[0] = net->out_h;
-    dims[1] = net->out_w;
-    return 2;
+    if (out_depth(net) > 1)
+        dims[k++] = out_depth(net);
+    dims[k++] = net->out_h;
+    dims[k++] = net->out_w;
+    return k;
 }
 
 int cnn_drv_label_size(const cnn_net *net)
 {
-    return net->out_h * net->out_w;
+    return out_depth(net) * net->out_h * net->out_w;
 }
 
 int cnn_drv_has_dice(const cnn_net *net)
@@ -98,10 +117,10 @@ static int check_items(const cnn_net *net, const cnn_drv_opts *o, const char *pa
     shape_text(want_s, sizeof want_s, want, nd);
     if (labels)
         cnn_drv_error(o, "%s: labels per item are %s but network %s needs %s (%s)", path, got_s, net->name,
-                      want_s, nd ? "one class per output pixel" : "one class per item");
+                      want_s, nd == 3 ? "one class per output voxel" : nd ? "one class per output pixel" : "one class per item");
     else
-        cnn_drv_error(o, "%s: items are %s but network %s takes %s (C x H x W, C omitted when 1)", path, got_s,
-                      net->name, want_s);
+        cnn_drv_error(o, "%s: items are %s but network %s takes %s (C x %sH x W, C omitted when 1)", path, got_s,
+                      net->name, want_s, in_depth(net) > 1 ? "D x " : "");
     return DRV_IO;
 }
 
@@ -121,8 +140,8 @@ void cnn_drv_data_help(const cnn_net *net, FILE *f)
     else
         snprintf(out_s, sizeof out_s, "n classes");
     fprintf(f,
-            "data (--data DIR): DIR/train-images-idx%d-ubyte, n items of %s (C x H x W, C omitted\n"
-            "when 1), unsigned bytes (scaled to [0,1]) or float32; DIR/train-labels-idx%d-ubyte,\n"
+            "data (--data DIR): DIR/train-images-idx%d-ubyte, n items of %s (C x [D x] H x W, C\n"
+            "omitted when 1), unsigned bytes (scaled to [0,1]) or float32; DIR/train-labels-idx%d-ubyte,\n"
             "%s, unsigned bytes or int32; t10k-... likewise (the test set); .gz too.\n",
             1 + nin, in_s, 1 + nout, out_s);
     if (cnn_drv_has_dice(net))

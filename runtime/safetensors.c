@@ -970,8 +970,8 @@ static int check_tensors(const char *path, const cnn_st_tensor *t, int n, uint64
             set_err(err, errlen, "%s: tensor %d has an invalid name", path, i);
             return -1;
         }
-        if (t[i].ndim < 0 || t[i].ndim > 4) {
-            set_err(err, errlen, "%s: tensor '%s' has %d dimensions (at most 4)", path, nm, t[i].ndim);
+        if (t[i].ndim < 0 || t[i].ndim > 5) {
+            set_err(err, errlen, "%s: tensor '%s' has %d dimensions (at most 5)", path, nm, t[i].ndim);
             return -1;
         }
         cnt[i] = 1;

@@ -9,26 +9,6 @@
 
 /* ---- pooling ---- */
 
-int cnn_pool3d_init(cnn_pool3d *g)
-{
-    if (g->c < 1)
-        return -1;
-    g->in_plane = g->out_plane = 1;
-    for (int a = 0; a < 3; a++) {
-        long n = g->size[a], k = g->k[a], s = g->s[a], room = g->pad[a] + n + g->pad_end[a] + g->extra[a];
-        if (n < 1 || k < 1 || s < 1 || g->pad[a] < 0 || g->pad_end[a] < 0 || g->extra[a] < 0 || room < k)
-            return -1;
-        long out = (room - k) / s + 1;
-        /* the first window must reach the input, the last start in it */
-        if (g->pad[a] >= k || (out - 1) * s - g->pad[a] >= n || out > 0x7fffffff)
-            return -1;
-        g->out[a] = (int)out;
-        g->in_plane *= n;
-        g->out_plane *= out;
-    }
-    return 0;
-}
-
 /* Output position o's window along axis a: [lo, hi) inside the input,
  * and its length inside the input and the padding (count_pad's divisor). */
 typedef struct {
@@ -131,36 +111,6 @@ void cnn_pool3d_avg_backward(const cnn_pool3d *g, const float *dy, long p0, long
 }
 
 /* ---- transposed convolution ---- */
-
-static int deconv_size(int n, int k, int s, int p, int dil, int *out)
-{
-    long size = (n - 1L) * s - 2L * p + (k - 1L) * dil + 1;
-    if (n < 1 || k < 1 || s < 1 || p < 0 || dil < 1 || size < 1 || size > 0x7fffffff)
-        return -1;
-    *out = (int)size;
-    return 0;
-}
-
-int cnn_deconv3d_init(cnn_deconv3d *g)
-{
-    if (g->c < 1 || g->f < 1 || deconv_size(g->d, g->kd, g->sd, g->pd, g->dd, &g->od) ||
-        deconv_size(g->h, g->kh, g->sh, g->ph, g->dh, &g->oh) || deconv_size(g->w, g->kw, g->sw, g->pw, g->dw, &g->ow))
-        return -1;
-    cnn_conv3d *v = &g->conv;
-    memset(v, 0, sizeof *v);
-    v->c = g->f, v->d = g->od, v->h = g->oh, v->w = g->ow, v->f = g->c;
-    v->kd = g->kd, v->kh = g->kh, v->kw = g->kw, v->sd = g->sd, v->sh = g->sh, v->sw = g->sw;
-    v->pd = g->pd, v->ph = g->ph, v->pw = g->pw, v->dd = g->dd, v->dh = g->dh, v->dw = g->dw;
-    if (cnn_conv3d_init(v) || v->od != g->d || v->oh != g->h || v->ow != g->w)
-        return -1;
-    g->x_planes = v->dy_planes;
-    g->dy_planes = v->xpad_planes;
-    g->xp_floats = v->dy_floats;
-    g->dyp_floats = v->xpad_floats;
-    g->wpack_floats = v->wpack_floats;
-    g->task_floats = v->task_floats;
-    return 0;
-}
 
 void cnn_deconv3d_pack(const cnn_deconv3d *g, const float *w, float *wpack)
 {

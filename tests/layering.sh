@@ -22,7 +22,7 @@ case $build in /* | '') ;; *) build=$PWD/$build ;; esac
 layers='
 both     library   runtime/cnnrt.h runtime/cnnrt_net.h runtime/io runtime/model runtime/safetensors
 both     library   runtime/kernels runtime/kernels_impl.h runtime/kernels_tile.h runtime/im2col
-both     library   runtime/init runtime/optim runtime/rng runtime/team runtime/idx runtime/layers runtime/conv3d runtime/vol3d
+both     library   runtime/init runtime/optim runtime/rng runtime/team runtime/idx runtime/layers runtime/conv3d_layout.h runtime/geom3d runtime/conv3d runtime/vol3d
 compiler base      compiler/util compiler/diag compiler/reserved
 compiler ir        compiler/ir
 compiler kinds     compiler/kinds
@@ -34,7 +34,7 @@ compiler lower     compiler/lower compiler/plan
 compiler report    compiler/report
 compiler emitlib   compiler/emit/emit.h compiler/emit/emitter.h compiler/emit/print compiler/emit/index
 compiler kernels   compiler/emit/conv compiler/emit/tile compiler/emit/cols compiler/emit/flat
-compiler kernels   compiler/emit/blas compiler/emit/layers compiler/emit/embed
+compiler kernels   compiler/emit/blas compiler/emit/layers compiler/emit/embed compiler/emit/vol
 compiler emit      compiler/emit/emit.c
 compiler main      compiler/options compiler/outputs compiler/main
 runtime  dist      runtime/dist

@@ -191,7 +191,10 @@ static void plan_layers(Emitter *E)
 
 static const char *shape_str(char buf[static 64], Shape s)
 {
-    snprintf(buf, 64, "%lldx%lldx%lld", (long long)s.h, (long long)s.w, (long long)s.c);
+    if (s.volume)
+        snprintf(buf, 64, "%lldx%lldx%lldx%lld", (long long)s.d, (long long)s.h, (long long)s.w, (long long)s.c);
+    else
+        snprintf(buf, 64, "%lldx%lldx%lld", (long long)s.h, (long long)s.w, (long long)s.c);
     return buf;
 }
 
@@ -220,7 +223,11 @@ static void emit_header(Emitter *E, StrBuf *h)
     sb_printf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n#include \"cnnrt.h\"\n\n", U, U);
     sb_printf(h, "#define %s_IN_C %lld\n#define %s_IN_H %lld\n#define %s_IN_W %lld\n", U,
               (long long)net->input.c, U, (long long)net->input.h, U, (long long)net->input.w);
-    sb_printf(h, "#define %s_IN_SIZE %lld\n", U, (long long)(net->input.c * net->input.h * net->input.w));
+    if (net->input.volume)
+        sb_printf(h, "#define %s_IN_D %lld\n#define %s_OUT_D %lld\n", U, (long long)net->input.d, U,
+                  (long long)last->out.d);
+    sb_printf(h, "#define %s_IN_SIZE %lld\n", U,
+              (long long)(net->input.c * net->input.h * net->input.w * net->input.d));
     sb_printf(h, "#define %s_OUT_C %lld\n#define %s_OUT_H %lld\n#define %s_OUT_W %lld\n", U,
               (long long)last->out.c, U, (long long)last->out.h, U, (long long)last->out.w);
     sb_printf(h, "#define %s_OUT_SIZE %lld\n", U, (long long)last->out_elems);
@@ -382,6 +389,8 @@ static Kernels kernels_of(const LayerPlan *lp)
         [KERNEL_DECONV] = {emit_deconv_forward, emit_deconv_backward},
         [KERNEL_FC] = {emit_fc_forward, emit_fc_backward},
         [KERNEL_BLAS] = {emit_blas_forward, emit_blas_backward},
+        [KERNEL_CONV3D] = {emit_conv3d_forward, emit_conv3d_backward},
+        [KERNEL_DECONV3D] = {emit_deconv3d_forward, emit_deconv3d_backward},
     };
     return kernels[lp->low->kernel];
 }
@@ -832,7 +841,7 @@ static void emit_loss(Emitter *E)
     const char *P = E->opt->prefix, *U = E->upper;
     const LayerPlan *last = &E->plan[E->net->output];
     const Node *ln = last->node;
-    long hw = (long)(ln->out.h * ln->out.w), classes = (long)ln->out.c;
+    long hw = (long)(ln->out.d * ln->out.h * ln->out.w), classes = (long)ln->out.c;   /* voxels on volumes */
     /* " * HW" where it is not 1, and the pixel p when there is more than one */
     char per_hw[32] = "", pixels[32] = "", label[64];
     if (hw > 1) {
@@ -1013,10 +1022,6 @@ static void emit_descriptor(Emitter *E, const char *report_text)
 
 int emit_c(const Net *net, const EmitOptions *opt, StrBuf *c, StrBuf *h, char *err, size_t errlen)
 {
-    if (net->input.volume) {   /* outputs.c refuses them first, at the input */
-        snprintf(err, errlen, "code generation for volumes is not yet supported");
-        return -1;
-    }
     Emitter E = {0};
     E.net = net;
     E.opt = opt;

@@ -155,12 +155,23 @@ void emit_conv_geom(Emitter *E, const ConvGeom *g);
 void emit_blas_forward(Emitter *E, const LayerPlan *lp);
 void emit_blas_backward(Emitter *E, const LayerPlan *lp);
 void emit_layer_backward(Emitter *E, const LayerPlan *lp);
+/* Volumes' kernels (emit/vol.c). */
+void emit_conv3d_forward(Emitter *E, const LayerPlan *lp);
+void emit_conv3d_backward(Emitter *E, const LayerPlan *lp);
+void emit_deconv3d_forward(Emitter *E, const LayerPlan *lp);
+void emit_deconv3d_backward(Emitter *E, const LayerPlan *lp);
+void emit_pool3d_forward(Emitter *E, const LayerPlan *lp);
+void emit_pool3d_backward(Emitter *E, const LayerPlan *lp);
+void emit_upsample3d_forward(Emitter *E, const LayerPlan *lp);
+void emit_upsample3d_backward(Emitter *E, const LayerPlan *lp);
+void emit_crop3d_forward(Emitter *E, const LayerPlan *lp);
+void emit_crop3d_backward(Emitter *E, const LayerPlan *lp);
 
 /* The tensor table: PyTorch's names and layouts, for load and save. */
 typedef struct {
     char *name;
     int ndim;
-    int64_t shape[4];
+    int64_t shape[5];
     long offset;
     int in_state;
 } TensorInfo;

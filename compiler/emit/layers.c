@@ -10,7 +10,7 @@
 #include "kinds.h"
 
 static long elems(const Node *n) { return (long)n->out_elems; }
-static long plane(const Node *n) { return (long)(n->out.h * n->out.w); }
+static long plane(const Node *n) { return (long)(n->out.d * n->out.h * n->out.w); }   /* d 1 on images */
 
 /* The common head of a backward: pointers to x, y, dy and dx. */
 static void backward_head(Emitter *E, const LayerPlan *lp)
@@ -124,6 +124,10 @@ static long window_offset(const Node *n, long k)
 
 static void pool_forward(Emitter *E, const LayerPlan *lp)
 {
+    if (lp->node->in_shape.volume) {
+        emit_pool3d_forward(E, lp);
+        return;
+    }
     const Node *n = lp->node;
     long w = (long)n->in_shape.w;
     emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
@@ -161,6 +165,10 @@ static void pool_forward(Emitter *E, const LayerPlan *lp)
  * forward did, instead of keeping indices. */
 static void pool_backward(Emitter *E, const LayerPlan *lp)
 {
+    if (lp->node->in_shape.volume) {
+        emit_pool3d_backward(E, lp);
+        return;
+    }
     const Node *n = lp->node;
     long w = (long)n->in_shape.w;
     backward_head(E, lp);
@@ -471,6 +479,10 @@ static void bn_backward(Emitter *E, const LayerPlan *lp)
 
 static void upsample_forward(Emitter *E, const LayerPlan *lp)
 {
+    if (lp->node->in_shape.volume) {
+        emit_upsample3d_forward(E, lp);
+        return;
+    }
     const Node *n = lp->node;
     long f = (long)n->factor, w = (long)n->in_shape.w, ow = (long)n->out.w;
     emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
@@ -488,6 +500,10 @@ static void upsample_forward(Emitter *E, const LayerPlan *lp)
 
 static void upsample_backward(Emitter *E, const LayerPlan *lp)
 {
+    if (lp->node->in_shape.volume) {
+        emit_upsample3d_backward(E, lp);
+        return;
+    }
     const Node *n = lp->node;
     long f = (long)n->factor, w = (long)n->in_shape.w, ow = (long)n->out.w;
     backward_head(E, lp);
@@ -520,6 +536,10 @@ static void crop_loops(Emitter *E, const Node *n)
 
 static void crop_forward(Emitter *E, const LayerPlan *lp)
 {
+    if (lp->node->in_shape.volume) {
+        emit_crop3d_forward(E, lp);
+        return;
+    }
     emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
     emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
     crop_loops(E, lp->node);
@@ -530,6 +550,10 @@ static void crop_forward(Emitter *E, const LayerPlan *lp)
 
 static void crop_backward(Emitter *E, const LayerPlan *lp)
 {
+    if (lp->node->in_shape.volume) {
+        emit_crop3d_backward(E, lp);
+        return;
+    }
     backward_head(E, lp);
     emit_out(E, "if (!dx)");
     emit_out(E, "    return;");
@@ -608,7 +632,7 @@ static void add_backward(Emitter *E, const LayerPlan *lp)
  * channel of the other. */
 static bool is_scale(const Node *x, const Node *y)
 {
-    return x->out.h == 1 && x->out.w == 1 && (y->out.h != 1 || y->out.w != 1);
+    return x->out.d == 1 && x->out.h == 1 && x->out.w == 1 && (y->out.d != 1 || y->out.h != 1 || y->out.w != 1);
 }
 
 static void mul_index(Emitter *E, const LayerPlan *lp, int k, const char *var)

@@ -313,6 +313,72 @@ if [ -n "$acc" ] && awk "BEGIN { exit !($acc >= 90) }"; then ok; else bad "rgb l
 if grep -q dice out; then bad "a classifier printed a Dice score"; else ok; fi
 expect 2 ./rgb train --data small --epochs 1;  contains err "small/train-images-idx4-ubyte: no such file"
 
+# ---- volumes (SPEC 7): C x D x H x W items, one label per voxel ---------
+# A small 3-D segmentation net with the Dice loss learns which voxels
+# belong to a bright box; IDX items of D x H x W (C omitted when 1), float32
+# volumes and byte labels; eval's Dice again from forward's outputs.
+cat >vseg.net <<'NET'
+# which voxels belong to a bright box: a 2-class 3-D segmentation
+network vseg3
+input 6x8x8x1
+c = conv 3x3x3x4 pad 1
+add c, input
+prelu
+conv 3x3x3x2 pad 1
+softmax
+loss dice
+NET
+build vseg3 vseg.net --main
+python3 - <<'PY'
+import os, random, struct
+r = random.Random(5)
+def idx(typ, dims, values):
+    fmt = {0x08: "B", 0x0D: "f"}[typ]
+    head = struct.pack(">BBBB", 0, 0, typ, len(dims)) + b"".join(struct.pack(">I", d) for d in dims)
+    return head + struct.pack(">%d%s" % (len(values), fmt), *values)
+def item():
+    z0, y0, x0 = r.randrange(4), r.randrange(5), r.randrange(5)
+    inside = lambda z, y, x: z0 <= z < z0 + 2 and y0 <= y < y0 + 3 and x0 <= x < x0 + 3
+    cells = [(z, y, x) for z in range(6) for y in range(8) for x in range(8)]
+    return ([(0.6 + 0.4 * r.random()) if inside(*c) else 0.3 * r.random() for c in cells],
+            [int(inside(*c)) for c in cells])
+os.makedirs("voldata", exist_ok=True)
+for p, n in (("train", 200), ("t10k", 40)):
+    items = [item() for _ in range(n)]
+    open("voldata/%s-images-idx4-ubyte" % p, "wb").write(idx(0x0D, [n, 6, 8, 8], [v for x, _ in items for v in x]))
+    open("voldata/%s-labels-idx4-ubyte" % p, "wb").write(idx(0x08, [n, 6, 8, 8], [v for _, y in items for v in y]))
+    if p == "t10k":
+        open("volx.bin", "wb").write(struct.pack("<%df" % (n * 384), *[v for x, _ in items for v in x]))
+os.makedirs("vol_shape", exist_ok=True)
+os.link("voldata/train-images-idx4-ubyte", "vol_shape/train-images-idx4-ubyte")
+os.link("voldata/train-labels-idx4-ubyte", "vol_shape/train-labels-idx4-ubyte")
+open("vol_shape/t10k-images-idx4-ubyte", "wb").write(idx(0x0D, [2, 6, 8, 9], [0.0] * 864))
+open("vol_shape/t10k-labels-idx4-ubyte", "wb").write(idx(0x08, [2, 6, 8, 8], [0] * 768))
+PY
+expect 0 ./vseg3 help;  contains out "Network vseg3: input 6x8x8x1, output 6x8x8x2"
+contains out "n items of 6x8x8 classes"
+expect 0 ./vseg3 train --data voldata --epochs 6 --batch 8 --lr 0.2 --save vseg.st
+dice=$(sed -n 's/^final test dice: \([0-9.]*\)$/\1/p' out)
+if [ -n "$dice" ] && awk "BEGIN { exit !($dice >= 0.8) }"; then ok; else bad "vseg3 learned badly: dice '$dice'"; fi
+expect 0 ./vseg3 eval --data voldata --load vseg.st; cp out evalout
+expect 0 ./vseg3 forward --load vseg.st --input volx.bin --output voly.bin
+python3 - >want <<'PY'
+import struct
+d = open("voldata/t10k-labels-idx4-ubyte", "rb").read()
+labels = d[20:]
+y = struct.unpack("<%df" % (40 * 768), open("voly.bin", "rb").read())
+dice = 0.0
+for i in range(40):
+    out, lab = y[i * 768:(i + 1) * 768], labels[i * 384:(i + 1) * 384]
+    pred = [int(out[384 + p] > out[p]) for p in range(384)]
+    both, found, truth = sum(p and g for p, g in zip(pred, lab)), sum(pred), sum(lab)
+    dice += 2 * both / (found + truth) if found + truth else 1.0
+print("dice %.4f" % (dice / 40))
+PY
+contains evalout "$(cat want)"
+expect 2 ./vseg3 eval --data vol_shape --load vseg.st
+contains err "vol_shape/t10k-images-idx4-ubyte: items are 6x8x9 but network vseg3 takes 6x8x8 (C x D x H x W, C omitted when 1)"
+
 # ---- Fashion-MNIST (LeNet) ----------------------------------------------
 if [ -e "$FASHION/train-images-idx3-ubyte.gz" ] || [ -e "$FASHION/train-images-idx3-ubyte" ]; then
     expect 0 ./lenet train --data "$FASHION" --epochs 1 --limit 2000 --save w.st

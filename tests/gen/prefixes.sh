@@ -31,7 +31,7 @@ $CC -std=c99 -O0 -I"$top/runtime" -I. save.c lenet.c "$top/build/libcnnrt.a" -lz
 
 i=0
 for net in examples/lenet.net examples/resmini.net examples/unet.net tests/gen/kernels.net tests/gen/graph.net \
-    tests/gen/vseg.net tests/gen/norms.net; do
+    tests/gen/vseg.net tests/gen/norms.net tests/gen/vgraph.net; do
     for mode in "--main" "--no-train" "--blas"; do
         i=$((i + 1))
         $CNNC "$top/$net" $mode -p pfx -o "gen$i.c"

@@ -3,7 +3,8 @@
 # with every pass and tail) under AddressSanitizer and UndefinedBehavior-
 # Sanitizer: gradcheck, and forward/training/backward at batches that
 # leave partial groups of images; and V-Net's pieces (tests/gen/vseg.net:
-# prelu, broadcast add, the Dice loss) the same way.
+# prelu, broadcast add, the Dice loss) and every layer kind on a volume
+# (tests/gen/vgraph.net) the same way.
 # Environment: CNNC, LIBCNNRT (a sanitized libcnnrt.a), SAN (the flags).
 set -eu
 CNNC=${CNNC:-build/asan/cnnc}
@@ -11,7 +12,7 @@ CNNC=${CNNC:-build/asan/cnnc}
 LIBCNNRT=${LIBCNNRT:-build/asan/libcnnrt.a}
 SAN=${SAN:--O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all}
 pass=0
-for net in kernels vseg; do
+for net in kernels vseg vgraph; do
     $CNNC --main tests/gen/$net.net -o "$tmp/$net.c"
     # shellcheck disable=SC2086
     cc -std=c99 $SAN -Iruntime "$tmp/$net.c" "$LIBCNNRT" -lz -lm -fopenmp -o "$tmp/$net"

@@ -472,7 +472,7 @@ static void test_st_write_errors(void)
     CU_ASSERT_FATAL(file_size(path, &before) == 0);
     CU_ASSERT(cnn_st_write(path, t, 2, err, sizeof err) < 0);           /* duplicate name */
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "'a' appears twice"));
-    t[1].name = "b"; t[1].ndim = 5;
+    t[1].name = "b"; t[1].ndim = 6;
     CU_ASSERT(cnn_st_write(path, t, 2, err, sizeof err) < 0);           /* too many dims */
     t[1].ndim = 1; t[1].shape[0] = -1;
     CU_ASSERT(cnn_st_write(path, t, 2, err, sizeof err) < 0);           /* negative dim */

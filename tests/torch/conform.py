@@ -595,10 +595,11 @@ def loss_fn(report, y, labels):
     one-hot labels."""
     if report["loss"] == "dice":
         p, g = y[:, 1], (labels == 1).to(y.dtype)
-        inter = (p * g).sum(dim=(1, 2))
-        den = (p * p).sum(dim=(1, 2)) + g.sum(dim=(1, 2))
+        every = tuple(range(1, p.dim()))      # the pixels, or voxels, of an item
+        inter = (p * g).sum(dim=every)
+        den = (p * p).sum(dim=every) + g.sum(dim=every)
         return torch.where(den > 0, 1 - 2 * inter / den, torch.zeros_like(den)).mean()
-    onehot = torch.zeros_like(y).scatter_(1, labels.reshape(y.shape[0], 1, y.shape[2], y.shape[3]), 1.0)
+    onehot = torch.zeros_like(y).scatter_(1, labels.reshape(y.shape[0], 1, *y.shape[2:]), 1.0)
     if report["loss"] == "ce":
         p = (y * onehot).sum(dim=1)
         return -torch.log(p.clamp(min=1e-30)).mean()
@@ -727,15 +728,15 @@ def run_case(case, index, root):
         with open(src, "w") as f:
             f.write(case.text)
         report = json.loads(must([CNNC, "--report=json", src], "cnnc --report=json"))
-        H, W, C = report["input"]
-        oh, ow, oc = report["output"]
+        *space, C = report["input"]          # H, W or, for a volume, D, H, W
+        *ospace, oc = report["output"]
         net = torchnet.TorchNet(report)
-        x = torch.randn((BATCH, C, H, W), generator=gen)
+        x = torch.randn((BATCH, C, *space), generator=gen)
         init_weights(net, report, gen, x)
         w0 = {k: v.detach().clone() for k, v in net.tensors().items()}
         wpath = os.path.join(d, "w0.safetensors")
         torchnet.save_safetensors(wpath, w0)
-        dy = torch.randn((BATCH, oc, oh, ow), generator=gen)
+        dy = torch.randn((BATCH, oc, *ospace), generator=gen)
         write_bin(os.path.join(d, "x.bin"), x)
         write_bin(os.path.join(d, "dy.bin"), dy)
         # --no-train and --embed-weights (whose weights are w0): the forward only
@@ -780,7 +781,7 @@ def run_case(case, index, root):
         if text != case.text:
             exe, _ = compile_net(text, case.args, os.path.join(d, "train"), index + 1, case.cflags)
             notes.append("train without dropout")
-        labels = torch.randint(0, oc, (BATCH, oh, ow), generator=gen, dtype=torch.int32)
+        labels = torch.randint(0, oc, (BATCH, *ospace), generator=gen, dtype=torch.int32)
         labels.numpy().astype("<i4").tofile(os.path.join(d, "labels.bin"))
         for opt in ("sgd", "adam"):
             lr = SGD_LR if opt == "sgd" else ADAM_LR

@@ -177,7 +177,7 @@ static int train(char **argv)
     const cnn_net *d = &FN(_net);
     int n = to_int(argv[4]), steps = to_int(argv[8]);
     const char *dir = argv[9];
-    size_t pixels = (size_t)d->out_h * (size_t)d->out_w;
+    size_t pixels = (size_t)d->out_size / (size_t)d->out_c;   /* voxels on a volume */
     float *x = read_file(argv[2], sizeof(float) * (size_t)n * (size_t)d->in_size);
     int *labels = read_file(argv[3], sizeof(int) * (size_t)n * pixels);
     float lr = to_float(argv[6]), momentum = to_float(argv[7]);

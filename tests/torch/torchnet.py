@@ -8,7 +8,10 @@
 
 Layers run in the report's order; each reads its inputs by name (the
 network input is "input").  Every tensor is kept N x C x H x W, an fc
-output as N x OUT x 1 x 1.  The pads in the report are the pads as used
+output as N x OUT x 1 x 1; on volumes (a 4-number input, SPEC 7) N x C x
+D x H x W and N x OUT x 1 x 1 x 1, with the 3-D modules (Conv3d,
+ConvTranspose3d, BatchNorm3d) and pads of 6 numbers, before then after
+each of D, H, W (images: 4, before then after H and W).  The pads in the report are the pads as used
 (`pad same` and the extra bottom/right rows of `fit ceil` included): conv
 reads zeros there, max pooling -inf, and average pooling leaves them out of
 the count (count_include_pad=False), but with `countpad`, where it counts
@@ -167,27 +170,29 @@ class TorchNet(nn.Module):
         super().__init__()
         self.report = report
         self.layers = report["layers"]
-        self.shapes = {"input": tuple(report["input"])}   # name -> (H, W, C)
+        self.shapes = {"input": tuple(report["input"])}   # name -> (H, W, C) or (D, H, W, C)
+        self.nd = len(report["input"]) - 1                # spatial axes: 2 or 3
+        Conv, Deconv, BatchNorm = ((nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d) if self.nd == 2
+                                   else (nn.Conv3d, nn.ConvTranspose3d, nn.BatchNorm3d))
         self.mods = nn.ModuleDict()
         self.native_errors = []
         self.check_native = True
         self.kink_rel = None          # see KinkSlack
         self.sites = []
         for L in self.layers:
-            cin = self.shapes[L["inputs"][0]][2] if L["inputs"] else 0
+            cin = self.shapes[L["inputs"][0]][-1] if L["inputs"] else 0
             k = L["kind"]
             m = None
             if k == "conv":
-                m = nn.Conv2d(cin, L["output"][2], tuple(L["kernel"]), tuple(L["stride"]), 0,
+                m = Conv(cin, L["output"][-1], tuple(L["kernel"]), tuple(L["stride"]), 0,
                               tuple(L["dilation"]), L["groups"], L["bias"])
             elif k == "deconv":
-                m = nn.ConvTranspose2d(cin, L["output"][2], tuple(L["kernel"]), tuple(L["stride"]), 0,
+                m = Deconv(cin, L["output"][-1], tuple(L["kernel"]), tuple(L["stride"]), 0,
                                        0, L["groups"], L["bias"], tuple(L["dilation"]))
             elif k == "fc":
-                h, w, c = self.shapes[L["inputs"][0]]
-                m = nn.Linear(h * w * c, L["output"][2], L["bias"])
+                m = nn.Linear(math.prod(self.shapes[L["inputs"][0]]), L["output"][-1], L["bias"])
             elif k == "batchnorm":
-                m = nn.BatchNorm2d(cin, eps=L["eps"], momentum=L["momentum"])
+                m = BatchNorm(cin, eps=L["eps"], momentum=L["momentum"])
             elif k == "dropout":
                 m = nn.Dropout(L["p"])
             elif k == "prelu":
@@ -233,16 +238,19 @@ class TorchNet(nn.Module):
             act = L.get("activation")
             if act and L["kind"] not in ACTIVATIONS:
                 y = self._act(y, act, L)   # trailing
-            h, w, c = L["output"]
-            if tuple(y.shape[1:]) != (c, h, w):
-                raise ShapeError("%s (%s): torch gives CxHxW %s, the report %dx%dx%d (HxWxC)"
-                                 % (L["name"], L["kind"], "x".join(map(str, y.shape[1:])), h, w, c))
+            *space, c = L["output"]
+            if tuple(y.shape[1:]) != (c, *space):
+                raise ShapeError("%s (%s): torch gives C,spatial %s, the report %s (spatial, C)"
+                                 % (L["name"], L["kind"], "x".join(map(str, y.shape[1:])),
+                                    "x".join(map(str, L["output"]))))
             vals[L["name"]] = y
         return vals[self.layers[-1]["name"]]
 
     def _layer(self, L, ins):
         k = L["kind"]
         x = ins[0] if ins else None
+        if self.nd == 3 and k in ("conv", "deconv", "pool", "fc", "flatten", "upsample", "crop"):
+            return self._layer3d(L, x)
         if k == "conv":
             m = self.module(L["name"])
             t, l, b, r = L["pad"]
@@ -295,6 +303,50 @@ class TorchNet(nn.Module):
             top, left = (x.shape[2] - h) // 2, (x.shape[3] - w) // 2
             return x[:, :, top:top + h, left:left + w]
         raise ValueError("unknown layer kind %r (%s)" % (k, L["name"]))
+
+    def _layer3d(self, L, x):
+        """The layers whose 3-D form differs from the 2-D one.  No native
+        checks and no near-kink sites here."""
+        k, n = L["kind"], x.shape[0]
+        if k in ("fc", "flatten"):
+            flat = x.reshape(n, -1)
+            if k == "fc":
+                flat = self.module(L["name"])(flat)
+            return flat.reshape(n, -1, 1, 1, 1)
+        if k == "upsample":
+            f = L["factor"]
+            return x.repeat_interleave(f, dim=2).repeat_interleave(f, dim=3).repeat_interleave(f, dim=4)
+        if k == "crop":
+            d, h, w = L["size"]
+            f, t, l = [(s - c) // 2 for s, c in zip(x.shape[2:], (d, h, w))]
+            return x[:, :, f:f + d, t:t + h, l:l + w]
+        if k == "pool" and L["global"]:
+            if L["pool"] == "max":
+                return x.amax(dim=(2, 3, 4), keepdim=True)
+            return x.mean(dim=(2, 3, 4), keepdim=True)
+        before, after = L["pad"][:3], L["pad"][3:]
+        pads = (before[2], after[2], before[1], after[1], before[0], after[0])   # F.pad: W, H, D
+        if k == "conv":
+            m = self.module(L["name"])
+            if before == after:
+                return F.conv3d(x, m.weight, m.bias, m.stride, tuple(before), m.dilation, m.groups)
+            return m(F.pad(x, pads))
+        if k == "deconv":
+            m = self.module(L["name"])
+            if before == after:
+                return F.conv_transpose3d(x, m.weight, m.bias, m.stride, tuple(before), 0, m.groups, m.dilation)
+            y = m(x)
+            return y[:, :, before[0]:y.shape[2] - after[0], before[1]:y.shape[3] - after[1],
+                     before[2]:y.shape[4] - after[2]]
+        kernel, stride = tuple(L["kernel"]), tuple(L["stride"])
+        if L["pool"] == "max":
+            return F.max_pool3d(F.pad(x, pads, value=-math.inf), kernel, stride)
+        cp = L["counted_pad"] if L.get("countpad") else [0] * 6
+        ones = F.pad(torch.ones_like(x[:1, :1]), (cp[2], cp[5], cp[1], cp[4], cp[0], cp[3]), value=1.0)
+        rest = tuple(p - c for p, c in zip(pads, (cp[2], cp[5], cp[1], cp[4], cp[0], cp[3])))
+        total = F.avg_pool3d(F.pad(x, pads), kernel, stride, divisor_override=1)
+        count = F.avg_pool3d(F.pad(ones, rest), kernel, stride, divisor_override=1)
+        return total / count
 
     def _act(self, x, act, L):
         alpha, name = L.get("alpha", 0.1), L["name"]

@@ -1,0 +1,60 @@
+/* conv3d_layout.h - the sizes runtime/conv3d.c derives from a 3-D
+ * convolution's geometry, shared by conv3d.c and geom3d.c (which sets a
+ * geometry's buffer sizes from them).  Internal to the runtime. */
+#ifndef CNNRT_CONV3D_LAYOUT_H
+#define CNNRT_CONV3D_LAYOUT_H
+
+#include "cnnrt.h"
+
+/* Sizes derived from the geometry. */
+typedef struct {
+    long taps;                    /* KH*KW */
+    long dp, hp, wp, plane;       /* the padded input, forward */
+    long nq, nq24, nq8, span, xslack;
+    long ad, ah, aw, dq, hq, wq, qplane;   /* dL/dy padded for dL/dx */
+    long nqx, nqx24, spanx, dslack;
+    long k, ng;                   /* columns: rows C*KD*KH*KW, width (24s) */
+    long rows_f;                  /* dL/dW: dL/dy rows per depth, F + 3 */
+} Layout;
+
+static inline long round_up(long v, long m)
+{
+    return (v + m - 1) / m * m;
+}
+
+static inline long max_of(long a, long b)
+{
+    return a > b ? a : b;
+}
+
+static inline Layout layout_of(const cnn_conv3d *g)
+{
+    Layout L;
+    L.taps = (long)g->kh * g->kw;
+    L.dp = g->d + 2L * g->pd;
+    L.hp = g->h + 2L * g->ph;
+    L.wp = g->w + 2L * g->pw;
+    L.plane = L.hp * L.wp;
+    L.nq = (g->oh - 1L) * L.wp + g->ow;
+    L.nq24 = round_up(L.nq, CNN_TILE_Q);
+    L.nq8 = round_up(L.nq, 8);
+    L.span = (g->kh - 1L) * g->dh * L.wp + (g->kw - 1L) * g->dw;
+    L.xslack = max_of(0, L.nq24 + L.span - L.plane);
+    L.ad = (g->kd - 1L) * g->dd - g->pd;
+    L.ah = (g->kh - 1L) * g->dh - g->ph;
+    L.aw = (g->kw - 1L) * g->dw - g->pw;
+    L.dq = g->od + 2 * L.ad;
+    L.hq = g->oh + 2 * L.ah;
+    L.wq = g->ow + 2 * L.aw;
+    L.qplane = L.hq * L.wq;
+    L.nqx = (g->h - 1L) * L.wq + g->w;
+    L.nqx24 = round_up(L.nqx, CNN_TILE_Q);
+    L.spanx = (g->kh - 1L) * g->dh * L.wq + (g->kw - 1L) * g->dw;
+    L.dslack = max_of(0, L.nqx24 + L.spanx - L.qplane);
+    L.k = (long)g->c * g->kd * L.taps;
+    L.ng = round_up((long)g->oh * g->ow, CNN_TILE_Q);
+    L.rows_f = g->f + 3L;
+    return L;
+}
+
+#endif
