@@ -16,9 +16,9 @@ The reading (docs/language.md says the same):
 - a 1x1x1 convolution to 2 channels, then softmax over channels.
 
 That reading gives 65,175,314 parameters, the count issue 11 names; this
-model is the oracle for examples/vnet.net once cnnc has volumes.  Until
-then `make check` runs it to pin the count and that a volume flows
-through it.
+model is the oracle for examples/vnet.net (counts.py) and, at 8 base
+channels, for examples/vnet_small.net's training step (vnet_step.py).
+`make check` also runs it alone, to pin the count.
 
     /usr/bin/python3 tests/torch/vnet.py           # prints the count
     /usr/bin/python3 tests/torch/vnet.py --check   # exit 1 unless 65175314
