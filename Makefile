@@ -164,6 +164,7 @@ system-check: all
 	CNNC=$(BUILD)/cnnc sh tests/torch/memory.sh
 	CNNC=$(BUILD)/cnnc OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/unet_check.py
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/vnet.py --check
+	/usr/bin/python3 tests/data/ellipsoids.py
 	OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/torch/torchvision_load.py $(BUILD)/cnnc
 
 check: setup
