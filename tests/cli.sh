@@ -198,5 +198,7 @@ expect 1 "$CNNC" --main "$tmp/vol.net" -o "$tmp/vol.c"
 expect 1 "$CNNC" "$tmp/vol.net" -o "$tmp/vol.c" --header "$tmp/volh.h" --report
 for f in vol.c vol.h volh.h; do [ -e "$tmp/$f" ] && bad "$f was written for a volume"; done
 expect 0 "$CNNC" --report "examples/vnet.net"; contains "$tmp/out" "Total params: 65,175,314"
+# The demo's V-Net (make demo-vnet): tests/torch/vnet.py's VNet(base=8).
+expect 0 "$CNNC" --report "examples/vnet_small.net"; contains "$tmp/out" "Total params: 16,296,074"
 
 summary cli
