@@ -202,5 +202,7 @@ contains "$tmp/err" "volg.net:3:1: error: code generation for 'conv1' (grouped c
 contains "$tmp/err" "volg.net:4:1: error: code generation for 'conv2' (padding that differs between the sides of an axis on a volume)"
 for f in volg.c volg.h volgh.h; do [ -e "$tmp/$f" ] && bad "$f was written for a refused volume"; done
 expect 0 "$CNNC" --report "examples/vnet.net"; contains "$tmp/out" "Total params: 65,175,314"
+# The demo's V-Net (make demo-vnet): tests/torch/vnet.py's VNet(base=8).
+expect 0 "$CNNC" --report "examples/vnet_small.net"; contains "$tmp/out" "Total params: 16,296,074"
 
 summary cli

@@ -217,12 +217,13 @@ NETS = [
     ("unet", UNet, (572, 572, 1)),
     ("se_resnet50", se_resnet50, (224, 224, 3)),
     ("vnet", VNet, (64, 128, 128, 1)),
+    ("vnet_small", lambda: VNet(base=8), (32, 32, 32, 1)),
 ]
 
 # Networks whose modules are registered in another order than they run
 # (V-Net's ModuleLists hold all left stages, then all down steps, ...):
 # their weights load by name, so only the names and counts must agree.
-ANY_ORDER = {"vnet"}
+ANY_ORDER = {"vnet", "vnet_small"}
 
 NON_TRAINABLE = ("running_mean", "running_var")
 
