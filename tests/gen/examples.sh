@@ -7,9 +7,6 @@ set -u
 . tests/lib.sh
 for net in examples/*.net tests/gen/*.net; do
     name=$(basename "$net" .net)
-    # Volumes (V-Net) are checked and reported, not yet generated (cli.sh
-    # checks the refusal).
-    grep -Eq '^input +[0-9]+x[0-9]+x[0-9]+x[0-9]+' "$net" && continue
     for mode in "" "--no-train" "--main"; do
         if ! $CNNC $mode "$net" -o "$tmp/$name.c" 2>"$tmp/err"; then
             bad "cnnc $mode $net: $(cat "$tmp/err")"; continue

@@ -44,7 +44,8 @@ printf '%-16s %12s | %10s %10s %10s %10s | %10s %10s\n' \
     '' '' MiB MiB MiB MiB 'MiB/img' 'MiB/img'
 for f in "$TOP"/examples/*.net; do
     n=$(basename "$f" .net)
-    # Volumes (V-Net) are reported but not yet generated: nothing to compare.
+    # Volumes: their arena against the plan and the RSS is still to be
+    # checked (issue 11, V-Net at 64x128x128); they are skipped here.
     grep -Eq '^input +[0-9]+x[0-9]+x[0-9]+x[0-9]+' "$f" && continue
     "$CNNC" --report=json "$f" > "$D/$n.json"
     "$CNNC" "$f" -p net --no-train -o "$D/${n}_inf.c"
