@@ -614,15 +614,17 @@ static void emit_init(Emitter *E)
         if (lp->w_off < 0)
             continue;
         long fan_in, fan_out;
+        /* A volume's kernel has KD planes of taps; an image's one. */
+        long taps = (long)(n->kh * n->kw * (n->kd > 1 ? n->kd : 1));
         if (n->op == OP_FC) {
             fan_in = lp->w_size / (long)n->filters;
             fan_out = (long)n->filters;
         } else if (n->op == OP_CONV) {
-            fan_in = (long)((n->in_shape.c / n->groups) * n->kh * n->kw);
-            fan_out = (long)(n->filters / n->groups * n->kh * n->kw);
+            fan_in = (long)(n->in_shape.c / n->groups) * taps;
+            fan_out = (long)(n->filters / n->groups) * taps;
         } else {   /* deconv: torch's fan_in is weight.size(1) * kernel */
-            fan_in = (long)((n->filters / n->groups) * n->kh * n->kw);
-            fan_out = (long)(n->in_shape.c / n->groups * n->kh * n->kw);
+            fan_in = (long)(n->filters / n->groups) * taps;
+            fan_out = (long)(n->in_shape.c / n->groups) * taps;
         }
         if (lp->he_init)
             emit_out(E, "cnn_init_he(m->params + %s, %ld, %ld, &r);", lp->w_name, lp->w_size, fan_in);
