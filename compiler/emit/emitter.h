@@ -164,8 +164,6 @@ void emit_pool3d_forward(Emitter *E, const LayerPlan *lp);
 void emit_pool3d_backward(Emitter *E, const LayerPlan *lp);
 void emit_upsample3d_forward(Emitter *E, const LayerPlan *lp);
 void emit_upsample3d_backward(Emitter *E, const LayerPlan *lp);
-void emit_crop3d_forward(Emitter *E, const LayerPlan *lp);
-void emit_crop3d_backward(Emitter *E, const LayerPlan *lp);
 
 /* The tensor table: PyTorch's names and layouts, for load and save. */
 typedef struct {

@@ -520,26 +520,33 @@ static void upsample_backward(Emitter *E, const LayerPlan *lp)
     emit_close_block(E);
 }
 
+/* Loops over items and channels (p), depths (z, volumes only) and rows
+ * (r), with xo and yo the offsets of a kept row in x and of its copy in
+ * y: the centre DxHxW of a volume, the centre HxW of an image. */
 static void crop_loops(Emitter *E, const Node *n)
 {
-    long top = (long)(n->in_shape.h - n->out.h) / 2, left = (long)(n->in_shape.w - n->out.w) / 2;
-    long w = (long)n->in_shape.w, in_size = (long)(n->in_shape.h * n->in_shape.w * n->in_shape.c);
+    Shape in = n->in_shape, out = n->out;
+    long long front = (in.d - out.d) / 2, top = (in.h - out.h) / 2, left = (in.w - out.w) / 2;
     emit_out(E, "PARALLEL_FOR");
-    emit_open_block(E, "for (int i = 0; i < n; i++)");
-    emit_out(E, "for (long c = 0; c < %lld; c++)", (long long)n->out.c);
-    emit_open_block(E, "    for (long oh = 0; oh < %lld; oh++)", (long long)n->out.h);
-    emit_out(E, "const size_t xo = (size_t)i * %ld + (c * %lld + oh + %ld) * %ld + %ld;", in_size,
-        (long long)n->in_shape.h, top, w, left);
-    emit_out(E, "const size_t yo = (size_t)i * %ld + (c * %lld + oh) * %lld;", elems(n), (long long)n->out.h,
-        (long long)n->out.w);
+    emit_open_block(E, "for (long p = 0; p < (long)n * %lld; p++)", (long long)out.c);
+    if (out.d > 1) {
+        emit_out(E, "for (long z = 0; z < %lld; z++)", (long long)out.d);
+        emit_open_block(E, "    for (long r = 0; r < %lld; r++)", (long long)out.h);
+        emit_out(E, "const size_t xo = ((size_t)p * %lld + z + %lld) * %lld + (r + %lld) * %lld + %lld;",
+            (long long)in.d, front, (long long)(in.h * in.w), top, (long long)in.w, left);
+        emit_out(E, "const size_t yo = ((size_t)p * %lld + z) * %lld + r * %lld;", (long long)out.d,
+            (long long)(out.h * out.w), (long long)out.w);
+    } else {
+        emit_open_block(E, "for (long r = 0; r < %lld; r++)", (long long)out.h);
+        emit_out(E, "const size_t xo = (size_t)p * %lld + (r + %lld) * %lld + %lld;", (long long)(in.h * in.w),
+            top, (long long)in.w, left);
+        emit_out(E, "const size_t yo = (size_t)p * %lld + r * %lld;", (long long)(out.h * out.w),
+            (long long)out.w);
+    }
 }
 
 static void crop_forward(Emitter *E, const LayerPlan *lp)
 {
-    if (lp->node->in_shape.volume) {
-        emit_crop3d_forward(E, lp);
-        return;
-    }
     emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
     emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
     crop_loops(E, lp->node);
@@ -550,11 +557,8 @@ static void crop_forward(Emitter *E, const LayerPlan *lp)
 
 static void crop_backward(Emitter *E, const LayerPlan *lp)
 {
-    if (lp->node->in_shape.volume) {
-        emit_crop3d_backward(E, lp);
-        return;
-    }
-    backward_head(E, lp);
+    emit_out(E, "const float *dy = %s;", emit_out_grad_ptr(E, lp));
+    emit_out(E, "float *dx = %s;", emit_in_grad_ptr(E, lp, 0));
     emit_out(E, "if (!dx)");
     emit_out(E, "    return;");
     crop_loops(E, lp->node);

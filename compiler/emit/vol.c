@@ -1,6 +1,6 @@
-/* emit/vol.c - the kernels of volumes (SPEC 7) that need more than a
- * spatial size D*H*W: convolution, deconvolution, pooling, upsampling and
- * crop.  The first three call the runtime (runtime/conv3d.c, vol3d.c)
+/* emit/vol.c - the kernels of volumes that need more than a spatial size
+ * D*H*W: convolution, deconvolution, pooling and upsampling (crop is
+ * layers.c's, for images and volumes).  They call the runtime (conv3d.c, vol3d.c)
  * with the geometry lower.c worked out, printed as a constant struct.
  *
  * Convolutions run an item per thread: each item's padded input, laid
@@ -293,44 +293,4 @@ void emit_upsample3d_backward(Emitter *E, const LayerPlan *lp)
     emit_out(E, "if (!dx)");
     emit_out(E, "    return;");
     upsample_call(E, lp->node, "cnn_upsample3d_backward(dy, size, k, p, p + 1, dx)");
-}
-
-/* ---- crop: the centre DxHxW, row by row ---- */
-
-/* Loops over items, channels, depths and rows, with xo and yo the offsets
- * of a kept row in x and of its copy in y. */
-static void crop_loops(Emitter *E, const Node *n)
-{
-    Shape in = n->in_shape, out = n->out;
-    long long front = (in.d - out.d) / 2, top = (in.h - out.h) / 2, left = (in.w - out.w) / 2;
-    emit_out(E, "PARALLEL_FOR");
-    emit_open_block(E, "for (long p = 0; p < (long)n * %lld; p++)", (long long)out.c);
-    emit_out(E, "for (long z = 0; z < %lld; z++)", (long long)out.d);
-    emit_open_block(E, "    for (long r = 0; r < %lld; r++)", (long long)out.h);
-    emit_out(E, "const size_t xo = ((size_t)p * %lld + z + %lld) * %lld * %lld + (r + %lld) * %lld + %lld;",
-        (long long)in.d, front, (long long)in.h, (long long)in.w, top, (long long)in.w, left);
-    emit_out(E, "const size_t yo = ((size_t)p * %lld + z) * %lld + r * %lld;", (long long)out.d,
-        (long long)(out.h * out.w), (long long)out.w);
-}
-
-void emit_crop3d_forward(Emitter *E, const LayerPlan *lp)
-{
-    emit_out(E, "const float *x = %s;", emit_in_ptr(E, lp, 0));
-    emit_out(E, "float *y = %s;", emit_out_ptr(E, lp));
-    crop_loops(E, lp->node);
-    emit_out(E, "memcpy(y + yo, x + xo, sizeof(float) * %lld);", (long long)lp->node->out.w);
-    emit_close_block(E);
-    emit_close_block(E);
-}
-
-void emit_crop3d_backward(Emitter *E, const LayerPlan *lp)
-{
-    emit_out(E, "const float *dy = %s;", emit_out_grad_ptr(E, lp));
-    emit_out(E, "float *dx = %s;", emit_in_grad_ptr(E, lp, 0));
-    emit_out(E, "if (!dx)");
-    emit_out(E, "    return;");
-    crop_loops(E, lp->node);
-    emit_out(E, "for (long o = 0; o < %lld; o++) dx[xo + o] += dy[yo + o];", (long long)lp->node->out.w);
-    emit_close_block(E);
-    emit_close_block(E);
 }
