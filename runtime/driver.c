@@ -92,13 +92,12 @@ static void usage(const cnn_net *net, const char *prog, int to_stdout)
 {
     FILE *f = to_stdout ? stdout : stderr;
     fprintf(f, "usage: %s COMMAND [OPTIONS]\n", prog);
-    int in_d = net->in_size / (net->in_c * net->in_h * net->in_w);   /* volumes: D x H x W x C */
     fprintf(f, "Network %s: input ", net->name);
-    if (in_d > 1)
-        fprintf(f, "%dx", in_d);
+    if (net->in_d > 0)   /* volumes: D x H x W x C */
+        fprintf(f, "%dx", net->in_d);
     fprintf(f, "%dx%dx%d, output ", net->in_h, net->in_w, net->in_c);
-    if (in_d > 1)
-        fprintf(f, "%dx", net->out_size / (net->out_c * net->out_h * net->out_w));
+    if (net->out_d > 0)
+        fprintf(f, "%dx", net->out_d);
     fprintf(f, "%dx%dx%d, %ld parameters%s.\n\n", net->out_h, net->out_w, net->out_c, net->num_params,
             net->train_step ? "" : " (inference only)");
     fputs(usage_text, f);

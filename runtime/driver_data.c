@@ -7,7 +7,8 @@
  * omitted when it is 1 (28x28 for LeNet, 3x32x32 for a colour net).
  * Labels are one class per item for a classifier (output 1x1xC), or one
  * class per output pixel, an item of the output's H,W, for dense
- * prediction (U-Net).  A volume's D will come between C and H in both. */
+ * prediction (U-Net).  A volume's D (the descriptor's in_d and out_d)
+ * comes between C and H in both, kept when it is 1. */
 #define _POSIX_C_SOURCE 200809L   /* sysconf */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,20 +24,15 @@ void cnn_drv_free_set(cnn_drv_set *s)
     memset(s, 0, sizeof *s);
 }
 
-/* The depths of a volume's input and output (cnnrt_net.h); 1 on images. */
-static int in_depth(const cnn_net *net)
+/* The output's pixels, or voxels on a volume. */
+static int out_pixels(const cnn_net *net)
 {
-    return net->in_size / (net->in_c * net->in_h * net->in_w);
-}
-
-static int out_depth(const cnn_net *net)
-{
-    return net->out_size / (net->out_c * net->out_h * net->out_w);
+    return (net->out_d > 0 ? net->out_d : 1) * net->out_h * net->out_w;
 }
 
 int cnn_drv_need_classifier(const cnn_net *net, const cnn_drv_opts *o)
 {
-    if (out_depth(net) == 1 && net->out_h == 1 && net->out_w == 1)
+    if (out_pixels(net) == 1)
         return DRV_OK;
     cnn_drv_error(o,
                   "'%s' supports only networks with one class per image (output 1x1xC); "
@@ -45,31 +41,29 @@ int cnn_drv_need_classifier(const cnn_net *net, const cnn_drv_opts *o)
     return DRV_USAGE;
 }
 
-/* An input item's dimensions: C (when not 1), then D for a volume (of a
- * depth above 1: one of depth 1 reads as an image), H, W.  Returns how
- * many. */
+/* An input item's dimensions: C (when not 1), then D for a volume, H, W.
+ * Returns how many. */
 static int input_dims(const cnn_net *net, int *dims)
 {
     int k = 0;
     if (net->in_c > 1)
         dims[k++] = net->in_c;
-    if (in_depth(net) > 1)
-        dims[k++] = in_depth(net);
+    if (net->in_d > 0)
+        dims[k++] = net->in_d;
     dims[k++] = net->in_h;
     dims[k++] = net->in_w;
     return k;
 }
 
 /* A label item's dimensions: none for a classifier (one class per item),
- * else the output's H, W, or D, H, W for a volume deeper than 1.  Returns
- * how many. */
+ * else the output's H, W, or D, H, W for a volume.  Returns how many. */
 static int label_dims(const cnn_net *net, int *dims)
 {
     int k = 0;
-    if (out_depth(net) == 1 && net->out_h == 1 && net->out_w == 1)
+    if (out_pixels(net) == 1)
         return 0;
-    if (out_depth(net) > 1)
-        dims[k++] = out_depth(net);
+    if (net->out_d > 0)
+        dims[k++] = net->out_d;
     dims[k++] = net->out_h;
     dims[k++] = net->out_w;
     return k;
@@ -77,7 +71,7 @@ static int label_dims(const cnn_net *net, int *dims)
 
 int cnn_drv_label_size(const cnn_net *net)
 {
-    return out_depth(net) * net->out_h * net->out_w;
+    return out_pixels(net);
 }
 
 int cnn_drv_has_dice(const cnn_net *net)
@@ -120,7 +114,7 @@ static int check_items(const cnn_net *net, const cnn_drv_opts *o, const char *pa
                       want_s, nd == 3 ? "one class per output voxel" : nd ? "one class per output pixel" : "one class per item");
     else
         cnn_drv_error(o, "%s: items are %s but network %s takes %s (C x %sH x W, C omitted when 1)", path, got_s,
-                      net->name, want_s, in_depth(net) > 1 ? "D x " : "");
+                      net->name, want_s, net->in_d > 0 ? "D x " : "");
     return DRV_IO;
 }
 

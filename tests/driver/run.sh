@@ -378,6 +378,24 @@ PY
 contains evalout "$(cat want)"
 expect 2 ./vseg3 eval --data vol_shape --load vseg.st
 contains err "vol_shape/t10k-images-idx4-ubyte: items are 6x8x9 but network vseg3 takes 6x8x8 (C x D x H x W, C omitted when 1)"
+# A volume of depth 1 stays a volume (the descriptor's depth, not one
+# derived from the sizes): its files keep their D axis, 1x8x8 items.
+printf 'network thinvol\ninput 1x8x8x1\nconv 1x3x3x2 pad 0x1x1\nsoftmax\n' >thin.net
+build thinvol thin.net --main
+python3 - <<'PY2'
+import os
+os.makedirs("thindata", exist_ok=True)
+for p, kind in (("train", "images"), ("train", "labels"), ("t10k", "images"), ("t10k", "labels")):
+    d = open("voldata/%s-%s-idx4-ubyte" % (p, kind), "rb").read()
+    n, size = int.from_bytes(d[4:8], "big"), 4 if kind == "images" else 1
+    plane = d[20:]   # the first of each item's 6 planes of 8x8
+    body = b"".join(plane[i * 384 * size:(i * 6 + 1) * 64 * size] for i in range(n))
+    open("thindata/%s-%s-idx4-ubyte" % (p, kind), "wb").write(d[:8] + (1).to_bytes(4, "big") + d[12:20] + body)
+PY2
+expect 0 ./thinvol help;  contains out "Network thinvol: input 1x8x8x1, output 1x8x8x2"
+contains out "DIR/train-images-idx4-ubyte, n items of 1x8x8 "; contains out "n items of 1x8x8 classes"
+expect 0 ./thinvol train --data thindata --epochs 1 --batch 8
+contains out "training thinvol on 200 images"
 
 # ---- Fashion-MNIST (LeNet) ----------------------------------------------
 if [ -e "$FASHION/train-images-idx3-ubyte.gz" ] || [ -e "$FASHION/train-images-idx3-ubyte" ]; then
