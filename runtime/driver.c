@@ -30,7 +30,7 @@ static const command commands[] = {
      " step-size gamma limit sync-bn ",
      cnn_drv_train},
     {"eval", " load data batch threads ", cnn_drv_eval},
-    {"predict", " load batch threads FILES ", cnn_drv_predict},
+    {"predict", " load output batch threads FILES ", cnn_drv_predict},
     {"bench", " batch threads seconds seed ", cnn_drv_bench},
     {"forward", " load input output batch threads ", cnn_drv_forward},
     {"backward", " load input grad-output grad-input grad-weights batch threads ", cnn_drv_backward},
@@ -42,9 +42,12 @@ static const char usage_text[] =
     "  info                         the network's report and its tensors\n"
     "  train [options]              train on IDX data (below); prints one line per epoch\n"
     "  eval --load W                loss and accuracy (and Dice) on the t10k set of --data\n"
-    "  predict --load W FILE...     one line per image: index, class, probability;\n"
-    "                               FILE is an IDX image file (plain or .gz), or raw\n"
-    "                               little-endian float32 NCHW if its name ends in .bin\n"
+    "  predict --load W [--output MAP] FILE...\n"
+    "                               one line per item: index, class, probability; for a\n"
+    "                               dense net index, then the pixels of each class.  FILE\n"
+    "                               is an IDX file of inputs (plain or .gz), or raw float32\n"
+    "                               NCHW if its name ends in .bin; MAP gets the classes\n"
+    "                               (the argmax per pixel) as an IDX file of labels (below)\n"
     "  bench                        images/s of forward, training and backward (median of runs)\n"
     "  forward --load W --input X.bin --output Y.bin\n"
     "                               inference on raw float32 NCHW items\n"
@@ -77,7 +80,7 @@ static const char usage_text[] =
     "  --seconds S         bench: total measuring time (2)\n"
     "  --samples K         gradcheck: random parameters and inputs to check (20)\n"
     "  --input X.bin, --output Y.bin, --grad-output GY.bin, --grad-input GX.bin,\n"
-    "  --grad-weights GW.safetensors   files of forward and backward\n"
+    "  --grad-weights GW.safetensors   files of forward and backward (--output: and predict)\n"
     "  --help              this text (also after a command)\n"
     "  --name=VALUE works as well as --name VALUE.\n"
     "\n"

@@ -30,17 +30,6 @@ static int out_pixels(const cnn_net *net)
     return (net->out_d > 0 ? net->out_d : 1) * net->out_h * net->out_w;
 }
 
-int cnn_drv_need_classifier(const cnn_net *net, const cnn_drv_opts *o)
-{
-    if (out_pixels(net) == 1)
-        return DRV_OK;
-    cnn_drv_error(o,
-                  "'%s' supports only networks with one class per image (output 1x1xC); "
-                  "%s's output is %dx%dx%d (use forward and backward)",
-                  o->command, net->name, net->out_h, net->out_w, net->out_c);
-    return DRV_USAGE;
-}
-
 /* An input item's dimensions: C (when not 1), then D for a volume, H, W.
  * Returns how many. */
 static int input_dims(const cnn_net *net, int *dims)
@@ -55,9 +44,7 @@ static int input_dims(const cnn_net *net, int *dims)
     return k;
 }
 
-/* A label item's dimensions: none for a classifier (one class per item),
- * else the output's H, W, or D, H, W for a volume.  Returns how many. */
-static int label_dims(const cnn_net *net, int *dims)
+int cnn_drv_label_dims(const cnn_net *net, int *dims)
 {
     int k = 0;
     if (out_pixels(net) == 1)
@@ -103,7 +90,7 @@ static int check_items(const cnn_net *net, const cnn_drv_opts *o, const char *pa
                        int labels)
 {
     int want[CNN_IDX_MAX_DIMS] = {0};
-    int nd = labels ? label_dims(net, want) : input_dims(net, want);
+    int nd = labels ? cnn_drv_label_dims(net, want) : input_dims(net, want);
     char got_s[80], want_s[80];
     if (same_dims(info, want, nd))
         return DRV_OK;
@@ -126,7 +113,7 @@ int cnn_drv_check_inputs(const cnn_net *net, const cnn_drv_opts *o, const char *
 void cnn_drv_data_help(const cnn_net *net, FILE *f)
 {
     int in[CNN_IDX_MAX_DIMS] = {0}, out[CNN_IDX_MAX_DIMS] = {0};
-    int nin = input_dims(net, in), nout = label_dims(net, out);
+    int nin = input_dims(net, in), nout = cnn_drv_label_dims(net, out);
     char in_s[80], dims_s[80], out_s[120];
     shape_text(in_s, sizeof in_s, in, nin);
     if (nout)
@@ -248,7 +235,7 @@ int cnn_drv_load_set(const cnn_net *net, const cnn_drv_opts *o, const char *pref
     memset(s, 0, sizeof *s);
     int rc = find_file(o, prefix, "images", 1 + input_dims(net, dims), images, sizeof images);
     if (rc == DRV_OK)
-        rc = find_file(o, prefix, "labels", 1 + label_dims(net, dims), labels, sizeof labels);
+        rc = find_file(o, prefix, "labels", 1 + cnn_drv_label_dims(net, dims), labels, sizeof labels);
     if (rc == DRV_OK)
         rc = check_headers(net, o, images, labels);
     if (rc == DRV_OK)
