@@ -129,18 +129,39 @@ void cnn_drv_data_help(const cnn_net *net, FILE *f)
         fprintf(f, "train and eval also print the mean foreground Dice score of the test set.\n");
 }
 
+/* When DIR/PREFIX-KIND-idxN-ubyte is missing, a file of the same set and
+ * kind with another number of dimensions is the likely mistake (dense
+ * labels for a classifier, a volume's files for an image net, 2-D images
+ * for a volume of depth 1): its item shape against the network's. */
+static void explain_other(const cnn_net *net, const cnn_drv_opts *o, const char *prefix, const char *kind, int ndim)
+{
+    char name[64], other[4096], err[1024];
+    cnn_idx_info info;
+    int labels = strcmp(kind, "labels") == 0;
+    for (int k = 1; k <= CNN_IDX_MAX_DIMS; k++) {
+        snprintf(name, sizeof name, "%s-%s-idx%d-ubyte", prefix, kind, k);
+        if (k == ndim || cnn_idx_find(o->data, name, other, sizeof other) != 0)
+            continue;
+        if (cnn_idx_read_header(other, labels, &info, err, sizeof err) == 0)
+            check_items(net, o, other, &info, labels);
+        return;
+    }
+}
+
 /* DIR/PREFIX-KIND-idxN-ubyte or the same .gz into path, N the file's
  * dimensions as the network implies them (MNIST's names for LeNet). */
-static int find_file(const cnn_drv_opts *o, const char *prefix, const char *kind, int ndim, char *path,
-                     size_t len)
+static int find_file(const cnn_net *net, const cnn_drv_opts *o, const char *prefix, const char *kind, int ndim,
+                     char *path, size_t len)
 {
     char name[64];
     snprintf(name, sizeof name, "%s-%s-idx%d-ubyte", prefix, kind, ndim);
     int rc = cnn_idx_find(o->data, name, path, len);
-    if (rc == -2)
+    if (rc == -2) {
         cnn_drv_error(o, "%s: directory name too long", o->data);
-    else if (rc < 0)
+    } else if (rc < 0) {
         cnn_drv_error(o, "%s: no such file (nor %s.gz); --data names a directory of IDX files", path, name);
+        explain_other(net, o, prefix, kind, ndim);
+    }
     return rc < 0 ? DRV_IO : DRV_OK;
 }
 
@@ -233,9 +254,9 @@ int cnn_drv_load_set(const cnn_net *net, const cnn_drv_opts *o, const char *pref
     char images[4096], labels[4096];
     int dims[CNN_IDX_MAX_DIMS];
     memset(s, 0, sizeof *s);
-    int rc = find_file(o, prefix, "images", 1 + input_dims(net, dims), images, sizeof images);
+    int rc = find_file(net, o, prefix, "images", 1 + input_dims(net, dims), images, sizeof images);
     if (rc == DRV_OK)
-        rc = find_file(o, prefix, "labels", 1 + cnn_drv_label_dims(net, dims), labels, sizeof labels);
+        rc = find_file(net, o, prefix, "labels", 1 + cnn_drv_label_dims(net, dims), labels, sizeof labels);
     if (rc == DRV_OK)
         rc = check_headers(net, o, images, labels);
     if (rc == DRV_OK)

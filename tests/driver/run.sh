@@ -395,6 +395,31 @@ expect 0 ./thinvol help;  contains out "Network thinvol: input 1x8x8x1, output 1
 contains out "DIR/train-images-idx4-ubyte, n items of 1x8x8 "; contains out "n items of 1x8x8 classes"
 expect 0 ./thinvol train --data thindata --epochs 1 --batch 8
 contains out "training thinvol on 200 images"
+# Files of another number of dimensions than the network needs: the
+# missing name, then what the file that is there holds against it.
+mkdir dense_for_class 2d_for_thin class_for_vol
+cp small/train-images-idx3-ubyte.gz dense_for_class/
+cp segdata/train-labels-idx3-ubyte dense_for_class/
+python3 - <<'PY2'
+import struct
+d = open("thindata/train-images-idx4-ubyte", "rb").read()
+open("2d_for_thin/train-images-idx3-ubyte", "wb").write(struct.pack(">I", 0xD03) + d[4:8] + d[12:])
+open("class_for_vol/train-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, 200) + bytes(200))
+PY2
+cp voldata/train-images-idx4-ubyte class_for_vol/
+expect 2 ./tiny train --data dense_for_class --epochs 1
+contains err "dense_for_class/train-labels-idx1-ubyte: no such file"
+contains err "dense_for_class/train-labels-idx3-ubyte: labels per item are 8x8 but network tiny needs 1 (one class per item)"
+expect 2 ./thinvol train --data 2d_for_thin --epochs 1
+contains err "2d_for_thin/train-images-idx4-ubyte: no such file"
+contains err "2d_for_thin/train-images-idx3-ubyte: items are 8x8 but network thinvol takes 1x8x8 (C x D x H x W, C omitted when 1)"
+expect 2 ./vseg3 train --data class_for_vol --epochs 1
+contains err "class_for_vol/train-labels-idx4-ubyte: no such file"
+contains err "class_for_vol/train-labels-idx1-ubyte: labels per item are 1 but network vseg3 needs 6x8x8 (one class per output voxel)"
+mkdir vol_labels && cp voldata/t10k-images-idx4-ubyte vol_labels/
+python3 -c 'import struct; open("vol_labels/t10k-labels-idx4-ubyte", "wb").write(struct.pack(">IIIII", 0x804, 40, 6, 8, 9) + bytes(40 * 432))'
+expect 2 ./vseg3 eval --data vol_labels --load vseg.st
+contains err "vol_labels/t10k-labels-idx4-ubyte: labels per item are 6x8x9 but network vseg3 needs 6x8x8 (one class per output voxel)"
 
 # ---- predict: class maps of dense nets, --output MAP -------------------------
 # A dense net prints per item its index and the pixels (voxels) of each
