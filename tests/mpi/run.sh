@@ -9,6 +9,8 @@
 #   batchnorm with --sync-bn (and without it they differ: the test can
 #   fail);
 # - eval and the per-epoch test score split the set and add the results;
+# - volumes with dense labels, `loss dice` and cross-entropy: weights,
+#   printed losses and the test set's Dice score equal one process's;
 # - a corrupt --load on one rank, a NaN and a killed rank end the job with
 #   a non-zero exit and a message naming the rank, in bounded time, and
 #   the last checkpoint stays intact;
@@ -217,6 +219,11 @@ for n in vdice vce; do
     expect 0 mpi -np 2 ./${n}_mpi eval --data vol --load ${n}1.st
     if grep '^t10k' out | cmp -s - ${n}1.eval; then ok; else bad "$n eval on 2 ranks: $(cat out) vs $(cat ${n}1.eval)"; fi
 done
+# predict runs on rank 0 alone: the same lines and class map.
+expect 0 ./vdice predict --load vdice1.st --output map1.idx vol/t10k-images-idx4-ubyte
+cp out predict1
+expect 0 mpi -np 2 ./vdice_mpi predict --load vdice1.st --output map2.idx vol/t10k-images-idx4-ubyte
+if cmp -s out predict1 && cmp -s map1.idx map2.idx; then ok; else bad "predict on 2 ranks: $(head -3 out)"; fi
 expect 0 mpi -np 2 ./flat_mpi info
 if grep -c '^Tensors' out | grep -qx 1; then ok; else bad "info printed by more than rank 0: $(cat out)"; fi
 
