@@ -59,7 +59,7 @@ static int load_inputs(const cnn_net *net, const cnn_drv_opts *o, const char *pa
  * body (header room first); NULL body when there is no --output. */
 typedef struct {
     unsigned char *bytes;
-    size_t len, cap, header;
+    size_t len, cap;
     int wide;           /* int32 classes, else unsigned bytes */
     long items;
 } class_map;
@@ -69,11 +69,10 @@ static int map_init(class_map *map, const cnn_net *net, const cnn_drv_opts *o)
     int dims[CNN_IDX_MAX_DIMS];
     memset(map, 0, sizeof *map);
     map->wide = net->out_c > 256;
-    map->header = 4 + 4 * (size_t)(1 + cnn_drv_label_dims(net, dims));
-    map->len = map->header;
+    map->len = 4 + 4 * (size_t)(1 + cnn_drv_label_dims(net, dims));   /* the header's room */
     if (!o->output)
         return DRV_OK;
-    map->cap = map->header + 4096;
+    map->cap = map->len + 4096;
     if (!(map->bytes = malloc(map->cap))) {
         cnn_drv_error(o, "out of memory");
         return DRV_IO;
