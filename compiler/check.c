@@ -1161,7 +1161,9 @@ static void sum_totals(Checker *ck)
 
 /* A `loss` the network's output cannot train with: cross-entropy needs
  * softmax probabilities, and the Dice loss those of two classes
- * (background and foreground). */
+ * (background and foreground) at more than one pixel: on a classifier's
+ * single pixel an image without foreground scores 0 whatever p is, so it
+ * gets no gradient and the net learns to say "foreground" everywhere. */
 static void check_loss(Checker *ck)
 {
     const Net *net = ck->net;
@@ -1174,6 +1176,9 @@ static void check_loss(Checker *ck)
     else if (net->loss == LOSS_DICE && last->out.c != 2)
         fail(ck, net->loss_loc, "'loss dice' needs a softmax output of 2 channels (background and "
              "foreground); %s has %" PRId64, last->name, last->out.c);
+    else if (net->loss == LOSS_DICE && last->out.d * last->out.h * last->out.w == 1)
+        fail(ck, net->loss_loc, "'loss dice' needs one class per output pixel or voxel; %s's output is "
+             "%s, one class per image (a classifier trains with 'loss ce')", last->name, hwc(last->out).s);
 }
 
 int check_net(Net *net)

@@ -30,8 +30,8 @@ enum { CNN_LOSS_CROSS_ENTROPY, CNN_LOSS_MSE, CNN_LOSS_DICE };
 
 typedef struct cnn_net {
     const char *name;
-    int in_c, in_h, in_w, in_size;
-    int out_c, out_h, out_w, out_size;
+    int in_c, in_d, in_h, in_w, in_size;   /* in_d, out_d: a volume's depth; 0 on images */
+    int out_c, out_d, out_h, out_w, out_size;
     long num_params, num_state;
     int loss;                        /* CNN_LOSS_* */
     const cnn_tensor *tensors;
@@ -50,9 +50,9 @@ typedef struct cnn_net {
     void (*backward)(void *m, const float *x, const float *dy, float *dx, int n);
     float *(*grads)(void *m);
 } cnn_net;
-/* A volume's (SPEC 7) in_size and out_size count D*H*W*C: its depths are
- * in_size / (in_c*in_h*in_w) and out_size / (out_c*out_h*out_w), 1 for
- * images (whose descriptors stay as they were). */
+/* A volume's (SPEC 7) in_size and out_size count D*H*W*C.  Its depths are
+ * in the descriptor, not derived from the sizes, so that a volume of depth
+ * 1 stays a volume: its data files keep their D axis. */
 
 /* The last error of cnn_load_tensors / cnn_save_tensors (and of the
  * generated _load/_save that call them), for the caller to print. */

@@ -30,7 +30,7 @@ static const command commands[] = {
      " step-size gamma limit sync-bn ",
      cnn_drv_train},
     {"eval", " load data batch threads ", cnn_drv_eval},
-    {"predict", " load batch threads FILES ", cnn_drv_predict},
+    {"predict", " load output batch threads FILES ", cnn_drv_predict},
     {"bench", " batch threads seconds seed ", cnn_drv_bench},
     {"forward", " load input output batch threads ", cnn_drv_forward},
     {"backward", " load input grad-output grad-input grad-weights batch threads ", cnn_drv_backward},
@@ -42,9 +42,12 @@ static const char usage_text[] =
     "  info                         the network's report and its tensors\n"
     "  train [options]              train on IDX data (below); prints one line per epoch\n"
     "  eval --load W                loss and accuracy (and Dice) on the t10k set of --data\n"
-    "  predict --load W FILE...     one line per image: index, class, probability;\n"
-    "                               FILE is an IDX image file (plain or .gz), or raw\n"
-    "                               little-endian float32 NCHW if its name ends in .bin\n"
+    "  predict --load W [--output MAP] FILE...\n"
+    "                               one line per item: index, class, probability; for a\n"
+    "                               dense net index, then the pixels of each class.  FILE\n"
+    "                               is an IDX file of inputs (plain or .gz), or raw float32\n"
+    "                               NCHW if its name ends in .bin; MAP gets the classes\n"
+    "                               (the argmax per pixel) as an IDX file of labels (below)\n"
     "  bench                        images/s of forward, training and backward (median of runs)\n"
     "  forward --load W --input X.bin --output Y.bin\n"
     "                               inference on raw float32 NCHW items\n"
@@ -78,6 +81,7 @@ static const char usage_text[] =
     "  --samples K         gradcheck: random parameters and inputs to check (20)\n"
     "  --input X.bin, --output Y.bin, --grad-output GY.bin, --grad-input GX.bin,\n"
     "  --grad-weights GW.safetensors   files of forward and backward\n"
+    "  --output MAP        predict: write the class map (IDX, as labels) to MAP\n"
     "  --help              this text (also after a command)\n"
     "  --name=VALUE works as well as --name VALUE.\n"
     "\n"
@@ -92,13 +96,12 @@ static void usage(const cnn_net *net, const char *prog, int to_stdout)
 {
     FILE *f = to_stdout ? stdout : stderr;
     fprintf(f, "usage: %s COMMAND [OPTIONS]\n", prog);
-    int in_d = net->in_size / (net->in_c * net->in_h * net->in_w);   /* volumes: D x H x W x C */
     fprintf(f, "Network %s: input ", net->name);
-    if (in_d > 1)
-        fprintf(f, "%dx", in_d);
+    if (net->in_d > 0)   /* volumes: D x H x W x C */
+        fprintf(f, "%dx", net->in_d);
     fprintf(f, "%dx%dx%d, output ", net->in_h, net->in_w, net->in_c);
-    if (in_d > 1)
-        fprintf(f, "%dx", net->out_size / (net->out_c * net->out_h * net->out_w));
+    if (net->out_d > 0)
+        fprintf(f, "%dx", net->out_d);
     fprintf(f, "%dx%dx%d, %ld parameters%s.\n\n", net->out_h, net->out_w, net->out_c, net->num_params,
             net->train_step ? "" : " (inference only)");
     fputs(usage_text, f);

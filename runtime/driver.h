@@ -78,8 +78,10 @@ void cnn_drv_error(const cnn_drv_opts *o, const char *fmt, ...)
 int cnn_drv_load_set(const cnn_net *net, const cnn_drv_opts *o, const char *prefix,
                      cnn_drv_set *s);
 void cnn_drv_free_set(cnn_drv_set *s);
-/* predict needs one class per image: DRV_OK or DRV_USAGE. */
-int cnn_drv_need_classifier(const cnn_net *net, const cnn_drv_opts *o);
+/* A label item's dimensions into dims: none for a classifier (one class
+ * per item), else the output's H, W, or D, H, W for a volume.  Returns
+ * how many. */
+int cnn_drv_label_dims(const cnn_net *net, int *dims);
 /* Checks that an IDX file's items have the network's input shape (C,H,W
  * with C omitted when 1); DRV_OK or DRV_IO. */
 int cnn_drv_check_inputs(const cnn_net *net, const cnn_drv_opts *o, const char *path,

@@ -7,7 +7,8 @@
  * omitted when it is 1 (28x28 for LeNet, 3x32x32 for a colour net).
  * Labels are one class per item for a classifier (output 1x1xC), or one
  * class per output pixel, an item of the output's H,W, for dense
- * prediction (U-Net).  A volume's D will come between C and H in both. */
+ * prediction (U-Net).  A volume's D (the descriptor's in_d and out_d)
+ * comes between C and H in both, kept when it is 1. */
 #define _POSIX_C_SOURCE 200809L   /* sysconf */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,53 +24,33 @@ void cnn_drv_free_set(cnn_drv_set *s)
     memset(s, 0, sizeof *s);
 }
 
-/* The depths of a volume's input and output (cnnrt_net.h); 1 on images. */
-static int in_depth(const cnn_net *net)
+/* The output's pixels, or voxels on a volume. */
+static int out_pixels(const cnn_net *net)
 {
-    return net->in_size / (net->in_c * net->in_h * net->in_w);
+    return (net->out_d > 0 ? net->out_d : 1) * net->out_h * net->out_w;
 }
 
-static int out_depth(const cnn_net *net)
-{
-    return net->out_size / (net->out_c * net->out_h * net->out_w);
-}
-
-int cnn_drv_need_classifier(const cnn_net *net, const cnn_drv_opts *o)
-{
-    if (out_depth(net) == 1 && net->out_h == 1 && net->out_w == 1)
-        return DRV_OK;
-    cnn_drv_error(o,
-                  "'%s' supports only networks with one class per image (output 1x1xC); "
-                  "%s's output is %dx%dx%d (use forward and backward)",
-                  o->command, net->name, net->out_h, net->out_w, net->out_c);
-    return DRV_USAGE;
-}
-
-/* An input item's dimensions: C (when not 1), then D for a volume (of a
- * depth above 1: one of depth 1 reads as an image), H, W.  Returns how
- * many. */
+/* An input item's dimensions: C (when not 1), then D for a volume, H, W.
+ * Returns how many. */
 static int input_dims(const cnn_net *net, int *dims)
 {
     int k = 0;
     if (net->in_c > 1)
         dims[k++] = net->in_c;
-    if (in_depth(net) > 1)
-        dims[k++] = in_depth(net);
+    if (net->in_d > 0)
+        dims[k++] = net->in_d;
     dims[k++] = net->in_h;
     dims[k++] = net->in_w;
     return k;
 }
 
-/* A label item's dimensions: none for a classifier (one class per item),
- * else the output's H, W, or D, H, W for a volume deeper than 1.  Returns
- * how many. */
-static int label_dims(const cnn_net *net, int *dims)
+int cnn_drv_label_dims(const cnn_net *net, int *dims)
 {
     int k = 0;
-    if (out_depth(net) == 1 && net->out_h == 1 && net->out_w == 1)
+    if (out_pixels(net) == 1)
         return 0;
-    if (out_depth(net) > 1)
-        dims[k++] = out_depth(net);
+    if (net->out_d > 0)
+        dims[k++] = net->out_d;
     dims[k++] = net->out_h;
     dims[k++] = net->out_w;
     return k;
@@ -77,7 +58,7 @@ static int label_dims(const cnn_net *net, int *dims)
 
 int cnn_drv_label_size(const cnn_net *net)
 {
-    return out_depth(net) * net->out_h * net->out_w;
+    return out_pixels(net);
 }
 
 int cnn_drv_has_dice(const cnn_net *net)
@@ -109,7 +90,7 @@ static int check_items(const cnn_net *net, const cnn_drv_opts *o, const char *pa
                        int labels)
 {
     int want[CNN_IDX_MAX_DIMS] = {0};
-    int nd = labels ? label_dims(net, want) : input_dims(net, want);
+    int nd = labels ? cnn_drv_label_dims(net, want) : input_dims(net, want);
     char got_s[80], want_s[80];
     if (same_dims(info, want, nd))
         return DRV_OK;
@@ -120,7 +101,7 @@ static int check_items(const cnn_net *net, const cnn_drv_opts *o, const char *pa
                       want_s, nd == 3 ? "one class per output voxel" : nd ? "one class per output pixel" : "one class per item");
     else
         cnn_drv_error(o, "%s: items are %s but network %s takes %s (C x %sH x W, C omitted when 1)", path, got_s,
-                      net->name, want_s, in_depth(net) > 1 ? "D x " : "");
+                      net->name, want_s, net->in_d > 0 ? "D x " : "");
     return DRV_IO;
 }
 
@@ -132,7 +113,7 @@ int cnn_drv_check_inputs(const cnn_net *net, const cnn_drv_opts *o, const char *
 void cnn_drv_data_help(const cnn_net *net, FILE *f)
 {
     int in[CNN_IDX_MAX_DIMS] = {0}, out[CNN_IDX_MAX_DIMS] = {0};
-    int nin = input_dims(net, in), nout = label_dims(net, out);
+    int nin = input_dims(net, in), nout = cnn_drv_label_dims(net, out);
     char in_s[80], dims_s[80], out_s[120];
     shape_text(in_s, sizeof in_s, in, nin);
     if (nout)
@@ -148,18 +129,39 @@ void cnn_drv_data_help(const cnn_net *net, FILE *f)
         fprintf(f, "train and eval also print the mean foreground Dice score of the test set.\n");
 }
 
+/* When DIR/PREFIX-KIND-idxN-ubyte is missing, a file of the same set and
+ * kind with another number of dimensions is the likely mistake (dense
+ * labels for a classifier, a volume's files for an image net, 2-D images
+ * for a volume of depth 1): its item shape against the network's. */
+static void explain_other(const cnn_net *net, const cnn_drv_opts *o, const char *prefix, const char *kind, int ndim)
+{
+    char name[64], other[4096], err[1024];
+    cnn_idx_info info;
+    int labels = strcmp(kind, "labels") == 0;
+    for (int k = 1; k <= CNN_IDX_MAX_DIMS; k++) {
+        snprintf(name, sizeof name, "%s-%s-idx%d-ubyte", prefix, kind, k);
+        if (k == ndim || cnn_idx_find(o->data, name, other, sizeof other) != 0)
+            continue;
+        if (cnn_idx_read_header(other, labels, &info, err, sizeof err) == 0)
+            check_items(net, o, other, &info, labels);
+        return;
+    }
+}
+
 /* DIR/PREFIX-KIND-idxN-ubyte or the same .gz into path, N the file's
  * dimensions as the network implies them (MNIST's names for LeNet). */
-static int find_file(const cnn_drv_opts *o, const char *prefix, const char *kind, int ndim, char *path,
-                     size_t len)
+static int find_file(const cnn_net *net, const cnn_drv_opts *o, const char *prefix, const char *kind, int ndim,
+                     char *path, size_t len)
 {
     char name[64];
     snprintf(name, sizeof name, "%s-%s-idx%d-ubyte", prefix, kind, ndim);
     int rc = cnn_idx_find(o->data, name, path, len);
-    if (rc == -2)
+    if (rc == -2) {
         cnn_drv_error(o, "%s: directory name too long", o->data);
-    else if (rc < 0)
+    } else if (rc < 0) {
         cnn_drv_error(o, "%s: no such file (nor %s.gz); --data names a directory of IDX files", path, name);
+        explain_other(net, o, prefix, kind, ndim);
+    }
     return rc < 0 ? DRV_IO : DRV_OK;
 }
 
@@ -252,9 +254,9 @@ int cnn_drv_load_set(const cnn_net *net, const cnn_drv_opts *o, const char *pref
     char images[4096], labels[4096];
     int dims[CNN_IDX_MAX_DIMS];
     memset(s, 0, sizeof *s);
-    int rc = find_file(o, prefix, "images", 1 + input_dims(net, dims), images, sizeof images);
+    int rc = find_file(net, o, prefix, "images", 1 + input_dims(net, dims), images, sizeof images);
     if (rc == DRV_OK)
-        rc = find_file(o, prefix, "labels", 1 + label_dims(net, dims), labels, sizeof labels);
+        rc = find_file(net, o, prefix, "labels", 1 + cnn_drv_label_dims(net, dims), labels, sizeof labels);
     if (rc == DRV_OK)
         rc = check_headers(net, o, images, labels);
     if (rc == DRV_OK)

@@ -1001,8 +1001,13 @@ static void emit_descriptor(Emitter *E, const char *report_text)
     emit_blank(E);
     emit_open_block(E, "const cnn_net %s_net =", P);
     emit_out(E, "\"%s\",", P);
-    emit_out(E, "%s_IN_C, %s_IN_H, %s_IN_W, %s_IN_SIZE,", U, U, U, U);
-    emit_out(E, "%s_OUT_C, %s_OUT_H, %s_OUT_W, %s_OUT_SIZE,", U, U, U, U);
+    if (E->net->input.volume) {
+        emit_out(E, "%s_IN_C, %s_IN_D, %s_IN_H, %s_IN_W, %s_IN_SIZE,", U, U, U, U, U);
+        emit_out(E, "%s_OUT_C, %s_OUT_D, %s_OUT_H, %s_OUT_W, %s_OUT_SIZE,", U, U, U, U, U);
+    } else {   /* depth 0: an image */
+        emit_out(E, "%s_IN_C, 0, %s_IN_H, %s_IN_W, %s_IN_SIZE,", U, U, U, U);
+        emit_out(E, "%s_OUT_C, 0, %s_OUT_H, %s_OUT_W, %s_OUT_SIZE,", U, U, U, U);
+    }
     emit_out(E, "%s_NUM_PARAMS, %s_NUM_STATE,", U, U);
     emit_out(E, "%s,", net_loss(E->net) == LOSS_CE ? "CNN_LOSS_CROSS_ENTROPY"
                      : net_loss(E->net) == LOSS_DICE ? "CNN_LOSS_DICE" : "CNN_LOSS_MSE");

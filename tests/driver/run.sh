@@ -306,7 +306,6 @@ expect 2 ./seg eval --data small --load seg.st
 contains err "small/t10k-labels-idx3-ubyte: no such file"
 expect 2 ./tiny train --data dense_as_class --epochs 1
 contains err "dense_as_class/train-labels-idx1-ubyte: labels per item are 2x2 but network tiny needs 1 (one class per item)"
-expect 1 ./seg predict --load seg.st segx.bin; contains err "one class per image"
 expect 0 ./rgb train --data rgbdata --epochs 3 --batch 10
 acc=$(sed -n 's/^final test accuracy: \([0-9.]*\)%$/\1/p' out)
 if [ -n "$acc" ] && awk "BEGIN { exit !($acc >= 90) }"; then ok; else bad "rgb learned badly: '$acc'%"; fi
@@ -378,6 +377,129 @@ PY
 contains evalout "$(cat want)"
 expect 2 ./vseg3 eval --data vol_shape --load vseg.st
 contains err "vol_shape/t10k-images-idx4-ubyte: items are 6x8x9 but network vseg3 takes 6x8x8 (C x D x H x W, C omitted when 1)"
+# A volume of depth 1 stays a volume (the descriptor's depth, not one
+# derived from the sizes): its files keep their D axis, 1x8x8 items.
+printf 'network thinvol\ninput 1x8x8x1\nconv 1x3x3x2 pad 0x1x1\nsoftmax\n' >thin.net
+build thinvol thin.net --main
+python3 - <<'PY2'
+import os
+os.makedirs("thindata", exist_ok=True)
+for p, kind in (("train", "images"), ("train", "labels"), ("t10k", "images"), ("t10k", "labels")):
+    d = open("voldata/%s-%s-idx4-ubyte" % (p, kind), "rb").read()
+    n, size = int.from_bytes(d[4:8], "big"), 4 if kind == "images" else 1
+    plane = d[20:]   # the first of each item's 6 planes of 8x8
+    body = b"".join(plane[i * 384 * size:(i * 6 + 1) * 64 * size] for i in range(n))
+    open("thindata/%s-%s-idx4-ubyte" % (p, kind), "wb").write(d[:8] + (1).to_bytes(4, "big") + d[12:20] + body)
+PY2
+expect 0 ./thinvol help;  contains out "Network thinvol: input 1x8x8x1, output 1x8x8x2"
+contains out "DIR/train-images-idx4-ubyte, n items of 1x8x8 "; contains out "n items of 1x8x8 classes"
+expect 0 ./thinvol train --data thindata --epochs 1 --batch 8
+contains out "training thinvol on 200 images"
+# Files of another number of dimensions than the network needs: the
+# missing name, then what the file that is there holds against it.
+mkdir dense_for_class 2d_for_thin class_for_vol
+cp small/train-images-idx3-ubyte.gz dense_for_class/
+cp segdata/train-labels-idx3-ubyte dense_for_class/
+python3 - <<'PY2'
+import struct
+d = open("thindata/train-images-idx4-ubyte", "rb").read()
+open("2d_for_thin/train-images-idx3-ubyte", "wb").write(struct.pack(">I", 0xD03) + d[4:8] + d[12:])
+open("class_for_vol/train-labels-idx1-ubyte", "wb").write(struct.pack(">II", 0x801, 200) + bytes(200))
+PY2
+cp voldata/train-images-idx4-ubyte class_for_vol/
+expect 2 ./tiny train --data dense_for_class --epochs 1
+contains err "dense_for_class/train-labels-idx1-ubyte: no such file"
+contains err "dense_for_class/train-labels-idx3-ubyte: labels per item are 8x8 but network tiny needs 1 (one class per item)"
+expect 2 ./thinvol train --data 2d_for_thin --epochs 1
+contains err "2d_for_thin/train-images-idx4-ubyte: no such file"
+contains err "2d_for_thin/train-images-idx3-ubyte: items are 8x8 but network thinvol takes 1x8x8 (C x D x H x W, C omitted when 1)"
+expect 2 ./vseg3 train --data class_for_vol --epochs 1
+contains err "class_for_vol/train-labels-idx4-ubyte: no such file"
+contains err "class_for_vol/train-labels-idx1-ubyte: labels per item are 1 but network vseg3 needs 6x8x8 (one class per output voxel)"
+mkdir vol_labels && cp voldata/t10k-images-idx4-ubyte vol_labels/
+python3 -c 'import struct; open("vol_labels/t10k-labels-idx4-ubyte", "wb").write(struct.pack(">IIIII", 0x804, 40, 6, 8, 9) + bytes(40 * 432))'
+expect 2 ./vseg3 eval --data vol_labels --load vseg.st
+contains err "vol_labels/t10k-labels-idx4-ubyte: labels per item are 6x8x9 but network vseg3 needs 6x8x8 (one class per output voxel)"
+
+# ---- predict: class maps of dense nets, --output MAP -------------------------
+# A dense net prints per item its index and the pixels (voxels) of each
+# class; --output MAP writes the argmax of every output pixel as an IDX
+# file of the labels' shape, so that it reads back as labels: eval against
+# the map scores 100% and Dice 1.
+# idxcheck MAP Y.BIN CLASSES: MAP holds the argmax over CLASSES of Y.BIN's
+# items (C planes each, the first class on ties), and the lines of `out`
+# count them; prints what differs.
+idxcheck() {
+    python3 - "$@" <<'PY2'
+import struct, sys
+path, ybin, classes = sys.argv[1], sys.argv[2], int(sys.argv[3])
+d = open(path, "rb").read()
+typ, nd = d[2], d[3]
+dims = struct.unpack(">%dI" % nd, d[4:4 + 4 * nd])
+n, pixels = dims[0], 1
+for k in dims[1:]:
+    pixels *= k
+body = d[4 + 4 * nd:]
+got = list(body) if typ == 8 else list(struct.unpack(">%di" % (len(body) // 4), body))
+y = open(ybin, "rb").read()
+y = struct.unpack("<%df" % (len(y) // 4), y)
+want = []
+for i in range(n):
+    out = y[i * classes * pixels:(i + 1) * classes * pixels]
+    for p in range(pixels):
+        v = [out[c * pixels + p] for c in range(classes)]
+        want.append(v.index(max(v)))
+if got != want:
+    print("%s: %d of %d classes differ from forward's argmax" % (path, sum(a != b for a, b in zip(got, want)), len(want)))
+lines = [l.split() for l in open("out")]
+if pixels > 1:
+    counts = [[str(want[i * pixels:(i + 1) * pixels].count(c)) for c in range(classes)] for i in range(n)]
+    if lines != [[str(i)] + counts[i] for i in range(n)]:
+        print("lines differ from the counts: %s" % lines[:3])
+elif [l[1] for l in lines] != [str(c) for c in want]:
+    print("lines differ from the classes: %s" % lines[:3])
+PY2
+}
+expect 0 ./seg forward --load seg.st --input segx.bin --output segy.bin
+expect 0 ./seg predict --load seg.st --output segmap.idx segx.bin
+if [ "$(head -c 16 segmap.idx | od -An -tx1 | tr -d ' \n')" = 00000803000000640000000800000008 ]; then ok
+else bad "segmap.idx header: $(head -c 16 segmap.idx | od -An -tx1)"; fi
+size_is segmap.idx 6416
+res=$(idxcheck segmap.idx segy.bin 2); if [ -z "$res" ]; then ok; else bad "seg predict: $res"; fi
+mkdir segself && cp segdata/t10k-images-idx3-ubyte segself/ && cp segmap.idx segself/t10k-labels-idx3-ubyte
+expect 0 ./seg eval --data segself --load seg.st
+contains out "accuracy 100.00% (6400/6400 pixels)  dice 1.0000"
+expect 0 ./seg predict --load seg.st segx.bin   # the counts alone
+if [ "$(wc -l <out)" = 100 ]; then ok; else bad "seg predict printed $(wc -l <out) lines, want 100"; fi
+# A volume: n x D x H x W classes; a classifier: n classes, its lines'.
+expect 0 ./vseg3 predict --load vseg.st --output volmap.idx volx.bin
+size_is volmap.idx 15380
+res=$(idxcheck volmap.idx voly.bin 2); if [ -z "$res" ]; then ok; else bad "vseg3 predict: $res"; fi
+expect 0 ./tiny forward --load t.st --input tx.bin --output tmapy.bin
+expect 0 ./tiny predict --load t.st --output tmap.idx tx.bin tx.bin
+size_is tmap.idx 12
+cat tmapy.bin tmapy.bin >tmapy2.bin
+res=$(idxcheck tmap.idx tmapy2.bin 10); if [ -z "$res" ]; then ok; else bad "tiny predict: $res"; fi
+# More than 256 classes: int32.
+printf 'network wide\ninput 12x12x1\nfc 300\nsoftmax\n' >wide.net
+build wide wide.net --main
+expect 0 ./wide train --data small --epochs 1 --limit 20 --batch 10 --save wide.st
+expect 0 ./wide forward --load wide.st --input tx.bin --output wy.bin
+expect 0 ./wide predict --load wide.st --output wmap.idx tx.bin
+if [ "$(head -c 8 wmap.idx | od -An -tx1 | tr -d ' \n')" = 00000c0100000002 ]; then ok
+else bad "wmap.idx header: $(head -c 8 wmap.idx | od -An -tx1)"; fi
+res=$(idxcheck wmap.idx wy.bin 300); if [ -z "$res" ]; then ok; else bad "wide predict: $res"; fi
+# Bad --output: over a FILE (bad usage), unwritable (before any work),
+# or a FILE that fails: nothing written.
+cp segx.bin segx2.bin
+expect 1 ./seg predict --load seg.st --output segx2.bin segx.bin segx2.bin
+contains err "--output 'segx2.bin' would overwrite the input 'segx2.bin'"
+if cmp -s segx.bin segx2.bin; then ok; else bad "predict overwrote its input"; fi
+expect 2 ./seg predict --load seg.st --output nodir/m.idx segx.bin
+contains err "nodir/m.idx: cannot write"
+if [ -s out ]; then bad "predict worked before failing on its output: $(head -c 200 out)"; else ok; fi
+expect 2 ./seg predict --load seg.st --output half.idx segx.bin tx.bin.missing
+contains err "tx.bin.missing"; absent half.idx
 
 # ---- Fashion-MNIST (LeNet) ----------------------------------------------
 if [ -e "$FASHION/train-images-idx3-ubyte.gz" ] || [ -e "$FASHION/train-images-idx3-ubyte" ]; then
@@ -616,6 +738,8 @@ if [ "${VALGRIND:-1}" != 0 ] && command -v valgrind >/dev/null 2>&1; then
     vg_run 3 ./mse train --data small --epochs 2 --lr 1000 --limit 200
     vg_run 1 ./tiny train --lr nope
     vg_run 0 ./seg train --data segdata --epochs 1 --limit 50
+    vg_run 0 ./seg predict --load seg.st --output vgmap.idx segx.bin segx.bin
+    vg_run 2 ./seg predict --load seg.st --output vgmap.idx segx.bin tx.bin.missing
     vg_run 2 ./seg train --data seg_nan --epochs 1
 fi
 

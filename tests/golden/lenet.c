@@ -842,8 +842,8 @@ static const char *const report[] = {
 
 const cnn_net lenet5_net = {
     "lenet5",
-    LENET5_IN_C, LENET5_IN_H, LENET5_IN_W, LENET5_IN_SIZE,
-    LENET5_OUT_C, LENET5_OUT_H, LENET5_OUT_W, LENET5_OUT_SIZE,
+    LENET5_IN_C, 0, LENET5_IN_H, LENET5_IN_W, LENET5_IN_SIZE,
+    LENET5_OUT_C, 0, LENET5_OUT_H, LENET5_OUT_W, LENET5_OUT_SIZE,
     LENET5_NUM_PARAMS, LENET5_NUM_STATE,
     CNN_LOSS_CROSS_ENTROPY,
     lenet5_tensors, NUM_TENSORS, report,

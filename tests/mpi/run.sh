@@ -9,6 +9,8 @@
 #   batchnorm with --sync-bn (and without it they differ: the test can
 #   fail);
 # - eval and the per-epoch test score split the set and add the results;
+# - volumes with dense labels, `loss dice` and cross-entropy: weights,
+#   printed losses and the test set's Dice score equal one process's;
 # - a corrupt --load on one rank, a NaN and a killed rank end the job with
 #   a non-zero exit and a message naming the rank, in bounded time, and
 #   the last checkpoint stays intact;
@@ -86,13 +88,16 @@ NET
 printf 'network mse\ninput 12x12x1\nfc 10\n' >mse.net   # no softmax: MSE, can diverge
 # Dense prediction: 8x8x2 out of 12x12, one label per output pixel.
 printf 'network seg\ninput 12x12x1\nconv 3x3x4 relu\nconv 3x3x2\nsoftmax\n' >seg.net
+# Volumes, one label per voxel: the Dice loss, and cross-entropy.
+printf 'network vdice\ninput 4x6x6x1\nconv 3x3x3x4 pad 1 relu\nconv 1x1x1x2\nsoftmax\nloss dice\n' >vdice.net
+printf 'network vce\ninput 4x6x6x1\nconv 3x3x3x4 pad 1 relu\nconv 1x1x1x2\nsoftmax\n' >vce.net
 # build NAME: NAME.c, NAME (libcnnrt) and NAME_mpi (libcnnrt-mpi, mpicc).
 build() {
     "$CNNC" "$1.net" --main -o "$1.c" 2>build.err &&
         cc -std=c99 -O2 -fopenmp -I"$top/runtime" "$1.c" "$LIBCNNRT" -lz -lm -o "$1" 2>>build.err &&
         mpicc -std=c99 -O2 -fopenmp -I"$top/runtime" "$1.c" "$LIBCNNRT_MPI" -lz -lm -o "$1_mpi" 2>>build.err
 }
-for n in flat bn res mse seg; do
+for n in flat bn res mse seg vdice vce; do
     if build $n; then ok; else bad "build $n: $(head -c 600 build.err)"; echo "mpi: $pass passed, $fail failed"; exit 1; fi
 done
 # 12x12 images, class k a bright row at 1 + k.
@@ -115,6 +120,21 @@ for prefix, n in (("train", 300), ("t10k", 101)):
     os.makedirs("dense", exist_ok=True)
     open("dense/%s-images-idx3-ubyte" % prefix, "wb").write(struct.pack(">IIII", 0x803, n, 12, 12) + bytes(pix))
     open("dense/%s-labels-idx3-ubyte" % prefix, "wb").write(struct.pack(">IIII", 0x803, n, 8, 8) + masks)
+# 4x6x6 volumes, foreground a bright diamond; 13 test volumes, shared
+# 7 + 6 by two ranks.
+os.makedirs("vol", exist_ok=True)
+for prefix, n in (("train", 60), ("t10k", 13)):
+    vox, masks = bytearray(), bytearray()
+    for i in range(n):
+        cz, cy, cx = random.randrange(4), random.randrange(6), random.randrange(6)
+        for z in range(4):
+            for y in range(6):
+                for x in range(6):
+                    fg = abs(z - cz) + abs(y - cy) + abs(x - cx) <= 2
+                    vox.append(150 + random.randrange(100) if fg else random.randrange(120))
+                    masks.append(fg)
+    for kind, body in (("images", vox), ("labels", masks)):
+        open("vol/%s-%s-idx4-ubyte" % (prefix, kind), "wb").write(struct.pack(">IIIII", 0x804, n, 4, 6, 6) + body)
 PY
 T="train --data data --epochs 2 --threads 1 --schedule const"
 
@@ -180,6 +200,30 @@ grep '^t10k' out >evalseg1
 contains evalseg1 "pixels)  dice "
 expect 0 mpi -np 3 ./seg_mpi eval --data dense --load seg1.st
 if grep '^t10k' out | cmp -s - evalseg1; then ok; else bad "seg eval on 3 ranks: $(cat out) vs $(cat evalseg1)"; fi
+# Volumes with dense labels, `loss dice` and cross-entropy: 60 volumes in
+# batches of 11 (6 + 5 on two ranks, the last 3 + 2).  The weights, the
+# printed train loss and the test set's mean Dice score (of 13 volumes,
+# 7 + 6: a mean of the ranks' means would differ) equal one process's.
+V="train --data vol --epochs 3 --threads 1 --schedule const --batch 11 --lr 0.5"
+for n in vdice vce; do
+    expect 0 ./$n $V --save ${n}1.st
+    sed -n 's/  time .*//p' out >${n}1.epochs
+    contains ${n}1.epochs "epoch 3/3  loss"
+    expect 0 mpi -np 2 ./${n}_mpi $V --save ${n}2.st
+    same ${n}1.st ${n}2.st
+    if sed -n 's/  time .*//p' out | cmp -s - ${n}1.epochs; then ok
+    else bad "$n on 2 ranks printed: $(cat out) want: $(cat ${n}1.epochs)"; fi
+    expect 0 ./$n eval --data vol --load ${n}1.st
+    grep '^t10k' out >${n}1.eval
+    contains ${n}1.eval " dice "
+    expect 0 mpi -np 2 ./${n}_mpi eval --data vol --load ${n}1.st
+    if grep '^t10k' out | cmp -s - ${n}1.eval; then ok; else bad "$n eval on 2 ranks: $(cat out) vs $(cat ${n}1.eval)"; fi
+done
+# predict runs on rank 0 alone: the same lines and class map.
+expect 0 ./vdice predict --load vdice1.st --output map1.idx vol/t10k-images-idx4-ubyte
+cp out predict1
+expect 0 mpi -np 2 ./vdice_mpi predict --load vdice1.st --output map2.idx vol/t10k-images-idx4-ubyte
+if cmp -s out predict1 && cmp -s map1.idx map2.idx; then ok; else bad "predict on 2 ranks: $(head -3 out)"; fi
 expect 0 mpi -np 2 ./flat_mpi info
 if grep -c '^Tensors' out | grep -qx 1; then ok; else bad "info printed by more than rank 0: $(cat out)"; fi
 
