@@ -267,12 +267,13 @@ void lower_net(const Net *net, bool blas, Lowered *out)
 static long col_at(const LayerLowering *l, long batch)
 {
     const ConvGeom *g = &l->g;
+    bool grouped = l->kernel == KERNEL_COLS || (l->kernel == KERNEL_BLAS && g->groups != 0);
+    if (!grouped)
+        return l->col;   /* packed weights, whatever the batch */
     long images = batch < l->k.cols.gmax ? batch : l->k.cols.gmax;
     if (l->kernel == KERNEL_COLS)
         return (l->k.cols.k4 + l->k.cols.f4) * round_up(images * g->ohw, TILE_Q);
-    if (l->kernel == KERNEL_BLAS && g->groups != 0)
-        return (g->k + g->fg) * images * g->ohw;
-    return l->col;   /* packed weights, whatever the batch */
+    return (g->k + g->fg) * images * g->ohw;
 }
 
 long lower_col_at(const Net *net, const Lowered *low, long batch)

@@ -483,24 +483,42 @@ static int64_t memory_bytes(int64_t fixed, int64_t per_image, long batch)
     return float_bytes(all);
 }
 
-/* "Fixed memory: inference 44.7 MiB, training 178.4 MiB" and "Memory at
- * batch 8: inference 117.3 MiB, training 431.8 MiB (columns 10.2 MiB)":
- * the fixed memory, plus the columns of a group of the batch's images,
- * plus the batch times the planned buffers per image. */
-static void put_memory(StrBuf *out, const Net *net, const Lowered *low, const Planned *p, long batch)
+/* The whole memory of a model made with net_new(batch), in bytes: the
+ * fixed memory, plus the columns of a group of the batch's images, plus
+ * the batch times the planned buffers per image. */
+typedef struct {
+    int64_t infer, train;              /* the totals */
+    int64_t fixed_infer, fixed_train;
+    int64_t col, col_allocated;        /* used at this batch; net_new's */
+} Memory;
+
+static Memory memory_at(const Net *net, const Lowered *low, const Planned *p, long batch)
 {
+    Memory m;
     int64_t col = lower_col_at(net, low, batch);
-    int64_t infer = fixed_elems(net, false), train = fixed_elems(net, true);
+    m.infer = memory_bytes(fixed_elems(net, false) + col, p->infer, batch);
+    m.train = memory_bytes(fixed_elems(net, true) + col, p->train, batch);
+    m.fixed_infer = float_bytes(fixed_elems(net, false));
+    m.fixed_train = float_bytes(fixed_elems(net, true));
+    m.col = float_bytes(col);
+    m.col_allocated = float_bytes(low->col);
+    return m;
+}
+
+/* "Fixed memory: inference 44.7 MiB, training 178.4 MiB" and "Memory at
+ * batch 8: inference 117.3 MiB, training 431.8 MiB (columns 10.2 MiB)". */
+static void put_memory(StrBuf *out, const Memory *m, long batch)
+{
     sb_puts(out, "\nFixed memory: inference ");
-    put_bytes(out, (double)infer * 4);
+    put_bytes(out, (double)m->fixed_infer);
     sb_puts(out, ", training ");
-    put_bytes(out, (double)train * 4);
+    put_bytes(out, (double)m->fixed_train);
     sb_printf(out, "\nMemory at batch %ld: inference ", batch);
-    put_bytes(out, (double)memory_bytes(infer + col, p->infer, batch));
+    put_bytes(out, (double)m->infer);
     sb_puts(out, ", training ");
-    put_bytes(out, (double)memory_bytes(train + col, p->train, batch));
+    put_bytes(out, (double)m->train);
     sb_puts(out, " (columns ");
-    put_bytes(out, (double)col * 4);
+    put_bytes(out, (double)m->col);
     sb_puts(out, ")");
 }
 
@@ -532,7 +550,8 @@ static void put_totals(StrBuf *out, const Net *net, const Lowered *low, long bat
     sb_puts(out, " (");
     put_bytes(out, (double)p.train_plain * 4);
     sb_puts(out, " without reuse)");
-    put_memory(out, net, low, &p, batch);
+    Memory m = memory_at(net, low, &p, batch);
+    put_memory(out, &m, batch);
     sb_puts(out, "\n");
 }
 
@@ -906,15 +925,14 @@ void report_json(const Net *net, bool blas, long batch, StrBuf *out)
     json_int(out, "inference_no_reuse", float_bytes(p.infer_plain));
     json_int(out, "training", float_bytes(p.train));
     json_int(out, "training_no_reuse", float_bytes(p.train_plain));
-    int64_t col = lower_col_at(net, &low, batch);
-    int64_t fixed_infer = fixed_elems(net, false), fixed_train = fixed_elems(net, true);
+    Memory m = memory_at(net, &low, &p, batch);
     sb_printf(out, "},\n \"memory_bytes\": {\"batch\": %ld", batch);
-    json_int(out, "inference", memory_bytes(fixed_infer + col, p.infer, batch));
-    json_int(out, "training", memory_bytes(fixed_train + col, p.train, batch));
-    json_int(out, "fixed_inference", float_bytes(fixed_infer));
-    json_int(out, "fixed_training", float_bytes(fixed_train));
-    json_int(out, "columns", float_bytes(col));
-    json_int(out, "columns_allocated", float_bytes(low.col));
+    json_int(out, "inference", m.infer);
+    json_int(out, "training", m.train);
+    json_int(out, "fixed_inference", m.fixed_infer);
+    json_int(out, "fixed_training", m.fixed_train);
+    json_int(out, "columns", m.col);
+    json_int(out, "columns_allocated", m.col_allocated);
     sb_puts(out, "}}\n");
     lower_free(&low);
 }
