@@ -262,6 +262,28 @@ void lower_net(const Net *net, bool blas, Lowered *out)
     }
 }
 
+/* A layer's share of m->col at a batch: emit/cols.c and emit/blas.c lay
+ * out the rows of columns of a group of images, then its output rows. */
+static long col_at(const LayerLowering *l, long batch)
+{
+    const ConvGeom *g = &l->g;
+    bool grouped = l->kernel == KERNEL_COLS || (l->kernel == KERNEL_BLAS && g->groups != 0);
+    if (!grouped)
+        return l->col;   /* packed weights, whatever the batch */
+    long images = batch < l->k.cols.gmax ? batch : l->k.cols.gmax;
+    if (l->kernel == KERNEL_COLS)
+        return (l->k.cols.k4 + l->k.cols.f4) * round_up(images * g->ohw, TILE_Q);
+    return (g->k + g->fg) * images * g->ohw;
+}
+
+long lower_col_at(const Net *net, const Lowered *low, long batch)
+{
+    long most = 0;
+    for (int i = 1; i < net->nnodes; i++)
+        most = max2(most, col_at(&low->layers[i], batch));
+    return most;
+}
+
 void lower_free(Lowered *low)
 {
     free(low->layers);

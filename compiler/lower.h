@@ -92,6 +92,11 @@ typedef struct {
 void lower_net(const Net *net, bool blas, Lowered *out);
 void lower_free(Lowered *low);
 
+/* The floats of m->col a batch of `batch` images uses: the columns of
+ * KERNEL_COLS and KERNEL_BLAS take groups of min(gmax, batch) images, so
+ * below gmax only part of low->col (sized for gmax) is ever touched. */
+long lower_col_at(const Net *net, const Lowered *low, long batch);
+
 /* The kernel's name in the report: "tile", "cols", ...; NULL for KERNEL_NONE. */
 const char *lower_kernel_name(KernelKind k);
 

@@ -24,6 +24,7 @@ static const char usage_text[] =
     "  --report[=table|json|dot]  print the shape/parameter report to stdout\n"
     "  --blas                 generated code calls cblas_sgemm (link -lopenblas)\n"
     "  --unroll N             fully unroll loops of at most N iterations (default 25)\n"
+    "  --batch N              the batch of the report's memory figures (default 1)\n"
     "  --no-train             inference only: no backward pass, no optimizer state\n"
     "  --embed-weights W      weights from W.safetensors as const arrays (implies --no-train)\n"
     "  -M                     print make dependencies of FILE.net and stop\n"

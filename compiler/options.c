@@ -90,21 +90,27 @@ static int valued(Options *opt, const char *arg, int *i, int argc, char **argv)
             return 1;
         }
     }
-    const char *v = value_of(arg, "--unroll", i, argc, argv, &missing);
-    if (missing) {
-        bad("'%s' needs a value", arg);
-        return -1;
-    }
-    if (v) {
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (errno || *end || end == v || n < 0 || n > 1000000) {
-            bad("--unroll needs a whole number from 0 to 1000000, not '%s'", v);
+    static const struct { const char *name, *message; long least; size_t off; } numbers[] = {
+        {"--unroll", "--unroll needs a whole number from 0 to 1000000, not '%s'", 0, offsetof(Options, unroll)},
+        {"--batch", "--batch needs a whole number from 1 to 1000000, not '%s'", 1, offsetof(Options, batch)},
+    };
+    for (size_t k = 0; k < sizeof numbers / sizeof numbers[0]; k++) {
+        const char *v = value_of(arg, numbers[k].name, i, argc, argv, &missing);
+        if (missing) {
+            bad("'%s' needs a value", arg);
             return -1;
         }
-        opt->unroll = n;
-        return 1;
+        if (v) {
+            char *end;
+            errno = 0;
+            long n = strtol(v, &end, 10);
+            if (errno || *end || end == v || n < numbers[k].least || n > 1000000) {
+                bad(numbers[k].message, v);
+                return -1;
+            }
+            *(long *)((char *)opt + numbers[k].off) = n;
+            return 1;
+        }
     }
     return 0;
 }
@@ -129,6 +135,7 @@ int options_parse(Options *opt, int argc, char **argv)
 {
     memset(opt, 0, sizeof *opt);
     opt->unroll = CNNC_DEFAULT_UNROLL;
+    opt->batch = 1;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
@@ -170,6 +177,8 @@ int options_parse(Options *opt, int argc, char **argv)
     bool blas_alone = opt->blas && opt->report == REPORT_NONE;
     if ((opt->header || opt->emit_main || blas_alone || opt->embed) && !opt->output && !opt->deps_only)
         return bad("%s", "--header, --main, --blas and --embed-weights need -o FILE.c (--blas: or --report)");
+    if (opt->batch != 1 && (opt->report == REPORT_NONE || opt->report == REPORT_DOT))
+        return bad("%s", "--batch needs --report or --report=json (it sets the batch of their memory figures)");
     if (opt->deps_too && !opt->output)
         return bad("%s", "-MD needs -o FILE.c (the dependency file goes beside it)");
     return OPTIONS_OK;

@@ -17,6 +17,7 @@ typedef struct {
     ReportFormat report;
     bool emit_main, blas, no_train, deps_only, deps_too, werror, nowarn;
     long unroll;              /* --unroll, default CNNC_DEFAULT_UNROLL */
+    long batch;               /* --batch: of the report's memory figures, default 1 */
 } Options;
 
 enum { OPTIONS_OK, OPTIONS_HELP, OPTIONS_VERSION, OPTIONS_BAD };

@@ -77,11 +77,11 @@ static int stage_file(const char *path, const StrBuf *sb, cnnrt_out *out)
     return -1;
 }
 
-static void build_report(const Net *net, ReportFormat fmt, bool blas, StrBuf *out)
+static void build_report(const Net *net, const Options *opt, StrBuf *out)
 {
-    switch (fmt) {
-    case REPORT_TABLE: report_table(net, blas, out); break;
-    case REPORT_JSON: report_json(net, blas, out); break;
+    switch (opt->report) {
+    case REPORT_TABLE: report_table(net, opt->blas, opt->batch, out); break;
+    case REPORT_JSON: report_json(net, opt->blas, opt->batch, out); break;
     case REPORT_DOT: report_dot(net, out); break;
     case REPORT_NONE: break;
     }
@@ -264,7 +264,7 @@ int outputs_write(const Net *net, const Options *opt)
     if (rc == 0 && opt->report != REPORT_NONE) {
         StrBuf report;
         sb_init(&report);
-        build_report(net, opt->report, opt->blas, &report);
+        build_report(net, opt, &report);
         if (fwrite(report.data, 1, report.len, stdout) != report.len || fflush(stdout) != 0) {
             fprintf(stderr, "cnnc: error: cannot write the report: %s\n", strerror(errno));
             rc = 2;

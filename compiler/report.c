@@ -463,7 +463,66 @@ static Planned planned(const Net *net, const Lowered *low)
     return p;
 }
 
-static void put_totals(StrBuf *out, const Net *net, const Lowered *low)
+/* Floats of the arena net_new allocates whatever the batch (emit.c,
+ * emit_lifecycle), but for m->col: the parameters; in training their
+ * gradients and two optimizer buffers, which net_init zeroes for any
+ * optimizer (SGD's momentum uses one, Adam both); batchnorm running
+ * statistics and batch statistics, 2 floats per channel each.  memory.sh
+ * checks it against the generated code. */
+static int64_t fixed_elems(const Net *net, bool train)
+{
+    return net->params * (train ? 4 : 1) + 2 * net->non_trainable;
+}
+
+/* Bytes of fixed + per_image x batch floats, saturating as float_bytes. */
+static int64_t memory_bytes(int64_t fixed, int64_t per_image, long batch)
+{
+    int64_t images, all;
+    if (!mul_ovf(per_image, batch, &images) || !add_ovf(fixed, images, &all))
+        return INT64_MAX;
+    return float_bytes(all);
+}
+
+/* The whole memory of a model made with net_new(batch), in bytes: the
+ * fixed memory, plus the columns of a group of the batch's images, plus
+ * the batch times the planned buffers per image. */
+typedef struct {
+    int64_t infer, train;              /* the totals */
+    int64_t fixed_infer, fixed_train;
+    int64_t col, col_allocated;        /* used at this batch; net_new's */
+} Memory;
+
+static Memory memory_at(const Net *net, const Lowered *low, const Planned *p, long batch)
+{
+    Memory m;
+    int64_t col = lower_col_at(net, low, batch);
+    m.infer = memory_bytes(fixed_elems(net, false) + col, p->infer, batch);
+    m.train = memory_bytes(fixed_elems(net, true) + col, p->train, batch);
+    m.fixed_infer = float_bytes(fixed_elems(net, false));
+    m.fixed_train = float_bytes(fixed_elems(net, true));
+    m.col = float_bytes(col);
+    m.col_allocated = float_bytes(low->col);
+    return m;
+}
+
+/* "Fixed memory: inference 44.7 MiB, training 178.4 MiB" and "Memory at
+ * batch 8: inference 117.3 MiB, training 431.8 MiB (columns 10.2 MiB)". */
+static void put_memory(StrBuf *out, const Memory *m, long batch)
+{
+    sb_puts(out, "\nFixed memory: inference ");
+    put_bytes(out, (double)m->fixed_infer);
+    sb_puts(out, ", training ");
+    put_bytes(out, (double)m->fixed_train);
+    sb_printf(out, "\nMemory at batch %ld: inference ", batch);
+    put_bytes(out, (double)m->infer);
+    sb_puts(out, ", training ");
+    put_bytes(out, (double)m->train);
+    sb_puts(out, " (columns ");
+    put_bytes(out, (double)m->col);
+    sb_puts(out, ")");
+}
+
+static void put_totals(StrBuf *out, const Net *net, const Lowered *low, long batch)
 {
     sb_puts(out, "Total params: ");
     put_floats(out, net->params);
@@ -490,10 +549,13 @@ static void put_totals(StrBuf *out, const Net *net, const Lowered *low)
     put_bytes(out, (double)p.train * 4);
     sb_puts(out, " (");
     put_bytes(out, (double)p.train_plain * 4);
-    sb_puts(out, " without reuse)\n");
+    sb_puts(out, " without reuse)");
+    Memory m = memory_at(net, low, &p, batch);
+    put_memory(out, &m, batch);
+    sb_puts(out, "\n");
 }
 
-void report_table(const Net *net, bool blas, StrBuf *out)
+void report_table(const Net *net, bool blas, long batch, StrBuf *out)
 {
     const Node *output = net->nodes[net->output];
     Lowered low;
@@ -524,7 +586,7 @@ void report_table(const Net *net, bool blas, StrBuf *out)
             put_rule(out, '-', total);
     }
     put_rule(out, '=', total);
-    put_totals(out, net, &low);
+    put_totals(out, net, &low, batch);
     put_rule(out, '=', total);
 
     for (int i = 0; i < nrows; i++)
@@ -832,7 +894,7 @@ static void json_layer(StrBuf *out, const Net *net, const Node *n, KernelKind ke
     sb_putn(out, "}", 1);
 }
 
-void report_json(const Net *net, bool blas, StrBuf *out)
+void report_json(const Net *net, bool blas, long batch, StrBuf *out)
 {
     Lowered low;
     lower_net(net, blas, &low);
@@ -863,6 +925,14 @@ void report_json(const Net *net, bool blas, StrBuf *out)
     json_int(out, "inference_no_reuse", float_bytes(p.infer_plain));
     json_int(out, "training", float_bytes(p.train));
     json_int(out, "training_no_reuse", float_bytes(p.train_plain));
+    Memory m = memory_at(net, &low, &p, batch);
+    sb_printf(out, "},\n \"memory_bytes\": {\"batch\": %ld", batch);
+    json_int(out, "inference", m.infer);
+    json_int(out, "training", m.train);
+    json_int(out, "fixed_inference", m.fixed_infer);
+    json_int(out, "fixed_training", m.fixed_train);
+    json_int(out, "columns", m.col);
+    json_int(out, "columns_allocated", m.col_allocated);
     sb_puts(out, "}}\n");
     lower_free(&low);
 }

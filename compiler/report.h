@@ -9,10 +9,11 @@
 #include "util.h"
 
 /* A table for people: one row per node, then the totals.  blas: the
- * kernels named are those of code generated with --blas (lower.h). */
-void report_table(const Net *net, bool blas, StrBuf *out);
+ * kernels named are those of code generated with --blas (lower.h); batch:
+ * the batch of the memory figures (the whole memory of net_new(batch)). */
+void report_table(const Net *net, bool blas, long batch, StrBuf *out);
 /* One JSON object: network, input, output, layers (nodes 1..n-1), totals. */
-void report_json(const Net *net, bool blas, StrBuf *out);
+void report_json(const Net *net, bool blas, long batch, StrBuf *out);
 /* A Graphviz digraph: a box per node, edges labelled with tensor shapes. */
 void report_dot(const Net *net, StrBuf *out);
 /* One-line description of a node's own options, e.g. "5x5 s2 p1 d2 g4

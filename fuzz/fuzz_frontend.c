@@ -114,8 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (net) {
         StrBuf out;
         sb_init(&out);
-        report_table(net, false, &out);   /* each kernel choice once */
-        report_json(net, true, &out);
+        report_table(net, false, 1, &out);   /* each kernel choice once */
+        report_json(net, true, 1, &out);
         report_dot(net, &out);
         sb_free(&out);
         net_free(net);

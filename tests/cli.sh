@@ -56,6 +56,28 @@ expect 0 "$CNNC" --blas --report "$tmp/lenet.net"; contains "$tmp/out" "Kernel"
 printf 'input 3x7x256; conv 3x3x128 groups 2 pad 1\n' >"$tmp/grouped.net"
 expect 0 "$CNNC" --blas --report "$tmp/grouped.net"
 contains "$tmp/out" "Planned buffers per image, inference: 10.5 KiB"
+# --batch: the batch of the report's memory figures (default 1), report only
+expect 2 "$CNNC" --report --batch 0 "$tmp/lenet.net"; contains "$tmp/err" "--batch needs a whole number from 1"
+expect 2 "$CNNC" --batch 2 "$tmp/lenet.net";  contains "$tmp/err" "--batch needs --report"
+expect 2 "$CNNC" --report=dot --batch 2 "$tmp/lenet.net"
+expect 0 "$CNNC" --report --batch 4 "$tmp/lenet.net"; contains "$tmp/out" "Memory at batch 4: inference "
+# The memory of a step: fixed + columns + batch x planned bytes per image;
+# a stride-2 conv to a 3x3 plane runs on the columns of up to 113 images
+# side by side, of which batch 1 touches 24 columns.
+printf 'input 5x5x8; conv 3x3x16 stride 2 pad 1\n' >"$tmp/cols.net"
+expect 0 "$CNNC" --report=json "$tmp/cols.net"; mv "$tmp/out" "$tmp/one.json"
+expect 0 "$CNNC" --report=json --batch 300 "$tmp/cols.net"
+if /usr/bin/python3 - "$tmp/one.json" "$tmp/out" <<'PY'; then ok; else bad "memory_bytes in the JSON report"; fi
+import json, sys
+one, big = (json.load(open(f)) for f in sys.argv[1:3])
+p, m1, m = one["planned_bytes"], one["memory_bytes"], big["memory_bytes"]
+assert m1["batch"] == 1 and m["batch"] == 300
+assert m1["columns"] == (72 + 16) * 24 * 4 and m["columns"] == m["columns_allocated"] == (72 + 16) * 1032 * 4
+for b, r in ((1, m1), (300, m)):
+    assert r["fixed_inference"] == 4 * 1168 and r["fixed_training"] == 4 * 4 * 1168
+    assert r["inference"] == r["fixed_inference"] + r["columns"] + b * p["inference"]
+    assert r["training"] == r["fixed_training"] + r["columns"] + b * p["training"]
+PY
 expect 0 "$CNNC" --report=dot "$tmp/lenet.net"
 contains "$tmp/out" "digraph"
 if command -v dot >/dev/null 2>&1; then

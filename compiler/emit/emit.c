@@ -1059,7 +1059,7 @@ int emit_c(const Net *net, const EmitOptions *opt, StrBuf *c, StrBuf *h, char *e
         emit_train_api(&E);
     StrBuf report;
     sb_init(&report);
-    report_table(net, E.opt->blas, &report);
+    report_table(net, E.opt->blas, 1, &report);
     emit_descriptor(&E, report.data ? report.data : "");
     sb_free(&report);
     free_plan(&E);

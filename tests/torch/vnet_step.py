@@ -26,15 +26,18 @@ BATCH, SIZE, LR, MOMENTUM = 2, 32, 0.1, 0.9
 RTOL = 2e-3      # of each tensor's largest value: float32 through 73 layers
 
 
-def volumes(gen):
-    """Noise with a brighter ball in each item, and the ball as labels."""
-    r = torch.arange(SIZE, dtype=torch.float64)
-    z, y, x = torch.meshgrid(r, r, r, indexing="ij")
+def volumes(gen, batch=BATCH, shape=(SIZE, SIZE, SIZE)):
+    """Noise with a brighter ball in each item, and the ball as labels: the
+    ball's centre in the middle half of each axis, its radius 6/32 of the
+    shortest axis (vnet_full.py: the same at 64x128x128)."""
+    z, y, x = torch.meshgrid(*(torch.arange(s, dtype=torch.float64) for s in shape), indexing="ij")
+    size = torch.tensor(shape, dtype=torch.float64)
+    radius = 6.0 / 32.0 * min(shape)
     xs, labels = [], []
-    for _ in range(BATCH):
-        c = 8 + 16 * torch.rand(3, generator=gen, dtype=torch.float64)
-        ball = ((z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2) < 36
-        xs.append(0.4 * torch.rand(SIZE, SIZE, SIZE, generator=gen, dtype=torch.float64) + 0.5 * ball)
+    for _ in range(batch):
+        c = size / 4 + size / 2 * torch.rand(3, generator=gen, dtype=torch.float64)
+        ball = ((z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2) < radius ** 2
+        xs.append(0.4 * torch.rand(*shape, generator=gen, dtype=torch.float64) + 0.5 * ball)
         labels.append(ball.to(torch.int32))
     return torch.stack(xs)[:, None].float(), torch.stack(labels)
 

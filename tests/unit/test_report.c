@@ -132,12 +132,12 @@ static Net *resnet_like(void)
 /* The report of code built without --blas. */
 static void table_default(const Net *net, StrBuf *out)
 {
-    report_table(net, false, out);
+    report_table(net, false, 1, out);
 }
 
 static void json_default(const Net *net, StrBuf *out)
 {
-    report_json(net, false, out);
+    report_json(net, false, 1, out);
 }
 
 static char *render(void (*fn)(const Net *, StrBuf *), const Net *net)
@@ -502,7 +502,7 @@ static void test_json_validator(void)
 
 static void json_blas(const Net *net, StrBuf *out)
 {
-    report_json(net, true, out);
+    report_json(net, true, 1, out);
 }
 
 /* --blas: big convolutions say "blas", LeNet-5's small ones keep the
