@@ -395,7 +395,8 @@ class TorchNet(nn.Module):
     def _native_pool(self, L, x, y):
         """`fit ceil`, `countpad`: torch's ceil_mode and count_include_pad
         must give the same shape and values, where torch allows the pads
-        (symmetric, at most half the window)."""
+        (symmetric, at most half the window) and the window (no larger than
+        the input without its pads)."""
         nd = self.nd
         k, s = tuple(L["kernel"]), tuple(L["stride"])
         before, after = L["pad"][:nd], L["pad"][nd:]
@@ -407,7 +408,8 @@ class TorchNet(nn.Module):
             native = cb == ca
         else:
             native = ceil
-        if not (self.check_native and native and all(2 * p <= kk for p, kk in zip(before, k))):
+        fits = all(2 * p <= kk <= n for p, kk, n in zip(before, k, x.shape[2:]))   # torch's limits
+        if not (self.check_native and native and fits):
             return
         with torch.no_grad():
             if L["pool"] == "max":
