@@ -24,11 +24,11 @@ limit of half the window) and stride-1 `pad same` convolutions with an odd
 total pad (padding='same').
 
 Kinks: float32 code and a float64 reference may take different sides of a
-non-differentiable point (a ReLU input within rounding of 0, two values of
+non-differentiable point (a ReLU or PReLU input within rounding of 0, two values of
 a max-pooling window within rounding of each other), and then their
 gradients differ by that element's whole gradient.  With `net.kink_rel =
 R` the forward records every such near decision (|x| < R*rms(x) for
-relu/leaky; a max-pool window whose best two values differ by less than
+relu/leaky/prelu; a max-pool window whose best two values differ by less than
 R*rms(x), exact ties excluded since both sides break them alike) as a
 Site, and KinkSlack computes the gradients with them flipped one at a
 time, closest first: the sum of the differences bounds what the float32
@@ -85,6 +85,30 @@ class _Rectifier(torch.autograd.Function):
         elif ctx.site.g is None:
             ctx.site.g = g.detach()
         return torch.where(pos, g, g * ctx.alpha), None, None
+
+
+class _PReLU(torch.autograd.Function):
+    """prelu (a slope per channel, dim 1) whose backward can flip the sign
+    test, as _Rectifier's."""
+
+    @staticmethod
+    def forward(ctx, x, a, site):
+        slope = a.reshape(1, -1, *[1] * (x.dim() - 2))
+        ctx.save_for_backward(x, slope)
+        ctx.site = site
+        return torch.where(x > 0, x, x * slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, slope = ctx.saved_tensors
+        pos = x > 0
+        if ctx.site.flip is not None:
+            pos = pos ^ ctx.site.flip
+        elif ctx.site.g is None:
+            ctx.site.g = g.detach()
+        every = [d for d in range(x.dim()) if d != 1]
+        da = torch.where(pos, torch.zeros_like(x), x * g).sum(dim=every)
+        return torch.where(pos, g, g * slope), da, None
 
 
 class _MaxSelect(torch.autograd.Function):
@@ -278,6 +302,8 @@ class TorchNet(nn.Module):
         if k == "fc":
             m = self.module(L["name"])
             return m(x.reshape(x.shape[0], -1)).reshape(x.shape[0], -1, 1, 1)
+        if k == "prelu" and self.kink_rel is not None:
+            return self._rectify(x, L["name"], lambda site: _PReLU.apply(x, self.module(L["name"]).weight, site))
         if k in ("batchnorm", "dropout", "prelu"):
             return self.module(L["name"])(x)
         if k in ACTIVATIONS:
@@ -339,9 +365,13 @@ class TorchNet(nn.Module):
         alpha, name = L.get("alpha", 0.1), L["name"]
         if self.kink_rel is None or act not in ("relu", "leaky"):
             return activation(x, act, L)
+        return self._rectify(x, name, lambda site: _Rectifier.apply(x, alpha if act == "leaky" else 0.0, site))
+
+    def _rectify(self, x, name, apply):
+        """A rectifier with its near-kinks (inputs near 0) as a Site."""
         site = Site(name, x.detach().abs() / max(_rms(x), 1e-30), self.kink_rel)
         self.sites.append(site)
-        return _Rectifier.apply(x, alpha if act == "leaky" else 0.0, site)
+        return apply(site)
 
     def _max_pool(self, x, k, s, name):
         """Max pooling, the first maximum of each window (in D, H, W
