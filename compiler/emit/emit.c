@@ -471,6 +471,21 @@ static void report_grads(Emitter *E, const LayerPlan *lp)
         emit_out(E, "if (m->training) cnn_dist_grads_ready(m->grads, %s, %ld);", off, size);
 }
 
+/* Clears node j's dL/dy buffer before a backward step. */
+static void clear_grad(Emitter *E, int j)
+{
+    const Node *in = E->net->nodes[j];
+    if (in->out_elems < 4096) {
+        emit_out(E, "memset(%s, 0, sizeof(float) * (size_t)n * %lld);", E->plan[j].dy_expr,
+            (long long)in->out_elems);
+        return;
+    }
+    emit_out(E, "PARALLEL_FOR");
+    emit_out(E, "for (int i = 0; i < n; i++)");
+    emit_out(E, "    memset(%s + (size_t)i * %lld, 0, sizeof(float) * %lld);", E->plan[j].dy_expr,
+        (long long)in->out_elems, (long long)in->out_elems);
+}
+
 static void emit_passes(Emitter *E)
 {
     const char *P = E->opt->prefix;
@@ -487,23 +502,15 @@ static void emit_passes(Emitter *E)
     StrBuf body, *file = begin_capture(E, &body);
     for (int i = E->net->nnodes - 1; i >= 1; i--) {
         const Node *node = E->net->nodes[i];
+        if (i < E->net->nnodes - 1 && E->mem.last_use[i] == i)
+            clear_grad(E, i);          /* nothing reads it: a zero gradient */
         for (int k = 0; k < node->ninputs; k++) {
             int j = node->inputs[k];
             bool first = true;
             for (int q = 0; q < k; q++)
                 first &= node->inputs[q] != j;
-            if (!(j > 0 && first && E->mem.last_use[j] == i))
-                continue;
-            const Node *in = E->net->nodes[j];
-            if (in->out_elems < 4096) {
-                emit_out(E, "memset(%s, 0, sizeof(float) * (size_t)n * %lld);", E->plan[j].dy_expr,
-                    (long long)in->out_elems);
-                continue;
-            }
-            emit_out(E, "PARALLEL_FOR");
-            emit_out(E, "for (int i = 0; i < n; i++)");
-            emit_out(E, "    memset(%s + (size_t)i * %lld, 0, sizeof(float) * %lld);", E->plan[j].dy_expr,
-                (long long)in->out_elems, (long long)in->out_elems);
+            if (j > 0 && first && E->mem.last_use[j] == i)
+                clear_grad(E, j);
         }
         emit_out(E, "%s_backward(m, n);", E->plan[i].cname);
         report_grads(E, &E->plan[i]);

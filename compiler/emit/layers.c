@@ -529,7 +529,7 @@ static void crop_loops(Emitter *E, const Node *n)
     long long front = (in.d - out.d) / 2, top = (in.h - out.h) / 2, left = (in.w - out.w) / 2;
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (long p = 0; p < (long)n * %lld; p++)", (long long)out.c);
-    if (out.d > 1) {
+    if (in.volume) {
         emit_out(E, "for (long z = 0; z < %lld; z++)", (long long)out.d);
         emit_open_block(E, "    for (long r = 0; r < %lld; r++)", (long long)out.h);
         emit_out(E, "const size_t xo = ((size_t)p * %lld + z + %lld) * %lld + (r + %lld) * %lld + %lld;",

@@ -119,6 +119,16 @@ static void item_pointers(Emitter *E, const Node *n, long buf0, long buf1, bool 
     emit_out(E, "(void)buf1;");
 }
 
+/* The packed weights: m->col, which exists only when some layer needs
+ * it, so NULL when this one takes neither direct path (nothing packed). */
+static const char *emit_pack(Emitter *E, const char *kind, long wpack_floats)
+{
+    if (!wpack_floats)
+        return "NULL";
+    emit_out(E, "cnn_%s_pack(&g, w, m->col);", kind);
+    return "m->col";
+}
+
 /* ---- convolution ---- */
 
 void emit_conv3d_forward(Emitter *E, const LayerPlan *lp)
@@ -126,12 +136,13 @@ void emit_conv3d_forward(Emitter *E, const LayerPlan *lp)
     const cnn_conv3d *g = &lp->low->k.conv3d;
     emit_weighted_forward_head(E, lp);
     declare_geometry(E, lp);
-    emit_out(E, "cnn_conv3d_pack(&g, w, m->col);");
+    const char *wpack = emit_pack(E, "conv3d", g->wpack_floats);
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int i = 0; i < n; i++)");
     item_pointers(E, lp->node, g->xpad_floats, g->dy_floats, false);
     emit_out(E, "cnn_conv3d_pad_input(&g, xi, buf0, 0, g.xpad_planes);");
-    emit_out(E, "cnn_conv3d_forward(&g, xi, buf0, w, m->col, %s, yi, 0, g.od, task);", lp->b_off >= 0 ? "b" : "NULL");
+    emit_out(E, "cnn_conv3d_forward(&g, xi, buf0, w, %s, %s, yi, 0, g.od, task);", wpack,
+             lp->b_off >= 0 ? "b" : "NULL");
     emit_close_block(E);
     trailing_act(E, lp->node);
 }
@@ -163,14 +174,14 @@ void emit_conv3d_backward(Emitter *E, const LayerPlan *lp)
     else
         emit_out(E, "float *db = NULL;");
     declare_geometry(E, lp);
-    emit_out(E, "cnn_conv3d_pack(&g, w, m->col);");
+    const char *wpack = emit_pack(E, "conv3d", g->wpack_floats);
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int i = 0; i < n; i++)");
     item_pointers(E, n, g->xpad_floats, g->dy_floats, true);
     emit_out(E, "cnn_conv3d_pad_input(&g, xi, buf0, 0, g.xpad_planes);");
     emit_out(E, "cnn_conv3d_pad_dy(&g, dyi, buf1, 0, g.dy_planes);");
     emit_out(E, "if (dxi)");
-    emit_out(E, "    cnn_conv3d_input_grads(&g, dyi, buf1, w, m->col, dxi, 0, g.d, task);");
+    emit_out(E, "    cnn_conv3d_input_grads(&g, dyi, buf1, w, %s, dxi, 0, g.d, task);", wpack);
     emit_close_block(E);
     open_ranges(E, g->f, g->xpad_floats + g->dy_floats);
     emit_out(E, "cnn_conv3d_weight_grads(&g, x + (size_t)i * %ld, FLAT(i), dy + (size_t)i * %lld, FLAT(i) + %ld, dw, db, "
@@ -185,12 +196,13 @@ void emit_deconv3d_forward(Emitter *E, const LayerPlan *lp)
     const cnn_deconv3d *g = &lp->low->k.deconv3d;
     emit_weighted_forward_head(E, lp);
     declare_geometry(E, lp);
-    emit_out(E, "cnn_deconv3d_pack(&g, w, m->col);");
+    const char *wpack = emit_pack(E, "deconv3d", g->wpack_floats);
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int i = 0; i < n; i++)");
     item_pointers(E, lp->node, g->xp_floats, g->dyp_floats, false);
     emit_out(E, "cnn_deconv3d_pad_x(&g, xi, buf0, 0, g.x_planes);");
-    emit_out(E, "cnn_deconv3d_forward(&g, xi, buf0, w, m->col, %s, yi, 0, g.od, task);", lp->b_off >= 0 ? "b" : "NULL");
+    emit_out(E, "cnn_deconv3d_forward(&g, xi, buf0, w, %s, %s, yi, 0, g.od, task);", wpack,
+             lp->b_off >= 0 ? "b" : "NULL");
     emit_close_block(E);
     trailing_act(E, lp->node);
 }
@@ -201,14 +213,14 @@ void emit_deconv3d_backward(Emitter *E, const LayerPlan *lp)
     const Node *n = lp->node;
     emit_weighted_backward_head(E, lp);
     declare_geometry(E, lp);
-    emit_out(E, "cnn_deconv3d_pack(&g, w, m->col);");
+    const char *wpack = emit_pack(E, "deconv3d", g->wpack_floats);
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (int i = 0; i < n; i++)");
     item_pointers(E, n, g->xp_floats, g->dyp_floats, true);
     emit_out(E, "cnn_deconv3d_pad_x(&g, xi, buf0, 0, g.x_planes);");
     emit_out(E, "cnn_deconv3d_pad_dy(&g, dyi, buf1, 0, g.dy_planes);");
     emit_out(E, "if (dxi)");
-    emit_out(E, "    cnn_deconv3d_input_grads(&g, dyi, buf1, w, m->col, dxi, 0, g.d, task);");
+    emit_out(E, "    cnn_deconv3d_input_grads(&g, dyi, buf1, w, %s, dxi, 0, g.d, task);", wpack);
     emit_close_block(E);
     open_ranges(E, g->c, g->xp_floats + g->dyp_floats);
     emit_out(E, "cnn_deconv3d_weight_grads(&g, x + (size_t)i * %ld, FLAT(i), dy + (size_t)i * %lld, FLAT(i) + %ld, dw, "

@@ -2,7 +2,7 @@
 """conform.py - conformance of cnnc's generated C with PyTorch.
 
 For each network (tests/torch/cases/*.net, seeded random sequential nets
-and DAGs, and ResNet-18 at 64x64x3):
+and DAGs of images and of volumes, and ResNet-18 at 64x64x3):
 
  1. `cnnc --report=json` and `cnnc -p net -o DIR/net.c [ARGS]`;
  2. the generated code is compiled with tests/torch/harness.c under
@@ -25,7 +25,9 @@ and DAGs, and ResNet-18 at 64x64x3):
     loss, or mean squared error against one-hot labels).  The losses, the new weights and the
     running statistics are compared.  Adam's first step moves a weight by
     about lr*sign(g), so weights whose gradients are too small for their
-    sign to be known in float32 may differ by up to 2*lr.
+    sign to be known in float32 may differ by up to 2*lr.  Cross-entropy
+    is clamped at -log(1e-30) as the C clamps it, with the gradient of the
+    unclamped loss, as the C's fused softmax backward has.
 
 Near-kinks: where the float64 reference has a ReLU input or a max-pool
 window's runner-up within 1e-4 (relative to the tensor's rms) of the
@@ -41,11 +43,17 @@ Code generated with --no-train or --embed-weights (given the random
 weights) is checked on the forward pass only.  The random nets take turns
 with the default options, --unroll 4 (looped kernels) and --blas.
 
+The random volume nets (vseq*, vdag*; class Vol) use every layer kind
+that volumes have, with kernels, strides, pads and dilations that differ
+between the axes, and end in each loss: cross-entropy over classes or
+voxels, Dice, MSE.
+
 One line per net: PASS/FAIL, the largest errors (each as max |c - ref| and,
 in brackets, its ratio to the tolerance when above 0.1), and the time.
 
     /usr/bin/python3 tests/torch/conform.py [-j JOBS] [--only REGEX] [--keep DIR]
-        [--random N] [--dags N] [--no-resnet] [--list] [FILE.net ...]
+        [--random N] [--dags N] [--vols N] [--vol-dags N] [--no-resnet] [--list]
+        [FILE.net ...]
 """
 import argparse
 import concurrent.futures
@@ -144,6 +152,14 @@ class Gen:
     """Random valid layers.  Shapes are tracked as (H, W, C)."""
 
     ACTS = ["relu", "sigmoid", "tanh", "leaky", "leaky 0.25", "linear"]
+    nd = 2                      # spatial axes
+    MAX_SIZE, MAX_SIDE = 4096, 40
+
+    def too_big(self, s):
+        return math.prod(s) > self.MAX_SIZE or max(s[:-1]) > self.MAX_SIDE
+
+    def kernel(self, k, F):
+        return "%dx%dx%d" % (k[0], k[1], F)
 
     def __init__(self, seed):
         self.r = random.Random(seed)
@@ -306,16 +322,185 @@ class Gen:
             lines.append("softmax")
 
 
+def dims(v):
+    """"3" when every axis has 3, else "2x3x3"."""
+    return "%d" % v[0] if len(set(v)) == 1 else "x".join(map(str, v))
+
+
+class Vol(Gen):
+    """Random valid layers on volumes: shapes (D, H, W, C).  Kernels,
+    strides, pads and dilations per axis (often unequal).  Not generated,
+    since cnnc refuses them on volumes: groups, and padding that differs
+    between the sides of an axis (`pad same` with an odd total pad, `fit
+    ceil` on conv)."""
+
+    nd = 3
+    MAX_SIZE, MAX_SIDE = 2048, 16
+
+    def axes(self, pick, p_equal=0.6):
+        """Three numbers from pick(): all equal with probability p_equal."""
+        if self.r.random() < p_equal:
+            return (pick(),) * 3
+        return tuple(pick() for _ in range(3))
+
+    def conv(self, s):
+        r = self.r
+        *size, C = s
+        k = self.axes(lambda: r.choice([1, 2, 3, 3, 5] if min(size) >= 6 else [1, 2, 3, 3]), 0.5)
+        st = self.axes(lambda: r.choice([1, 1, 2]), 0.7)
+        d = self.axes(lambda: r.choice([1, 1, 1, 2]), 0.7) if max(k) > 1 else (1, 1, 1)
+        d = tuple(1 if kk == 1 else dd for kk, dd in zip(k, d))
+        u = r.random()
+        opts = ""
+        if u < 0.25:
+            p = (0, 0, 0)
+            opts = " pad valid" if r.random() < 0.3 else ""
+        elif u < 0.45:
+            out = [-(-n // ss) for n, ss in zip(size, st)]
+            total = [max((o - 1) * ss + dd * (kk - 1) + 1 - n, 0) for o, ss, dd, kk, n in zip(out, st, d, k, size)]
+            if any(t % 2 for t in total):
+                return None           # one side would get more: refused on volumes
+            p = tuple(t // 2 for t in total)
+            opts = " pad same"
+        else:
+            p = tuple(r.randint(0, dd * (kk - 1) // 2 + (1 if r.random() < 0.2 else 0)) for kk, dd in zip(k, d))
+            if r.random() < 0.5:
+                p = (p[0],) * 3
+            opts = " pad %s" % dims(p)
+        out = [window_out(n, kk, ss, pp, pp, dd, "floor") for n, kk, ss, pp, dd in zip(size, k, st, p, d)]
+        if None in out or min(out) < 1:
+            return None
+        F = r.randint(1, 6)
+        if st != (1, 1, 1):
+            opts = " stride %s" % dims(st) + opts
+        if d != (1, 1, 1):
+            opts += " dilation %s" % dims(d)
+        if r.random() < 0.2:
+            opts += " nobias"
+        return "conv %s%s%s" % (self.kernel(k, F), opts, self.act()), tuple(out) + (F,)
+
+    def kernel(self, k, F):
+        return "x".join(map(str, tuple(k) + (F,)))
+
+    def deconv(self, s):
+        r = self.r
+        *size, C = s
+        if max(size) > 8:
+            return None
+        k = self.axes(lambda: r.choice([1, 2, 2, 3, 4]), 0.5)
+        st = self.axes(lambda: r.choice([1, 2]), 0.7)
+        d = (1, 1, 1) if r.random() < 0.85 else tuple(2 if kk > 1 else 1 for kk in k)
+        p = self.axes(lambda: r.randint(0, 1), 0.6)
+        p = tuple(min(pp, dd * (kk - 1) // 2) for pp, kk, dd in zip(p, k, d))
+        out = tuple((n - 1) * ss - 2 * pp + dd * (kk - 1) + 1 for n, ss, pp, kk, dd in zip(size, st, p, k, d))
+        F = r.randint(1, 4)
+        opts = " stride %s" % dims(st) if st != (1, 1, 1) else ""
+        opts += " pad %s" % dims(p) if p != (0, 0, 0) else ""
+        opts += " dilation %s" % dims(d) if d != (1, 1, 1) else ""
+        opts += " nobias" if r.random() < 0.2 else ""
+        return "deconv %s%s%s" % (self.kernel(k, F), opts, self.act()), out + (F,)
+
+    def pool(self, s):
+        r = self.r
+        *size, C = s
+        kind = r.choice(["max", "avg"])
+        if r.random() < 0.12:
+            return "pool %s global" % kind, (1, 1, 1, C)
+        k = self.axes(lambda: r.choice([1, 2, 2, 3]), 0.6)
+        if k == (1, 1, 1):
+            k = (2, 2, 2)
+        u = r.random()
+        st = k if u < 0.5 else self.axes(lambda: r.choice([1, 2]), 0.6)
+        p = tuple(r.randint(0, kk // 2) for kk in k) if r.random() < 0.5 else (0, 0, 0)
+        fit = "ceil" if r.random() < 0.3 else "floor"
+        out = tuple(window_out(n, kk, ss, pp, pp, 1, fit) for n, kk, ss, pp in zip(size, k, st, p))
+        if None in out or min(out) < 1:
+            return None
+        opts = " stride %s" % dims(st) if st != k else ""
+        opts += " pad %s" % dims(p) if p != (0, 0, 0) else ""
+        opts += " fit ceil" if fit == "ceil" else ""
+        opts += " countpad" if kind == "avg" and p != (0, 0, 0) and r.random() < 0.6 else ""
+        return "pool %s %s%s" % (kind, dims(k), opts), out + (C,)
+
+    def lrn(self, s):
+        r = self.r
+        opts = " alpha %g" % r.choice([1e-4, 0.01, 0.5]) if r.random() < 0.5 else ""
+        opts += " beta %g" % r.choice([0.5, 0.75, 1]) if r.random() < 0.4 else ""
+        opts += " k %g" % r.choice([1, 2]) if r.random() < 0.3 else ""
+        return "lrn %d%s" % (r.randint(1, 5), opts), s
+
+    def single(self, s, flat):
+        r = self.r
+        *size, C = s
+        n = math.prod(size)
+        if flat:
+            choices = [("fc", 3), ("bn", 1), ("act", 1), ("prelu", 0.7), ("dropout", 0.4), ("softmax", 0.2)]
+        else:
+            choices = [("conv", 4), ("deconv", 1.5), ("pool", 2), ("bn", 1), ("act", 1), ("prelu", 1),
+                       ("lrn", 0.6), ("dropout", 0.3), ("upsample", 1 if n <= 125 else 0),
+                       ("crop", 0.6 if min(size) >= 3 else 0), ("softmax", 0.2),
+                       ("fc", 0.3 * self.flat_ok), ("flatten", 0.1 * self.flat_ok)]
+        kind = r.choices([c for c, _ in choices], [w for _, w in choices])[0]
+        if kind in ("conv", "deconv", "pool", "lrn"):
+            return getattr(self, kind)(s)
+        if kind == "bn":
+            return self.batchnorm(s)
+        if kind == "act":
+            return r.choice(self.ACTS), s
+        if kind == "prelu":
+            return "prelu", s
+        if kind == "dropout":
+            return "dropout %g" % r.choice([0, 0.25, 0.5]), s
+        if kind == "softmax":
+            return None if C == 1 else ("softmax", s)
+        if kind == "upsample":
+            f = r.choice([2, 2, 3]) if n <= 27 else 2
+            return "upsample %d" % f, tuple(a * f for a in size) + (C,)
+        if kind == "crop":
+            c = tuple(a - r.randint(0, 2) for a in size)
+            if c == tuple(size):
+                c = (c[0] - 1,) + c[1:]
+            return "crop %s" % "x".join(map(str, c)), c + (C,)
+        if kind == "flatten":
+            return "flatten", (1, 1, 1, n * C)
+        N = r.randint(2, 8)
+        return "fc %d%s%s" % (N, " nobias" if r.random() < 0.2 else "", self.act(0.5, True)), (1, 1, 1, N)
+
+    def input(self):
+        r = self.r
+        s = tuple(r.randint(4, 9) for _ in range(3)) + (r.randint(1, 3),)
+        return "input %s" % "x".join(map(str, s)), s
+
+    def ending(self, lines, s):
+        """The output and the loss: class labels (fc, softmax: ce), dense
+        labels (a 1x1x1 conv, softmax: ce, dice or mse), or none (mse)."""
+        r = self.r
+        u = r.random()
+        if u < 0.25:
+            lines.append("fc %d" % r.randint(2, 6) + (" softmax" if r.random() < 0.6 else ""))
+        elif u < 0.45 or (u < 0.85 and math.prod(s[:-1]) > 1):
+            dice = r.random() < 0.4
+            lines.append("conv 1x1x1x%d" % (2 if dice else r.randint(2, 4)))
+            lines.append("softmax")
+            if dice:
+                lines.append("loss dice")
+            elif r.random() < 0.25:
+                lines.append("loss mse")
+            elif r.random() < 0.3:
+                lines.append("loss ce")
+
+
 # The random nets take turns: the defaults, kernels of more than 4 taps as
 # loops, and im2col + cblas_sgemm.
 VARIANTS = [[], ["--unroll", "4"], ["--blas"]]
 
 
-def random_sequential(seed):
-    g = Gen(seed)
+def random_sequential(seed, g=None, name="seq"):
+    """A chain of random layers; g: a Gen (images) or a Vol (volumes)."""
+    g = g or Gen(seed)
     r = g.r
     line, s = g.input()
-    lines = ["# random sequential net, seed %d" % seed, line, "fit floor"]
+    lines = ["# random sequential net%s, seed %d" % (" on a volume" * (g.nd == 3), seed), line, "fit floor"]
     flat = False
     n = r.randint(3, 8)
     while n > 0:
@@ -324,22 +509,23 @@ def random_sequential(seed):
         if got is None:
             continue
         stmt, s2 = got
-        if s2[0] * s2[1] * s2[2] > 4096 or max(s2[0], s2[1]) > 40:
+        if g.too_big(s2):
             continue
         lines.append(stmt)
         flat = flat or stmt.startswith("fc") or stmt.startswith("flatten")
         s = s2
         n -= 1
     g.ending(lines, s)
-    return Case("seq%02d" % seed, "\n".join(lines) + "\n", VARIANTS[seed % 3])
+    return Case("%s%02d" % (name, seed), "\n".join(lines) + "\n", VARIANTS[seed % 3])
 
 
-def random_dag(seed):
-    g = Gen(1000 + seed)
+def random_dag(seed, g=None, name="dag"):
+    """Named layers joined by add, concat and mul; g as random_sequential's."""
+    g = g or Gen(1000 + seed)
     r = g.r
     line, s = g.input()
-    lines = ["# random DAG, seed %d" % seed, line, "fit floor"]
-    nodes = {"input": s}           # name -> shape
+    lines = ["# random DAG%s, seed %d" % (" on a volume" * (g.nd == 3), seed), line, "fit floor"]
+    nodes = {"input": s}           # name -> shape: spatial axes, then C
     used = {"input": 0}
     order = ["input"]
     count = [0]
@@ -364,7 +550,10 @@ def random_dag(seed):
         return r.choice(fresh) if fresh and r.random() < 0.7 else r.choice(cands[-4:])
 
     def spatial(n):
-        return nodes[n][0] * nodes[n][1] > 1
+        return math.prod(nodes[n][:-1]) > 1
+
+    def size(n):
+        return nodes[n][:-1]
 
     def same_shape_pair(x):
         """Another node of x's shape, made by a shape-keeping conv if needed."""
@@ -374,8 +563,16 @@ def random_dag(seed):
             used[y] += 1
             return y
         k = r.choice([1, 3])
-        C = nodes[x][2]
-        return new("conv %dx%dx%d pad same%s" % (k, k, C, g.act()), nodes[x], x)
+        C = nodes[x][-1]
+        return new("conv %s pad same%s" % (g.kernel((k,) * g.nd, C), g.act()), nodes[x], x)
+
+    def one_channel(x):
+        """A 1-channel node of x's size, made by a 1x1x1 conv if needed."""
+        ones = [n for n in order if n != x and nodes[n] == size(x) + (1,)]
+        if ones and r.random() < 0.6:
+            return r.choice(ones)
+        return new("conv %s%s" % (g.kernel((1,) * g.nd, 1), g.act()), size(x) + (1,), pick(
+            lambda n: size(n) == size(x)))
 
     steps = r.randint(5, 10)
     while steps > 0:
@@ -386,11 +583,18 @@ def random_dag(seed):
             if got is None:
                 continue
             stmt, s2 = got
-            if s2[0] * s2[1] * s2[2] > 4096 or max(s2[0], s2[1]) > 40:
+            if g.too_big(s2):
                 continue
             new(stmt, s2, x)
         elif kind == "add":
             x = pick()
+            if g.nd == 3 and nodes[x][-1] > 1 and r.random() < 0.35:
+                # V-Net's broadcast of a 1-channel operand over the channels
+                y = one_channel(x)
+                ins = [x, y] if r.random() < 0.5 else [y, x]
+                new("add %s%s" % (", ".join(ins), g.act()), nodes[x])
+                steps -= 1
+                continue
             ins = [x, same_shape_pair(x)]
             if r.random() < 0.3:
                 ins.append(same_shape_pair(x))
@@ -403,57 +607,59 @@ def random_dag(seed):
             x = pick(spatial)
             if x is None:
                 continue
-            ins = [x] + [n for n in order if n != x and nodes[n][:2] == nodes[x][:2]][-2:]
+            ins = [x] + [n for n in order if n != x and size(n) == size(x)][-2:]
             if len(ins) == 1:
                 F = r.randint(1, 4)
-                ins.append(new("conv 1x1x%d%s" % (F, g.act()), nodes[x][:2] + (F,), x))
+                ins.append(new("conv %s%s" % (g.kernel((1,) * g.nd, F), g.act()), size(x) + (F,), x))
             r.shuffle(ins)
             for n in ins:
                 used[n] += 1
-            new("concat %s" % ", ".join(ins), nodes[x][:2] + (sum(nodes[n][2] for n in ins),))
+            new("concat %s" % ", ".join(ins), size(x) + (sum(nodes[n][-1] for n in ins),))
         elif kind == "mul":
             x = pick(spatial)
             if x is None:
                 continue
-            H, W, C = nodes[x]
+            C = nodes[x][-1]
+            dot = (1,) * g.nd + (C,)
             if r.random() < 0.7:
                 # squeeze and excitation
-                sq = new("pool %s global" % r.choice(["avg", "max"]), (1, 1, C), x)
-                ex = new("fc %d sigmoid" % C, (1, 1, C), sq)
+                sq = new("pool %s global" % r.choice(["avg", "max"]), dot, x)
+                ex = new("fc %d sigmoid" % C, dot, sq)
                 a, b = (x, ex) if r.random() < 0.6 else (ex, x)
             else:
                 a, b = x, same_shape_pair(x)
-            new("mul %s, %s%s" % (a, b, g.act(0.3)), (H, W, C))
+            new("mul %s, %s%s" % (a, b, g.act(0.3)), nodes[x])
         elif kind == "crop":
-            big = pick(lambda n: min(nodes[n][:2]) >= 4)
+            big = pick(lambda n: min(size(n)) >= 4)
             if big is None:
                 continue
-            H, W, C = nodes[big]
-            smaller = [n for n in order if nodes[n][0] < H and nodes[n][1] <= W and spatial(n)]
+            S, C = size(big), nodes[big][-1]
+            smaller = [n for n in order if size(n)[0] < S[0] and
+                       all(a <= b for a, b in zip(size(n)[1:], S[1:])) and spatial(n)]
             if smaller and r.random() < 0.6:
                 y = r.choice(smaller)
                 used[y] += 1
-                c = new("crop %dx%d" % nodes[y][:2], nodes[y][:2] + (C,), big)
-                new("concat %s, %s" % (c, y), nodes[y][:2] + (C + nodes[y][2],))
+                c = new("crop %s" % "x".join(map(str, size(y))), size(y) + (C,), big)
+                new("concat %s, %s" % (c, y), size(y) + (C + nodes[y][-1],))
             else:
-                h, w = H - r.randint(1, 3), W - r.randint(1, 3)
-                new("crop %dx%d" % (h, w), (h, w, C), big)
+                cut = tuple(a - r.randint(1, 3) for a in S)
+                new("crop %s" % "x".join(map(str, cut)), cut + (C,), big)
         steps -= 1
     # The output joins every node that nothing reads yet (so that no layer
     # is dead): by concatenation when they agree in size, else after global
     # pooling.
     leaves = [n for n in order if used[n] == 0 and n != "input"]
     if len(leaves) > 1:
-        if len(set(nodes[n][:2] for n in leaves)) > 1:
+        if len(set(size(n) for n in leaves)) > 1:
             flat = []
             for n in leaves:
                 if spatial(n):
-                    n = new("pool %s global" % r.choice(["avg", "max"]), (1, 1, nodes[n][2]), n)
+                    n = new("pool %s global" % r.choice(["avg", "max"]), (1,) * g.nd + (nodes[n][-1],), n)
                 flat.append(n)
             leaves = flat
-        new("concat %s" % ", ".join(leaves), nodes[leaves[0]][:2] + (sum(nodes[n][2] for n in leaves),))
+        new("concat %s" % ", ".join(leaves), size(leaves[0]) + (sum(nodes[n][-1] for n in leaves),))
     g.ending(lines, nodes[order[-1]])
-    return Case("dag%02d" % seed, "\n".join(lines) + "\n", VARIANTS[(seed + 1) % 3])
+    return Case("%s%02d" % (name, seed), "\n".join(lines) + "\n", VARIANTS[(seed + 1) % 3])
 
 
 # ------------------------------------------------------------- checking --
@@ -590,7 +796,8 @@ def init_weights(net, report, gen, x):
 
 def loss_fn(report, y, labels):
     """The generated code's loss (the report's "loss"): cross-entropy of the
-    softmax output (the mean over images and output pixels), V-Net's soft
+    softmax output (the mean over images and output pixels; see below for a
+    probability under 1e-30), V-Net's soft
     Dice loss of channel 1 (per image, then the mean), else MSE against
     one-hot labels."""
     if report["loss"] == "dice":
@@ -601,8 +808,11 @@ def loss_fn(report, y, labels):
         return torch.where(den > 0, 1 - 2 * inter / den, torch.zeros_like(den)).mean()
     onehot = torch.zeros_like(y).scatter_(1, labels.reshape(y.shape[0], 1, *y.shape[2:]), 1.0)
     if report["loss"] == "ce":
-        p = (y * onehot).sum(dim=1)
-        return -torch.log(p.clamp(min=1e-30)).mean()
+        # The C clamps the loss's value at -log(1e-30), yet its gradient
+        # is softmax's p - onehot even there (fused): so the value is
+        # clamped and the gradient that of -log p.
+        nll = -torch.log((y * onehot).sum(dim=1).clamp(min=1e-300))
+        return (nll + (nll.clamp(max=-math.log(1e-30)) - nll).detach()).mean()
     return ((y - onehot) ** 2).mean()
 
 
@@ -680,6 +890,17 @@ def no_dropout(text):
     return re.sub(r"\bdropout\s+[0-9.eE+-]+", "dropout 0", text)
 
 
+def adam_spread(g, gc, lr):
+    """How far Adam's first step lr*g/(|g| + eps) moves apart for the
+    reference gradient g and the C's gc (checked against g above).  Large
+    only where |g| is near eps: a gradient that is zero in exact arithmetic
+    (a weight before a batchnorm that cancels its scale, a tensor behind a
+    saturated tanh) is float64's rounding in g and float32's in gc."""
+    def step(v):
+        return lr * v / (v.abs() + 1e-8)
+    return (step(g) - step(gc)).abs()
+
+
 def train_check(E, exe, env, d, wpath, opt, lr, hist, steps):
     """Runs `steps` training steps of the generated code and compares them
     with the reference's (hist); returns the near-kinks it needed."""
@@ -693,10 +914,10 @@ def train_check(E, exe, env, d, wpath, opt, lr, hist, steps):
     E.check("loss", opt + " loss", torch.tensor(closs), torch.stack([h["loss"] for h in hist[:steps]]))
     checks = []
     # the training backward (batchnorm on batch statistics), last step
-    got = torchnet.load_safetensors(os.path.join(out, "grads.safetensors"))
+    grads = torchnet.load_safetensors(os.path.join(out, "grads.safetensors"))
     index_of = {name: i for i, name in enumerate(h["names"])}
     for name, i in index_of.items():
-        checks.append(("tdW", "%s: train d %s" % (opt, name), got[name], ks.base[i], lambda i=i: ks.slack[i]))
+        checks.append(("tdW", "%s: train d %s" % (opt, name), grads[name], ks.base[i], lambda i=i: ks.slack[i]))
     got = torchnet.load_safetensors(os.path.join(out, "w.safetensors"))
     for name, t in h["tensors"].items():
         label = "bn" if name.endswith(("running_mean", "running_var")) else opt
@@ -708,9 +929,10 @@ def train_check(E, exe, env, d, wpath, opt, lr, hist, steps):
             else:
                 # Adam's first step is about lr*sign(g): a gradient whose
                 # sign float32 cannot know moves by up to 2*lr
-                def sl(g=ks.base[i], i=i):
+                def sl(g=ks.base[i], i=i, gc=grads[name]):
                     a = g.abs()
-                    return ((a <= 1e-5 * float(a.max()) + 1e-10) | (ks.slack[i] >= 0.5 * a)).double() * (2 * lr)
+                    unknown = ((a <= 1e-5 * float(a.max()) + 1e-10) | (ks.slack[i] >= 0.5 * a)).double() * (2 * lr)
+                    return torch.maximum(unknown, 1.25 * adam_spread(g, gc.double().reshape(g.shape), lr))
         checks.append((label, "%s: %s" % (opt, name), got[name], t, sl))
     return check_kinks(E, ks, checks)
 
@@ -816,6 +1038,8 @@ def main():
     ap.add_argument("--keep", help="keep every case's files in this directory")
     ap.add_argument("--random", type=int, default=20, help="random sequential nets")
     ap.add_argument("--dags", type=int, default=20, help="random DAGs")
+    ap.add_argument("--vols", type=int, default=16, help="random sequential nets on volumes")
+    ap.add_argument("--vol-dags", type=int, default=16, help="random DAGs on volumes")
     ap.add_argument("--no-resnet", action="store_true")
     ap.add_argument("--list", action="store_true", help="print the cases' texts and exit")
     ap.add_argument("files", nargs="*", help=".net files instead of the built-in set")
@@ -827,6 +1051,8 @@ def main():
         cases = file_cases(sorted(glob.glob(os.path.join(HERE, "cases", "*.net"))))
         cases += [random_sequential(s) for s in range(a.random)]
         cases += [random_dag(s) for s in range(a.dags)]
+        cases += [random_sequential(s, Vol(3000 + s), "vseq") for s in range(a.vols)]
+        cases += [random_dag(s, Vol(4000 + s), "vdag") for s in range(a.vol_dags)]
         if not a.no_resnet:
             cases.append(resnet18_case())
     if a.only:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh - conformance of the generated C with PyTorch (tests/torch/conform.py):
-# every case in tests/torch/cases, 20 random sequential nets, 20 random DAGs
-# and ResNet-18 at 64x64x3; forward, backward and training steps compared
+# every case in tests/torch/cases, 20 random sequential nets, 20 random DAGs,
+# 16 of each on volumes and ResNet-18 at 64x64x3; forward, backward and training steps compared
 # with a float64 PyTorch reference.  Prints one line per net and
 # `conformance: N passed, M failed`; exits non-zero on a failure.
 #

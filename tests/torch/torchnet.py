@@ -24,11 +24,11 @@ limit of half the window) and stride-1 `pad same` convolutions with an odd
 total pad (padding='same').
 
 Kinks: float32 code and a float64 reference may take different sides of a
-non-differentiable point (a ReLU input within rounding of 0, two values of
+non-differentiable point (a ReLU or PReLU input within rounding of 0, two values of
 a max-pooling window within rounding of each other), and then their
 gradients differ by that element's whole gradient.  With `net.kink_rel =
 R` the forward records every such near decision (|x| < R*rms(x) for
-relu/leaky; a max-pool window whose best two values differ by less than
+relu/leaky/prelu; a max-pool window whose best two values differ by less than
 R*rms(x), exact ties excluded since both sides break them alike) as a
 Site, and KinkSlack computes the gradients with them flipped one at a
 time, closest first: the sum of the differences bounds what the float32
@@ -85,6 +85,30 @@ class _Rectifier(torch.autograd.Function):
         elif ctx.site.g is None:
             ctx.site.g = g.detach()
         return torch.where(pos, g, g * ctx.alpha), None, None
+
+
+class _PReLU(torch.autograd.Function):
+    """prelu (a slope per channel, dim 1) whose backward can flip the sign
+    test, as _Rectifier's."""
+
+    @staticmethod
+    def forward(ctx, x, a, site):
+        slope = a.reshape(1, -1, *[1] * (x.dim() - 2))
+        ctx.save_for_backward(x, slope)
+        ctx.site = site
+        return torch.where(x > 0, x, x * slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, slope = ctx.saved_tensors
+        pos = x > 0
+        if ctx.site.flip is not None:
+            pos = pos ^ ctx.site.flip
+        elif ctx.site.g is None:
+            ctx.site.g = g.detach()
+        every = [d for d in range(x.dim()) if d != 1]
+        da = torch.where(pos, torch.zeros_like(x), x * g).sum(dim=every)
+        return torch.where(pos, g, g * slope), da, None
 
 
 class _MaxSelect(torch.autograd.Function):
@@ -249,7 +273,7 @@ class TorchNet(nn.Module):
     def _layer(self, L, ins):
         k = L["kind"]
         x = ins[0] if ins else None
-        if self.nd == 3 and k in ("conv", "deconv", "pool", "fc", "flatten", "upsample", "crop"):
+        if self.nd == 3 and k in ("conv", "deconv", "fc", "flatten", "upsample", "crop"):
             return self._layer3d(L, x)
         if k == "conv":
             m = self.module(L["name"])
@@ -278,6 +302,8 @@ class TorchNet(nn.Module):
         if k == "fc":
             m = self.module(L["name"])
             return m(x.reshape(x.shape[0], -1)).reshape(x.shape[0], -1, 1, 1)
+        if k == "prelu" and self.kink_rel is not None:
+            return self._rectify(x, L["name"], lambda site: _PReLU.apply(x, self.module(L["name"]).weight, site))
         if k in ("batchnorm", "dropout", "prelu"):
             return self.module(L["name"])(x)
         if k in ACTIVATIONS:
@@ -305,8 +331,8 @@ class TorchNet(nn.Module):
         raise ValueError("unknown layer kind %r (%s)" % (k, L["name"]))
 
     def _layer3d(self, L, x):
-        """The layers whose 3-D form differs from the 2-D one.  No native
-        checks and no near-kink sites here."""
+        """The layers whose 3-D form differs from the 2-D one (pooling
+        is _pool's, for both)."""
         k, n = L["kind"], x.shape[0]
         if k in ("fc", "flatten"):
             flat = x.reshape(n, -1)
@@ -320,17 +346,12 @@ class TorchNet(nn.Module):
             d, h, w = L["size"]
             f, t, l = [(s - c) // 2 for s, c in zip(x.shape[2:], (d, h, w))]
             return x[:, :, f:f + d, t:t + h, l:l + w]
-        if k == "pool" and L["global"]:
-            if L["pool"] == "max":
-                return x.amax(dim=(2, 3, 4), keepdim=True)
-            return x.mean(dim=(2, 3, 4), keepdim=True)
         before, after = L["pad"][:3], L["pad"][3:]
-        pads = (before[2], after[2], before[1], after[1], before[0], after[0])   # F.pad: W, H, D
         if k == "conv":
             m = self.module(L["name"])
             if before == after:
                 return F.conv3d(x, m.weight, m.bias, m.stride, tuple(before), m.dilation, m.groups)
-            return m(F.pad(x, pads))
+            return m(F.pad(x, _fpad(before, after)))
         if k == "deconv":
             m = self.module(L["name"])
             if before == after:
@@ -338,30 +359,32 @@ class TorchNet(nn.Module):
             y = m(x)
             return y[:, :, before[0]:y.shape[2] - after[0], before[1]:y.shape[3] - after[1],
                      before[2]:y.shape[4] - after[2]]
-        kernel, stride = tuple(L["kernel"]), tuple(L["stride"])
-        if L["pool"] == "max":
-            return F.max_pool3d(F.pad(x, pads, value=-math.inf), kernel, stride)
-        cp = L["counted_pad"] if L.get("countpad") else [0] * 6
-        ones = F.pad(torch.ones_like(x[:1, :1]), (cp[2], cp[5], cp[1], cp[4], cp[0], cp[3]), value=1.0)
-        rest = tuple(p - c for p, c in zip(pads, (cp[2], cp[5], cp[1], cp[4], cp[0], cp[3])))
-        total = F.avg_pool3d(F.pad(x, pads), kernel, stride, divisor_override=1)
-        count = F.avg_pool3d(F.pad(ones, rest), kernel, stride, divisor_override=1)
-        return total / count
+        raise ValueError("unknown 3-D layer kind %r (%s)" % (k, L["name"]))
 
     def _act(self, x, act, L):
         alpha, name = L.get("alpha", 0.1), L["name"]
         if self.kink_rel is None or act not in ("relu", "leaky"):
             return activation(x, act, L)
+        return self._rectify(x, name, lambda site: _Rectifier.apply(x, alpha if act == "leaky" else 0.0, site))
+
+    def _rectify(self, x, name, apply):
+        """A rectifier with its near-kinks (inputs near 0) as a Site."""
         site = Site(name, x.detach().abs() / max(_rms(x), 1e-30), self.kink_rel)
         self.sites.append(site)
-        return _Rectifier.apply(x, alpha if act == "leaky" else 0.0, site)
+        return apply(site)
 
     def _max_pool(self, x, k, s, name):
-        """Max pooling, the first maximum of each window, as the C does."""
+        """Max pooling, the first maximum of each window (in D, H, W
+        order), as the C does."""
+        nd = len(k)
         if self.kink_rel is None:
-            return F.max_pool2d(x, k, s)
-        N, C, H, W = x.shape
-        cols = F.unfold(x.reshape(N * C, 1, H, W), k, stride=s)     # N*C, taps, windows
+            return (F.max_pool2d if nd == 2 else F.max_pool3d)(x, k, s)
+        N, C, *size = x.shape
+        out = [(n - kk) // ss + 1 for n, kk, ss in zip(size, k, s)]
+        w = x
+        for a in range(nd):
+            w = w.unfold(2 + a, k[a], s[a])          # N, C, out..., k...
+        cols = w.reshape(N * C, math.prod(out), math.prod(k)).transpose(1, 2)   # N*C, taps, windows
         idx = cols.detach().argmax(dim=1, keepdim=True)
         other = cols.detach().scatter(1, idx, -math.inf)
         alt = other.argmax(dim=1, keepdim=True)
@@ -371,48 +394,74 @@ class TorchNet(nn.Module):
         site = Site(name, gap, self.kink_rel)
         self.sites.append(site)
         y = _MaxSelect.apply(cols, idx, alt, site)
-        return y.reshape(N, C, (H - k[0]) // s[0] + 1, (W - k[1]) // s[1] + 1)
+        return y.reshape(N, C, *out)
 
     def _pool(self, L, x):
+        """Pooling of images and volumes: pads are the report's, before
+        then after each axis."""
+        nd = self.nd
         if L["global"]:
             if L["pool"] == "max":
-                return self._max_pool(x, (x.shape[2], x.shape[3]), (1, 1), L["name"])
-            return x.mean(dim=(2, 3), keepdim=True)
-        kh, kw = L["kernel"]
-        s = tuple(L["stride"])
-        t, l, b, r = L["pad"]
+                return self._max_pool(x, tuple(x.shape[2:]), (1,) * nd, L["name"])
+            return x.mean(dim=tuple(range(2, 2 + nd)), keepdim=True)
+        k, s = tuple(L["kernel"]), tuple(L["stride"])
+        before, after = L["pad"][:nd], L["pad"][nd:]
         if L["pool"] == "max":
-            y = self._max_pool(F.pad(x, (l, r, t, b), value=-math.inf), (kh, kw), s, L["name"])
+            y = self._max_pool(F.pad(x, _fpad(before, after), value=-math.inf), k, s, L["name"])
         else:
             # ones where the average counts: the image, and with countpad
             # the counted padding too
-            ct, cl, cb, cr = L["counted_pad"] if L.get("countpad") else (0, 0, 0, 0)
-            ones = F.pad(torch.ones_like(x[:1, :1]), (cl, cr, ct, cb), value=1.0)
-            total = F.avg_pool2d(F.pad(x, (l, r, t, b)), (kh, kw), s, divisor_override=1)
-            count = F.avg_pool2d(F.pad(ones, (l - cl, r - cr, t - ct, b - cb)), (kh, kw), s, divisor_override=1)
+            counted = L["counted_pad"] if L.get("countpad") else [0] * (2 * nd)
+            cb, ca = counted[:nd], counted[nd:]
+            avg = F.avg_pool2d if nd == 2 else F.avg_pool3d
+            ones = F.pad(torch.ones_like(x[:1, :1]), _fpad(cb, ca), value=1.0)
+            rest = _fpad([p - c for p, c in zip(before, cb)], [p - c for p, c in zip(after, ca)])
+            total = avg(F.pad(x, _fpad(before, after)), k, s, divisor_override=1)
+            count = avg(F.pad(ones, rest), k, s, divisor_override=1)
             y = total / count
-        ceil = b > t or r > l
+        self._native_pool(L, x, y)
+        return y
+
+    def _native_pool(self, L, x, y):
+        """`fit ceil`, `countpad`: torch's ceil_mode and count_include_pad
+        must give the same shape and values, where torch allows the pads
+        (symmetric, at most half the window) and the window (no larger than
+        the input without its pads)."""
+        nd = self.nd
+        k, s = tuple(L["kernel"]), tuple(L["stride"])
+        before, after = L["pad"][:nd], L["pad"][nd:]
+        ceil = any(a > b for a, b in zip(after, before))
         countpad = L.get("countpad", False)
         if countpad:   # torch's own countpad: symmetric pads, ceil_mode for the rest
-            ct, cl, cb, cr = L["counted_pad"]
-            ceil = b > cb or r > cr
-            native = ct == cb and cl == cr
+            cb, ca = L["counted_pad"][:nd], L["counted_pad"][nd:]
+            ceil = any(a > c for a, c in zip(after, ca))
+            native = cb == ca
         else:
             native = ceil
-        if self.check_native and native and 2 * t <= kh and 2 * l <= kw:
-            # `fit ceil`, `countpad`: torch's ceil_mode and count_include_pad
-            # must give the same shape and values.
-            with torch.no_grad():
-                if L["pool"] == "max":
-                    z = F.max_pool2d(x, (kh, kw), s, (t, l), ceil_mode=True)
-                else:
-                    z = F.avg_pool2d(x, (kh, kw), s, (t, l), ceil_mode=ceil, count_include_pad=countpad)
-            if z.shape != y.shape:
-                self.native_errors.append("%s: torch ceil_mode gives HxW %dx%d, the report %dx%d"
-                                          % (L["name"], z.shape[2], z.shape[3], y.shape[2], y.shape[3]))
-            elif not torch.allclose(z, y.detach(), rtol=1e-5, atol=1e-6):
-                self.native_errors.append("%s: torch ceil_mode pooling gives other values" % L["name"])
-        return y
+        fits = all(2 * p <= kk <= n for p, kk, n in zip(before, k, x.shape[2:]))   # torch's limits
+        if not (self.check_native and native and fits):
+            return
+        with torch.no_grad():
+            if L["pool"] == "max":
+                z = (F.max_pool2d if nd == 2 else F.max_pool3d)(x, k, s, tuple(before), ceil_mode=True)
+            else:
+                z = (F.avg_pool2d if nd == 2 else F.avg_pool3d)(x, k, s, tuple(before), ceil_mode=ceil,
+                                                                 count_include_pad=countpad)
+        if z.shape != y.shape:
+            self.native_errors.append("%s: torch ceil_mode gives %s, the report %s"
+                                      % (L["name"], "x".join(map(str, z.shape[2:])),
+                                         "x".join(map(str, y.shape[2:]))))
+        elif not torch.allclose(z, y.detach(), rtol=1e-5, atol=1e-6):
+            self.native_errors.append("%s: torch ceil_mode pooling gives other values" % L["name"])
+
+
+def _fpad(before, after):
+    """F.pad's pads for the axes' pads before and after: the last axis first."""
+    out = []
+    for b, a in zip(reversed(before), reversed(after)):
+        out += [b, a]
+    return tuple(out)
+
 
 
 def activation(x, act, L):
