@@ -479,7 +479,9 @@ class Vol(Gen):
         if u < 0.25:
             lines.append("fc %d" % r.randint(2, 6) + (" softmax" if r.random() < 0.6 else ""))
         elif u < 0.45 or (u < 0.85 and math.prod(s[:-1]) > 1):
-            dice = r.random() < 0.4
+            # the Dice loss needs several voxels per image (the checker refuses
+            # it on a one-voxel output)
+            dice = r.random() < 0.4 and math.prod(s[:-1]) > 1
             lines.append("conv 1x1x1x%d" % (2 if dice else r.randint(2, 4)))
             lines.append("softmax")
             if dice:
