@@ -491,6 +491,11 @@ static void put_totals(StrBuf *out, const Net *net, const Lowered *low)
     sb_puts(out, " (");
     put_bytes(out, (double)p.train_plain * 4);
     sb_puts(out, " without reuse)\n");
+    if (low->task) {
+        sb_puts(out, "Planned scratch per thread: ");
+        put_bytes(out, (double)low->task * 4);
+        sb_puts(out, " (volume convolutions)\n");
+    }
 }
 
 void report_table(const Net *net, bool blas, StrBuf *out)
@@ -863,6 +868,8 @@ void report_json(const Net *net, bool blas, StrBuf *out)
     json_int(out, "inference_no_reuse", float_bytes(p.infer_plain));
     json_int(out, "training", float_bytes(p.train));
     json_int(out, "training_no_reuse", float_bytes(p.train_plain));
+    if (low.task)
+        json_int(out, "per_thread", float_bytes(low.task));
     sb_puts(out, "}}\n");
     lower_free(&low);
 }
