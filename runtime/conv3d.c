@@ -107,10 +107,23 @@ void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0
 
 /* ---- columns ---- */
 
+/* The outputs ow in [*lo, *hi) whose input column ix = ow * sw + off
+ * lies in [0, w). */
+static void inside(long ow, long sw, long off, long w, long *lo, long *hi)
+{
+    *lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+    *hi = w - off <= 0 ? 0 : (w - off + sw - 1) / sw;
+    if (*hi > ow)
+        *hi = ow;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
 /* Output depth od's columns: cols[(c, z, r, s)][oh * OW + ow] is the
  * input its tap (z, r, s) reads, 0 in the padding and in the columns past
  * OH*OW (ng of them).  With back, the adjoint instead: each column entry
- * added to that input, for input depths [d0, d1) only. */
+ * added to that input, for input depths [d0, d1) only.  Each output row
+ * is cut where its taps leave the input, so the copies run without tests. */
 static void columns(const cnn_conv3d *g, const Layout *L, float *x, long od, float *cols, int back, long d0, long d1)
 {
     long row = 0;
@@ -118,23 +131,24 @@ static void columns(const cnn_conv3d *g, const Layout *L, float *x, long od, flo
         for (long z = 0; z < g->kd; z++)
             for (long t = 0; t < L->taps; t++, row++) {
                 float *col = cols + row * L->ng;
-                long iz = od * g->sd + z * g->dd - g->pd;
+                long iz = od * g->sd + z * g->dd - g->pd, lo, hi, off = t % g->kw * g->dw - g->pw;
                 if (!back)
                     memset(col, 0, sizeof(float) * (size_t)L->ng);
                 if (iz < d0 || iz >= d1)
                     continue;
+                inside(g->ow, g->sw, off, g->w, &lo, &hi);
                 float *plane = x + (c * g->d + iz) * g->h * g->w;
                 for (long oh = 0; oh < g->oh; oh++) {
                     long iy = oh * g->sh + t / g->kw * g->dh - g->ph;
-                    for (long ow = 0; iy >= 0 && iy < g->h && ow < g->ow; ow++) {
-                        long ix = ow * g->sw + t % g->kw * g->dw - g->pw;
-                        if (ix < 0 || ix >= g->w)
-                            continue;
-                        if (back)
-                            plane[iy * g->w + ix] += col[oh * g->ow + ow];
-                        else
-                            col[oh * g->ow + ow] = plane[iy * g->w + ix];
-                    }
+                    if (iy < 0 || iy >= g->h)
+                        continue;
+                    float *in = plane + iy * g->w, *out = col + oh * g->ow;
+                    if (back)
+                        for (long ow = lo; ow < hi; ow++)
+                            in[ow * g->sw + off] += out[ow];
+                    else
+                        for (long ow = lo; ow < hi; ow++)
+                            out[ow] = in[ow * g->sw + off];
                 }
             }
 }
