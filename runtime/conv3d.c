@@ -124,10 +124,11 @@ static void inside(long ow, long sw, long off, long w, long *lo, long *hi)
  * OH*OW (ng of them).  With back, the adjoint instead: each column entry
  * added to that input, for input depths [d0, d1) only.  Each output row
  * is cut where its taps leave the input, so the copies run without tests. */
-static void columns(const cnn_conv3d *g, const Layout *L, float *x, long od, float *cols, int back, long d0, long d1)
+static void columns(const cnn_conv3d *g, const Layout *L, float *x, long od, float *cols, int back, long d0, long d1,
+                    long c0, long c1)
 {
-    long row = 0;
-    for (long c = 0; c < g->c; c++)
+    long row = c0 * g->kd * L->taps;
+    for (long c = c0; c < c1; c++)
         for (long z = 0; z < g->kd; z++)
             for (long t = 0; t < L->taps; t++, row++) {
                 float *col = cols + row * L->ng;
@@ -155,7 +156,7 @@ static void columns(const cnn_conv3d *g, const Layout *L, float *x, long od, flo
 
 static void vol2col(const cnn_conv3d *g, const Layout *L, const float *x, long od, float *cols)
 {
-    columns(g, L, (float *)x, od, cols, 0, 0, g->d);   /* x only read */
+    columns(g, L, (float *)x, od, cols, 0, 0, g->d, 0, g->c);   /* x only read */
 }
 
 /* rows [first, first + n) of dq (ng apart) = dL/dy's plane at depth od of
@@ -306,42 +307,45 @@ void cnn_conv3d_weight_grads(const cnn_conv3d *g, const float *x, const float *x
 
 /* ---- dL/dx ---- */
 
+/* Input depths [d0, d1) of channels [c0, c1). */
 static void input_grads_direct(const cnn_conv3d *g, const float *dyp, const float *wpack, float *dx, int d0,
-                               int d1, float *rows)
+                               int d1, int c0, int c1, float *rows)
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
-    const float *back = wpack + (g->direct ? L.k * g->f : 0);
-    long hw = (long)g->h * g->w;
+    long per_channel = (long)g->kd * g->f * L.taps, hw = (long)g->h * g->w;
+    const float *back = wpack + (g->direct ? L.k * g->f : 0) + c0 * per_channel;
     for (long d = d0; d < d1; d++) {
         cnn_tile_conv p = {dyp + d * g->f * L.qplane, L.qplane, (long)g->kd * g->f, g->kh, g->kw, g->dh * L.wq,
-                           g->dw, 0, back, (long)g->kd * g->f * L.taps, L.taps, g->c, rows, L.nqx24};
+                           g->dw, 0, back, per_channel, L.taps, c1 - c0, rows, L.nqx24};
         k->conv_tiles(&p, 0, L.nqx24 / CNN_TILE_Q);
-        for (long c = 0; c < g->c; c++)
+        for (long c = c0; c < c1; c++)
             for (long r = 0; r < g->h; r++) {
                 float *dst = dx + (c * g->d + d) * hw + r * g->w;
-                const float *src = rows + c * L.nqx24 + r * L.wq;
+                const float *src = rows + (c - c0) * L.nqx24 + r * L.wq;
                 for (long o = 0; o < g->w; o++)
                     dst[o] += src[o];
             }
     }
 }
 
-/* Every output depth whose taps reach [d0, d1): the columns W^T dL/dy,
- * added back into those depths. */
+/* Every output depth whose taps reach [d0, d1): the columns W^T dL/dy
+ * of channels [c0, c1), added back into those depths. */
 static void input_grads_cols(const cnn_conv3d *g, const float *dy, const float *w, float *dx, int d0, int d1,
-                             float *task)
+                             int c0, int c1, float *task)
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
+    long per_channel = (long)g->kd * L.taps;
     float *cols = task, *dq = task + L.k * L.ng;
     for (long od = 0; od < g->od; od++) {
         long lo = od * g->sd - g->pd, hi = lo + (g->kd - 1L) * g->dd;
         if (hi < d0 || lo >= d1)
             continue;
         dy_columns(g, &L, dy, od, 0, g->f, dq);
-        k->matmul_tiles(dq, L.ng, g->f, w, 1, L.k, L.k, 0, L.k, 0, L.ng / CNN_TILE_Q, cols);
-        columns(g, &L, dx, od, cols, 1, d0, d1);
+        k->matmul_tiles(dq, L.ng, g->f, w, 1, L.k, L.k, c0 * per_channel, c1 * per_channel, 0, L.ng / CNN_TILE_Q,
+                        cols);
+        columns(g, &L, dx, od, cols, 1, d0, d1, c0, c1);
     }
 }
 
@@ -349,7 +353,21 @@ void cnn_conv3d_input_grads(const cnn_conv3d *g, const float *dy, const float *d
                             const float *wpack, float *dx, int d0, int d1, float *task)
 {
     if (g->direct_dx)
-        input_grads_direct(g, dyp, wpack, dx, d0, d1, task);
+        input_grads_direct(g, dyp, wpack, dx, d0, d1, 0, g->c, task);
     else
-        input_grads_cols(g, dy, w, dx, d0, d1, task);
+        input_grads_cols(g, dy, w, dx, d0, d1, 0, g->c, task);
+}
+
+/* Columns share the products of an output depth among the input depths
+ * its taps reach: ranges of depths would each compute them again, ranges
+ * of channels do not. */
+void cnn_conv3d_input_grads_channels(const cnn_conv3d *g, const float *dy, const float *dyp, const float *w,
+                                     const float *wpack, float *dx, int c0, int c1, float *task)
+{
+    if (c0 >= c1)
+        return;
+    if (g->direct_dx)
+        input_grads_direct(g, dyp, wpack, dx, 0, g->d, c0, c1, task);
+    else
+        input_grads_cols(g, dy, w, dx, 0, g->d, c0, c1, task);
 }

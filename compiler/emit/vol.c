@@ -110,8 +110,18 @@ static void trailing_act(Emitter *E, const Node *n)
  * them per item (PARTS(n): one per thread at batch 1), each range with
  * its thread's task scratch TASK().  dL/dW sums over the items, so the
  * team splits the filters (a deconvolution's channels), 4 at a time, a
- * range per thread.  No range's numbers depend on the others' bounds:
+ * range per thread.  (dL/dx by columns splits channels, not depths.)  No range's numbers depend on the others' bounds:
  * every output is summed in the same order with any number of threads. */
+
+/* "FLAT(i) + off": item i's scratch from float off on. */
+static const char *scratch_at(char buf[static 48], long off)
+{
+    if (off)
+        snprintf(buf, 48, "FLAT(i) + %ld", off);
+    else
+        snprintf(buf, 48, "FLAT(i)");
+    return buf;
+}
 
 /* PARALLEL_FOR: fn(&g, src of item i, its planes at FLAT(i) + at, plane
  * p, p + 1) for every padded plane of every item. */
@@ -128,9 +138,9 @@ static void pad_planes(Emitter *E, const char *fn, const char *src, long src_ele
         src_elems, planes, off, planes, planes);
 }
 
-/* Opens the loop over (item i, depths [lo, hi) of `count`); the caller
- * writes the call and closes it. */
-static void open_depths(Emitter *E, long count)
+/* Opens the loop over (item i, depths or channels [lo, hi) of `count`);
+ * the caller writes the call and closes it. */
+static void open_parts(Emitter *E, long count)
 {
     emit_out(E, "PARALLEL_FOR");
     emit_open_block(E, "for (long t = 0; t < (long)n * parts; t++)");
@@ -170,7 +180,7 @@ void emit_conv3d_forward(Emitter *E, const LayerPlan *lp)
     emit_out(E, "const int parts = PARTS(n);");
     emit_out(E, "cnn_conv3d_pack(&g, w, m->col);");
     pad_planes(E, "cnn_conv3d_pad_input", "x", in_elems(n), 0, g->xpad_planes);
-    open_depths(E, g->od);
+    open_parts(E, g->od);
     emit_out(E, "cnn_conv3d_forward(&g, x + (size_t)i * %ld, FLAT(i), w, m->col, %s, y + (size_t)i * %lld, lo, hi, "
         "TASK());", in_elems(n), lp->b_off >= 0 ? "b" : "NULL", (long long)n->out_elems);
     emit_close_block(E);
@@ -181,27 +191,32 @@ void emit_conv3d_backward(Emitter *E, const LayerPlan *lp)
 {
     const cnn_conv3d *g = &lp->low->k.conv3d;
     const Node *n = lp->node;
+    char at[48];
     emit_weighted_backward_head(E, lp);
     if (lp->b_off >= 0)
         emit_out(E, "float *db = m->grads + %s;", lp->b_name);
     else
         emit_out(E, "float *db = NULL;");
     declare_geometry(E, lp);
-    emit_out(E, "/* padded planes and input depths split over items and threads; the");
+    /* Columns share an output depth's products among the input depths
+     * its taps reach: dL/dx by columns splits the channels instead. */
+    const char *by = g->direct_dx ? "depths" : "channels";
+    emit_out(E, "/* padded planes and input %s split over items and threads; the", by);
     emit_out(E, " * filters of dL/dW over threads (it sums over the items) */");
     emit_out(E, "const int parts = PARTS(n);");
     emit_out(E, "cnn_conv3d_pack(&g, w, m->col);");
     pad_planes(E, "cnn_conv3d_pad_input", "x", in_elems(n), 0, g->xpad_planes);
     pad_planes(E, "cnn_conv3d_pad_dy", "dy", (long)n->out_elems, g->xpad_floats, g->dy_planes);
     emit_open_block(E, "if (dx)");
-    open_depths(E, g->d);
-    emit_out(E, "cnn_conv3d_input_grads(&g, dy + (size_t)i * %lld, FLAT(i) + %ld, w, m->col, dx + (size_t)i * %ld, lo, "
-        "hi, TASK());", (long long)n->out_elems, g->xpad_floats, in_elems(n));
+    open_parts(E, g->direct_dx ? g->d : g->c);
+    emit_out(E, "cnn_conv3d_input_grads%s(&g, dy + (size_t)i * %lld, %s, w, m->col, dx + (size_t)i * %ld, lo, hi, "
+        "TASK());", g->direct_dx ? "" : "_channels", (long long)n->out_elems, scratch_at(at, g->xpad_floats),
+        in_elems(n));
     emit_close_block(E);
     emit_close_block(E);
     open_ranges(E, g->f);
-    emit_out(E, "cnn_conv3d_weight_grads(&g, x + (size_t)i * %ld, FLAT(i), dy + (size_t)i * %lld, FLAT(i) + %ld, dw, db, "
-        "lo, hi, TASK());", in_elems(n), (long long)n->out_elems, g->xpad_floats);
+    emit_out(E, "cnn_conv3d_weight_grads(&g, x + (size_t)i * %ld, FLAT(i), dy + (size_t)i * %lld, %s, dw, db, lo, hi, "
+        "TASK());", in_elems(n), (long long)n->out_elems, scratch_at(at, g->xpad_floats));
     close_ranges(E);
 }
 
@@ -217,7 +232,7 @@ void emit_deconv3d_forward(Emitter *E, const LayerPlan *lp)
     emit_out(E, "const int parts = PARTS(n);");
     emit_out(E, "cnn_deconv3d_pack(&g, w, m->col);");
     pad_planes(E, "cnn_deconv3d_pad_x", "x", in_elems(n), 0, g->x_planes);
-    open_depths(E, g->od);
+    open_parts(E, g->od);
     emit_out(E, "cnn_deconv3d_forward(&g, x + (size_t)i * %ld, FLAT(i), w, m->col, %s, y + (size_t)i * %lld, lo, hi, "
         "TASK());", in_elems(n), lp->b_off >= 0 ? "b" : "NULL", (long long)n->out_elems);
     emit_close_block(E);
@@ -228,6 +243,7 @@ void emit_deconv3d_backward(Emitter *E, const LayerPlan *lp)
 {
     const cnn_deconv3d *g = &lp->low->k.deconv3d;
     const Node *n = lp->node;
+    char at[48];
     emit_weighted_backward_head(E, lp);
     declare_geometry(E, lp);
     emit_out(E, "/* padded planes and input depths split over items and threads; the");
@@ -237,14 +253,14 @@ void emit_deconv3d_backward(Emitter *E, const LayerPlan *lp)
     pad_planes(E, "cnn_deconv3d_pad_x", "x", in_elems(n), 0, g->x_planes);
     pad_planes(E, "cnn_deconv3d_pad_dy", "dy", (long)n->out_elems, g->xp_floats, g->dy_planes);
     emit_open_block(E, "if (dx)");
-    open_depths(E, g->d);
-    emit_out(E, "cnn_deconv3d_input_grads(&g, dy + (size_t)i * %lld, FLAT(i) + %ld, w, m->col, dx + (size_t)i * %ld, "
-        "lo, hi, TASK());", (long long)n->out_elems, g->xp_floats, in_elems(n));
+    open_parts(E, g->d);
+    emit_out(E, "cnn_deconv3d_input_grads(&g, dy + (size_t)i * %lld, %s, w, m->col, dx + (size_t)i * %ld, lo, hi, "
+        "TASK());", (long long)n->out_elems, scratch_at(at, g->xp_floats), in_elems(n));
     emit_close_block(E);
     emit_close_block(E);
     open_ranges(E, g->c);
-    emit_out(E, "cnn_deconv3d_weight_grads(&g, x + (size_t)i * %ld, FLAT(i), dy + (size_t)i * %lld, FLAT(i) + %ld, dw, "
-        "lo, hi, TASK());", in_elems(n), (long long)n->out_elems, g->xp_floats);
+    emit_out(E, "cnn_deconv3d_weight_grads(&g, x + (size_t)i * %ld, FLAT(i), dy + (size_t)i * %lld, %s, dw, lo, hi, "
+        "TASK());", in_elems(n), (long long)n->out_elems, scratch_at(at, g->xp_floats));
     close_ranges(E);
     if (lp->b_off < 0)
         return;

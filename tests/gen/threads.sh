@@ -74,7 +74,8 @@ cc -std=c99 -O1 -fopenmp -Wall -Wextra -pedantic -I"$top/runtime" -I. host.c len
 # planes and filters (emit/vol.c), so a range cut wrong or a thread's
 # scratch shared shows as results that differ between 1, 2 and 3 threads.
 # Its layers take every path: tiles (c, the 5x5x5), columns (d, stride 2;
-# e, on 4x4 planes), a deconvolution, pools and upsampling.
+# e, 48 filters on 8x8 planes, whose dL/dx splits channels), a
+# deconvolution, pools and upsampling.
 cat >vpar.net <<'NET'
 network vpar
 input 12x16x16x2
@@ -84,7 +85,7 @@ d = conv 2x2x2x12 stride 2
 u = deconv 2x2x2x8 stride 2
 k = concat u, a
 p = pool max 2
-e = conv 3x3x3x12 pad 1 from p
+e = conv 3x3x3x48 pad 1 from p
 q = pool avg 2
 up = upsample 2
 h = conv 1x1x1x3
