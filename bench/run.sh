@@ -219,7 +219,7 @@ CONV3D_MACS=16777216000
 build_all() {
     note "building (cnnc; cc $CFLAGS_DOC and cc $CFLAGS_NATIVE)..."
     $CC -O2 -march=native -ffp-contract=fast -fopenmp bench/peak.c -o "$tmp/peak" || die "bench/peak.c did not compile"
-    printf 'network conv\ninput 56x56x64\nconv 3x3x64 pad 1\n' >"$tmp/conv.net"
+    printf 'network conv_net\ninput 56x56x64\nconv 3x3x64 pad 1\n' >"$tmp/conv.net"
     # ResNet-18 on 64x64 (the example's stride-2 layers already use `fit floor`).
     sed 's/^input 224x224x3/input 64x64x3/' examples/resnet18.net >"$tmp/resnet18.net"
     grep -q '^input 64x64x3' "$tmp/resnet18.net" || die "examples/resnet18.net has no 'input 224x224x3' line"
