@@ -168,23 +168,30 @@ static void close_ranges(Emitter *E)
     emit_close_block(E);
 }
 
-/* ---- convolution ---- */
-
-void emit_conv3d_forward(Emitter *E, const LayerPlan *lp)
+/* The forward of a convolution or deconvolution (`kind`): its input's
+ * padded planes, then its output depths. */
+static void volume_forward(Emitter *E, const LayerPlan *lp, const char *kind, const char *pad, long planes, long od)
 {
-    const cnn_conv3d *g = &lp->low->k.conv3d;
     const Node *n = lp->node;
     emit_weighted_forward_head(E, lp);
     declare_geometry(E, lp);
     emit_out(E, "/* padded planes, then output depths: split over items and threads */");
     emit_out(E, "const int parts = PARTS(n);");
-    emit_out(E, "cnn_conv3d_pack(&g, w, m->col);");
-    pad_planes(E, "cnn_conv3d_pad_input", "x", in_elems(n), 0, g->xpad_planes);
-    open_parts(E, g->od);
-    emit_out(E, "cnn_conv3d_forward(&g, x + (size_t)i * %ld, FLAT(i), w, m->col, %s, y + (size_t)i * %lld, lo, hi, "
-        "TASK());", in_elems(n), lp->b_off >= 0 ? "b" : "NULL", (long long)n->out_elems);
+    emit_out(E, "cnn_%s_pack(&g, w, m->col);", kind);
+    pad_planes(E, pad, "x", in_elems(n), 0, planes);
+    open_parts(E, od);
+    emit_out(E, "cnn_%s_forward(&g, x + (size_t)i * %ld, FLAT(i), w, m->col, %s, y + (size_t)i * %lld, lo, hi, "
+        "TASK());", kind, in_elems(n), lp->b_off >= 0 ? "b" : "NULL", (long long)n->out_elems);
     emit_close_block(E);
     trailing_act(E, n);
+}
+
+/* ---- convolution ---- */
+
+void emit_conv3d_forward(Emitter *E, const LayerPlan *lp)
+{
+    const cnn_conv3d *g = &lp->low->k.conv3d;
+    volume_forward(E, lp, "conv3d", "cnn_conv3d_pad_input", g->xpad_planes, g->od);
 }
 
 void emit_conv3d_backward(Emitter *E, const LayerPlan *lp)
@@ -225,18 +232,7 @@ void emit_conv3d_backward(Emitter *E, const LayerPlan *lp)
 void emit_deconv3d_forward(Emitter *E, const LayerPlan *lp)
 {
     const cnn_deconv3d *g = &lp->low->k.deconv3d;
-    const Node *n = lp->node;
-    emit_weighted_forward_head(E, lp);
-    declare_geometry(E, lp);
-    emit_out(E, "/* padded planes, then output depths: split over items and threads */");
-    emit_out(E, "const int parts = PARTS(n);");
-    emit_out(E, "cnn_deconv3d_pack(&g, w, m->col);");
-    pad_planes(E, "cnn_deconv3d_pad_x", "x", in_elems(n), 0, g->x_planes);
-    open_parts(E, g->od);
-    emit_out(E, "cnn_deconv3d_forward(&g, x + (size_t)i * %ld, FLAT(i), w, m->col, %s, y + (size_t)i * %lld, lo, hi, "
-        "TASK());", in_elems(n), lp->b_off >= 0 ? "b" : "NULL", (long long)n->out_elems);
-    emit_close_block(E);
-    trailing_act(E, n);
+    volume_forward(E, lp, "deconv3d", "cnn_deconv3d_pad_x", g->x_planes, g->od);
 }
 
 void emit_deconv3d_backward(Emitter *E, const LayerPlan *lp)
