@@ -34,6 +34,7 @@ static const Case cases[] = {
     {1, 3, 4, 5, 5, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},    /* pad beyond the kernel */
     {2, 4, 3, 2, 2, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1},   /* planes too small for tiles */
     {1, 3, 9, 9, 9, 4, 3, 3, 3, 2, 3, 2, 1, 0, 1, 1, 1, 1},    /* strides, odd sizes */
+    {1, 3, 8, 16, 16, 4, 3, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},  /* columns of 3, 3 and 2 depths */
 };
 
 static int failures;
