@@ -70,7 +70,7 @@ gen() { # NAME NETFILE
 gen lenet examples/lenet.net
 nets=lenet
 if [ "$BENCH_CONV" != 0 ]; then
-    printf 'network conv\ninput 56x56x64\nconv 3x3x64 pad 1\n' >"$tmp/conv.net"
+    printf 'network conv_net\ninput 56x56x64\nconv 3x3x64 pad 1\n' >"$tmp/conv.net"
     gen conv "$tmp/conv.net"
     nets="lenet conv"
 fi

@@ -19,6 +19,10 @@
 #                      the runtime's 3-D convolution (issue 11), forward and
 #                      forward+backward GFLOP/s and % of peak, against
 #                      PyTorch's Conv3d (BENCH_CONV3D; bench/conv3d_bench.c)
+#   V-Net small        examples/vnet_small.net (32x32x32x1, 8 base channels),
+#                      batch 1: training step (forward, Dice loss, backward,
+#                      SGD) and inference, against tests/torch/vnet.py's
+#                      VNet(base=8) (BENCH_VNET; documented build only)
 #   ResNet-18          on 64x64x3, batch 8: training step and inference
 #   VGG-16             inference at batch 1 on 224x224x3
 #   ResNet-50          training step on 224x224x3, batch 8 (BENCH_R50;
@@ -39,7 +43,7 @@
 # Knobs (environment): ROUNDS (3), SECONDS per measurement (2), THREADS
 # ("1 2"); 0 skips a part: BENCH_ORT, BENCH_NATIVE (the -march=native
 # column), BENCH_BLAS, BENCH_R50, BENCH_LOAD, BENCH_TRAIN, BENCH_COMPILE,
-# BENCH_MPI, BENCH_CONV3D;
+# BENCH_MPI, BENCH_CONV3D, BENCH_VNET;
 # BLAS_THREADS (1: OPENBLAS_NUM_THREADS for --blas code; T gives OpenBLAS
 # the thread count), BENCH_JSON (build/bench.json), BENCH_PYTHON
 # (/usr/bin/python3), BENCH_NODE (node), BENCH_REPLAY (a build/bench.raw
@@ -67,6 +71,7 @@ BENCH_COMPILE=${BENCH_COMPILE:-1}
 BLAS_THREADS=${BLAS_THREADS:-1}
 BENCH_MPI=${BENCH_MPI:-1}
 BENCH_CONV3D=${BENCH_CONV3D:-1}
+BENCH_VNET=${BENCH_VNET:-1}
 B=${BUILD:-build}          # where make put cnnc and libcnnrt.a
 JSON=${BENCH_JSON:-$B/bench.json}
 RAW=${JSON%.json}.raw      # every measurement, for BENCH_REPLAY
@@ -214,7 +219,7 @@ CONV3D_MACS=16777216000
 build_all() {
     note "building (cnnc; cc $CFLAGS_DOC and cc $CFLAGS_NATIVE)..."
     $CC -O2 -march=native -ffp-contract=fast -fopenmp bench/peak.c -o "$tmp/peak" || die "bench/peak.c did not compile"
-    printf 'network conv\ninput 56x56x64\nconv 3x3x64 pad 1\n' >"$tmp/conv.net"
+    printf 'network conv_net\ninput 56x56x64\nconv 3x3x64 pad 1\n' >"$tmp/conv.net"
     # ResNet-18 on 64x64 (the example's stride-2 layers already use `fit floor`).
     sed 's/^input 224x224x3/input 64x64x3/' examples/resnet18.net >"$tmp/resnet18.net"
     grep -q '^input 64x64x3' "$tmp/resnet18.net" || die "examples/resnet18.net has no 'input 224x224x3' line"
@@ -233,8 +238,9 @@ build_all() {
     fi
     gen resnet18 "$tmp/resnet18.net"
     gen vgg16 examples/vgg16.net --no-train
-    doc_only=1   # ResNet-50: the documented build only, to keep make bench short
+    doc_only=1   # ResNet-50 and V-Net: the documented build only, to keep make bench short
     [ "$BENCH_R50" = 0 ] || gen resnet50 examples/resnet50.net
+    [ "$BENCH_VNET" = 0 ] || gen vnet examples/vnet_small.net
     doc_only=0
     if [ "$BENCH_BLAS" != 0 ]; then
         gen lenet_blas examples/lenet.net --blas
@@ -325,6 +331,10 @@ measure_all() {
             if [ "$BENCH_CONV3D" != 0 ]; then
                 conv3d "$t"
                 theirs conv3d "$t"
+            fi
+            if [ "$BENCH_VNET" != 0 ]; then
+                both vnet vnet 1 "$t"
+                theirs vnet "$t"
             fi
             both resnet18 resnet18 8 "$t"
             theirs resnet18 "$t"
@@ -555,6 +565,10 @@ if [ "$BENCH_CONV3D" != 0 ]; then
     conv_rows conv3d_fwd "conv3d 5x5x5 32->32 32x64x64 fwd GFLOP/s" 1 conv3d "$CONV3D_MACS" 1 forward
     conv_rows conv3d_fwdbwd "conv3d fwd+bwd GFLOP/s (batch 1)" 1 conv3d "$CONV3D_MACS" 3 backward
 fi
+if [ "$BENCH_VNET" != 0 ]; then
+    images vnet_train "V-Net small 32^3 train images/s (batch 1)" 1 vnet train
+    images vnet_infer "V-Net small 32^3 inference images/s (batch 1)" 1 vnet forward
+fi
 images resnet18_train "ResNet-18 64x64 train images/s (batch 8)" 8 resnet18 train
 images resnet18_infer "ResNet-18 64x64 inference images/s (batch 8)" 8 resnet18 forward
 for t in $THREADS; do
@@ -576,6 +590,8 @@ echo "(ONNX Runtime: models exported by torch (random weights, same layers and s
 echo " optimisations, sequential, intra-op threads = thr, timed around session.run() in node: each call"
 echo " pays the binding's overhead, $(or_dash "$overhead") us for a one-ReLU model, which weighs on batch-1 latency)"
 [ "$BENCH_R50" = 0 ] || echo "(ResNet-50: the documented build only, in round 1 only, to keep make bench short)"
+[ "$BENCH_VNET" = 0 ] || echo "(V-Net small: examples/vnet_small.net, 16,296,074 parameters, a training step with the
+ Dice loss against tests/torch/vnet.py's VNet(base=8), SGD lr 0.01 momentum 0.9; documented build only)"
 
 # versus LABEL ID OTHER OP LIMIT TEXT THREADS...: the target on cnnc/OTHER
 # for figure ID, with each of THREADS measured
@@ -596,6 +612,7 @@ versus() {
     versus "ResNet-18 training >= 1.5x PyTorch" resnet18_train torch ">=" 1.5 ">= 1.5x" 1 2
     versus "VGG-16 (batch 1) >= 1x ORT" vgg16_infer ort ">=" 1 ">= 1x" $THREADS
     [ "$BENCH_R50" = 0 ] || versus "ResNet-50 training step >= 1x PyTorch" resnet50_train torch ">=" 1 ">= 1x" $THREADS
+    [ "$BENCH_VNET" = 0 ] || versus "V-Net small training step >= 1x PyTorch" vnet_train torch ">=" 1 ">= 1x" $THREADS
 }
 if has_threads 1; then
     target "conv fwd >= 80% of FP32 peak, $(or_dash "$peak_isa")" 1 "$(got conv_fwd_peak cnnc 1)" ">=" 80 ">= 80 (%)"
@@ -618,7 +635,7 @@ if has_threads 1; then
         # shellcheck disable=SC2059
         printf "$sfmt" "$t-thread speed-up (over 1 thread)" "cnnc" "-march=nat" "ONNX RT" "PyTorch"
         for id in lenet_train lenet_infer lenet_latency conv_fwd conv_fwdbwd conv3d_fwd conv3d_fwdbwd \
-            resnet18_train resnet18_infer vgg16_infer resnet50_train; do
+            vnet_train vnet_infer resnet18_train resnet18_infer vgg16_infer resnet50_train; do
             case $id in
             lenet_train) label="LeNet-5 train (batch 64)" ;;
             lenet_infer) label="LeNet-5 inference (batch 64)" ;;
@@ -627,6 +644,8 @@ if has_threads 1; then
             conv_fwdbwd) label="conv fwd+bwd (batch 8)" ;;
             conv3d_fwd) label="conv3d 5x5x5 fwd (batch 1)" ;;
             conv3d_fwdbwd) label="conv3d fwd+bwd (batch 1)" ;;
+            vnet_train) label="V-Net small train (batch 1)" ;;
+            vnet_infer) label="V-Net small inference (batch 1)" ;;
             resnet18_train) label="ResNet-18 64x64 train (batch 8)" ;;
             resnet18_infer) label="ResNet-18 64x64 inference (batch 8)" ;;
             vgg16_infer) label="VGG-16 224x224 inference (batch 1)" ;;
@@ -634,6 +653,7 @@ if has_threads 1; then
                 label="ResNet-50 224x224 train (batch 8)" ;;
             esac
             case $id in conv3d_*) [ "$BENCH_CONV3D" != 0 ] || continue ;; esac
+            case $id in vnet_*) [ "$BENCH_VNET" != 0 ] || continue ;; esac
             set --
             for side in cnnc native ort torch; do
                 case $id in

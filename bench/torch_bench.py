@@ -14,6 +14,11 @@ Usage: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_bench.py CMD THREADS 
                                                       requiring grad: dL/dx and dL/dW
   conv3d [BATCH]  nn.Conv3d(32, 32, 5, padding=2) on 32x64x64, default batch 1:
                     forward, backward: as conv's
+  vnet [BATCH]    tests/torch/vnet.py's VNet(base=8), examples/vnet_small.net, on
+                  32x32x32x1, default batch 1:
+                    forward: X images/s (batch B)     eval() under no_grad
+                    train: X images/s (batch B)       SGD lr 0.01 momentum 0.9, the soft
+                                                      Dice loss of vnet_demo.py
   resnet18 [BATCH]  torchvision.models.resnet18() on 64x64x3, default batch 8:
                     forward: X images/s (batch B)     eval() under no_grad
                     train: X images/s (batch B)       train(), SGD lr 0.01 momentum 0.9,
@@ -32,6 +37,7 @@ Usage: /usr/bin/python3 bench/torch_bench.py export DIR
 
 Timing as runtime/driver_bench.c: a warm-up of SECONDS/20 (at least one
 call), then 5 runs of at least SECONDS/10 each; the median rate."""
+import os
 import statistics
 import sys
 import time
@@ -156,9 +162,28 @@ def bench_resnet50(seconds, batch):
     report("train", rate(trainer(net, x, 1000), batch, seconds), batch)
 
 
+def bench_vnet(seconds, batch):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "torch"))
+    from vnet import VNet
+    from vnet_demo import dice_loss
+    net = VNet(base=8)
+    x = torch.rand(batch, 1, 32, 32, 32)
+    labels = torch.randint(0, 2, (batch, 32, 32, 32)).float()
+    net.eval()
+    report("forward", rate(inference(net, x), batch, seconds), batch)
+    net.train()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+
+    def step():
+        opt.zero_grad()
+        dice_loss(net(x), labels).backward()
+        opt.step()
+    report("train", rate(step, batch, seconds), batch)
+
+
 COMMANDS = {"lenet": (bench_lenet, 64), "conv": (bench_conv, 8), "conv3d": (bench_conv3d, 1),
             "resnet18": (bench_resnet18, 8), "vgg16": (bench_vgg16, 1),
-            "resnet50": (bench_resnet50, 8)}
+            "resnet50": (bench_resnet50, 8), "vnet": (bench_vnet, 1)}
 
 
 def onnx_models():

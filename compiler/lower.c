@@ -140,9 +140,10 @@ static KernelKind choose(const Node *n, const ConvGeom *g, bool blas)
     .pw = (int)(n)->pad_l, .dd = (int)(n)->dd, .dh = (int)(n)->dh, .dw = (int)(n)->dw
 
 /* A volume's convolution: the runtime's geometry, whose init says the
- * sizes of its buffers.  Per item in m->flat: the padded input, the laid
- * out dL/dy and a task's scratch (each item runs on one thread); the
- * packed weights in m->col.  The checker has made the geometry valid. */
+ * sizes of its buffers.  Per item in m->flat: the padded input and the
+ * laid out dL/dy; per thread in m->task: a task's scratch (the threads
+ * split each item's depths, emit/vol.c); the packed weights in m->col.
+ * The checker has made the geometry valid. */
 static void size_conv3d(const Node *n, LayerLowering *l)
 {
     cnn_conv3d *g = &l->k.conv3d;
@@ -155,7 +156,8 @@ static void size_conv3d(const Node *n, LayerLowering *l)
         l->refused = "padding that differs between the sides of an axis";
         return;
     }
-    l->scratch = g->xpad_floats + g->dy_floats + g->task_floats;
+    l->scratch = g->xpad_floats + g->dy_floats;
+    l->task = g->task_floats;
     l->col = g->wpack_floats;
 }
 
@@ -171,7 +173,8 @@ static void size_deconv3d(const Node *n, LayerLowering *l)
         l->refused = "padding that differs between the sides of an axis";
         return;
     }
-    l->scratch = g->xp_floats + g->dyp_floats + g->task_floats;
+    l->scratch = g->xp_floats + g->dyp_floats;
+    l->task = g->task_floats;
     l->col = g->wpack_floats;
 }
 
@@ -244,7 +247,7 @@ static void size_kernel(const Node *n, LayerLowering *l)
 void lower_net(const Net *net, bool blas, Lowered *out)
 {
     out->layers = xcalloc((size_t)net->nnodes, sizeof *out->layers);
-    out->scratch = out->col = 0;
+    out->scratch = out->col = out->task = 0;
     for (int i = 1; i < net->nnodes; i++) {
         const Node *n = net->nodes[i];
         LayerLowering *l = &out->layers[i];
@@ -259,6 +262,7 @@ void lower_net(const Net *net, bool blas, Lowered *out)
             size_pool3d(n, l);
         out->scratch = max2(out->scratch, l->scratch);
         out->col = max2(out->col, l->col);
+        out->task = max2(out->task, l->task);
     }
 }
 

@@ -79,11 +79,12 @@ typedef struct {
     const char *refused;    /* why the emitter cannot run this layer yet, or NULL */                    /* the kernel's own numbers */
     long scratch;           /* floats of m->flat per image */
     long col;               /* floats of m->col, whatever the batch */
+    long task;              /* floats of m->task per thread (volumes) */
 } LayerLowering;
 
 typedef struct {
     LayerLowering *layers;  /* one per node; node 0 (the input) is KERNEL_NONE */
-    long scratch, col;      /* the largest of the layers' */
+    long scratch, col, task;   /* the largest of the layers' */
 } Lowered;
 
 /* The kernel and geometry of every node of a checked net.  blas: compiled

@@ -204,6 +204,10 @@ void cnn_conv3d_weight_grads(const cnn_conv3d *g, const float *x, const float *x
 /* dx += dL/dx at input depths [d0, d1) of one item. */
 void cnn_conv3d_input_grads(const cnn_conv3d *g, const float *dy, const float *dyp, const float *w,
                             const float *wpack, float *dx, int d0, int d1, float *task);
+/* The same for channels [c0, c1), every depth: the split that does no
+ * work twice when the columns run dL/dx (direct_dx 0). */
+void cnn_conv3d_input_grads_channels(const cnn_conv3d *g, const float *dy, const float *dyp, const float *w,
+                                     const float *wpack, float *dx, int c0, int c1, float *task);
 
 /* 3-D pooling, transposed convolution and nearest upsampling
  * (runtime/vol3d.c), NCDHW, in the style of the convolution above:

@@ -12,8 +12,9 @@
  * with dw_tile, the products of dL/dy rows of width WP and the padded
  * input planes at each tap's offset.  Geometries the tiles cannot take
  * (strides in H or W, depth dilation, kernels too wide to pack, planes so
- * small that padded rows waste the work) go through vol2col columns, one
- * output depth at a time, and matmul_tiles / dw_cols. */
+ * small that padded rows waste the work) go through vol2col columns, a
+ * few output depths side by side when planes are small, and matmul_tiles
+ * / dw_cols. */
 #include <string.h>
 
 #include "cnnrt.h"
@@ -107,46 +108,67 @@ void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0
 
 /* ---- columns ---- */
 
-/* Output depth od's columns: cols[(c, z, r, s)][oh * OW + ow] is the
- * input its tap (z, r, s) reads, 0 in the padding and in the columns past
- * OH*OW (ng of them).  With back, the adjoint instead: each column entry
- * added to that input, for input depths [d0, d1) only. */
-static void columns(const cnn_conv3d *g, const Layout *L, float *x, long od, float *cols, int back, long d0, long d1)
+/* The outputs ow in [*lo, *hi) whose input column ix = ow * sw + off
+ * lies in [0, w). */
+static void inside(long ow, long sw, long off, long w, long *lo, long *hi)
 {
-    long row = 0;
-    for (long c = 0; c < g->c; c++)
+    *lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+    *hi = w - off <= 0 ? 0 : (w - off + sw - 1) / sw;
+    if (*hi > ow)
+        *hi = ow;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* Output depth od's columns from column `at` of rows ng wide:
+ * cols[(c, z, r, s)][at + oh * OW + ow] is the input its tap (z, r, s)
+ * reads, 0 in the padding.  With back, the adjoint instead: each column
+ * entry added to that input, for input depths [d0, d1) only.  Each output
+ * row is cut where its taps leave the input, so the copies run without
+ * tests. */
+static void columns(const cnn_conv3d *g, const Layout *L, float *x, long od, float *cols, long at, int back, long d0,
+                    long d1, long c0, long c1)
+{
+    long row = c0 * g->kd * L->taps;
+    for (long c = c0; c < c1; c++)
         for (long z = 0; z < g->kd; z++)
             for (long t = 0; t < L->taps; t++, row++) {
-                float *col = cols + row * L->ng;
-                long iz = od * g->sd + z * g->dd - g->pd;
+                float *col = cols + row * L->ng + at;
+                long iz = od * g->sd + z * g->dd - g->pd, lo, hi, off = t % g->kw * g->dw - g->pw;
                 if (!back)
-                    memset(col, 0, sizeof(float) * (size_t)L->ng);
+                    memset(col, 0, sizeof(float) * (size_t)g->oh * (size_t)g->ow);
                 if (iz < d0 || iz >= d1)
                     continue;
+                inside(g->ow, g->sw, off, g->w, &lo, &hi);
                 float *plane = x + (c * g->d + iz) * g->h * g->w;
                 for (long oh = 0; oh < g->oh; oh++) {
                     long iy = oh * g->sh + t / g->kw * g->dh - g->ph;
-                    for (long ow = 0; iy >= 0 && iy < g->h && ow < g->ow; ow++) {
-                        long ix = ow * g->sw + t % g->kw * g->dw - g->pw;
-                        if (ix < 0 || ix >= g->w)
-                            continue;
-                        if (back)
-                            plane[iy * g->w + ix] += col[oh * g->ow + ow];
-                        else
-                            col[oh * g->ow + ow] = plane[iy * g->w + ix];
-                    }
+                    if (iy < 0 || iy >= g->h)
+                        continue;
+                    float *in = plane + iy * g->w, *out = col + oh * g->ow;
+                    if (back)
+                        for (long ow = lo; ow < hi; ow++)
+                            in[ow * g->sw + off] += out[ow];
+                    else
+                        for (long ow = lo; ow < hi; ow++)
+                            out[ow] = in[ow * g->sw + off];
                 }
             }
 }
 
-static void vol2col(const cnn_conv3d *g, const Layout *L, const float *x, long od, float *cols)
+/* The columns of output depths [od, od + nd) side by side, zeros after. */
+static void vol2col(const cnn_conv3d *g, const Layout *L, const float *x, long od, long nd, float *cols)
 {
-    columns(g, L, (float *)x, od, cols, 0, 0, g->d);   /* x only read */
+    long used = nd * g->oh * g->ow;
+    for (long j = 0; j < nd; j++)   /* x only read */
+        columns(g, L, (float *)x, od + j, cols, j * g->oh * g->ow, 0, 0, g->d, 0, g->c);
+    for (long row = 0; row < L->k; row++)
+        memset(cols + row * L->ng + used, 0, sizeof(float) * (size_t)(L->ng - used));
 }
 
-/* rows [first, first + n) of dq (ng apart) = dL/dy's plane at depth od of
- * those filters, zeros after OH*OW. */
-static void dy_columns(const cnn_conv3d *g, const Layout *L, const float *dy, long od, long first, long n,
+/* Rows [first, first + n) of dq (ng apart) = dL/dy's planes at depths
+ * [od, od + nd) of those filters side by side, zeros after. */
+static void dy_columns(const cnn_conv3d *g, const Layout *L, const float *dy, long od, long nd, long first, long n,
                        float *dq)
 {
     long plane = (long)g->oh * g->ow;
@@ -154,8 +176,14 @@ static void dy_columns(const cnn_conv3d *g, const Layout *L, const float *dy, lo
         float *dst = dq + f * L->ng;
         memset(dst, 0, sizeof(float) * (size_t)L->ng);
         if (f < g->f)
-            memcpy(dst, dy + (f * g->od + od) * plane, sizeof(float) * (size_t)plane);
+            memcpy(dst, dy + (f * g->od + od) * plane, sizeof(float) * (size_t)(nd * plane));
     }
+}
+
+/* The depths in the group of columns from od on, of those below end. */
+static long group(const Layout *L, long od, long end)
+{
+    return end - od < L->gd ? end - od : L->gd;
 }
 
 /* ---- forward ---- */
@@ -192,12 +220,13 @@ static void forward_cols(const cnn_conv3d *g, const float *x, const float *w, co
     Layout L = layout_of(g);
     long plane = (long)g->oh * g->ow;
     float *cols = task, *yq = task + L.k * L.ng;
-    for (long od = od0; od < od1; od++) {
-        vol2col(g, &L, x, od, cols);
+    for (long od = od0, nd; od < od1; od += nd) {
+        nd = group(&L, od, od1);
+        vol2col(g, &L, x, od, nd, cols);
         k->matmul_tiles(cols, L.ng, L.k, w, L.k, 1, g->f, 0, g->f, 0, L.ng / CNN_TILE_Q, yq);
-        for (long f = 0; f < g->f; f++) {
+        for (long f = 0; f < g->f; f++) {   /* the depths' planes follow each other in y and yq */
             float *dst = y + (f * g->od + od) * plane, bias = b ? b[f] : 0.0f;
-            for (long q = 0; q < plane; q++)
+            for (long q = 0; q < nd * plane; q++)
                 dst[q] = yq[f * L.ng + q] + (add ? dst[q] : bias);
         }
     }
@@ -265,9 +294,10 @@ static void weight_grads_cols(const cnn_conv3d *g, const float *x, const float *
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
     float *cols = task, *dq = task + L.k * L.ng;
-    for (long od = 0; od < g->od; od++) {
-        vol2col(g, &L, x, od, cols);
-        dy_columns(g, &L, dy, od, f0, f1 - f0 + 3, dq);
+    for (long od = 0, nd; od < g->od; od += nd) {
+        nd = group(&L, od, g->od);
+        vol2col(g, &L, x, od, nd, cols);
+        dy_columns(g, &L, dy, od, nd, f0, f1 - f0 + 3, dq);
         k->dw_cols(dq, cols, L.ng, L.k, f1, f0, f1, dw);
     }
 }
@@ -292,42 +322,47 @@ void cnn_conv3d_weight_grads(const cnn_conv3d *g, const float *x, const float *x
 
 /* ---- dL/dx ---- */
 
+/* Input depths [d0, d1) of channels [c0, c1). */
 static void input_grads_direct(const cnn_conv3d *g, const float *dyp, const float *wpack, float *dx, int d0,
-                               int d1, float *rows)
+                               int d1, int c0, int c1, float *rows)
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
-    const float *back = wpack + (g->direct ? L.k * g->f : 0);
-    long hw = (long)g->h * g->w;
+    long per_channel = (long)g->kd * g->f * L.taps, hw = (long)g->h * g->w;
+    const float *back = wpack + (g->direct ? L.k * g->f : 0) + c0 * per_channel;
     for (long d = d0; d < d1; d++) {
         cnn_tile_conv p = {dyp + d * g->f * L.qplane, L.qplane, (long)g->kd * g->f, g->kh, g->kw, g->dh * L.wq,
-                           g->dw, 0, back, (long)g->kd * g->f * L.taps, L.taps, g->c, rows, L.nqx24};
+                           g->dw, 0, back, per_channel, L.taps, c1 - c0, rows, L.nqx24};
         k->conv_tiles(&p, 0, L.nqx24 / CNN_TILE_Q);
-        for (long c = 0; c < g->c; c++)
+        for (long c = c0; c < c1; c++)
             for (long r = 0; r < g->h; r++) {
                 float *dst = dx + (c * g->d + d) * hw + r * g->w;
-                const float *src = rows + c * L.nqx24 + r * L.wq;
+                const float *src = rows + (c - c0) * L.nqx24 + r * L.wq;
                 for (long o = 0; o < g->w; o++)
                     dst[o] += src[o];
             }
     }
 }
 
-/* Every output depth whose taps reach [d0, d1): the columns W^T dL/dy,
- * added back into those depths. */
+/* Every output depth whose taps reach [d0, d1): the columns W^T dL/dy
+ * of channels [c0, c1), added back into those depths. */
 static void input_grads_cols(const cnn_conv3d *g, const float *dy, const float *w, float *dx, int d0, int d1,
-                             float *task)
+                             int c0, int c1, float *task)
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
+    long per_channel = (long)g->kd * L.taps;
     float *cols = task, *dq = task + L.k * L.ng;
-    for (long od = 0; od < g->od; od++) {
-        long lo = od * g->sd - g->pd, hi = lo + (g->kd - 1L) * g->dd;
+    for (long od = 0, nd; od < g->od; od += nd) {
+        nd = group(&L, od, g->od);
+        long lo = od * g->sd - g->pd, hi = (od + nd - 1) * g->sd - g->pd + (g->kd - 1L) * g->dd;
         if (hi < d0 || lo >= d1)
             continue;
-        dy_columns(g, &L, dy, od, 0, g->f, dq);
-        k->matmul_tiles(dq, L.ng, g->f, w, 1, L.k, L.k, 0, L.k, 0, L.ng / CNN_TILE_Q, cols);
-        columns(g, &L, dx, od, cols, 1, d0, d1);
+        dy_columns(g, &L, dy, od, nd, 0, g->f, dq);
+        k->matmul_tiles(dq, L.ng, g->f, w, 1, L.k, L.k, c0 * per_channel, c1 * per_channel, 0, L.ng / CNN_TILE_Q,
+                        cols);
+        for (long j = 0; j < nd; j++)
+            columns(g, &L, dx, od + j, cols, j * g->oh * g->ow, 1, d0, d1, c0, c1);
     }
 }
 
@@ -335,7 +370,21 @@ void cnn_conv3d_input_grads(const cnn_conv3d *g, const float *dy, const float *d
                             const float *wpack, float *dx, int d0, int d1, float *task)
 {
     if (g->direct_dx)
-        input_grads_direct(g, dyp, wpack, dx, d0, d1, task);
+        input_grads_direct(g, dyp, wpack, dx, d0, d1, 0, g->c, task);
     else
-        input_grads_cols(g, dy, w, dx, d0, d1, task);
+        input_grads_cols(g, dy, w, dx, d0, d1, 0, g->c, task);
+}
+
+/* Columns share the products of an output depth among the input depths
+ * its taps reach: ranges of depths would each compute them again, ranges
+ * of channels do not. */
+void cnn_conv3d_input_grads_channels(const cnn_conv3d *g, const float *dy, const float *dyp, const float *w,
+                                     const float *wpack, float *dx, int c0, int c1, float *task)
+{
+    if (c0 >= c1)
+        return;
+    if (g->direct_dx)
+        input_grads_direct(g, dyp, wpack, dx, 0, g->d, c0, c1, task);
+    else
+        input_grads_cols(g, dy, w, dx, 0, g->d, c0, c1, task);
 }

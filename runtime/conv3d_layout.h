@@ -13,9 +13,12 @@ typedef struct {
     long nq, nq24, nq8, span, xslack;
     long ad, ah, aw, dq, hq, wq, qplane;   /* dL/dy padded for dL/dx */
     long nqx, nqx24, spanx, dslack;
-    long k, ng;                   /* columns: rows C*KD*KH*KW, width (24s) */
+    long k, gd, ng;               /* columns: rows C*KD*KH*KW, output depths
+                                     side by side, width (24s) */
     long rows_f;                  /* dL/dW: dL/dy rows per depth, F + 3 */
 } Layout;
+
+#define COLS_TARGET 192   /* columns: positions side by side, at least */
 
 static inline long round_up(long v, long m)
 {
@@ -52,7 +55,11 @@ static inline Layout layout_of(const cnn_conv3d *g)
     L.spanx = (g->kh - 1L) * g->dh * L.wq + (g->kw - 1L) * g->dw;
     L.dslack = max_of(0, L.nqx24 + L.spanx - L.qplane);
     L.k = (long)g->c * g->kd * L.taps;
-    L.ng = round_up((long)g->oh * g->ow, CNN_TILE_Q);
+    /* Small planes go a few depths at a time: the tiles and dw_cols'
+     * sums want rows of a few tiles, not one tile two thirds empty. */
+    L.gd = COLS_TARGET / ((long)g->oh * g->ow);
+    L.gd = L.gd < 1 ? 1 : L.gd > g->od ? g->od : L.gd;
+    L.ng = round_up(L.gd * g->oh * g->ow, CNN_TILE_Q);
     L.rows_f = g->f + 3L;
     return L;
 }

@@ -116,6 +116,12 @@ static int bench_setup(bench *b, const cnn_net *net, const cnn_drv_opts *o)
     return b->m ? DRV_OK : DRV_IO;
 }
 
+/* Decimals of a rate: a volume net trains at under one image a second. */
+static int digits(double rate)
+{
+    return rate >= 100 ? 1 : 3;
+}
+
 /* Training, with the gradients summed over the ranks as in `train`. */
 static void bench_train(bench *b, double secs)
 {
@@ -123,7 +129,7 @@ static void bench_train(bench *b, double secs)
     cnn_dist_set_batch(b->global);
     double rate = measure(run_train, b, secs);
     cnn_dist_set_batch(0);
-    printf("train: %.1f images/s (batch %d)", rate, b->global);
+    printf("train: %.*f images/s (batch %d)", digits(rate), rate, b->global);
     if (cnn_dist_size() > 1)
         printf(" on %d ranks, %.2f ms per step waiting on communication", cnn_dist_size(),
                1e3 * (cnn_dist_wait_seconds() - wait0) / (double)b->calls);
@@ -138,15 +144,18 @@ int cnn_drv_bench(const cnn_net *net, const cnn_drv_opts *o)
     if (rc == DRV_OK) {
         /* which of the runtime's kernel sets ran (CNNRT_ISA, the CPU) */
         printf("isa: %s\n", cnn_kernels_best()->isa);
-        printf("forward: %.1f images/s (batch %d)\n", measure(run_forward, &b, secs), o->batch);
+        double forward = measure(run_forward, &b, secs);
+        printf("forward: %.*f images/s (batch %d)\n", digits(forward), forward, o->batch);
         fflush(stdout);
         if (net->train_step)
             bench_train(&b, secs);
         else
             printf("train: not available (compiled with --no-train)\n");
         fflush(stdout);
-        if (net->backward)
-            printf("backward: %.1f images/s (batch %d)\n", measure(run_backward, &b, secs), o->batch);
+        if (net->backward) {
+            double backward = measure(run_backward, &b, secs);
+            printf("backward: %.*f images/s (batch %d)\n", digits(backward), backward, o->batch);
+        }
     }
     if (b.m)
         net->destroy(b.m);

@@ -78,6 +78,13 @@ for b, r in ((1, m1), (300, m)):
     assert r["inference"] == r["fixed_inference"] + r["columns"] + b * p["inference"]
     assert r["training"] == r["fixed_training"] + r["columns"] + b * p["training"]
 PY
+# A volume net's convolutions keep a scratch per thread: the report plans
+# what the generated code allocates for each thread.
+expect 0 "$CNNC" --report=json tests/gen/vgraph.net
+planned=$(sed -n 's/.*"per_thread": \([0-9]*\).*/\1/p' "$tmp/out")
+expect 0 "$CNNC" tests/gen/vgraph.net -o "$tmp/vgraph.c"
+floats=$(sed -n 's|.*float \*task; *[/][*] \([0-9]*\) per thread.*|\1|p' "$tmp/vgraph.c")
+if [ -n "$planned" ] && [ "$planned" = "$((4 * ${floats:-0}))" ]; then ok; else bad "per-thread scratch: planned '$planned' bytes, allocated '$floats' floats"; fi
 expect 0 "$CNNC" --report=dot "$tmp/lenet.net"
 contains "$tmp/out" "digraph"
 if command -v dot >/dev/null 2>&1; then

@@ -92,8 +92,11 @@ int emit_embedded(Emitter *E, const TensorInfo *t, int count, char *err, size_t 
 void emit_static_lifecycle(Emitter *E)
 {
     const char *P = E->opt->prefix, *U = E->upper;
-    emit_out(E, "static float scratch[%ldu + (size_t)%ld * %s_MAX_BATCH + 1];", E->num_stats + E->col_elems,
-        E->act_elems + E->flat_elems, U);
+    char tasks[96] = "";
+    if (E->task_elems)
+        snprintf(tasks, sizeof tasks, " + (size_t)%ld * %s_MAX_THREADS", E->task_elems, U);
+    emit_out(E, "static float scratch[%ldu + (size_t)%ld * %s_MAX_BATCH%s + 1];", E->num_stats + E->col_elems,
+        E->act_elems + E->flat_elems, U, tasks);
     emit_out(E, "static %s instance;", P);
     emit_out(E, "static int instance_taken;");
     emit_blank(E);
@@ -111,6 +114,10 @@ void emit_static_lifecycle(Emitter *E)
         emit_out(E, "instance.col = scratch + %ld;", E->num_stats);
     emit_out(E, "instance.act = scratch + %ld;", E->num_stats + E->col_elems);
     emit_out(E, "instance.flat = instance.act + (size_t)%ld * %s_MAX_BATCH;", E->act_elems, U);
+    if (E->task_elems) {
+        emit_out(E, "instance.task = instance.flat + (size_t)%ld * %s_MAX_BATCH;", E->flat_elems, U);
+        emit_out(E, "instance.threads = %s_MAX_THREADS;", U);
+    }
     emit_out(E, "return &instance;");
     emit_close_block(E);
     emit_blank(E);

@@ -144,6 +144,7 @@ static void plan_layers(Emitter *E)
     lower_net(net, E->opt->blas, &E->lowered);
     E->col_elems = E->lowered.col;
     E->flat_elems = E->lowered.scratch;
+    E->task_elems = E->lowered.task;
     plan_memory(net, E->train, &E->mem);
     E->act_elems = E->mem.act_elems;
     E->grad_elems = E->mem.grad_elems;
@@ -236,12 +237,18 @@ static void emit_header(Emitter *E, StrBuf *h)
     if (E->opt->embed)
         sb_printf(h, "#ifndef %s_MAX_BATCH\n#define %s_MAX_BATCH 1   /* images per call: buffers are static */\n#endif\n",
                   U, U);
+    if (E->opt->embed && E->task_elems)
+        sb_printf(h, "#ifndef %s_MAX_THREADS\n#define %s_MAX_THREADS 4   /* volume scratch: calls use at most these */\n"
+                     "#endif\n", U, U);
     sb_puts(h, "\n");
     sb_printf(h, "typedef struct %s %s;   /* parameters, gradients, state */\n\n", P, P);
     sb_puts(h, "/* With OpenMP, each call runs with as many threads as omp_get_max_threads()\n"
                " * unless fewer were measured to be faster (another process holds a core:\n"
                " * runtime/team.c); the results are the same, and the caller's count is\n"
                " * unchanged after. */\n");
+    if (E->task_elems)
+        sb_printf(h, "/* Volume layers keep a scratch per thread: a call runs with at most the\n"
+                     " * omp_get_max_threads() that %s_new saw. */\n", P);
     sb_printf(h, "%s *%s_new(int max_batch);          /* NULL on allocation failure */\n", P, P);
     sb_printf(h, "void %s_free(%s *m);\n", P, P);
     sb_printf(h, "void %s_init(%s *m, uint64_t seed);   /* He/Glorot, deterministic */\n", P, P);
@@ -267,6 +274,22 @@ static void emit_header(Emitter *E, StrBuf *h)
 }
 
 static void emit_blas_serial(Emitter *E);
+
+/* Volume layers split an item's work among the team (emit/vol.c), each
+ * thread with its own scratch. */
+static void emit_thread_macros(Emitter *E)
+{
+    emit_out(E, "#ifdef _OPENMP");
+    emit_out(E, "#define THREADS() omp_get_max_threads()   /* the team of the next parallel loop */");
+    emit_out(E, "#define TASK() (m->task + (size_t)omp_get_thread_num() * %ld)   /* this thread's scratch */",
+        E->task_elems);
+    emit_out(E, "#else");
+    emit_out(E, "#define THREADS() 1");
+    emit_out(E, "#define TASK() (m->task)");
+    emit_out(E, "#endif");
+    emit_out(E, "/* Ranges per item: a thread's share when the batch is smaller than the team. */");
+    emit_out(E, "#define PARTS(n) ((n) >= THREADS() ? 1 : (THREADS() + (n) - 1) / (n))");
+}
 
 static void emit_prologue(Emitter *E)
 {
@@ -318,6 +341,10 @@ static void emit_prologue(Emitter *E)
     emit_out(E, "                          tensors whose lifetimes do not overlap) */");
     emit_out(E, "float *mask;           /* %ld per image: dropout */", E->mask_elems);
     emit_out(E, "float *flat;           /* %ld per image: convolution scratch */", E->flat_elems);
+    if (E->task_elems) {
+        emit_out(E, "float *task;           /* %ld per thread: volume convolutions' scratch */", E->task_elems);
+        emit_out(E, "int threads;           /* of them, and the most threads a call runs with */");
+    }
     emit_out(E, "cnn_team team[3];      /* the threads of forward, train step, backward */");
     if (E->col_elems)
         emit_out(E, "float *col;            /* %ld: im2col columns */", E->col_elems);
@@ -334,6 +361,8 @@ static void emit_prologue(Emitter *E)
     if (E->flat_elems)
         emit_out(E, "#define FLAT(i) (m->flat + (size_t)(i) * %ld)   /* image i's convolution scratch */",
             E->flat_elems);
+    if (E->task_elems)
+        emit_thread_macros(E);
     emit_blank(E);
 }
 
@@ -543,12 +572,22 @@ static void emit_lifecycle(Emitter *E)
     long np = E->num_params, mb_fixed = np * (E->train ? 4 : 1) + E->num_state + E->num_stats + E->col_elems;
     long per_image = E->act_elems + E->grad_elems + (E->train ? E->mask_elems : 0) + E->flat_elems;
     emit_open_block(E, "%s *%s_new(int max_batch)", P, P);
-    emit_out(E, "if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(float) - %ldu) / %ldu)", mb_fixed,
-        per_image > 0 ? per_image : 1);
+    const char *tasks = "";
+    if (E->task_elems) {
+        /* m->task: a scratch for each thread a call may run with */
+        emit_out(E, "int threads = 1;");
+        emit_out(E, "#ifdef _OPENMP");
+        emit_out(E, "threads = omp_get_max_threads();");
+        emit_out(E, "#endif");
+        emit_out(E, "const size_t tasks = (size_t)threads * %ldu;", E->task_elems);
+        tasks = " - tasks";
+    }
+    emit_out(E, "if (max_batch < 1 || (size_t)max_batch > ((size_t)-1 / sizeof(float) - %ldu%s) / %ldu)", mb_fixed,
+        tasks, per_image > 0 ? per_image : 1);
     emit_out(E, "    return NULL;");
     emit_out(E, "%s *m = calloc(1, sizeof *m);", P);
-    emit_out(E, "float *arena = calloc(%ldu + (size_t)%ldu * (size_t)max_batch, sizeof(float));", mb_fixed + 1,
-        per_image);
+    emit_out(E, "float *arena = calloc(%ldu + (size_t)%ldu * (size_t)max_batch%s, sizeof(float));", mb_fixed + 1,
+        per_image, E->task_elems ? " + tasks" : "");
     emit_open_block(E, "if (!m || !arena)");
     emit_out(E, "free(m);");
     emit_out(E, "free(arena);");
@@ -578,6 +617,10 @@ static void emit_lifecycle(Emitter *E)
         emit_out(E, "m->flat = m->mask + (size_t)%ld * (size_t)max_batch;", E->mask_elems);
     } else {
         emit_out(E, "m->flat = m->act + (size_t)%ld * (size_t)max_batch;", E->act_elems);
+    }
+    if (E->task_elems) {
+        emit_out(E, "m->task = m->flat + (size_t)%ld * (size_t)max_batch;", E->flat_elems);
+        emit_out(E, "m->threads = threads;");
     }
     emit_out(E, "%s_init(m, 0);", P);
     emit_out(E, "return m;");
@@ -742,7 +785,12 @@ static void emit_team(Emitter *E)
     emit_out(E, "#ifdef _OPENMP");
     emit_out(E, "/* The threads this call runs with; returns the caller's count. */");
     emit_open_block(E, "static int team_start(%s *m, int kind, int n)", P);
-    emit_out(E, "int all = omp_get_max_threads(), team = cnn_team_start(&m->team[kind], all, n);");
+    if (E->task_elems) {
+        emit_out(E, "int all = omp_get_max_threads(), most = all < m->threads ? all : m->threads;   /* m->task's */");
+        emit_out(E, "int team = cnn_team_start(&m->team[kind], most, n);");
+    } else {
+        emit_out(E, "int all = omp_get_max_threads(), team = cnn_team_start(&m->team[kind], all, n);");
+    }
     emit_out(E, "if (team != all)");
     emit_out(E, "    omp_set_num_threads(team);");
     emit_out(E, "return all;");

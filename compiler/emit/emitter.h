@@ -47,6 +47,7 @@ typedef struct {
     long num_params, num_state, num_stats, act_elems, mask_elems;
     long col_elems;          /* m->col: lowered.col, the largest im2col matrix */
     long flat_elems;         /* m->flat per image: lowered.scratch, the kernels' planes */
+    long task_elems;         /* m->task per thread: lowered.task (volumes), or 0 */
     long grad_elems;         /* gradients per image, as planned */
     MemPlan mem;
     bool train;

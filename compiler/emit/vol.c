@@ -3,12 +3,10 @@
  * layers.c's, for images and volumes).  They call the runtime (conv3d.c, vol3d.c)
  * with the geometry lower.c worked out, printed as a constant struct.
  *
- * Convolutions run an item per thread: each item's padded input, laid
- * out dL/dy and task scratch are in its FLAT(i), the packed weights in
- * m->col (packed again by every pass: m->col is shared by the layers).
- * The weight gradients sum over the items, so they split the filters (or
- * a deconvolution's channels) into n ranges instead, range j using item
- * j's task scratch. */
+ * Each item's padded input and laid out dL/dy are in its FLAT(i), each
+ * thread's task scratch in TASK(), the packed weights in m->col (packed
+ * again by every pass: m->col is shared by the layers).  How the team
+ * splits the work: below, "the thread team's share of an item". */
 #include <stdio.h>
 
 #include "emitter.h"
@@ -104,19 +102,70 @@ static void trailing_act(Emitter *E, const Node *n)
         emit_act_forward(E, n, "y", count);
 }
 
-/* Inside the loop over items i: xi, yi or dyi, and the item's scratch:
- * buf0 (the padded input), buf1 (dL/dy laid out) and task. */
-static void item_pointers(Emitter *E, const Node *n, long buf0, long buf1, bool grads)
+/* ---- the thread team's share of an item ----
+ *
+ * V-Net trains at batch 1 or 2, so an item per thread would leave the
+ * team idle: each pass splits the item's work instead.  The padding runs
+ * plane by plane, the forward and dL/dx by ranges of depths, `parts` of
+ * them per item (PARTS(n): one per thread at batch 1), each range with
+ * its thread's task scratch TASK().  dL/dW sums over the items, so the
+ * team splits the filters (a deconvolution's channels), 4 at a time, a
+ * range per thread.  (dL/dx by columns splits channels, not depths.)  No range's numbers depend on the others' bounds:
+ * every output is summed in the same order with any number of threads. */
+
+/* "FLAT(i) + off": item i's scratch from float off on. */
+static const char *scratch_at(char buf[static 48], long off)
 {
-    emit_out(E, "const float *xi = x + (size_t)i * %ld;", in_elems(n));
-    if (grads) {
-        emit_out(E, "const float *dyi = dy + (size_t)i * %lld;", (long long)n->out_elems);
-        emit_out(E, "float *dxi = dx ? dx + (size_t)i * %ld : NULL;", in_elems(n));
-    } else {
-        emit_out(E, "float *yi = y + (size_t)i * %lld;", (long long)n->out_elems);
-    }
-    emit_out(E, "float *buf0 = FLAT(i), *buf1 = buf0 + %ld, *task = buf1 + %ld;", buf0, buf1);
-    emit_out(E, "(void)buf1;");
+    if (off)
+        snprintf(buf, 48, "FLAT(i) + %ld", off);
+    else
+        snprintf(buf, 48, "FLAT(i)");
+    return buf;
+}
+
+/* PARALLEL_FOR: fn(&g, src of item i, its planes at FLAT(i) + at, plane
+ * p, p + 1) for every padded plane of every item. */
+static void pad_planes(Emitter *E, const char *fn, const char *src, long src_elems, long at, long planes)
+{
+    char off[32] = "";
+    if (!planes)
+        return;
+    if (at)
+        snprintf(off, sizeof off, " + %ld", at);
+    emit_out(E, "PARALLEL_FOR");
+    emit_out(E, "for (long p = 0; p < (long)n * %ld; p++)", planes);
+    emit_out(E, "    %s(&g, %s + (size_t)(p / %ld) * %ld, FLAT(p / %ld)%s, p %% %ld, p %% %ld + 1);", fn, src, planes,
+        src_elems, planes, off, planes, planes);
+}
+
+/* Opens the loop over (item i, depths or channels [lo, hi) of `count`);
+ * the caller writes the call and closes it. */
+static void open_parts(Emitter *E, long count)
+{
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (long t = 0; t < (long)n * parts; t++)");
+    emit_out(E, "const int i = (int)(t / parts), j = (int)(t %% parts);");
+    emit_out(E, "const int lo = (int)((long)j * %ld / parts), hi = (int)((long)(j + 1) * %ld / parts);", count, count);
+}
+
+/* Opens the loop over ranges [lo, hi) of `count` filters or channels,
+ * one per thread, multiples of 4, around the sum over items i. */
+static void open_ranges(Emitter *E, long count)
+{
+    long units = (count + 3) / 4;
+    emit_out(E, "const int teams = THREADS();");
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int j = 0; j < teams; j++)");
+    emit_out(E, "const int lo = 4 * (int)((long)j * %ld / teams), to = 4 * (int)((long)(j + 1) * %ld / teams);", units,
+        units);
+    emit_out(E, "const int hi = to < %ld ? to : %ld;", count, count);
+    emit_open_block(E, "for (int i = 0; i < n; i++)");
+}
+
+static void close_ranges(Emitter *E)
+{
+    emit_close_block(E);
+    emit_close_block(E);
 }
 
 /* The packed weights: m->col, which exists only when some layer needs
@@ -129,63 +178,63 @@ static const char *emit_pack(Emitter *E, const char *kind, long wpack_floats)
     return "m->col";
 }
 
+/* The forward of a convolution or deconvolution (`kind`): its input's
+ * padded planes, then its output depths. */
+static void volume_forward(Emitter *E, const LayerPlan *lp, const char *kind, const char *pad, long planes, long od,
+    long wpack_floats)
+{
+    const Node *n = lp->node;
+    emit_weighted_forward_head(E, lp);
+    declare_geometry(E, lp);
+    emit_out(E, "/* padded planes, then output depths: split over items and threads */");
+    emit_out(E, "const int parts = PARTS(n);");
+    const char *wpack = emit_pack(E, kind, wpack_floats);
+    pad_planes(E, pad, "x", in_elems(n), 0, planes);
+    open_parts(E, od);
+    emit_out(E, "cnn_%s_forward(&g, x + (size_t)i * %ld, FLAT(i), w, %s, %s, y + (size_t)i * %lld, lo, hi, "
+        "TASK());", kind, in_elems(n), wpack, lp->b_off >= 0 ? "b" : "NULL", (long long)n->out_elems);
+    emit_close_block(E);
+    trailing_act(E, n);
+}
+
 /* ---- convolution ---- */
 
 void emit_conv3d_forward(Emitter *E, const LayerPlan *lp)
 {
     const cnn_conv3d *g = &lp->low->k.conv3d;
-    emit_weighted_forward_head(E, lp);
-    declare_geometry(E, lp);
-    const char *wpack = emit_pack(E, "conv3d", g->wpack_floats);
-    emit_out(E, "PARALLEL_FOR");
-    emit_open_block(E, "for (int i = 0; i < n; i++)");
-    item_pointers(E, lp->node, g->xpad_floats, g->dy_floats, false);
-    emit_out(E, "cnn_conv3d_pad_input(&g, xi, buf0, 0, g.xpad_planes);");
-    emit_out(E, "cnn_conv3d_forward(&g, xi, buf0, w, %s, %s, yi, 0, g.od, task);", wpack,
-             lp->b_off >= 0 ? "b" : "NULL");
-    emit_close_block(E);
-    trailing_act(E, lp->node);
-}
-
-/* The loop over ranges j of `count` (filters or channels), each with item
- * j's task scratch, around the sum over items i. */
-static void open_ranges(Emitter *E, long count, long task_at)
-{
-    emit_out(E, "PARALLEL_FOR");
-    emit_open_block(E, "for (int j = 0; j < n; j++)");
-    emit_out(E, "const int lo = (int)((long)j * %ld / n), hi = (int)((long)(j + 1) * %ld / n);", count, count);
-    emit_out(E, "float *task = FLAT(j) + %ld;", task_at);
-    emit_open_block(E, "for (int i = 0; i < n; i++)");
-}
-
-static void close_ranges(Emitter *E)
-{
-    emit_close_block(E);
-    emit_close_block(E);
+    volume_forward(E, lp, "conv3d", "cnn_conv3d_pad_input", g->xpad_planes, g->od, g->wpack_floats);
 }
 
 void emit_conv3d_backward(Emitter *E, const LayerPlan *lp)
 {
     const cnn_conv3d *g = &lp->low->k.conv3d;
     const Node *n = lp->node;
+    char at[48];
     emit_weighted_backward_head(E, lp);
     if (lp->b_off >= 0)
         emit_out(E, "float *db = m->grads + %s;", lp->b_name);
     else
         emit_out(E, "float *db = NULL;");
     declare_geometry(E, lp);
+    /* Columns share an output depth's products among the input depths
+     * its taps reach: dL/dx by columns splits the channels instead. */
+    const char *by = g->direct_dx ? "depths" : "channels";
+    emit_out(E, "/* padded planes and input %s split over items and threads; the", by);
+    emit_out(E, " * filters of dL/dW over threads (it sums over the items) */");
+    emit_out(E, "const int parts = PARTS(n);");
     const char *wpack = emit_pack(E, "conv3d", g->wpack_floats);
-    emit_out(E, "PARALLEL_FOR");
-    emit_open_block(E, "for (int i = 0; i < n; i++)");
-    item_pointers(E, n, g->xpad_floats, g->dy_floats, true);
-    emit_out(E, "cnn_conv3d_pad_input(&g, xi, buf0, 0, g.xpad_planes);");
-    emit_out(E, "cnn_conv3d_pad_dy(&g, dyi, buf1, 0, g.dy_planes);");
-    emit_out(E, "if (dxi)");
-    emit_out(E, "    cnn_conv3d_input_grads(&g, dyi, buf1, w, %s, dxi, 0, g.d, task);", wpack);
+    pad_planes(E, "cnn_conv3d_pad_input", "x", in_elems(n), 0, g->xpad_planes);
+    pad_planes(E, "cnn_conv3d_pad_dy", "dy", (long)n->out_elems, g->xpad_floats, g->dy_planes);
+    emit_open_block(E, "if (dx)");
+    open_parts(E, g->direct_dx ? g->d : g->c);
+    emit_out(E, "cnn_conv3d_input_grads%s(&g, dy + (size_t)i * %lld, %s, w, %s, dx + (size_t)i * %ld, lo, hi, "
+        "TASK());", g->direct_dx ? "" : "_channels", (long long)n->out_elems, scratch_at(at, g->xpad_floats), wpack,
+        in_elems(n));
     emit_close_block(E);
-    open_ranges(E, g->f, g->xpad_floats + g->dy_floats);
-    emit_out(E, "cnn_conv3d_weight_grads(&g, x + (size_t)i * %ld, FLAT(i), dy + (size_t)i * %lld, FLAT(i) + %ld, dw, db, "
-        "lo, hi, task);", in_elems(n), (long long)n->out_elems, g->xpad_floats);
+    emit_close_block(E);
+    open_ranges(E, g->f);
+    emit_out(E, "cnn_conv3d_weight_grads(&g, x + (size_t)i * %ld, FLAT(i), dy + (size_t)i * %lld, %s, dw, db, lo, hi, "
+        "TASK());", in_elems(n), (long long)n->out_elems, scratch_at(at, g->xpad_floats));
     close_ranges(E);
 }
 
@@ -194,37 +243,31 @@ void emit_conv3d_backward(Emitter *E, const LayerPlan *lp)
 void emit_deconv3d_forward(Emitter *E, const LayerPlan *lp)
 {
     const cnn_deconv3d *g = &lp->low->k.deconv3d;
-    emit_weighted_forward_head(E, lp);
-    declare_geometry(E, lp);
-    const char *wpack = emit_pack(E, "deconv3d", g->wpack_floats);
-    emit_out(E, "PARALLEL_FOR");
-    emit_open_block(E, "for (int i = 0; i < n; i++)");
-    item_pointers(E, lp->node, g->xp_floats, g->dyp_floats, false);
-    emit_out(E, "cnn_deconv3d_pad_x(&g, xi, buf0, 0, g.x_planes);");
-    emit_out(E, "cnn_deconv3d_forward(&g, xi, buf0, w, %s, %s, yi, 0, g.od, task);", wpack,
-             lp->b_off >= 0 ? "b" : "NULL");
-    emit_close_block(E);
-    trailing_act(E, lp->node);
+    volume_forward(E, lp, "deconv3d", "cnn_deconv3d_pad_x", g->x_planes, g->od, g->wpack_floats);
 }
 
 void emit_deconv3d_backward(Emitter *E, const LayerPlan *lp)
 {
     const cnn_deconv3d *g = &lp->low->k.deconv3d;
     const Node *n = lp->node;
+    char at[48];
     emit_weighted_backward_head(E, lp);
     declare_geometry(E, lp);
+    emit_out(E, "/* padded planes and input depths split over items and threads; the");
+    emit_out(E, " * channels of dL/dW and the filters of dL/db over threads */");
+    emit_out(E, "const int parts = PARTS(n);");
     const char *wpack = emit_pack(E, "deconv3d", g->wpack_floats);
-    emit_out(E, "PARALLEL_FOR");
-    emit_open_block(E, "for (int i = 0; i < n; i++)");
-    item_pointers(E, n, g->xp_floats, g->dyp_floats, true);
-    emit_out(E, "cnn_deconv3d_pad_x(&g, xi, buf0, 0, g.x_planes);");
-    emit_out(E, "cnn_deconv3d_pad_dy(&g, dyi, buf1, 0, g.dy_planes);");
-    emit_out(E, "if (dxi)");
-    emit_out(E, "    cnn_deconv3d_input_grads(&g, dyi, buf1, w, %s, dxi, 0, g.d, task);", wpack);
+    pad_planes(E, "cnn_deconv3d_pad_x", "x", in_elems(n), 0, g->x_planes);
+    pad_planes(E, "cnn_deconv3d_pad_dy", "dy", (long)n->out_elems, g->xp_floats, g->dy_planes);
+    emit_open_block(E, "if (dx)");
+    open_parts(E, g->d);
+    emit_out(E, "cnn_deconv3d_input_grads(&g, dy + (size_t)i * %lld, %s, w, %s, dx + (size_t)i * %ld, lo, hi, "
+        "TASK());", (long long)n->out_elems, scratch_at(at, g->xp_floats), wpack, in_elems(n));
     emit_close_block(E);
-    open_ranges(E, g->c, g->xp_floats + g->dyp_floats);
-    emit_out(E, "cnn_deconv3d_weight_grads(&g, x + (size_t)i * %ld, FLAT(i), dy + (size_t)i * %lld, FLAT(i) + %ld, dw, "
-        "lo, hi, task);", in_elems(n), (long long)n->out_elems, g->xp_floats);
+    emit_close_block(E);
+    open_ranges(E, g->c);
+    emit_out(E, "cnn_deconv3d_weight_grads(&g, x + (size_t)i * %ld, FLAT(i), dy + (size_t)i * %lld, %s, dw, lo, hi, "
+        "TASK());", in_elems(n), (long long)n->out_elems, scratch_at(at, g->xp_floats));
     close_ranges(E);
     if (lp->b_off < 0)
         return;

@@ -2,7 +2,7 @@
 # Generated code embedded in a program that uses OpenMP itself: each call
 # picks its own team (runtime/team.c; its second call always tries fewer
 # threads) and gives the caller back its thread count, and the results do
-# not depend on the team.
+# not depend on the team.  Then the same for a volume net at batch 1.
 set -eu
 . tests/lib.sh
 cd "$tmp"
@@ -69,4 +69,81 @@ $CNNC "$top/examples/lenet.net" -o lenet.c
 cc -std=c99 -O1 -fopenmp -Wall -Wextra -pedantic -I"$top/runtime" -I. host.c lenet.c "$top/build/libcnnrt.a" -lz -lm \
     -o host
 ./host
-echo "threads: 1 passed, 0 failed"
+
+# A volume net at batch 1 (and 2): the team splits each item's depths,
+# planes and filters (emit/vol.c), so a range cut wrong or a thread's
+# scratch shared shows as results that differ between 1, 2 and 3 threads.
+# Its layers take every path: tiles (c, the 5x5x5), columns (d, stride 2;
+# e, 48 filters on 8x8 planes, whose dL/dx splits channels), a
+# deconvolution, pools and upsampling.
+cat >vpar.net <<'NET'
+network vpar
+input 12x16x16x2
+c = conv 5x5x5x8 pad 2
+a = prelu
+d = conv 2x2x2x12 stride 2
+u = deconv 2x2x2x8 stride 2
+k = concat u, a
+p = pool max 2
+e = conv 3x3x3x48 pad 1 from p
+q = pool avg 2
+up = upsample 2
+h = conv 1x1x1x3
+o = upsample 2
+softmax
+NET
+cat >vhost.c <<'C'
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "vpar.h"
+
+enum { N = 2 };
+
+typedef struct {
+    float y[N * VPAR_OUT_SIZE], dx[N * VPAR_IN_SIZE], grads[VPAR_NUM_PARAMS], w[VPAR_NUM_PARAMS];
+} Results;
+
+/* Forward, backward and a training step at batch 1, then at batch 2. */
+static int run(int threads, Results *r)
+{
+    static float x[N * VPAR_IN_SIZE], dy[N * VPAR_OUT_SIZE];
+    static int labels[N * VPAR_OUT_SIZE];
+    cnn_optim opt = cnn_sgd(0.01f, 0.9f);
+    vpar *m = vpar_new(N);
+    if (!m)
+        return 0;
+    for (int i = 0; i < N * VPAR_IN_SIZE; i++)
+        x[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    for (int i = 0; i < N * VPAR_OUT_SIZE; i++)
+        dy[i] = (float)(i % 7) - 3.0f, labels[i] = i % VPAR_OUT_C;
+    omp_set_num_threads(threads);
+    for (int n = 1; n <= N; n++) {
+        vpar_forward(m, x, r->y, n);
+        vpar_backward(m, x, dy, r->dx, n);
+        memcpy(r->grads, vpar_grads(m), sizeof r->grads);
+        vpar_train_step(m, x, labels, n, &opt);
+    }
+    memcpy(r->w, vpar_params(m), sizeof r->w);
+    vpar_free(m);
+    return 1;
+}
+
+int main(void)
+{
+    static Results one, two, three;
+    if (!run(1, &one) || !run(2, &two) || !run(3, &three))
+        return 1;
+    if (memcmp(&one, &two, sizeof one) || memcmp(&one, &three, sizeof one)) {
+        printf("a volume net computes different results with 1, 2 and 3 threads\n");
+        return 1;
+    }
+    return 0;
+}
+C
+$CNNC vpar.net -o vpar.c
+cc -std=c99 -O1 -fopenmp -Wall -Wextra -pedantic -I"$top/runtime" -I. vhost.c vpar.c "$top/build/libcnnrt.a" -lz -lm \
+    -o vhost
+./vhost
+echo "threads: 2 passed, 0 failed"

@@ -34,6 +34,7 @@ static const Case cases[] = {
     {1, 3, 4, 5, 5, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},    /* pad beyond the kernel */
     {2, 4, 3, 2, 2, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1},   /* planes too small for tiles */
     {1, 3, 9, 9, 9, 4, 3, 3, 3, 2, 3, 2, 1, 0, 1, 1, 1, 1},    /* strides, odd sizes */
+    {1, 3, 8, 16, 16, 4, 3, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},  /* columns of 3, 3 and 2 depths */
 };
 
 static int failures;
@@ -78,6 +79,7 @@ typedef struct {
     long in, out, wn;               /* floats per item in and out, weights */
     float *x, *w, *b, *dy;          /* inputs */
     float *y, *dx, *dw, *db;        /* results */
+    float *dxc;                     /* dL/dx again, split by channels */
 } Run;
 
 /* The index of x[c][z][r][s] in one item, or -1 in the padding. */
@@ -185,6 +187,11 @@ static void backward(const cnn_conv3d *g, const Run *u, int n)
         int d1 = g->d / 2;
         cnn_conv3d_input_grads(g, dy, dyp, u->w, wpack, u->dx + i * u->in, d1, g->d, task);
         cnn_conv3d_input_grads(g, dy, dyp, u->w, wpack, u->dx + i * u->in, 0, d1, task);
+        if (!u->dxc)
+            continue;
+        int c1 = g->c / 3 + 1 < g->c ? g->c / 3 + 1 : g->c;
+        cnn_conv3d_input_grads_channels(g, dy, dyp, u->w, wpack, u->dxc + i * u->in, c1, g->c, task);
+        cnn_conv3d_input_grads_channels(g, dy, dyp, u->w, wpack, u->dxc + i * u->in, 0, c1, task);
     }
     free(xpad);
     free(wpack);
@@ -271,6 +278,8 @@ static void run_case(int k, const char *dir)
     u.db = random_floats(c->f, &seed);
     float *dx0 = floats(c->n * u.in), *dw0 = floats(u.wn), db0[64];
     memcpy(dx0, u.dx, sizeof(float) * (size_t)(c->n * u.in));
+    u.dxc = floats(c->n * u.in);
+    memcpy(u.dxc, u.dx, sizeof(float) * (size_t)(c->n * u.in));
     memcpy(dw0, u.dw, sizeof(float) * (size_t)u.wn);
     memcpy(db0, u.db, sizeof(float) * (size_t)c->f);
     forward(&g, &u, u.x, u.w, c->n);
@@ -284,6 +293,12 @@ static void run_case(int k, const char *dir)
     printf("case %2d: %dx%dx%dx%d -> %dx%dx%dx%d, forward and dL/dW by %s, dL/dx by %s\n", k, c->c, c->d, c->h,
            c->w, c->f, g.od, g.oh, g.ow, g.direct ? "tiles" : "columns", g.direct_dx ? "tiles" : "columns");
     check_sums(&g, &u, c->n, k);
+    for (long j = 0; j < c->n * u.in; j++)   /* the same sums: the same bits */
+        if (u.dxc[j] - dx0[j] != u.dx[j] && failures++ < 20)
+            fprintf(stderr, "test_conv3d: case %d dx split by channels [%ld] = %.7g, by depths %.7g\n", k, j,
+                    u.dxc[j] - dx0[j], u.dx[j]);
+    free(u.dxc);
+    u.dxc = NULL;
     if (dir)
         save(dir, k, c, &u);
     check_differences(&g, &u, c->n, k);

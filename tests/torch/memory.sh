@@ -130,21 +130,24 @@ step() {
         -c "$D/net.c" -o "$D/net.o"
     ${CC:-gcc} -std=c99 -O3 -march=native -fopenmp $defs -I"$TOP/runtime" -I"$D" "$D/step.c" "$D/net.o" \
         "$TOP/build/libcnnrt.a" -lz -lm -o "$D/step"
-    OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=1 /usr/bin/time -v "$D/step" "$3" \
+    threads=${OMP_NUM_THREADS:-2}
+    OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=1 /usr/bin/time -v "$D/step" "$3" \
         > "$D/step.out" 2> "$D/time.txt" || { cat "$D/step.out" "$D/time.txt"; exit 1; }
     echo "$1"
     sed -n '1s/^/  /p' "$D/step.out"
     rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$D/time.txt")
     base_kb=$(sed -n 's/^baseline \([0-9]*\) KiB$/\1/p' "$D/step.out")
-    $PY - "$D/step.json" "$rss_kb" "$base_kb" "$kind" <<'EOF'
+    $PY - "$D/step.json" "$rss_kb" "$base_kb" "$kind" "$threads" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
-m, kind = r["memory_bytes"], sys.argv[4]
-rss, base, plan = int(sys.argv[2]) * 1024, int(sys.argv[3]) * 1024, m[kind]
+m, kind, threads = r["memory_bytes"], sys.argv[4], int(sys.argv[5])
+# the report counts one thread's volume scratch; each further thread adds per_thread
+rss, base, plan = int(sys.argv[2]) * 1024, int(sys.argv[3]) * 1024, m[kind] + (threads - 1) * m["per_thread"]
 M = 1024.0 * 1024.0
 off = (rss - base) / plan - 1
-print("  report: memory_bytes.%s at batch %d (fixed %.1f MiB, columns %.1f MiB, %.1f MiB per image): %.1f MiB"
-      % (kind, m["batch"], m["fixed_" + kind] / M, m["columns"] / M, r["planned_bytes"][kind] / M, plan / M))
+print("  report: memory_bytes.%s at batch %d, %d threads (fixed %.1f MiB, columns %.1f MiB, %.1f MiB per image,"
+      " %.1f MiB per thread): %.1f MiB" % (kind, m["batch"], threads, m["fixed_" + kind] / M, m["columns"] / M,
+                                          r["planned_bytes"][kind] / M, m["per_thread"] / M, plan / M))
 print("  peak RSS (/usr/bin/time -v) %.1f MiB - baseline %.1f MiB = %.1f MiB, %+.1f%% of the plan"
       % (rss / M, base / M, (rss - base) / M, 100.0 * off))
 if abs(off) > 0.05:
