@@ -74,10 +74,17 @@ def report():
     return json.loads(out)
 
 
+# The C step runs on a team of one thread per CPU (conform.py, imported
+# above, makes OpenMP default to one thread for its own cases), so that the
+# volume layers split each item among threads as they do for a user.
+THREADS = len(os.sched_getaffinity(0))
+
+
 def timed_rss(cmd):
     """Runs cmd under /usr/bin/time -v; its peak RSS in bytes and seconds."""
     t0 = time.time()
-    r = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS))
+    r = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, env=env)
     secs = time.time() - t0
     if r.returncode != 0:
         raise conform.Failure("%s failed (exit %d)\n%s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr[-3000:]))
@@ -145,9 +152,8 @@ def main():
     tloss, t_secs = torch_step(model, x, labels)
     torch_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     worst_g, worst_w = compare(model, w0, got_g, got_w)
-    # the report counts one thread's volume scratch; the step ran on OpenMP's
-    # default team, one thread per CPU unless OMP_NUM_THREADS says otherwise
-    threads = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)))
+    # the report counts one thread's volume scratch; each further one adds per_thread
+    threads = THREADS
     planned = plan["memory_bytes"]["training"] + (threads - 1) * plan["memory_bytes"]["per_thread"]
     rss_off = rss / planned - 1
     loss_off = abs(closs - tloss) / abs(tloss)
