@@ -22,6 +22,7 @@
 #include "conv3d_layout.h"
 
 #define QCHUNK 1024   /* dL/dW: positions summed per dw_tile call (L1) */
+#define COLS_BLOCK 65536   /* dL/dx by columns: floats of columns per block (L2) */
 
 /* The forward tiles read [F][KD][C][taps]; dL/dx's read [C][KD][F][taps]
  * with the depth taps and each plane's taps reversed. */
@@ -426,13 +427,16 @@ static void input_grads_direct(const cnn_conv3d *g, const float *dyp, const floa
 }
 
 /* Every output depth whose taps reach [d0, d1): the columns W^T dL/dy
- * of channels [c0, c1), added back into those depths. */
+ * of channels [c0, c1), added back into those depths, a block of
+ * channels at a time: the block's columns are still in cache when they
+ * are added back (all of V-Net's 128 channels' columns take 4.6 MB).
+ * Each dx entry gets its sums in the same order as without blocks. */
 static void input_grads_cols(const cnn_conv3d *g, const float *dy, const float *w, float *dx, int d0, int d1,
                              int c0, int c1, float *task)
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
-    long per_channel = (long)g->kd * L.taps;
+    long per_channel = (long)g->kd * L.taps, block = max_of(1, COLS_BLOCK / (per_channel * L.ng));
     float *cols = task, *dq = task + L.k * L.ng;
     for (long od = 0, nd; od < g->od; od += nd) {
         nd = group(&L, od, g->od);
@@ -440,10 +444,13 @@ static void input_grads_cols(const cnn_conv3d *g, const float *dy, const float *
         if (hi < d0 || lo >= d1)
             continue;
         dy_columns(g, &L, dy, od, nd, 0, g->f, dq);
-        k->matmul_tiles(dq, L.ng, g->f, w, 1, L.k, L.k, c0 * per_channel, c1 * per_channel, 0, L.ng / CNN_TILE_Q,
-                        cols);
-        for (long j = 0; j < nd; j++)
-            columns(g, &L, dx, od + j, cols, j * g->oh * g->ow, 1, d0, d1, c0, c1);
+        for (long cb = c0, ce; cb < c1; cb = ce) {
+            ce = cb + block < c1 ? cb + block : c1;
+            k->matmul_tiles(dq, L.ng, g->f, w, 1, L.k, L.k, cb * per_channel, ce * per_channel, 0,
+                            L.ng / CNN_TILE_Q, cols);
+            for (long j = 0; j < nd; j++)
+                columns(g, &L, dx, od + j, cols, j * g->oh * g->ow, 1, d0, d1, cb, ce);
+        }
     }
 }
 
