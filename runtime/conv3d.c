@@ -328,13 +328,14 @@ static void vol2row(const cnn_conv3d *g, const Layout *L, const float *x, long o
 /* The columns per row, a multiple of the tiles' width, so that the rows
  * [NG][kc] and dL/dW's products [F][kc] fit where the columns go; 0 for
  * dw_cols instead: when not even one tile's rows fit (kernels of a few
- * taps), or on kernels of under 27 taps when a group has COLS_TARGET
- * positions (dw_cols' sums are then long enough, and vol2row's short
- * runs cost more: measured on V-Net's 2x2x2 stride 2). */
+ * taps), or when a group has COLS_TARGET positions (dw_cols' sums are
+ * then long enough) unless both the kernel (64 taps) and F (64) are
+ * large enough to repay vol2row's short runs.  Measured on V-Net's
+ * layers and 3x3x3 stride 2 on 32^3 and 16^3. */
 static long row_columns(const cnn_conv3d *g, const Layout *L)
 {
     long kc = L->k * L->ng / (L->ng + g->f) / CNN_TILE_Q * CNN_TILE_Q;
-    if (L->gd * g->oh * g->ow >= COLS_TARGET && g->kd * L->taps < 27)
+    if (L->gd * g->oh * g->ow >= COLS_TARGET && (g->kd * L->taps < 64 || g->f < 64))
         return 0;
     return kc < KCHUNK ? kc : KCHUNK;
 }
