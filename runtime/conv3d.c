@@ -14,13 +14,15 @@
  * (strides in H or W, depth dilation, kernels too wide to pack, planes so
  * small that padded rows waste the work) go through vol2col columns, a
  * few output depths side by side when planes are small, and matmul_tiles
- * / dw_cols. */
+ * / dw_cols; there dL/dW is mostly matmul_tiles' product of dL/dy and
+ * the columns transposed (vol2row). */
 #include <string.h>
 
 #include "cnnrt.h"
 #include "conv3d_layout.h"
 
 #define QCHUNK 1024   /* dL/dW: positions summed per dw_tile call (L1) */
+#define COLS_BLOCK 65536   /* dL/dx by columns: floats of columns per block (L2) */
 
 /* The forward tiles read [F][KD][C][taps]; dL/dx's read [C][KD][F][taps]
  * with the depth taps and each plane's taps reversed. */
@@ -287,6 +289,82 @@ static void weight_grads_direct(const cnn_conv3d *g, const float *xpad, const fl
         }
 }
 
+/* dL/dW as matmul_tiles' product, the positions being the sum's index:
+ * rows of at most KCHUNK columns (ten of the AVX-512 tiles' 48). */
+#define KCHUNK 480
+
+/* rows[q][k - k0] for the group's positions q (output depths [od, od +
+ * nd)) and columns k in [k0, k0 + kc): the input that column k's tap
+ * reads at q, 0 in the padding and past the L->k columns.  The taps of a
+ * row of the kernel are consecutive columns: the tap (c, z, r, s) is
+ * counted along, not divided out of k. */
+static void vol2row(const cnn_conv3d *g, const Layout *L, const float *x, long od, long nd, long k0, long kc,
+                    float *rows)
+{
+    long plane = (long)g->oh * g->ow, kend = k0 + kc < L->k ? k0 + kc : L->k;
+    for (long q = 0; q < nd * plane; q++) {
+        float *dst = rows + q * kc - k0;
+        long iz0 = (od + q / plane) * g->sd - g->pd, iy0 = q % plane / g->ow * g->sh - g->ph;
+        long ix0 = q % g->ow * g->sw - g->pw;
+        long s = k0 % g->kw, r = k0 / g->kw % g->kh, z = k0 / L->taps % g->kd, c = k0 / L->taps / g->kd;
+        for (long k = k0, n; k < kend; k += n, s = 0) {
+            long iz = iz0 + z * g->dd, iy = iy0 + r * g->dh;
+            n = g->kw - s < kend - k ? g->kw - s : kend - k;
+            if (iz < 0 || iz >= g->d || iy < 0 || iy >= g->h)
+                for (long j = 0; j < n; j++)
+                    dst[k + j] = 0.0f;
+            else {
+                const float *in = x + ((c * g->d + iz) * g->h + iy) * g->w;
+                for (long j = 0, ix = ix0 + s * g->dw; j < n; j++, ix += g->dw)
+                    dst[k + j] = ix >= 0 && ix < g->w ? in[ix] : 0.0f;
+            }
+            if (++r == g->kh && (r = 0, ++z == g->kd))
+                z = 0, c++;
+        }
+        memset(dst + kend, 0, sizeof(float) * (size_t)(k0 + kc - kend));
+    }
+}
+
+/* The columns per row, a multiple of the tiles' width, so that the rows
+ * [NG][kc] and dL/dW's products [F][kc] fit where the columns go; 0 for
+ * dw_cols instead: when not even one tile's rows fit (kernels of a few
+ * taps), or when a group has COLS_TARGET positions (dw_cols' sums are
+ * then long enough) unless both the kernel (64 taps) and F (64) are
+ * large enough to repay vol2row's short runs.  Measured on V-Net's
+ * layers and 3x3x3 stride 2 on 32^3 and 16^3. */
+static long row_columns(const cnn_conv3d *g, const Layout *L)
+{
+    long kc = L->k * L->ng / (L->ng + g->f) / CNN_TILE_Q * CNN_TILE_Q;
+    if (L->gd * g->oh * g->ow >= COLS_TARGET && (g->kd * L->taps < 64 || g->f < 64))
+        return 0;
+    return kc < KCHUNK ? kc : KCHUNK;
+}
+
+/* dL/dW[f][k] of filters [f0, f1), kc columns at a time: the rows of
+ * the group's positions times dL/dy's, by matmul_tiles, added to dw.  Each
+ * sum runs over the positions in the same order in any filter range.
+ * Against dw_cols, the sums are over the positions there are, not NG,
+ * and the kernel keeps more sums in registers. */
+static void weight_grads_rows(const cnn_conv3d *g, const Layout *L, const float *x, const float *dy, float *dw,
+                              int f0, int f1, long kc, float *task)
+{
+    const cnn_kernels *k = cnn_kernels_best();
+    float *rows = task, *prod = task + L->ng * kc, *dq = task + L->k * L->ng;
+    long plane = (long)g->oh * g->ow;
+    for (long od = 0, nd; od < g->od; od += nd) {
+        nd = group(L, od, g->od);
+        dy_columns(g, L, dy, od, nd, f0, f1 - f0, dq);
+        for (long k0 = 0; k0 < L->k; k0 += kc) {
+            long used = L->k - k0 < kc ? L->k - k0 : kc;
+            vol2row(g, L, x, od, nd, k0, kc, rows);
+            k->matmul_tiles(rows, kc, nd * plane, dq, L->ng, 1, g->f, f0, f1, 0, kc / CNN_TILE_Q, prod);
+            for (long f = f0; f < f1; f++)
+                for (long j = 0; j < used; j++)
+                    dw[f * L->k + k0 + j] += prod[f * kc + j];
+        }
+    }
+}
+
 /* dw_cols stores filters below its nf: f1 keeps it out of other ranges. */
 static void weight_grads_cols(const cnn_conv3d *g, const float *x, const float *dy, float *dw, int f0, int f1,
                               float *task)
@@ -294,6 +372,11 @@ static void weight_grads_cols(const cnn_conv3d *g, const float *x, const float *
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
     float *cols = task, *dq = task + L.k * L.ng;
+    long kc = row_columns(g, &L);
+    if (kc) {
+        weight_grads_rows(g, &L, x, dy, dw, f0, f1, kc, task);
+        return;
+    }
     for (long od = 0, nd; od < g->od; od += nd) {
         nd = group(&L, od, g->od);
         vol2col(g, &L, x, od, nd, cols);
@@ -345,13 +428,16 @@ static void input_grads_direct(const cnn_conv3d *g, const float *dyp, const floa
 }
 
 /* Every output depth whose taps reach [d0, d1): the columns W^T dL/dy
- * of channels [c0, c1), added back into those depths. */
+ * of channels [c0, c1), added back into those depths, a block of
+ * channels at a time: the block's columns are still in cache when they
+ * are added back (all of V-Net's 128 channels' columns take 4.6 MB).
+ * Each dx entry gets its sums in the same order as without blocks. */
 static void input_grads_cols(const cnn_conv3d *g, const float *dy, const float *w, float *dx, int d0, int d1,
                              int c0, int c1, float *task)
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
-    long per_channel = (long)g->kd * L.taps;
+    long per_channel = (long)g->kd * L.taps, block = max_of(1, COLS_BLOCK / (per_channel * L.ng));
     float *cols = task, *dq = task + L.k * L.ng;
     for (long od = 0, nd; od < g->od; od += nd) {
         nd = group(&L, od, g->od);
@@ -359,10 +445,13 @@ static void input_grads_cols(const cnn_conv3d *g, const float *dy, const float *
         if (hi < d0 || lo >= d1)
             continue;
         dy_columns(g, &L, dy, od, nd, 0, g->f, dq);
-        k->matmul_tiles(dq, L.ng, g->f, w, 1, L.k, L.k, c0 * per_channel, c1 * per_channel, 0, L.ng / CNN_TILE_Q,
-                        cols);
-        for (long j = 0; j < nd; j++)
-            columns(g, &L, dx, od + j, cols, j * g->oh * g->ow, 1, d0, d1, c0, c1);
+        for (long cb = c0, ce; cb < c1; cb = ce) {
+            ce = cb + block < c1 ? cb + block : c1;
+            k->matmul_tiles(dq, L.ng, g->f, w, 1, L.k, L.k, cb * per_channel, ce * per_channel, 0,
+                            L.ng / CNN_TILE_Q, cols);
+            for (long j = 0; j < nd; j++)
+                columns(g, &L, dx, od + j, cols, j * g->oh * g->ow, 1, d0, d1, cb, ce);
+        }
     }
 }
 

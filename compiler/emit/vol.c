@@ -113,13 +113,19 @@ static void trailing_act(Emitter *E, const Node *n)
  * range per thread.  (dL/dx by columns splits channels, not depths.)  No range's numbers depend on the others' bounds:
  * every output is summed in the same order with any number of threads. */
 
-/* "FLAT(i) + off": item i's scratch from float off on; NULL for a layer
- * with no scratch (every pass on columns), whose net may have no FLAT. */
-static const char *scratch_at(char buf[static 48], const LayerPlan *lp, long off)
+/* Item i's scratch: FLAT(i), which exists only when some layer needs
+ * it, so NULL when none does (every volume layer by columns). */
+static const char *item_scratch(const Emitter *E)
 {
-    if (!lp->low->scratch)
-        snprintf(buf, 48, "NULL");
-    else if (off)
+    return E->flat_elems ? "FLAT(i)" : "NULL";
+}
+
+/* "FLAT(i) + off": item i's scratch from float off on. */
+static const char *scratch_at(const Emitter *E, char buf[static 48], long off)
+{
+    if (!E->flat_elems)
+        return "NULL";
+    if (off)
         snprintf(buf, 48, "FLAT(i) + %ld", off);
     else
         snprintf(buf, 48, "FLAT(i)");
@@ -194,10 +200,8 @@ static void volume_forward(Emitter *E, const LayerPlan *lp, const char *kind, co
     const char *wpack = emit_pack(E, kind, wpack_floats);
     pad_planes(E, pad, "x", in_elems(n), 0, planes);
     open_parts(E, od);
-    char at[48];
     emit_out(E, "cnn_%s_forward(&g, x + (size_t)i * %ld, %s, w, %s, %s, y + (size_t)i * %lld, lo, hi, "
-        "TASK());", kind, in_elems(n), scratch_at(at, lp, 0), wpack, lp->b_off >= 0 ? "b" : "NULL",
-        (long long)n->out_elems);
+        "TASK());", kind, in_elems(n), item_scratch(E), wpack, lp->b_off >= 0 ? "b" : "NULL", (long long)n->out_elems);
     emit_close_block(E);
     trailing_act(E, n);
 }
@@ -214,7 +218,7 @@ void emit_conv3d_backward(Emitter *E, const LayerPlan *lp)
 {
     const cnn_conv3d *g = &lp->low->k.conv3d;
     const Node *n = lp->node;
-    char at0[48], at[48];
+    char at[48];
     emit_weighted_backward_head(E, lp);
     if (lp->b_off >= 0)
         emit_out(E, "float *db = m->grads + %s;", lp->b_name);
@@ -233,14 +237,13 @@ void emit_conv3d_backward(Emitter *E, const LayerPlan *lp)
     emit_open_block(E, "if (dx)");
     open_parts(E, g->direct_dx ? g->d : g->c);
     emit_out(E, "cnn_conv3d_input_grads%s(&g, dy + (size_t)i * %lld, %s, w, %s, dx + (size_t)i * %ld, lo, hi, "
-        "TASK());", g->direct_dx ? "" : "_channels", (long long)n->out_elems, scratch_at(at, lp, g->xpad_floats), wpack,
+        "TASK());", g->direct_dx ? "" : "_channels", (long long)n->out_elems, scratch_at(E, at, g->xpad_floats), wpack,
         in_elems(n));
     emit_close_block(E);
     emit_close_block(E);
     open_ranges(E, g->f);
     emit_out(E, "cnn_conv3d_weight_grads(&g, x + (size_t)i * %ld, %s, dy + (size_t)i * %lld, %s, dw, db, lo, hi, "
-        "TASK());", in_elems(n), scratch_at(at0, lp, 0), (long long)n->out_elems,
-        scratch_at(at, lp, g->xpad_floats));
+        "TASK());", in_elems(n), item_scratch(E), (long long)n->out_elems, scratch_at(E, at, g->xpad_floats));
     close_ranges(E);
 }
 
@@ -256,7 +259,7 @@ void emit_deconv3d_backward(Emitter *E, const LayerPlan *lp)
 {
     const cnn_deconv3d *g = &lp->low->k.deconv3d;
     const Node *n = lp->node;
-    char at0[48], at[48];
+    char at[48];
     emit_weighted_backward_head(E, lp);
     declare_geometry(E, lp);
     emit_out(E, "/* padded planes and input depths split over items and threads; the");
@@ -268,13 +271,12 @@ void emit_deconv3d_backward(Emitter *E, const LayerPlan *lp)
     emit_open_block(E, "if (dx)");
     open_parts(E, g->d);
     emit_out(E, "cnn_deconv3d_input_grads(&g, dy + (size_t)i * %lld, %s, w, %s, dx + (size_t)i * %ld, lo, hi, "
-        "TASK());", (long long)n->out_elems, scratch_at(at, lp, g->xp_floats), wpack, in_elems(n));
+        "TASK());", (long long)n->out_elems, scratch_at(E, at, g->xp_floats), wpack, in_elems(n));
     emit_close_block(E);
     emit_close_block(E);
     open_ranges(E, g->c);
     emit_out(E, "cnn_deconv3d_weight_grads(&g, x + (size_t)i * %ld, %s, dy + (size_t)i * %lld, %s, dw, lo, hi, "
-        "TASK());", in_elems(n), scratch_at(at0, lp, 0), (long long)n->out_elems,
-        scratch_at(at, lp, g->xp_floats));
+        "TASK());", in_elems(n), item_scratch(E), (long long)n->out_elems, scratch_at(E, at, g->xp_floats));
     close_ranges(E);
     if (lp->b_off < 0)
         return;

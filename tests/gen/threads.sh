@@ -74,7 +74,8 @@ cc -std=c99 -O1 -fopenmp -Wall -Wextra -pedantic -I"$top/runtime" -I. host.c len
 # planes and filters (emit/vol.c), so a range cut wrong or a thread's
 # scratch shared shows as results that differ between 1, 2 and 3 threads.
 # Its layers take every path: tiles (c, the 5x5x5), columns (d, stride 2;
-# e, 48 filters on 8x8 planes, whose dL/dx splits channels), a
+# e, 48 filters on 8x8 planes, whose dL/dx splits channels; s, a volume
+# too small to fill a group, whose dL/dW is matmul_tiles' by rows), a
 # deconvolution, pools and upsampling.
 cat >vpar.net <<'NET'
 network vpar
@@ -87,6 +88,7 @@ k = concat u, a
 p = pool max 2
 e = conv 3x3x3x48 pad 1 from p
 q = pool avg 2
+s = conv 3x3x3x48 pad 1
 up = upsample 2
 h = conv 1x1x1x3
 o = upsample 2

@@ -35,6 +35,7 @@ static const Case cases[] = {
     {2, 4, 3, 2, 2, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1},   /* planes too small for tiles */
     {1, 3, 9, 9, 9, 4, 3, 3, 3, 2, 3, 2, 1, 0, 1, 1, 1, 1},    /* strides, odd sizes */
     {1, 3, 8, 16, 16, 4, 3, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},  /* columns of 3, 3 and 2 depths */
+    {2, 24, 2, 2, 3, 30, 5, 5, 5, 1, 1, 1, 2, 2, 2, 1, 1, 1},  /* small volume: dL/dW by rows, dL/dx in 2 blocks */
 };
 
 static int failures;
