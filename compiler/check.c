@@ -278,8 +278,7 @@ static bool check_lrn_values(Checker *ck, const Node *n)
 {
     bool ok = at_least(ck, n, "size", 1, n->lrn_size, n->lrn_size);
     if (n->lrn_size > DIM_MAX) {
-        fail(ck, n->loc, "%s: size must be at most %d, not %" PRId64, n->name, DIM_MAX,
-             n->lrn_size);
+        fail(ck, n->loc, "%s: size must be at most %d, not %" PRId64, n->name, DIM_MAX, n->lrn_size);
         ok = false;
     }
     if (!(n->lrn_alpha >= 0)) {
@@ -1086,8 +1085,7 @@ static void warn_unused(const Net *net)
     free(used);
 }
 
-/* The peak of live activations, walking the nodes in order (see
- * sum_totals).  Callers make sure the sum of all outputs fits. */
+/* The peak of live activations in node order (see sum_totals); the sum of all outputs fits. */
 static int64_t peak_live(const Net *net)
 {
     int count = net->nnodes;
@@ -1133,8 +1131,7 @@ static void accumulate(Checker *ck, const Node *n, int64_t *total, bool *ok, int
  *    a layer's inputs and its output are alive together (not in place).
  *  - act_train_elems: 2 * the sum of all outputs, the input's included:
  *    each is kept for the backward pass and gets a gradient of its size,
- *    like torchinfo's "forward/backward pass size".
- */
+ *    like torchinfo's "forward/backward pass size". */
 static void sum_totals(Checker *ck)
 {
     Net *net = ck->net;
@@ -1160,10 +1157,8 @@ static void sum_totals(Checker *ck)
 }
 
 /* A `loss` the network's output cannot train with: cross-entropy needs
- * softmax probabilities, and the Dice loss those of two classes
- * (background and foreground) at more than one pixel: on a classifier's
- * single pixel an image without foreground scores 0 whatever p is, so it
- * gets no gradient and the net learns to say "foreground" everywhere. */
+ * softmax probabilities, the Dice loss two classes at more than one pixel
+ * (on one pixel an image without foreground gets no gradient). */
 static void check_loss(Checker *ck)
 {
     const Net *net = ck->net;

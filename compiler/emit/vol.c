@@ -110,8 +110,9 @@ static void trailing_act(Emitter *E, const Node *n)
  * them per item (PARTS(n): one per thread at batch 1), each range with
  * its thread's task scratch TASK().  dL/dW sums over the items, so the
  * team splits the filters (a deconvolution's channels), 4 at a time, a
- * range per thread.  (dL/dx by columns splits channels, not depths.)  No range's numbers depend on the others' bounds:
- * every output is summed in the same order with any number of threads. */
+ * range per thread.  (dL/dx by columns splits channels, not depths.)
+ * No range's numbers depend on the others' bounds: every output is summed
+ * in the same order with any number of threads. */
 
 /* Item i's scratch: FLAT(i), which exists only when some layer needs
  * it, so NULL when none does (every volume layer by columns). */
