@@ -215,11 +215,42 @@ void emit_conv3d_forward(Emitter *E, const LayerPlan *lp)
     volume_forward(E, lp, "conv3d", "cnn_conv3d_pad_input", g->xpad_planes, g->od, g->wpack_floats);
 }
 
+/* A backward pass as conv3d and deconv3d share it: the runtime's calls,
+ * the planes and floats of each item's padded x and laid-out dL/dy, and
+ * what dL/dx and dL/dW split (depths or channels; filters or channels). */
+typedef struct {
+    const char *kind, *pad_x, *pad_dy, *dx_call, *db_arg;
+    const char *dx_split, *dw_split;    /* for the generated comment */
+    long x_planes, x_floats, dy_planes, dx_count, dw_count, wpack_floats;
+} VolumeBackward;
+
+/* The padding, dL/dx by items and ranges, then dL/dW by ranges over the
+ * threads, each summing over the items. */
+static void volume_backward(Emitter *E, const LayerPlan *lp, const VolumeBackward *v)
+{
+    const Node *n = lp->node;
+    char at[48];
+    emit_out(E, "/* padded planes and input %s split over items and threads; the", v->dx_split);
+    emit_out(E, " * %s over threads%s */", v->dw_split, v->kind[0] == 'c' ? " (it sums over the items)" : "");
+    emit_out(E, "const int parts = PARTS(n);");
+    const char *wpack = emit_pack(E, v->kind, v->wpack_floats);
+    pad_planes(E, v->pad_x, "x", in_elems(n), 0, v->x_planes);
+    pad_planes(E, v->pad_dy, "dy", (long)n->out_elems, v->x_floats, v->dy_planes);
+    emit_open_block(E, "if (dx)");
+    open_parts(E, v->dx_count);
+    emit_out(E, "%s(&g, dy + (size_t)i * %lld, %s, w, %s, dx + (size_t)i * %ld, lo, hi, TASK());", v->dx_call,
+        (long long)n->out_elems, scratch_at(E, at, v->x_floats), wpack, in_elems(n));
+    emit_close_block(E);
+    emit_close_block(E);
+    open_ranges(E, v->dw_count);
+    emit_out(E, "cnn_%s_weight_grads(&g, x + (size_t)i * %ld, %s, dy + (size_t)i * %lld, %s, dw%s, lo, hi, TASK());",
+        v->kind, in_elems(n), item_scratch(E), (long long)n->out_elems, scratch_at(E, at, v->x_floats), v->db_arg);
+    close_ranges(E);
+}
+
 void emit_conv3d_backward(Emitter *E, const LayerPlan *lp)
 {
     const cnn_conv3d *g = &lp->low->k.conv3d;
-    const Node *n = lp->node;
-    char at[48];
     emit_weighted_backward_head(E, lp);
     if (lp->b_off >= 0)
         emit_out(E, "float *db = m->grads + %s;", lp->b_name);
@@ -228,24 +259,11 @@ void emit_conv3d_backward(Emitter *E, const LayerPlan *lp)
     declare_geometry(E, lp);
     /* Columns share an output depth's products among the input depths
      * its taps reach: dL/dx by columns splits the channels instead. */
-    const char *by = g->direct_dx ? "depths" : "channels";
-    emit_out(E, "/* padded planes and input %s split over items and threads; the", by);
-    emit_out(E, " * filters of dL/dW over threads (it sums over the items) */");
-    emit_out(E, "const int parts = PARTS(n);");
-    const char *wpack = emit_pack(E, "conv3d", g->wpack_floats);
-    pad_planes(E, "cnn_conv3d_pad_input", "x", in_elems(n), 0, g->xpad_planes);
-    pad_planes(E, "cnn_conv3d_pad_dy", "dy", (long)n->out_elems, g->xpad_floats, g->dy_planes);
-    emit_open_block(E, "if (dx)");
-    open_parts(E, g->direct_dx ? g->d : g->c);
-    emit_out(E, "cnn_conv3d_input_grads%s(&g, dy + (size_t)i * %lld, %s, w, %s, dx + (size_t)i * %ld, lo, hi, "
-        "TASK());", g->direct_dx ? "" : "_channels", (long long)n->out_elems, scratch_at(E, at, g->xpad_floats), wpack,
-        in_elems(n));
-    emit_close_block(E);
-    emit_close_block(E);
-    open_ranges(E, g->f);
-    emit_out(E, "cnn_conv3d_weight_grads(&g, x + (size_t)i * %ld, %s, dy + (size_t)i * %lld, %s, dw, db, lo, hi, "
-        "TASK());", in_elems(n), item_scratch(E), (long long)n->out_elems, scratch_at(E, at, g->xpad_floats));
-    close_ranges(E);
+    VolumeBackward v = {"conv3d", "cnn_conv3d_pad_input", "cnn_conv3d_pad_dy",
+        g->direct_dx ? "cnn_conv3d_input_grads" : "cnn_conv3d_input_grads_channels", ", db",
+        g->direct_dx ? "depths" : "channels", "filters of dL/dW",
+        g->xpad_planes, g->xpad_floats, g->dy_planes, g->direct_dx ? g->d : g->c, g->f, g->wpack_floats};
+    volume_backward(E, lp, &v);
 }
 
 /* ---- deconvolution ---- */
@@ -260,25 +278,12 @@ void emit_deconv3d_backward(Emitter *E, const LayerPlan *lp)
 {
     const cnn_deconv3d *g = &lp->low->k.deconv3d;
     const Node *n = lp->node;
-    char at[48];
     emit_weighted_backward_head(E, lp);
     declare_geometry(E, lp);
-    emit_out(E, "/* padded planes and input depths split over items and threads; the");
-    emit_out(E, " * channels of dL/dW and the filters of dL/db over threads */");
-    emit_out(E, "const int parts = PARTS(n);");
-    const char *wpack = emit_pack(E, "deconv3d", g->wpack_floats);
-    pad_planes(E, "cnn_deconv3d_pad_x", "x", in_elems(n), 0, g->x_planes);
-    pad_planes(E, "cnn_deconv3d_pad_dy", "dy", (long)n->out_elems, g->xp_floats, g->dy_planes);
-    emit_open_block(E, "if (dx)");
-    open_parts(E, g->d);
-    emit_out(E, "cnn_deconv3d_input_grads(&g, dy + (size_t)i * %lld, %s, w, %s, dx + (size_t)i * %ld, lo, hi, "
-        "TASK());", (long long)n->out_elems, scratch_at(E, at, g->xp_floats), wpack, in_elems(n));
-    emit_close_block(E);
-    emit_close_block(E);
-    open_ranges(E, g->c);
-    emit_out(E, "cnn_deconv3d_weight_grads(&g, x + (size_t)i * %ld, %s, dy + (size_t)i * %lld, %s, dw, lo, hi, "
-        "TASK());", in_elems(n), item_scratch(E), (long long)n->out_elems, scratch_at(E, at, g->xp_floats));
-    close_ranges(E);
+    VolumeBackward v = {"deconv3d", "cnn_deconv3d_pad_x", "cnn_deconv3d_pad_dy", "cnn_deconv3d_input_grads", "",
+        "depths", "channels of dL/dW and the filters of dL/db", g->x_planes, g->xp_floats, g->dy_planes, g->d,
+        g->c, g->wpack_floats};
+    volume_backward(E, lp, &v);
     if (lp->b_off < 0)
         return;
     emit_out(E, "float *db = m->grads + %s;", lp->b_name);
