@@ -108,6 +108,10 @@ typedef struct {
     long nout;
     float *out;
     long out_stride;          /* floats between output rows */
+    long width, gap;          /* 0, or rows of width positions (a multiple
+                                 of 8) with gap floats after each that are
+                                 not computed: position q read at
+                                 q + q / width * gap, stored at q */
 } cnn_tile_conv;
 
 typedef struct {

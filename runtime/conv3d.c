@@ -199,18 +199,20 @@ static void forward_direct(const cnn_conv3d *g, const float *xpad, const float *
     Layout L = layout_of(g);
     long plane = (long)g->oh * g->ow;
     for (long od = od0; od < od1; od++) {
-        cnn_tile_conv p = {xpad + od * g->sd * g->c * L.plane, L.plane, (long)g->kd * g->c, g->kh, g->kw,
-                           g->dh * L.wp, g->dw, 0, wpack, L.k, L.taps, g->f, rows, L.nq24};
+        cnn_tile_conv p = {.in = xpad + od * g->sd * g->c * L.plane, .in_stride = L.plane, .nin = (long)g->kd * g->c,
+                           .kh = g->kh, .kw = g->kw, .row_step = g->dh * L.wp, .dw = g->dw, .flipped = 0,
+                           .w = wpack, .w_out = L.k, .w_in = L.taps, .nout = g->f, .out = rows,
+                           .out_stride = L.nq24, .width = L.ygap ? L.yrow : 0, .gap = L.ygap};
         k->conv_tiles(&p, 0, L.nq24 / CNN_TILE_Q);
         for (long f = 0; f < g->f; f++) {
             float *dst = y + (f * g->od + od) * plane;
             if (!add) {
-                k->rows_out(rows + f * L.nq24, L.wp, g->oh, g->ow, b ? b[f] : 0.0f, 0, dst);
+                k->rows_out(rows + f * L.nq24, L.yrow, g->oh, g->ow, b ? b[f] : 0.0f, 0, dst);
                 continue;
             }
             for (long r = 0; r < g->oh; r++)
                 for (long o = 0; o < g->ow; o++)
-                    dst[r * g->ow + o] += rows[f * L.nq24 + r * L.wp + o];
+                    dst[r * g->ow + o] += rows[f * L.nq24 + r * L.yrow + o];
         }
     }
 }
@@ -414,13 +416,15 @@ static void input_grads_direct(const cnn_conv3d *g, const float *dyp, const floa
     long per_channel = (long)g->kd * g->f * L.taps, hw = (long)g->h * g->w;
     const float *back = wpack + (g->direct ? L.k * g->f : 0) + c0 * per_channel;
     for (long d = d0; d < d1; d++) {
-        cnn_tile_conv p = {dyp + d * g->f * L.qplane, L.qplane, (long)g->kd * g->f, g->kh, g->kw, g->dh * L.wq,
-                           g->dw, 0, back, per_channel, L.taps, c1 - c0, rows, L.nqx24};
+        cnn_tile_conv p = {.in = dyp + d * g->f * L.qplane, .in_stride = L.qplane, .nin = (long)g->kd * g->f,
+                           .kh = g->kh, .kw = g->kw, .row_step = g->dh * L.wq, .dw = g->dw, .flipped = 0,
+                           .w = back, .w_out = per_channel, .w_in = L.taps, .nout = c1 - c0, .out = rows,
+                           .out_stride = L.nqx24, .width = L.xgap ? L.xrow : 0, .gap = L.xgap};
         k->conv_tiles(&p, 0, L.nqx24 / CNN_TILE_Q);
         for (long c = c0; c < c1; c++)
             for (long r = 0; r < g->h; r++) {
                 float *dst = dx + (c * g->d + d) * hw + r * g->w;
-                const float *src = rows + (c - c0) * L.nqx24 + r * L.wq;
+                const float *src = rows + (c - c0) * L.nqx24 + r * L.xrow;
                 for (long o = 0; o < g->w; o++)
                     dst[o] += src[o];
             }

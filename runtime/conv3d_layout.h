@@ -11,8 +11,12 @@ typedef struct {
     long taps;                    /* KH*KW */
     long dp, hp, wp, plane;       /* the padded input, forward */
     long nq, nq24, nq8, span, xslack;
+    long yrow, ygap;              /* the forward tiles' rows: outputs per
+                                     row, and padded columns skipped after
+                                     each (0: rows WP wide, gap computed) */
     long ad, ah, aw, dq, hq, wq, qplane;   /* dL/dy padded for dL/dx */
     long nqx, nqx24, spanx, dslack;
+    long xrow, xgap;              /* dL/dx's tiles' rows, as yrow, ygap */
     long k, gd, ng;               /* columns: rows C*KD*KH*KW, output depths
                                      side by side, width (24s) */
     long rows_f;                  /* dL/dW: dL/dy rows per depth, F + 3 */
@@ -30,6 +34,22 @@ static inline long max_of(long a, long b)
     return a > b ? a : b;
 }
 
+/* The tiles' rows over a padded plane `wp` wide whose rows hold `w`
+ * positions: they skip the padding columns when every row is a whole
+ * number of vectors (8 lanes), else compute them (rows wp wide). */
+static inline void tile_rows(long w, long wp, long *row, long *gap)
+{
+    *row = w % 8 ? wp : w;
+    *gap = w % 8 ? 0 : wp - w;
+}
+
+/* The float after the last that tiles of n24 positions read, on rows as
+ * tile_rows set, a kernel reaching span further. */
+static inline long tiles_end(long n24, long row, long gap, long span)
+{
+    return (n24 - 1) + (n24 - 1) / row * gap + 1 + span;
+}
+
 static inline Layout layout_of(const cnn_conv3d *g)
 {
     Layout L;
@@ -39,10 +59,11 @@ static inline Layout layout_of(const cnn_conv3d *g)
     L.wp = g->w + 2L * g->pw;
     L.plane = L.hp * L.wp;
     L.nq = (g->oh - 1L) * L.wp + g->ow;
-    L.nq24 = round_up(L.nq, CNN_TILE_Q);
     L.nq8 = round_up(L.nq, 8);
     L.span = (g->kh - 1L) * g->dh * L.wp + (g->kw - 1L) * g->dw;
-    L.xslack = max_of(0, L.nq24 + L.span - L.plane);
+    tile_rows(g->ow, L.wp, &L.yrow, &L.ygap);
+    L.nq24 = round_up(L.ygap ? (long)g->oh * g->ow : L.nq, CNN_TILE_Q);
+    L.xslack = max_of(0, tiles_end(L.nq24, L.yrow, L.ygap, L.span) - L.plane);
     L.ad = (g->kd - 1L) * g->dd - g->pd;
     L.ah = (g->kh - 1L) * g->dh - g->ph;
     L.aw = (g->kw - 1L) * g->dw - g->pw;
@@ -51,9 +72,10 @@ static inline Layout layout_of(const cnn_conv3d *g)
     L.wq = g->ow + 2 * L.aw;
     L.qplane = L.hq * L.wq;
     L.nqx = (g->h - 1L) * L.wq + g->w;
-    L.nqx24 = round_up(L.nqx, CNN_TILE_Q);
     L.spanx = (g->kh - 1L) * g->dh * L.wq + (g->kw - 1L) * g->dw;
-    L.dslack = max_of(0, L.nqx24 + L.spanx - L.qplane);
+    tile_rows(g->w, L.wq, &L.xrow, &L.xgap);
+    L.nqx24 = round_up(L.xgap ? (long)g->h * g->w : L.nqx, CNN_TILE_Q);
+    L.dslack = max_of(0, tiles_end(L.nqx24, L.xrow, L.xgap, L.spanx) - L.qplane);
     L.k = (long)g->c * g->kd * L.taps;
     /* Small planes go a few depths at a time: the tiles and dw_cols'
      * sums want rows of a few tiles, not one tile two thirds empty. */

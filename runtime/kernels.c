@@ -84,6 +84,28 @@ static void pack_rows(const cnn_tile_conv *p, long c0, long nc, long q0, long le
     }
 }
 
+/* Where a chunk of positions, from position p0 on, lies in the planes:
+ * consecutive (width 0), or in rows of `width` positions with `gap`
+ * floats between them that nothing computes (width a multiple of 8, so
+ * that no vector of 8 lanes, nor of 16 from a multiple of 16, crosses
+ * the end of a row). */
+typedef struct {
+    long p0, width, gap;
+} Chunk;
+
+/* Where position p0 + i lies in the planes. */
+static inline long plane_at(const Chunk *ch, long i)
+{
+    long p = ch->p0 + i;
+    return ch->width ? p + p / ch->width * ch->gap : p;
+}
+
+/* How far position p0 + i lies from p0 in the planes. */
+static inline long chunk_at(const Chunk *ch, long i)
+{
+    return plane_at(ch, i) - plane_at(ch, 0);
+}
+
 #define LOADV(v, p) memcpy(&(v), (p), sizeof(v))
 #define STOREV(p, v) memcpy((p), &(v), sizeof(v))
 /* dst += the sum of v's lanes (generic sets; x86 ones sum in a tree) */
@@ -122,11 +144,14 @@ typedef int v4i __attribute__((vector_size(16)));
 #include "kernels_tile.h"
 
 /* q positions, 3 * VL at a time */
-static void run_generic(long q, const float *x, long xstride, long nc, const long *off, long nt, const float *w,
-                        long wj, long wc, int nj, float *y, long ystride, int acc)
+static void run_generic(long q, const Chunk *ch, const float *x, long xstride, long nc, const long *off, long nt,
+                        const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)
 {
-    for (long s = 0; s < q; s += 3 * VL)
-        tile_generic(x + s, xstride, nc, off, nt, w, wj, wc, nj, y + s, ystride, acc);
+    for (long s = 0; s < q; s += 3 * VL) {
+        long at = chunk_at(ch, s);
+        tile_generic(x + at, chunk_at(ch, s + VL) - at, chunk_at(ch, s + 2 * VL) - at, xstride, nc, off, nt, w, wj,
+                     wc, nj, y + s, ystride, acc);
+    }
 }
 
 #define ISA(name) name##_generic
@@ -179,14 +204,15 @@ static __attribute__((target("avx2,fma"))) inline float hsum_avx2(v8f v)
 #include "kernels_tile.h"
 
 /* 4 outputs, or 2 for a layer's last ones (6 filters: 4 + 2) */
-static KTARGET void run_avx2(long q, const float *x, long xstride, long nc, const long *off, long nt,
-                             const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)
+static KTARGET void run_avx2(long q, const Chunk *ch, const float *x, long xstride, long nc, const long *off,
+                             long nt, const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)
 {
+    long v1 = chunk_at(ch, VL), v2 = chunk_at(ch, 2 * VL);
     (void)q;   /* always 24 */
     if (nj > 2)
-        tile_avx2(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+        tile_avx2(x, v1, v2, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
     else
-        tile2_avx2(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+        tile2_avx2(x, v1, v2, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
 }
 
 #define ISA(name) name##_avx2
@@ -246,24 +272,39 @@ static const cnn_kernels avx2_kernels = {"avx2",          conv_tiles_avx2,      
 #define TILE_NJ 4
 #include "kernels_tile.h"
 
-/* 48 positions on 16 lanes, or a last 24 on 8; for the last outputs of
- * a layer (6 of LeNet's first convolution) the smallest tile that holds
- * them, not 8 rows of which some repeat output 0 for nothing. */
-static KTARGET void run_avx512(long q, const float *x, long xstride, long nc, const long *off, long nt,
-                               const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)
+/* 24 positions on 8 lanes, from `at` of the chunk; for the last outputs
+ * of a layer (6 of LeNet's first convolution) the smallest tile that
+ * holds them, not 8 rows of which some repeat output 0 for nothing. */
+static KTARGET void run24_avx512(const Chunk *ch, long at, const float *x, long xstride, long nc, const long *off,
+                                 long nt, const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)
 {
-    if (q == 48 && nj > 6)
-        tile8x48_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
-    else if (q == 48 && nj > 4)
-        tile6x48_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
-    else if (q == 48)
-        tile4x48_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
-    else if (nj > 6)
-        tile8x24_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+    long b = chunk_at(ch, at), v1 = chunk_at(ch, at + 8) - b, v2 = chunk_at(ch, at + 16) - b;
+    x += b;
+    y += at;
+    if (nj > 6)
+        tile8x24_avx512(x, v1, v2, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
     else if (nj > 4)
-        tile6x24_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+        tile6x24_avx512(x, v1, v2, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
     else
-        tile4x24_avx512(x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+        tile4x24_avx512(x, v1, v2, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+}
+
+/* 48 positions on 16 lanes, unless a 16-lane vector would cross the
+ * end of a row (rows of a width not a multiple of 16): then two tiles
+ * on 8 lanes, as for a task's odd last 24. */
+static KTARGET void run_avx512(long q, const Chunk *ch, const float *x, long xstride, long nc, const long *off,
+                               long nt, const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)
+{
+    long v1 = chunk_at(ch, 16), v2 = chunk_at(ch, 32);
+    if (q == 24 || (ch->width && (ch->width % 16 || ch->p0 % 16))) {
+        for (long at = 0; at < q; at += 24)
+            run24_avx512(ch, at, x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+    } else if (nj > 6)
+        tile8x48_avx512(x, v1, v2, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+    else if (nj > 4)
+        tile6x48_avx512(x, v1, v2, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
+    else
+        tile4x48_avx512(x, v1, v2, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
 }
 
 #define ISA(name) name##_avx512

@@ -5,7 +5,8 @@
  *   CHUNK   positions the micro-kernels take at once: 24, or 48 (two
  *           tiles) when 3 vectors of 16 lanes fit them
  *   NJ_RUN  outputs they take at once
- *   RUN     run(q, <kernels_tile.h's arguments>) for q = 24 or CHUNK
+ *   RUN     run(q, chunk, <kernels_tile.h's arguments but v1, v2>) for q = 24
+ *           or CHUNK positions, which lie in x as the Chunk says
  *   IMPL_TILES_ONLY (optional) leaves out all but conv_tiles and matmul_tiles */
 
 /* One pass over channels [c0, c0 + nc), for each chunk of tiles and
@@ -18,7 +19,8 @@ static KTARGET void ISA(conv_pass)(const cnn_tile_conv *p, long c0, long nc, con
 {
     long reach = (p->kw - 1) * p->dw, taps = p->kh * p->kw;
     for (long t = t0, q; t < t1; t += q / CNN_TILE_Q) {
-        const float *x = p->in + c0 * p->in_stride + t * CNN_TILE_Q;
+        Chunk ch = {t * CNN_TILE_Q, p->width, p->gap};
+        const float *x = p->in + c0 * p->in_stride + plane_at(&ch, 0);
         long xstride = p->in_stride;
         q = t1 - t >= CHUNK / CNN_TILE_Q ? CHUNK : CNN_TILE_Q;
         if (pack) {
@@ -28,7 +30,7 @@ static KTARGET void ISA(conv_pass)(const cnn_tile_conv *p, long c0, long nc, con
         }
         for (long f = 0; f < p->nout; f += NJ_RUN) {
             int nj = p->nout - f < NJ_RUN ? (int)(p->nout - f) : NJ_RUN;
-            RUN(q, x, xstride, nc, off, taps, p->w + f * p->w_out + c0 * p->w_in, p->w_out, p->w_in, nj,
+            RUN(q, &ch, x, xstride, nc, off, taps, p->w + f * p->w_out + c0 * p->w_in, p->w_out, p->w_in, nj,
                 p->out + f * p->out_stride + t * CNN_TILE_Q, p->out_stride, c0 > 0);
         }
     }
@@ -44,7 +46,7 @@ static KTARGET void ISA(conv_tiles)(const cnn_tile_conv *p, long t0, long t1)
     long off[CNN_TILE_PACK_MOST];
     long reach = (p->kw - 1) * p->dw, row = CHUNK + reach;
     long span = CHUNK + (p->kh - 1) * p->row_step + reach;
-    int packed = 2 * p->kh * row < span;
+    int packed = !p->width && 2 * p->kh * row < span;
     long cc = channels_per_pass(p->nin, packed ? p->kh * row : span, packed ? PACK_FLOATS : DIRECT_FLOATS);
     tap_offsets(p, packed ? row : 0, off);
     for (long c0 = 0; c0 < p->nin; c0 += cc)
@@ -99,6 +101,7 @@ static KTARGET void ISA(matmul_tiles)(const float *x, long ld, long nk, const fl
                                       long f0, long f1, long t0, long t1, float *y)
 {
     static const long zero[1] = {0};
+    static const Chunk packed = {0, 0, 0};
     float pack[MATMUL_ROWS * CHUNK];
     long fend = f1 < nf ? f1 : nf;
     for (long k0 = 0; k0 < nk; k0 += MATMUL_ROWS) {
@@ -108,7 +111,7 @@ static KTARGET void ISA(matmul_tiles)(const float *x, long ld, long nk, const fl
             for (long k = 0; k < kc; k++)
                 memcpy(pack + k * q, x + (k0 + k) * ld + t * CNN_TILE_Q, sizeof(float) * (size_t)q);
             for (long f = f0; f < fend; f += NJ_RUN)
-                RUN(q, pack, q, kc, zero, 1, w + f * wj + k0 * wc, wj, wc,
+                RUN(q, &packed, pack, q, kc, zero, 1, w + f * wj + k0 * wc, wj, wc,
                     fend - f < NJ_RUN ? (int)(fend - f) : NJ_RUN, y + f * ld + t * CNN_TILE_Q, ld, k0 > 0);
         }
     }

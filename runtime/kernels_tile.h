@@ -15,7 +15,10 @@
  * multiply-adds: the accumulators and those 4 fill 16 registers (NJ 4) or
  * up to 28 of 32 (NJ 6, 8), and the FMA units rather than the loads set
  * the pace.
- * Outputs j >= nj read output 0's weights and are not stored. */
+ * Outputs j >= nj read output 0's weights and are not stored.  The three
+ * vectors of x start at x, x + v1 and x + v2 (VL and 2*VL when the
+ * positions are consecutive; further when a tile spans rows whose gap
+ * columns are not computed: conv_pass's width and gap). */
 
 #if TILE_NJ == 2
 #define FOR_J(X) X(0) X(1)
@@ -53,17 +56,18 @@
         STOREV(yj + 2 * VL, a##j##2);                                                                 \
     }
 
-static KTARGET void TILE_FN(const float *x, long xstride, long nc, const long *off, long nt, const float *w,
-                            long wj, long wc, int nj, float *y, long ystride, int acc)
+static KTARGET void TILE_FN(const float *x, long v1, long v2, long xstride, long nc, const long *off, long nt,
+                            const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)
 {
+    const float *x1p = x + v1, *x2p = x + v2;
     FOR_J(W_ROW)
     FOR_J(ZERO_ROW)
-    for (long c = 0; c < nc; c++, x += xstride) {
+    for (long c = 0; c < nc; c++, x += xstride, x1p += xstride, x2p += xstride) {
         for (long t = 0; t < nt; t++) {
             VEC x0, x1, x2;
             LOADV(x0, x + off[t]);
-            LOADV(x1, x + off[t] + VL);
-            LOADV(x2, x + off[t] + 2 * VL);
+            LOADV(x1, x1p + off[t]);
+            LOADV(x2, x2p + off[t]);
             KEEP(x0);
             KEEP(x1);
             KEEP(x2);

@@ -36,6 +36,9 @@ static const Case cases[] = {
     {1, 3, 9, 9, 9, 4, 3, 3, 3, 2, 3, 2, 1, 0, 1, 1, 1, 1},    /* strides, odd sizes */
     {1, 3, 8, 16, 16, 4, 3, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},  /* columns of 3, 3 and 2 depths */
     {2, 24, 2, 2, 3, 30, 5, 5, 5, 1, 1, 1, 2, 2, 2, 1, 1, 1},  /* small volume: dL/dW by rows, dL/dx in 2 blocks */
+    {1, 3, 4, 16, 16, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* rows of 16: the tiles skip the pad columns */
+    {1, 4, 3, 8, 24, 5, 3, 3, 5, 1, 1, 1, 1, 1, 2, 1, 1, 1},   /* rows of 24: 16-lane vectors would cross them */
+    {1, 2, 3, 6, 16, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 1, 2, 2},   /* rows of 16, dilated taps */
 };
 
 static int failures;
