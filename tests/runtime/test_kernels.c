@@ -40,19 +40,26 @@ static int close_to(float got, double want, double scale)
 typedef struct {
     long c, f, kh, kw, wp, dw, t0, t1;
     int flipped;
+    long width, gap;   /* rows of width positions, gap floats skipped after each */
 } ConvCase;
+
+/* Where conv_tiles reads position q's window. */
+static long plane_at(const ConvCase *k, long q)
+{
+    return k->width ? q + q / k->width * k->gap : q;
+}
 
 static void check_conv(const ConvCase *k)
 {
     long reach = (k->kw - 1) * k->dw, span = (k->kh - 1) * k->wp + reach;
-    long plane = k->t1 * CNN_TILE_Q + span + 7, out_stride = k->t1 * CNN_TILE_Q + 5;
+    long plane = plane_at(k, k->t1 * CNN_TILE_Q) + span + 7, out_stride = k->t1 * CNN_TILE_Q + 5;
     float *in = random_floats(k->c * plane, 1), *w = random_floats(k->f * k->c * k->kh * k->kw, 2);
     long nout = (k->f + 1) * out_stride;   /* one row more: the kernel's not to touch */
     float *out = random_floats(nout, 3), *before = malloc(sizeof(float) * (size_t)nout);
     CU_ASSERT_FATAL(before != NULL);
     memcpy(before, out, sizeof(float) * (size_t)nout);
     cnn_tile_conv p = {in, plane, k->c, k->kh, k->kw, k->wp, k->dw, k->flipped, w, k->c * k->kh * k->kw,
-                       k->kh * k->kw, k->f, out, out_stride};
+                       k->kh * k->kw, k->f, out, out_stride, k->width, k->gap};
     kernels->conv_tiles(&p, k->t0, k->t1);
     long bad = 0;
     for (long f = 0; f <= k->f; f++)
@@ -69,15 +76,16 @@ static void check_conv(const ConvCase *k)
                         long at = k->flipped ? (k->kh - 1 - r) * k->wp + (k->kw - 1 - s) * k->dw
                                              : r * k->wp + s * k->dw;
                         double term = (double)w[f * k->c * k->kh * k->kw + c * k->kh * k->kw + r * k->kw + s] *
-                                      in[c * plane + q + at];
+                                      in[c * plane + plane_at(k, q) + at];
                         sum += term;
                         scale += fabs(term);
                     }
             bad += !close_to(got, sum, scale);
         }
     if (bad)
-        printf("\n  %s conv_tiles c %ld f %ld %ldx%ld wp %ld dw %ld tiles [%ld, %ld)%s: %ld wrong", kernels->isa, k->c,
-               k->f, k->kh, k->kw, k->wp, k->dw, k->t0, k->t1, k->flipped ? " flipped" : "", bad);
+        printf("\n  %s conv_tiles c %ld f %ld %ldx%ld wp %ld dw %ld tiles [%ld, %ld)%s rows %ld gap %ld: %ld wrong",
+               kernels->isa, k->c, k->f, k->kh, k->kw, k->wp, k->dw, k->t0, k->t1, k->flipped ? " flipped" : "",
+               k->width, k->gap, bad);
     CU_ASSERT(bad == 0);
     free(in);
     free(w);
@@ -88,15 +96,19 @@ static void check_conv(const ConvCase *k)
 static void test_conv_tiles(void)
 {
     static const ConvCase cases[] = {
-        {3, 5, 3, 3, 20, 1, 0, 3, 0},      /* direct reads, outputs not a multiple of 4 or 8 */
-        {3, 5, 3, 3, 20, 1, 1, 4, 1},      /* dL/dx */
-        {70, 13, 3, 3, 58, 1, 2, 7, 0},    /* several passes over the channels */
-        {70, 13, 3, 3, 58, 1, 0, 5, 1},
-        {40, 9, 5, 5, 200, 1, 0, 3, 0},    /* packed rows, several passes */
-        {40, 9, 5, 5, 200, 1, 3, 6, 1},
-        {2, 17, 3, 3, 90, 2, 0, 4, 0},     /* dilation */
-        {1, 6, 5, 5, 32, 1, 0, 1, 1},      /* LeNet's first layer, one tile */
-        {6, 16, 1, 1, 14, 1, 0, 2, 0},     /* 1x1 */
+        {3, 5, 3, 3, 20, 1, 0, 3, 0, 0, 0},      /* direct reads, outputs not a multiple of 4 or 8 */
+        {3, 5, 3, 3, 20, 1, 1, 4, 1, 0, 0},      /* dL/dx */
+        {70, 13, 3, 3, 58, 1, 2, 7, 0, 0, 0},    /* several passes over the channels */
+        {70, 13, 3, 3, 58, 1, 0, 5, 1, 0, 0},
+        {40, 9, 5, 5, 200, 1, 0, 3, 0, 0, 0},    /* packed rows, several passes */
+        {40, 9, 5, 5, 200, 1, 3, 6, 1, 0, 0},
+        {2, 17, 3, 3, 90, 2, 0, 4, 0, 0, 0},     /* dilation */
+        {1, 6, 5, 5, 32, 1, 0, 1, 1, 0, 0},      /* LeNet's first layer, one tile */
+        {6, 16, 1, 1, 14, 1, 0, 2, 0, 0, 0},     /* 1x1 */
+        {5, 9, 3, 3, 18, 1, 0, 6, 0, 16, 2},     /* rows of 16 positions, pad columns skipped */
+        {5, 9, 3, 3, 18, 1, 1, 6, 1, 16, 2},     /* the same from an odd tile, flipped */
+        {4, 7, 3, 5, 28, 1, 0, 5, 0, 24, 4},     /* rows of 24: 16-lane vectors would cross them */
+        {3, 6, 3, 3, 12, 2, 0, 4, 0, 8, 4},      /* rows of 8, dilated */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_conv(&cases[i]);
