@@ -205,6 +205,9 @@ void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0
  * [f0, f1), summed over one item. */
 void cnn_conv3d_weight_grads(const cnn_conv3d *g, const float *x, const float *xpad, const float *dy,
                              const float *dyp, float *dw, float *db, int f0, int f1, float *task);
+/* The sum of v[0..n), in double, in 8 interleaved partial sums: a
+ * volume's dL/db has 10^4-10^6 terms, too many for one chain of adds. */
+double cnn_vol_sum(const float *v, long n);
 /* dx += dL/dx at input depths [d0, d1) of one item. */
 void cnn_conv3d_input_grads(const cnn_conv3d *g, const float *dy, const float *dyp, const float *w,
                             const float *wpack, float *dx, int d0, int d1, float *task);

@@ -397,12 +397,21 @@ void cnn_conv3d_weight_grads(const cnn_conv3d *g, const float *x, const float *x
     else
         weight_grads_cols(g, x, dy, dw, f0, f1, task);
     long plane = (long)g->od * g->oh * g->ow;
-    for (long f = f0; db && f < f1; f++) {
-        float sum = 0.0f;
-        for (long q = 0; q < plane; q++)
-            sum += dy[f * plane + q];
-        db[f] += sum;
+    for (long f = f0; db && f < f1; f++)
+        db[f] += (float)cnn_vol_sum(dy + f * plane, plane);
+}
+
+double cnn_vol_sum(const float *v, long n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, tail = 0;
+    long q = 0;
+    for (; q + 8 <= n; q += 8) {
+        s0 += v[q], s1 += v[q + 1], s2 += v[q + 2], s3 += v[q + 3];
+        s4 += v[q + 4], s5 += v[q + 5], s6 += v[q + 6], s7 += v[q + 7];
     }
+    for (; q < n; q++)
+        tail += v[q];
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + tail;
 }
 
 /* ---- dL/dx ---- */

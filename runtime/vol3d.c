@@ -154,12 +154,8 @@ void cnn_deconv3d_weight_grads(const cnn_deconv3d *g, const float *x, const floa
 void cnn_deconv3d_bias_grads(const cnn_deconv3d *g, const float *dy, float *db, int f0, int f1)
 {
     long plane = (long)g->od * g->oh * g->ow;
-    for (long f = f0; f < f1; f++) {
-        double sum = 0.0;   /* a million terms per item at V-Net's size */
-        for (long q = 0; q < plane; q++)
-            sum += dy[f * plane + q];
-        db[f] += (float)sum;
-    }
+    for (long f = f0; f < f1; f++)
+        db[f] += (float)cnn_vol_sum(dy + f * plane, plane);
 }
 
 /* ---- nearest upsampling ---- */
