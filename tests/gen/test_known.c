@@ -69,6 +69,26 @@ static void test_max_pool(void)
     pool4_free(m);
 }
 
+/* Ties: each window's first maximum in row-major order gets all of the
+ * gradient, as PyTorch's max_pool2d gives it (checked with torch 1.13:
+ * these x and dy give this dx). */
+static void test_max_pool_ties(void)
+{
+    pool4 *m = pool4_new(1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    static const float x[16] = {5, 5, 2, 4, 5, 5, 7, 7, 3, 2, 1, 1, 3, 3, 1, 1};
+    static const float dy[4] = {1, 2, 3, 4};
+    static const float want[16] = {1, 0, 0, 0, 0, 0, 2, 0, 3, 0, 4, 0, 0, 0, 0, 0};
+    float y[4], dx[16];
+    pool4_forward(m, x, y, 1);
+    CU_ASSERT_EQUAL(y[0], 5.0f);
+    CU_ASSERT_EQUAL(y[3], 1.0f);
+    pool4_backward(m, x, dy, dx, 1);
+    for (int p = 0; p < 16; p++)
+        CU_ASSERT_EQUAL(dx[p], want[p]);
+    pool4_free(m);
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -76,6 +96,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("known", NULL, NULL);
     CU_add_test(s, "6x6 image, two 3x3 edge filters", test_edge_filters);
     CU_add_test(s, "4x4 max-pool gives 6 8 / 3 4", test_max_pool);
+    CU_add_test(s, "4x4 max-pool: ties go to the first maximum", test_max_pool_ties);
     CU_basic_set_mode(CU_BRM_NORMAL);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();

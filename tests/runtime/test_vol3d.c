@@ -553,6 +553,23 @@ static void check_nan(void)
         fprintf(stderr, "test_vol3d: max pool lost a NaN: %g at %d, %g at %d\n", y[0], arg[0], y[1], arg[1]);
 }
 
+/* Ties: the first of equal maxima in (d, h, w) order wins, as in
+ * PyTorch (max_pool3d of a 2x2x2 volume of ones sends the gradient to
+ * element 0; checked with torch 1.13), padding never. */
+static void check_ties(void)
+{
+    cnn_pool3d g = {1, {2, 2, 4}, {2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, 0, {0, 0, 0}, 0, 0};
+    /* window 0: all ones; window 1: 3 at (0, 1, 0) and (1, 0, 1) */
+    float x[16] = {1, 1, 0, 0, 1, 1, 3, 0, 1, 1, 0, 3, 1, 1, 0, 0}, y[2];
+    int arg[2];
+    if (cnn_pool3d_init(&g) || g.out_plane != 2)
+        exit(1);
+    cnn_pool3d_max_forward(&g, x, 0, 1, y, arg);
+    if ((y[0] != 1 || arg[0] != 0 || y[1] != 3 || arg[1] != 6) && failures++ < 20)
+        fprintf(stderr, "test_vol3d: max pool ties: %g at %d, %g at %d (want 1 at 0, 3 at 6)\n", y[0], arg[0], y[1],
+                arg[1]);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : NULL;
@@ -562,6 +579,7 @@ int main(int argc, char **argv)
         run_case(k, dir);
     check_refused();
     check_nan();
+    check_ties();
     if (failures) {
         fprintf(stderr, "test_vol3d: %d check(s) failed\n", failures);
         return 1;
