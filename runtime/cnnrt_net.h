@@ -201,8 +201,11 @@ void cnn_conv3d_forward_add(const cnn_conv3d *g, const float *x, const float *xp
                             const float *wpack, float *y, int od0, int od1, float *task);
 /* Planes [p0, p1) of dL/dy laid out for the tiles (one item). */
 void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0, long p1);
-/* dw[f] += dL/dW and db[f] += dL/db (db may be NULL) for filters
- * [f0, f1), summed over one item. */
+/* dw += dL/dW and db[f] += dL/db (db may be NULL), summed over one item,
+ * for the share [f0, f1) of the F filters: the filters [f0, f1), or on
+ * the columns' path the same share of the kernel's columns for every
+ * filter.  Calls whose ranges partition [0, F) add all of dL/dW, each
+ * element in one call, and may run at the same time. */
 void cnn_conv3d_weight_grads(const cnn_conv3d *g, const float *x, const float *xpad, const float *dy,
                              const float *dyp, float *dw, float *db, int f0, int f1, float *task);
 /* The sum of v[0..n), in double, in 8 interleaved partial sums: a
@@ -304,7 +307,8 @@ void cnn_deconv3d_pad_dy(const cnn_deconv3d *g, const float *dy, float *dyp, lon
 /* dx += dL/dx at input depths [d0, d1) of one item. */
 void cnn_deconv3d_input_grads(const cnn_deconv3d *g, const float *dy, const float *dyp, const float *w,
                               const float *wpack, float *dx, int d0, int d1, float *task);
-/* dw[c] += dL/dW for input channels [c0, c1), summed over one item. */
+/* dw += dL/dW for the share [c0, c1) of the C input channels, summed
+ * over one item (shares as cnn_conv3d_weight_grads's). */
 void cnn_deconv3d_weight_grads(const cnn_deconv3d *g, const float *x, const float *xp, const float *dy,
                                const float *dyp, float *dw, int c0, int c1, float *task);
 /* db[f] += the sum of one item's dy over its positions, [f0, f1). */

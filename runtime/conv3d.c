@@ -342,25 +342,27 @@ static long row_columns(const cnn_conv3d *g, const Layout *L)
     return kc < KCHUNK ? kc : KCHUNK;
 }
 
-/* dL/dW[f][k] of filters [f0, f1), kc columns at a time: the rows of
- * the group's positions times dL/dy's, by matmul_tiles, added to dw.  Each
- * sum runs over the positions in the same order in any filter range.
- * Against dw_cols, the sums are over the positions there are, not NG,
- * and the kernel keeps more sums in registers. */
+/* dL/dW[f][k] of every filter for the columns k of blocks [b0, b1) of
+ * kc: the rows of the group's positions times dL/dy's, by matmul_tiles,
+ * added to dw.  Each sum runs over the positions in the same order
+ * whatever the blocks.  Against dw_cols, the sums are over the positions
+ * there are, not NG, and the kernel keeps more sums in registers.
+ * Threads take blocks of columns, not filters: each builds only its own
+ * columns' rows (those of all of them are megabytes per item). */
 static void weight_grads_rows(const cnn_conv3d *g, const Layout *L, const float *x, const float *dy, float *dw,
-                              int f0, int f1, long kc, float *task)
+                              long b0, long b1, long kc, float *task)
 {
     const cnn_kernels *k = cnn_kernels_best();
     float *rows = task, *prod = task + L->ng * kc, *dq = task + L->k * L->ng;
     long plane = (long)g->oh * g->ow;
-    for (long od = 0, nd; od < g->od; od += nd) {
+    for (long od = 0, nd; b0 < b1 && od < g->od; od += nd) {
         nd = group(L, od, g->od);
-        dy_columns(g, L, dy, od, nd, f0, f1 - f0, dq);
-        for (long k0 = 0; k0 < L->k; k0 += kc) {
+        dy_columns(g, L, dy, od, nd, 0, g->f, dq);
+        for (long k0 = b0 * kc; k0 < L->k && k0 < b1 * kc; k0 += kc) {
             long used = L->k - k0 < kc ? L->k - k0 : kc;
             vol2row(g, L, x, od, nd, k0, kc, rows);
-            k->matmul_tiles(rows, kc, nd * plane, dq, L->ng, 1, g->f, f0, f1, 0, kc / CNN_TILE_Q, prod);
-            for (long f = f0; f < f1; f++)
+            k->matmul_tiles(rows, kc, nd * plane, dq, L->ng, 1, g->f, 0, g->f, 0, kc / CNN_TILE_Q, prod);
+            for (long f = 0; f < g->f; f++)
                 for (long j = 0; j < used; j++)
                     dw[f * L->k + k0 + j] += prod[f * kc + j];
         }
@@ -375,8 +377,9 @@ static void weight_grads_cols(const cnn_conv3d *g, const float *x, const float *
     Layout L = layout_of(g);
     float *cols = task, *dq = task + L.k * L.ng;
     long kc = row_columns(g, &L);
-    if (kc) {
-        weight_grads_rows(g, &L, x, dy, dw, f0, f1, kc, task);
+    if (kc) {   /* the share [f0, f1) of F: the same share of the blocks */
+        long blocks = (L.k + kc - 1) / kc;
+        weight_grads_rows(g, &L, x, dy, dw, f0 * blocks / g->f, f1 * blocks / g->f, kc, task);
         return;
     }
     for (long od = 0, nd; od < g->od; od += nd) {
