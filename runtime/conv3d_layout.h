@@ -63,7 +63,8 @@ static inline Layout layout_of(const cnn_conv3d *g)
     L.span = (g->kh - 1L) * g->dh * L.wp + (g->kw - 1L) * g->dw;
     tile_rows(g->ow, L.wp, &L.yrow, &L.ygap);
     L.nq24 = round_up(L.ygap ? (long)g->oh * g->ow : L.nq, CNN_TILE_Q);
-    L.xslack = max_of(0, tiles_end(L.nq24, L.yrow, L.ygap, L.span) - L.plane);
+    /* dL/dW's sums read rows WP wide, nq8 positions */
+    L.xslack = max_of(0, max_of(tiles_end(L.nq24, L.yrow, L.ygap, L.span), L.nq8 + L.span) - L.plane);
     L.ad = (g->kd - 1L) * g->dd - g->pd;
     L.ah = (g->kh - 1L) * g->dh - g->ph;
     L.aw = (g->kw - 1L) * g->dw - g->pw;
