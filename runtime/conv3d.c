@@ -190,6 +190,18 @@ static long group(const Layout *L, long od, long end)
 
 /* ---- forward ---- */
 
+/* The depth taps [*z0, *z1) of kd that read planes [first, first + kd)
+ * of a volume padded by `pad` planes before its n: the others read
+ * padding only, and are skipped (on V-Net's 8^3 layers 15% of the work,
+ * its 4^3 ones 30%). */
+static void depth_taps(long first, long kd, long pad, long n, long *z0, long *z1)
+{
+    *z0 = pad - first > 0 ? pad - first : 0;
+    *z1 = n + pad - first < kd ? n + pad - first : kd;
+    if (*z1 < *z0)
+        *z1 = *z0;
+}
+
 /* y = the convolution + b, or with add y += it (no bias): the latter is a
  * deconvolution's dL/dx (deconv3d.c), which adds into what dx holds. */
 static void forward_direct(const cnn_conv3d *g, const float *xpad, const float *wpack, const float *b, float *y,
@@ -197,13 +209,18 @@ static void forward_direct(const cnn_conv3d *g, const float *xpad, const float *
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
-    long plane = (long)g->oh * g->ow;
+    long plane = (long)g->oh * g->ow, z0, z1;
     for (long od = od0; od < od1; od++) {
-        cnn_tile_conv p = {.in = xpad + od * g->sd * g->c * L.plane, .in_stride = L.plane, .nin = (long)g->kd * g->c,
-                           .kh = g->kh, .kw = g->kw, .row_step = g->dh * L.wp, .dw = g->dw, .flipped = 0,
-                           .w = wpack, .w_out = L.k, .w_in = L.taps, .nout = g->f, .out = rows,
-                           .out_stride = L.nq24, .width = L.ygap ? L.yrow : 0, .gap = L.ygap};
-        k->conv_tiles(&p, 0, L.nq24 / CNN_TILE_Q);
+        depth_taps(od * g->sd, g->kd, g->pd, g->d, &z0, &z1);
+        cnn_tile_conv p = {.in = xpad + (od * g->sd + z0) * g->c * L.plane, .in_stride = L.plane,
+                           .nin = (z1 - z0) * g->c, .kh = g->kh, .kw = g->kw, .row_step = g->dh * L.wp,
+                           .dw = g->dw, .flipped = 0, .w = wpack + z0 * g->c * L.taps, .w_out = L.k, .w_in = L.taps,
+                           .nout = g->f, .out = rows, .out_stride = L.nq24, .width = L.ygap ? L.yrow : 0,
+                           .gap = L.ygap};
+        if (z0 == z1)   /* a window all padding */
+            memset(rows, 0, sizeof(float) * (size_t)(g->f * L.nq24));
+        else
+            k->conv_tiles(&p, 0, L.nq24 / CNN_TILE_Q);
         for (long f = 0; f < g->f; f++) {
             float *dst = y + (f * g->od + od) * plane;
             if (!add) {
@@ -425,14 +442,18 @@ static void input_grads_direct(const cnn_conv3d *g, const float *dyp, const floa
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
-    long per_channel = (long)g->kd * g->f * L.taps, hw = (long)g->h * g->w;
+    long per_channel = (long)g->kd * g->f * L.taps, hw = (long)g->h * g->w, z0, z1;
     const float *back = wpack + (g->direct ? L.k * g->f : 0) + c0 * per_channel;
     for (long d = d0; d < d1; d++) {
-        cnn_tile_conv p = {.in = dyp + d * g->f * L.qplane, .in_stride = L.qplane, .nin = (long)g->kd * g->f,
+        depth_taps(d, g->kd, L.ad, g->od, &z0, &z1);
+        cnn_tile_conv p = {.in = dyp + (d + z0) * g->f * L.qplane, .in_stride = L.qplane, .nin = (z1 - z0) * g->f,
                            .kh = g->kh, .kw = g->kw, .row_step = g->dh * L.wq, .dw = g->dw, .flipped = 0,
-                           .w = back, .w_out = per_channel, .w_in = L.taps, .nout = c1 - c0, .out = rows,
-                           .out_stride = L.nqx24, .width = L.xgap ? L.xrow : 0, .gap = L.xgap};
-        k->conv_tiles(&p, 0, L.nqx24 / CNN_TILE_Q);
+                           .w = back + z0 * g->f * L.taps, .w_out = per_channel, .w_in = L.taps, .nout = c1 - c0,
+                           .out = rows, .out_stride = L.nqx24, .width = L.xgap ? L.xrow : 0, .gap = L.xgap};
+        if (z0 == z1)
+            memset(rows, 0, sizeof(float) * (size_t)((c1 - c0) * L.nqx24));
+        else
+            k->conv_tiles(&p, 0, L.nqx24 / CNN_TILE_Q);
         for (long c = c0; c < c1; c++)
             for (long r = 0; r < g->h; r++) {
                 float *dst = dx + (c * g->d + d) * hw + r * g->w;

@@ -8,7 +8,8 @@
 #include "cnnrt.h"
 #include "conv3d_layout.h"
 
-/* Direct tiles compute every position of rows WP wide, of which only
+/* Direct tiles compute every position of rows WP wide (or of the rows
+ * alone, when they are whole vectors: layout_of's nq24), of which only
  * OH*OW are outputs; as in the compiler's emit/tile.c, they are used
  * unless that waste exceeds what columns cost (about 20/F of the work),
  * or the kernel's rows do not fit a tile's pack. */
@@ -33,12 +34,9 @@ int cnn_conv3d_init(cnn_conv3d *g)
         return -1;
     Layout L = layout_of(g);
     long outputs = (long)g->oh * g->ow, inputs = (long)g->h * g->w;
-    /* Measured on rows WP wide, though the tiles skip the padding columns
-     * of rows of whole vectors: dL/dW's sums still run over them. */
-    g->direct = g->sh == 1 && g->sw == 1 && g->dd == 1 &&
-                tiles_pay(g->kh, g->kw, g->dw, outputs, round_up(L.nq, CNN_TILE_Q), g->f);
+    g->direct = g->sh == 1 && g->sw == 1 && g->dd == 1 && tiles_pay(g->kh, g->kw, g->dw, outputs, L.nq24, g->f);
     g->direct_dx = g->direct && g->sd == 1 && L.ad >= 0 && L.ah >= 0 && L.aw >= 0 &&
-                   tiles_pay(g->kh, g->kw, g->dw, inputs, round_up(L.nqx, CNN_TILE_Q), g->c);
+                   tiles_pay(g->kh, g->kw, g->dw, inputs, L.nqx24, g->c);
     g->xpad_planes = g->direct ? L.dp : 0;
     g->dy_planes = g->direct_dx ? L.dq : g->direct ? g->od : 0;
     g->xpad_floats = g->direct ? L.dp * g->c * L.plane + L.xslack : 0;

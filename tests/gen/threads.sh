@@ -73,10 +73,11 @@ cc -std=c99 -O1 -fopenmp -Wall -Wextra -pedantic -I"$top/runtime" -I. host.c len
 # A volume net at batch 1 (and 2): the team splits each item's depths,
 # planes and filters (emit/vol.c), so a range cut wrong or a thread's
 # scratch shared shows as results that differ between 1, 2 and 3 threads.
-# Its layers take every path: tiles (c, the 5x5x5), columns (d, stride 2;
-# e, 48 filters on 8x8 planes, whose dL/dx splits channels; s, a volume
-# too small to fill a group, whose dL/dW is matmul_tiles' by rows), a
-# deconvolution, pools and upsampling.
+# Its layers take every path: tiles (c, the 5x5x5; e, 48 filters on 8x8
+# planes, rows of whole vectors), columns (d, stride 2; s, 4x4 planes too
+# small for tiles, whose dL/dx splits channels and whose dL/dW is
+# matmul_tiles' by rows, in column blocks), a deconvolution, pools and
+# upsampling.
 cat >vpar.net <<'NET'
 network vpar
 input 12x16x16x2
