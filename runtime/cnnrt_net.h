@@ -108,10 +108,11 @@ typedef struct {
     long nout;
     float *out;
     long out_stride;          /* floats between output rows */
-    long width, gap;          /* 0, or rows of width positions (a multiple
-                                 of 8) with gap floats after each that are
-                                 not computed: position q read at
-                                 q + q / width * gap, stored at q */
+    const long *at8;          /* NULL, or position q is read at
+                                 at8[q / 8] + q % 8 (groups of 8 positions
+                                 anywhere: rows without their padding
+                                 columns), stored at q; it covers every
+                                 position of the tiles run */
 } cnn_tile_conv;
 
 typedef struct {

@@ -11,12 +11,12 @@ typedef struct {
     long taps;                    /* KH*KW */
     long dp, hp, wp, plane;       /* the padded input, forward */
     long nq, nq24, nq8, span, xslack;
-    long yrow, ygap;              /* the forward tiles' rows: outputs per
-                                     row, and padded columns skipped after
-                                     each (0: rows WP wide, gap computed) */
+    int yvec;                     /* forward tiles on the output rows in
+                                     groups of 8 (conv3d.c's row_pieces),
+                                     not on whole padded rows WP wide */
     long ad, ah, aw, dq, hq, wq, qplane;   /* dL/dy padded for dL/dx */
     long nqx, nqx24, spanx, dslack;
-    long xrow, xgap;              /* dL/dx's tiles' rows, as yrow, ygap */
+    int xvec;                     /* dL/dx's tiles, as yvec */
     long k, gd, ng;               /* columns: rows C*KD*KH*KW, output depths
                                      side by side, width (24s) */
     long rows_f;                  /* dL/dW: dL/dy rows per depth, F + 3 */
@@ -34,20 +34,15 @@ static inline long max_of(long a, long b)
     return a > b ? a : b;
 }
 
-/* The tiles' rows over a padded plane `wp` wide whose rows hold `w`
- * positions: they skip the padding columns when every row is a whole
- * number of vectors (8 lanes), else compute them (rows wp wide). */
-static inline void tile_rows(long w, long wp, long *row, long *gap)
-{
-    *row = w % 8 ? wp : w;
-    *gap = w % 8 ? 0 : wp - w;
-}
+#define VEC_ROW_MOST 4096   /* widest rows the tiles take in groups of 8 */
 
-/* The float after the last that tiles of n24 positions read, on rows as
- * tile_rows set, a kernel reaching span further. */
-static inline long tiles_end(long n24, long row, long gap, long span)
+/* Whether tiles take rows of w outputs in groups of 8: whole vectors of
+ * 8 lanes, so that they skip the padding columns, and the depth taps
+ * and kernel rows that read only padding; else they compute every
+ * position of the padded rows. */
+static inline int vec_rows(long w)
 {
-    return (n24 - 1) + (n24 - 1) / row * gap + 1 + span;
+    return w % 8 == 0 && w <= VEC_ROW_MOST;
 }
 
 static inline Layout layout_of(const cnn_conv3d *g)
@@ -61,10 +56,11 @@ static inline Layout layout_of(const cnn_conv3d *g)
     L.nq = (g->oh - 1L) * L.wp + g->ow;
     L.nq8 = round_up(L.nq, 8);
     L.span = (g->kh - 1L) * g->dh * L.wp + (g->kw - 1L) * g->dw;
-    tile_rows(g->ow, L.wp, &L.yrow, &L.ygap);
-    L.nq24 = round_up(L.ygap ? (long)g->oh * g->ow : L.nq, CNN_TILE_Q);
-    /* dL/dW's sums read rows WP wide, nq8 positions */
-    L.xslack = max_of(0, max_of(tiles_end(L.nq24, L.yrow, L.ygap, L.span), L.nq8 + L.span) - L.plane);
+    L.yvec = vec_rows(g->ow);
+    L.nq24 = round_up(L.yvec ? (long)g->oh * g->ow : L.nq, CNN_TILE_Q);
+    /* what tiles on padded rows and dL/dW's sums (nq8 positions) read
+     * past the last plane; tiles on groups of 8 read inside the input */
+    L.xslack = max_of(0, max_of(L.yvec ? 0 : L.nq24, L.nq8) + L.span - L.plane);
     L.ad = (g->kd - 1L) * g->dd - g->pd;
     L.ah = (g->kh - 1L) * g->dh - g->ph;
     L.aw = (g->kw - 1L) * g->dw - g->pw;
@@ -74,9 +70,9 @@ static inline Layout layout_of(const cnn_conv3d *g)
     L.qplane = L.hq * L.wq;
     L.nqx = (g->h - 1L) * L.wq + g->w;
     L.spanx = (g->kh - 1L) * g->dh * L.wq + (g->kw - 1L) * g->dw;
-    tile_rows(g->w, L.wq, &L.xrow, &L.xgap);
-    L.nqx24 = round_up(L.xgap ? (long)g->h * g->w : L.nqx, CNN_TILE_Q);
-    L.dslack = max_of(0, tiles_end(L.nqx24, L.xrow, L.xgap, L.spanx) - L.qplane);
+    L.xvec = vec_rows(g->w);
+    L.nqx24 = round_up(L.xvec ? (long)g->h * g->w : L.nqx, CNN_TILE_Q);
+    L.dslack = L.xvec ? 0 : max_of(0, L.nqx24 + L.spanx - L.qplane);
     L.k = (long)g->c * g->kd * L.taps;
     /* Small planes go a few depths at a time: the tiles and dw_cols'
      * sums want rows of a few tiles, not one tile two thirds empty. */

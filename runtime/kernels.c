@@ -85,19 +85,20 @@ static void pack_rows(const cnn_tile_conv *p, long c0, long nc, long q0, long le
 }
 
 /* Where a chunk of positions, from position p0 on, lies in the planes:
- * consecutive (width 0), or in rows of `width` positions with `gap`
- * floats between them that nothing computes (width a multiple of 8, so
- * that no vector of 8 lanes, nor of 16 from a multiple of 16, crosses
- * the end of a row). */
+ * consecutive, or (at8) in groups of 8 consecutive positions, group g
+ * starting at at8[g] (rows of an output plane without their padding
+ * columns, rows of several depths), so that no vector of 8 lanes crosses
+ * from one group to another. */
 typedef struct {
-    long p0, width, gap;
+    long p0;
+    const long *at8;
 } Chunk;
 
 /* Where position p0 + i lies in the planes. */
 static inline long plane_at(const Chunk *ch, long i)
 {
     long p = ch->p0 + i;
-    return ch->width ? p + p / ch->width * ch->gap : p;
+    return ch->at8 ? ch->at8[p / 8] + p % 8 : p;
 }
 
 /* How far position p0 + i lies from p0 in the planes. */
@@ -289,14 +290,22 @@ static KTARGET void run24_avx512(const Chunk *ch, long at, const float *x, long 
         tile4x24_avx512(x, v1, v2, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
 }
 
-/* 48 positions on 16 lanes, unless a 16-lane vector would cross the
- * end of a row (rows of a width not a multiple of 16): then two tiles
- * on 8 lanes, as for a task's odd last 24. */
+/* Whether the chunk's groups of 8 pair into 16 consecutive positions
+ * (the chunk starts at a multiple of 48). */
+static int pairs16(const Chunk *ch)
+{
+    const long *g = ch->at8 + ch->p0 / 8;
+    return g[1] == g[0] + 8 && g[3] == g[2] + 8 && g[5] == g[4] + 8;
+}
+
+/* 48 positions on 16 lanes, unless a 16-lane vector would cross from
+ * one group of 8 to another that does not follow it: then two tiles on
+ * 8 lanes, as for a task's odd last 24. */
 static KTARGET void run_avx512(long q, const Chunk *ch, const float *x, long xstride, long nc, const long *off,
                                long nt, const float *w, long wj, long wc, int nj, float *y, long ystride, int acc)
 {
     long v1 = chunk_at(ch, 16), v2 = chunk_at(ch, 32);
-    if (q == 24 || (ch->width && (ch->width % 16 || ch->p0 % 16))) {
+    if (q == 24 || (ch->at8 && !pairs16(ch))) {
         for (long at = 0; at < q; at += 24)
             run24_avx512(ch, at, x, xstride, nc, off, nt, w, wj, wc, nj, y, ystride, acc);
     } else if (nj > 6)

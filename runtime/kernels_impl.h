@@ -19,7 +19,7 @@ static KTARGET void ISA(conv_pass)(const cnn_tile_conv *p, long c0, long nc, con
 {
     long reach = (p->kw - 1) * p->dw, taps = p->kh * p->kw;
     for (long t = t0, q; t < t1; t += q / CNN_TILE_Q) {
-        Chunk ch = {t * CNN_TILE_Q, p->width, p->gap};
+        Chunk ch = {t * CNN_TILE_Q, p->at8};
         const float *x = p->in + c0 * p->in_stride + plane_at(&ch, 0);
         long xstride = p->in_stride;
         q = t1 - t >= CHUNK / CNN_TILE_Q ? CHUNK : CNN_TILE_Q;
@@ -46,7 +46,7 @@ static KTARGET void ISA(conv_tiles)(const cnn_tile_conv *p, long t0, long t1)
     long off[CNN_TILE_PACK_MOST];
     long reach = (p->kw - 1) * p->dw, row = CHUNK + reach;
     long span = CHUNK + (p->kh - 1) * p->row_step + reach;
-    int packed = !p->width && 2 * p->kh * row < span;
+    int packed = !p->at8 && 2 * p->kh * row < span;
     long cc = channels_per_pass(p->nin, packed ? p->kh * row : span, packed ? PACK_FLOATS : DIRECT_FLOATS);
     tap_offsets(p, packed ? row : 0, off);
     for (long c0 = 0; c0 < p->nin; c0 += cc)
@@ -101,7 +101,7 @@ static KTARGET void ISA(matmul_tiles)(const float *x, long ld, long nk, const fl
                                       long f0, long f1, long t0, long t1, float *y)
 {
     static const long zero[1] = {0};
-    static const Chunk packed = {0, 0, 0};
+    static const Chunk packed = {0, NULL};
     float pack[MATMUL_ROWS * CHUNK];
     long fend = f1 < nf ? f1 : nf;
     for (long k0 = 0; k0 < nk; k0 += MATMUL_ROWS) {

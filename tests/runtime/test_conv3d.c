@@ -39,6 +39,8 @@ static const Case cases[] = {
     {1, 3, 4, 16, 16, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* rows of 16: the tiles skip the pad columns */
     {1, 4, 3, 8, 24, 5, 3, 3, 5, 1, 1, 1, 1, 1, 2, 1, 1, 1},   /* rows of 24: 16-lane vectors would cross them */
     {1, 2, 3, 6, 16, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 1, 2, 2},   /* rows of 16, dilated taps */
+    {1, 3, 7, 6, 8, 4, 3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},    /* rows of 8, depth stride 2 */
+    {1, 2, 3, 4, 8, 3, 3, 3, 3, 1, 1, 1, 2, 3, 1, 1, 1, 1},    /* rows of 8, rows reading only padding */
 };
 
 static int failures;

@@ -40,26 +40,38 @@ static int close_to(float got, double want, double scale)
 typedef struct {
     long c, f, kh, kw, wp, dw, t0, t1;
     int flipped;
-    long width, gap;   /* rows of width positions, gap floats skipped after each */
+    long width, gap;   /* at8: groups of 8 in rows of width positions, gap floats
+                          skipped after each; odd gaps put the rows in reverse */
 } ConvCase;
 
-/* Where conv_tiles reads position q's window. */
+/* Where conv_tiles reads position q's window: group g of 8 in row
+ * g * 8 / width, which lies at row * (width + gap) (reversed: from the
+ * end of the positions, so that groups of 8 never pair into 16). */
 static long plane_at(const ConvCase *k, long q)
 {
-    return k->width ? q + q / k->width * k->gap : q;
+    if (!k->width)
+        return q;
+    long row = q / k->width, rows = (k->t1 * CNN_TILE_Q + k->width - 1) / k->width;
+    if (k->gap % 2)
+        row = rows - 1 - row;
+    return row * (k->width + k->gap) + q % k->width;
 }
 
 static void check_conv(const ConvCase *k)
 {
     long reach = (k->kw - 1) * k->dw, span = (k->kh - 1) * k->wp + reach;
-    long plane = plane_at(k, k->t1 * CNN_TILE_Q) + span + 7, out_stride = k->t1 * CNN_TILE_Q + 5;
+    long rows = k->width ? (k->t1 * CNN_TILE_Q + k->width - 1) / k->width : 0;
+    long plane = (k->width ? rows * (k->width + k->gap) : k->t1 * CNN_TILE_Q) + span + 7;
+    long out_stride = k->t1 * CNN_TILE_Q + 5, at8[256];
+    for (long g = 0; g < k->t1 * CNN_TILE_Q / 8; g++)
+        at8[g] = plane_at(k, 8 * g);
     float *in = random_floats(k->c * plane, 1), *w = random_floats(k->f * k->c * k->kh * k->kw, 2);
     long nout = (k->f + 1) * out_stride;   /* one row more: the kernel's not to touch */
     float *out = random_floats(nout, 3), *before = malloc(sizeof(float) * (size_t)nout);
     CU_ASSERT_FATAL(before != NULL);
     memcpy(before, out, sizeof(float) * (size_t)nout);
     cnn_tile_conv p = {in, plane, k->c, k->kh, k->kw, k->wp, k->dw, k->flipped, w, k->c * k->kh * k->kw,
-                       k->kh * k->kw, k->f, out, out_stride, k->width, k->gap};
+                       k->kh * k->kw, k->f, out, out_stride, k->width ? at8 : NULL};
     kernels->conv_tiles(&p, k->t0, k->t1);
     long bad = 0;
     for (long f = 0; f <= k->f; f++)
@@ -105,10 +117,11 @@ static void test_conv_tiles(void)
         {2, 17, 3, 3, 90, 2, 0, 4, 0, 0, 0},     /* dilation */
         {1, 6, 5, 5, 32, 1, 0, 1, 1, 0, 0},      /* LeNet's first layer, one tile */
         {6, 16, 1, 1, 14, 1, 0, 2, 0, 0, 0},     /* 1x1 */
-        {5, 9, 3, 3, 18, 1, 0, 6, 0, 16, 2},     /* rows of 16 positions, pad columns skipped */
+        {5, 9, 3, 3, 18, 1, 0, 6, 0, 16, 2},     /* groups of 8: rows of 16, pad columns skipped */
         {5, 9, 3, 3, 18, 1, 1, 6, 1, 16, 2},     /* the same from an odd tile, flipped */
         {4, 7, 3, 5, 28, 1, 0, 5, 0, 24, 4},     /* rows of 24: 16-lane vectors would cross them */
         {3, 6, 3, 3, 12, 2, 0, 4, 0, 8, 4},      /* rows of 8, dilated */
+        {3, 10, 3, 3, 19, 1, 0, 6, 0, 16, 3},    /* rows of 16 in reverse: vectors of 16 in rows  */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_conv(&cases[i]);
