@@ -10,12 +10,14 @@
 typedef struct {
     long taps;                    /* KH*KW */
     long dp, hp, wp, plane;       /* the padded input, forward */
-    long nq, nq24, nq8, span, xslack;
+    long nq, nq24, span, xslack;
     long ad, ah, aw, dq, hq, wq, qplane;   /* dL/dy padded for dL/dx */
     long nqx, nqx24, spanx, dslack;
     long k, gd, ng;               /* columns: rows C*KD*KH*KW, output depths
                                      side by side, width (24s) */
-    long rows_f;                  /* dL/dW: dL/dy rows per depth, F + 3 */
+    long ow8, nqw;                /* dL/dW: dL/dy's rows OW8 wide (zeros past
+                                     OW), OH of them per filter */
+    long rows_f;                  /* dL/dW: dL/dy's filters, F + 3 */
 } Layout;
 
 #define COLS_TARGET 192   /* columns: positions side by side, at least */
@@ -40,9 +42,11 @@ static inline Layout layout_of(const cnn_conv3d *g)
     L.plane = L.hp * L.wp;
     L.nq = (g->oh - 1L) * L.wp + g->ow;
     L.nq24 = round_up(L.nq, CNN_TILE_Q);
-    L.nq8 = round_up(L.nq, 8);
     L.span = (g->kh - 1L) * g->dh * L.wp + (g->kw - 1L) * g->dw;
-    L.xslack = max_of(0, L.nq24 + L.span - L.plane);
+    L.ow8 = round_up(g->ow, 8);
+    L.nqw = g->oh * L.ow8;
+    /* the tiles read nq24 positions from each tap, dL/dW a last row OW8 wide */
+    L.xslack = max_of(0, max_of(L.nq24, L.nq - g->ow + L.ow8) + L.span - L.plane);
     L.ad = (g->kd - 1L) * g->dd - g->pd;
     L.ah = (g->kh - 1L) * g->dh - g->ph;
     L.aw = (g->kw - 1L) * g->dw - g->pw;

@@ -36,6 +36,8 @@ static const Case cases[] = {
     {1, 3, 9, 9, 9, 4, 3, 3, 3, 2, 3, 2, 1, 0, 1, 1, 1, 1},    /* strides, odd sizes */
     {1, 3, 8, 16, 16, 4, 3, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},  /* columns of 3, 3 and 2 depths */
     {2, 24, 2, 2, 3, 30, 5, 5, 5, 1, 1, 1, 2, 2, 2, 1, 1, 1},  /* small volume: dL/dW by rows, dL/dx in 2 blocks */
+    {1, 1, 2, 40, 110, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* dL/dW in blocks of 36 and 4 rows */
+    {1, 2, 11, 30, 30, 5, 3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1}, /* dL/dW in blocks of 4 and 2 depths */
 };
 
 static int failures;
