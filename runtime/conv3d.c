@@ -77,12 +77,12 @@ void cnn_conv3d_pad_input(const cnn_conv3d *g, const float *x, float *xpad, long
     pad_planes(&p, x, xpad, p0, p1);
 }
 
-/* Output depth od of dL/dW's rows [F+3][OD][OH][OW8]: dL/dy's rows,
- * zeros past them (the 3 filters past F too: dw_rows reads 4). */
+/* Output depth od of dL/dW's copy of dL/dy, [dwf][OD][OH][OW8]: its rows,
+ * zeros past them (and the filters past F up to 4: dw_rows reads 4). */
 static void dy_rows(const cnn_conv3d *g, const Layout *L, const float *dy, long od, float *rows)
 {
     long plane = (long)g->oh * g->ow;
-    for (long f = 0; f < L->rows_f; f++) {
+    for (long f = 0; f < L->dwf; f++) {
         float *dst = rows + (f * g->od + od) * L->nqw;
         memset(dst, 0, sizeof(float) * (size_t)L->nqw);
         for (long r = 0; f < g->f && r < g->oh; r++)
@@ -90,7 +90,7 @@ static void dy_rows(const cnn_conv3d *g, const Layout *L, const float *dy, long 
     }
 }
 
-/* dyp: dL/dy padded for dL/dx (direct_dx), then dL/dW's rows. */
+/* dyp: dL/dy padded for dL/dx (direct_dx), then dL/dW's copy (if any). */
 void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0, long p1)
 {
     if (!g->direct)
@@ -104,7 +104,7 @@ void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0
         rows += L.dq * g->f * L.qplane + L.dslack;
         shift = L.ad;
     }
-    for (long t = p0; t < p1; t++)
+    for (long t = p0; L.dwf && t < p1; t++)
         if (t - shift >= 0 && t - shift < g->od)
             dy_rows(g, &L, dy, t - shift, rows);
 }
@@ -261,11 +261,13 @@ typedef struct {
     long od, nd, r0, nr;
 } Block;
 
-/* dw[f][u + i] += the sums of filters [fb, fb + 4) of f1 (dw: F rows C *
+/* dw[f][u + i] += the sums of filters f in [fb, fe) (dw: F rows C *
  * pairs apart) and the k->dw_pairs pairs from u on (the last repeated
- * past the kernel's), over block b of dq and of the channel's input xc. */
+ * past the kernel's), over block b of dq and of the channel's input xc;
+ * dq is the block of filter `first` and the kernel sums [first, first +
+ * 4), which holds [fb, fe). */
 static void pair_sums(const cnn_conv3d *g, const Layout *L, const cnn_kernels *k, const float *dq,
-                      const float *xc, const Block *b, long u, long fb, long f1, float *dw)
+                      const float *xc, const Block *b, long u, long first, long fb, long fe, float *dw)
 {
     long pairs = g->kd * L->taps, np = k->dw_pairs, z = u / L->taps, t = u % L->taps;
     const float *x[CNN_DW_PAIRS];
@@ -276,34 +278,38 @@ static void pair_sums(const cnn_conv3d *g, const Layout *L, const cnn_kernels *k
             t = 0, z++;
     }
     k->dw_rows(dq, g->od * L->nqw, x, L->wp, g->sd * g->c * L->plane, L->ow8 / 8, b->nr, b->nd, s);
-    for (long j = 0; j < 4 && fb + j < f1; j++)
+    for (long f = fb; f < fe; f++)
         for (long i = 0; i < np && u + i < pairs; i++)
-            dw[(fb + j) * g->c * pairs + u + i] += s[j * np + i];
+            dw[f * g->c * pairs + u + i] += s[(f - first) * np + i];
 }
 
 /* Filters [f0, f1), 4 at a time, against the kernel's dw_pairs (depth
  * tap, tap) pairs of one channel, over blocks of QCHUNK positions (rows
  * of a plane, or whole planes of a few depths) that stay in cache while
  * the channels and pairs go by.  Only the OH rows of OW outputs (rounded
- * up to 8) are summed, not the gaps between the padded rows. */
-static void weight_grads_direct(const cnn_conv3d *g, const float *xpad, const float *dyp, float *dw, int f0,
-                                int f1)
+ * up to 8) are summed, not the gaps between the padded rows.  Four
+ * filters that would run past dq's last take the last 4 instead: a
+ * filter's sums are the same bits in any of the kernel's 4 rows, so any
+ * split of the filters gives the same results. */
+static void weight_grads_direct(const cnn_conv3d *g, const float *xpad, const float *dy, const float *dyp,
+                                float *dw, int f0, int f1)
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
-    long pairs = g->kd * L.taps, np = k->dw_pairs;
+    long pairs = g->kd * L.taps, np = k->dw_pairs, nf = L.dwf ? L.dwf : g->f;
     long rc = max_of(1, QCHUNK / L.ow8), dc = rc < g->oh ? 1 : QCHUNK / L.nqw;
-    const float *rows = dyp + (g->direct_dx ? L.dq * g->f * L.qplane + L.dslack : 0);
+    const float *rows = L.dwf ? dyp + (g->direct_dx ? L.dq * g->f * L.qplane + L.dslack : 0) : dy;
     Block b;
     for (b.od = 0; b.od < g->od; b.od += b.nd)
         for (b.r0 = 0, b.nd = g->od - b.od < dc ? g->od - b.od : dc; b.r0 < g->oh; b.r0 += b.nr) {
             b.nr = g->oh - b.r0 < rc ? g->oh - b.r0 : rc;
             for (long fb = f0; fb < f1; fb += 4) {
-                const float *dq = rows + (fb * g->od + b.od) * L.nqw + b.r0 * L.ow8;
+                long first = fb + 4 <= nf ? fb : nf - 4, fe = fb + 4 < f1 ? fb + 4 : f1;
+                const float *dq = rows + (first * g->od + b.od) * L.nqw + b.r0 * L.ow8;
                 for (long c = 0; c < g->c; c++) {
                     const float *xc = xpad + (b.od * g->sd * g->c + c) * L.plane + b.r0 * L.wp;
                     for (long u = 0; u < pairs; u += np)
-                        pair_sums(g, &L, k, dq, xc, &b, u, fb, f1, dw + c * pairs);
+                        pair_sums(g, &L, k, dq, xc, &b, u, first, fb, fe, dw + c * pairs);
                 }
             }
         }
@@ -411,7 +417,7 @@ void cnn_conv3d_weight_grads(const cnn_conv3d *g, const float *x, const float *x
     if (f0 >= f1)
         return;
     if (g->direct)
-        weight_grads_direct(g, xpad, dyp, dw, f0, f1);
+        weight_grads_direct(g, xpad, dy, dyp, dw, f0, f1);
     else
         weight_grads_cols(g, x, dy, dw, f0, f1, task);
     long plane = (long)g->od * g->oh * g->ow;

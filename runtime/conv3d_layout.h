@@ -16,8 +16,10 @@ typedef struct {
     long k, gd, ng;               /* columns: rows C*KD*KH*KW, output depths
                                      side by side, width (24s) */
     long ow8, nqw;                /* dL/dW: dL/dy's rows OW8 wide (zeros past
-                                     OW), OH of them per filter */
-    long rows_f;                  /* dL/dW: dL/dy's filters, F + 3 */
+                                     OW), OH of them per depth */
+    long dwf;                     /* and the filters of its copy, 0 when it
+                                     reads dL/dy itself */
+    long rows_f;                  /* dL/dW by columns: dL/dy rows, F + 3 */
 } Layout;
 
 #define COLS_TARGET 192   /* columns: positions side by side, at least */
@@ -45,6 +47,9 @@ static inline Layout layout_of(const cnn_conv3d *g)
     L.span = (g->kh - 1L) * g->dh * L.wp + (g->kw - 1L) * g->dw;
     L.ow8 = round_up(g->ow, 8);
     L.nqw = g->oh * L.ow8;
+    /* dw_rows reads 4 filters: dL/dy itself when it has 4 and whole
+     * vectors per row, else a copy */
+    L.dwf = g->ow % 8 == 0 && g->f >= 4 ? 0 : max_of(g->f, 4);
     /* the tiles read nq24 positions from each tap, dL/dW a last row OW8 wide */
     L.xslack = max_of(0, max_of(L.nq24, L.nq - g->ow + L.ow8) + L.span - L.plane);
     L.ad = (g->kd - 1L) * g->dd - g->pd;

@@ -38,6 +38,8 @@ static const Case cases[] = {
     {2, 24, 2, 2, 3, 30, 5, 5, 5, 1, 1, 1, 2, 2, 2, 1, 1, 1},  /* small volume: dL/dW by rows, dL/dx in 2 blocks */
     {1, 1, 2, 40, 110, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* dL/dW in blocks of 36 and 4 rows */
     {1, 2, 11, 30, 30, 5, 3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1}, /* dL/dW in blocks of 4 and 2 depths */
+    {2, 3, 5, 6, 16, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* dL/dW reads dL/dy, 5 filters */
+    {1, 3, 5, 6, 16, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* dL/dW copies dL/dy, 3 filters */
 };
 
 static int failures;
