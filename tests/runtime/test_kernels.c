@@ -102,7 +102,7 @@ static void test_conv_tiles(void)
         check_conv(&cases[i]);
 }
 
-/* ---- dw_tile, dw_cols ---- */
+/* ---- dw_tile, dw_rows, dw_cols ---- */
 
 static void test_dw_tile(void)
 {
@@ -130,8 +130,9 @@ static void test_dw_tile(void)
     free(x);
 }
 
-/* 2 depths of 3 rows of 16 positions, rows and depths apart in x, all
- * the kernel's pairs but one repeated, sums added to what s holds. */
+/* 2 depths of 3 rows of 16 positions, rows and depths apart in x (gaps
+ * the kernel must skip), inputs at unaligned offsets, sums added to what
+ * s holds. */
 static void test_dw_rows(void)
 {
     long nv = 2, nr = 3, nd = 2, xrow = nv * 8 + 5, xdepth = 4 * xrow + 3, np = kernels->dw_pairs;
