@@ -147,7 +147,15 @@ typedef struct {
     /* y[r * ow + o] = rows[r * width + o] + bias for oh rows of ow, then
      * v > 0 ? v : 0 when relu: a convolution's rows cut back to its output */
     void (*rows_out)(const float *rows, long width, long oh, long ow, float bias, int relu, float *y);
+    /* s[j * dw_pairs + i] += the sum over nd depths of nr rows of nv * 8
+     * positions of dq_j * x[i]: 4 planes dq_j dqstride apart, their
+     * positions consecutive, the inputs' rows xrow and depths xdepth
+     * apart (3-D dL/dW) */
+    void (*dw_rows)(const float *dq, long dqstride, const float *const *x, long xrow, long xdepth, long nv,
+                    long nr, long nd, float *s);
+    int dw_pairs;             /* inputs per dw_rows call, at most CNN_DW_PAIRS */
 } cnn_kernels;
+#define CNN_DW_PAIRS 6
 
 /* 3-D convolution (runtime/conv3d.c): PyTorch's Conv3d without groups,
  * NCDHW, weights [F][C][KD][KH][KW], for one item (volume) at a time.
@@ -159,9 +167,10 @@ typedef struct {
  * [HP*WP], so that the KD*C planes one output depth reads are consecutive
  * and the depth taps are just more input channels of one 2-D convolution
  * (the weights packed to match).  dL/dx (all strides 1) is the same over
- * padded dL/dy with flipped weights; dL/dW runs dw_tile over the padded
- * input and dL/dy in rows of width WP.  Other geometries go through
- * vol2col columns and matmul_tiles / dw_cols, one output depth at a time.
+ * padded dL/dy with flipped weights; dL/dW runs dw_rows over the rows of
+ * dL/dy and of the padded input (not the gaps between padded rows).
+ * Other geometries go through vol2col columns and matmul_tiles /
+ * dw_cols, one output depth at a time.
  *
  * Use: cnn_conv3d_init; cnn_conv3d_pack once per weight change (into
  * wpack_floats); per item, cnn_conv3d_pad_input over [0, xpad_planes)

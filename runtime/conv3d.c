@@ -9,8 +9,8 @@
  * and the weights are merely repacked to [F][KD][C][KH*KW].  dL/dx (all
  * strides 1) is the same convolution over dL/dy padded by (K-1)*dil - pad,
  * with the weights flipped and filters and channels swapped.  dL/dW sums,
- * with dw_tile, the products of dL/dy rows of width WP and the padded
- * input planes at each tap's offset.  Geometries the tiles cannot take
+ * with dw_rows, the products of dL/dy's rows and the padded input's rows
+ * at each tap's offset.  Geometries the tiles cannot take
  * (strides in H or W, depth dilation, kernels too wide to pack, planes so
  * small that padded rows waste the work) go through vol2col columns, a
  * few output depths side by side when planes are small, and matmul_tiles
@@ -21,7 +21,7 @@
 #include "cnnrt.h"
 #include "conv3d_layout.h"
 
-#define QCHUNK 1024   /* dL/dW: positions summed per dw_tile call (L1) */
+#define QCHUNK 4096   /* dL/dW: positions summed per dw_rows call (L2) */
 #define COLS_BLOCK 65536   /* dL/dx by columns: floats of columns per block (L2) */
 
 /* The forward tiles read [F][KD][C][taps]; dL/dx's read [C][KD][F][taps]
@@ -77,19 +77,20 @@ void cnn_conv3d_pad_input(const cnn_conv3d *g, const float *x, float *xpad, long
     pad_planes(&p, x, xpad, p0, p1);
 }
 
-/* dL/dW's rows of output depth od: [F+3][nq8], dL/dy's row r at r*WP,
- * zeros elsewhere (the 3 rows past F too: dw_tile reads 4 filters). */
+/* Output depth od of dL/dW's copy of dL/dy, [dwf][OD][OH][OW8]: its rows,
+ * zeros past them (and the filters past F up to 4: dw_rows reads 4). */
 static void dy_rows(const cnn_conv3d *g, const Layout *L, const float *dy, long od, float *rows)
 {
     long plane = (long)g->oh * g->ow;
-    memset(rows, 0, sizeof(float) * (size_t)(L->rows_f * L->nq8));
-    for (long f = 0; f < g->f; f++)
-        for (long r = 0; r < g->oh; r++)
-            memcpy(rows + f * L->nq8 + r * L->wp, dy + (f * g->od + od) * plane + r * g->ow,
-                   sizeof(float) * (size_t)g->ow);
+    for (long f = 0; f < L->dwf; f++) {
+        float *dst = rows + (f * g->od + od) * L->nqw;
+        memset(dst, 0, sizeof(float) * (size_t)L->nqw);
+        for (long r = 0; f < g->f && r < g->oh; r++)
+            memcpy(dst + r * L->ow8, dy + (f * g->od + od) * plane + r * g->ow, sizeof(float) * (size_t)g->ow);
+    }
 }
 
-/* dyp: dL/dy padded for dL/dx (direct_dx), then dL/dW's rows. */
+/* dyp: dL/dy padded for dL/dx (direct_dx), then dL/dW's copy (if any). */
 void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0, long p1)
 {
     if (!g->direct)
@@ -103,9 +104,9 @@ void cnn_conv3d_pad_dy(const cnn_conv3d *g, const float *dy, float *dyp, long p0
         rows += L.dq * g->f * L.qplane + L.dslack;
         shift = L.ad;
     }
-    for (long t = p0; t < p1; t++)
+    for (long t = p0; L.dwf && t < p1; t++)
         if (t - shift >= 0 && t - shift < g->od)
-            dy_rows(g, &L, dy, t - shift, rows + (t - shift) * L.rows_f * L.nq8);
+            dy_rows(g, &L, dy, t - shift, rows);
 }
 
 /* ---- columns ---- */
@@ -413,36 +414,61 @@ void cnn_conv3d_forward_add(const cnn_conv3d *g, const float *x, const float *xp
 
 /* ---- dL/dW ---- */
 
-/* Filters [f0, f1), 4 at a time, against 3 (depth tap, tap) pairs of one
- * channel, over chunks of QCHUNK positions that stay in L1 while the
- * channels and pairs go by. */
-static void weight_grads_direct(const cnn_conv3d *g, const float *xpad, const float *dyp, float *dw, int f0,
-                                int f1)
+/* The positions of one dw_rows call: rows [r0, r0 + nr) of output depths
+ * [od, od + nd). */
+typedef struct {
+    long od, nd, r0, nr;
+} Block;
+
+/* dw[f][u + i] += the sums of filters f in [fb, fe) (dw: F rows C *
+ * pairs apart) and the k->dw_pairs pairs from u on (the last repeated
+ * past the kernel's), over block b of dq and of the channel's input xc;
+ * dq is the block of filter `first` and the kernel sums [first, first +
+ * 4), which holds [fb, fe). */
+static void pair_sums(const cnn_conv3d *g, const Layout *L, const cnn_kernels *k, const float *dq,
+                      const float *xc, const Block *b, long u, long first, long fb, long fe, float *dw)
+{
+    long pairs = g->kd * L->taps, np = k->dw_pairs, z = u / L->taps, t = u % L->taps;
+    const float *x[CNN_DW_PAIRS];
+    float s[4 * CNN_DW_PAIRS] = {0};
+    for (long i = 0; i < np; i++) {
+        x[i] = xc + z * g->c * L->plane + t / g->kw * g->dh * L->wp + t % g->kw * g->dw;
+        if (u + i + 1 < pairs && ++t == L->taps)
+            t = 0, z++;
+    }
+    k->dw_rows(dq, g->od * L->nqw, x, L->wp, g->sd * g->c * L->plane, L->ow8 / 8, b->nr, b->nd, s);
+    for (long f = fb; f < fe; f++)
+        for (long i = 0; i < np && u + i < pairs; i++)
+            dw[f * g->c * pairs + u + i] += s[(f - first) * np + i];
+}
+
+/* Filters [f0, f1), 4 at a time, against the kernel's dw_pairs (depth
+ * tap, tap) pairs of one channel, over blocks of QCHUNK positions (rows
+ * of a plane, or whole planes of a few depths) that stay in cache while
+ * the channels and pairs go by.  Only the OH rows of OW outputs (rounded
+ * up to 8) are summed, not the gaps between the padded rows.  Four
+ * filters that would run past dq's last take the last 4 instead: a
+ * filter's sums are the same bits in any of the kernel's 4 rows, so any
+ * split of the filters gives the same results. */
+static void weight_grads_direct(const cnn_conv3d *g, const float *xpad, const float *dy, const float *dyp,
+                                float *dw, int f0, int f1)
 {
     const cnn_kernels *k = cnn_kernels_best();
     Layout L = layout_of(g);
-    long pairs = g->kd * L.taps, off[CNN_TILE_PACK_MOST];
-    const float *rows = dyp + (g->direct_dx ? L.dq * g->f * L.qplane + L.dslack : 0);
-    for (long t = 0; t < L.taps; t++)
-        off[t] = t / g->kw * g->dh * L.wp + t % g->kw * g->dw;
-    for (long od = 0; od < g->od; od++)
-        for (long q0 = 0; q0 < L.nq8; q0 += QCHUNK) {
-            long nv = (L.nq8 - q0 < QCHUNK ? L.nq8 - q0 : QCHUNK) / 8;
+    long pairs = g->kd * L.taps, np = k->dw_pairs, nf = L.dwf ? L.dwf : g->f;
+    long rc = max_of(1, QCHUNK / L.ow8), dc = rc < g->oh ? 1 : QCHUNK / L.nqw;
+    const float *rows = L.dwf ? dyp + (g->direct_dx ? L.dq * g->f * L.qplane + L.dslack : 0) : dy;
+    Block b;
+    for (b.od = 0; b.od < g->od; b.od += b.nd)
+        for (b.r0 = 0, b.nd = g->od - b.od < dc ? g->od - b.od : dc; b.r0 < g->oh; b.r0 += b.nr) {
+            b.nr = g->oh - b.r0 < rc ? g->oh - b.r0 : rc;
             for (long fb = f0; fb < f1; fb += 4) {
-                const float *dq = rows + (od * L.rows_f + fb) * L.nq8 + q0;
+                long first = fb + 4 <= nf ? fb : nf - 4, fe = fb + 4 < f1 ? fb + 4 : f1;
+                const float *dq = rows + (first * g->od + b.od) * L.nqw + b.r0 * L.ow8;
                 for (long c = 0; c < g->c; c++) {
-                    const float *xc = xpad + (od * g->sd * g->c + c) * L.plane + q0;
-                    for (long u = 0; u < pairs; u += 3) {
-                        long u1 = u + 1 < pairs ? u + 1 : u, u2 = u + 2 < pairs ? u + 2 : u1;
-                        long step = g->c * L.plane;
-                        float s[12] = {0};
-                        k->dw_tile(dq, L.nq8, xc + u / L.taps * step + off[u % L.taps],
-                                   xc + u1 / L.taps * step + off[u1 % L.taps], xc + u2 / L.taps * step + off[u2 % L.taps],
-                                   nv, 1, 0, s);
-                        for (long j = 0; j < 4 && fb + j < f1; j++)
-                            for (long i = 0; i < 3 && u + i < pairs; i++)
-                                dw[((fb + j) * g->c + c) * pairs + u + i] += s[j * 3 + i];
-                    }
+                    const float *xc = xpad + (b.od * g->sd * g->c + c) * L.plane + b.r0 * L.wp;
+                    for (long u = 0; u < pairs; u += np)
+                        pair_sums(g, &L, k, dq, xc, &b, u, first, fb, fe, dw + c * pairs);
                 }
             }
         }
@@ -553,7 +579,7 @@ void cnn_conv3d_weight_grads(const cnn_conv3d *g, const float *x, const float *x
     if (f0 >= f1)
         return;
     if (g->direct)
-        weight_grads_direct(g, xpad, dyp, dw, f0, f1);
+        weight_grads_direct(g, xpad, dy, dyp, dw, f0, f1);
     else
         weight_grads_cols(g, x, dy, dw, f0, f1, task);
     long plane = (long)g->od * g->oh * g->ow;

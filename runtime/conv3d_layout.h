@@ -10,16 +10,20 @@
 typedef struct {
     long taps;                    /* KH*KW */
     long dp, hp, wp, plane;       /* the padded input, forward */
-    long nq, nq24, nq8, span, xslack;
+    long nq, nq24, span, xslack;
     int yvec;                     /* forward tiles on the output rows in
-                                     groups of 8 (conv3d.c's row_pieces),
+                                     groups of 8 (conv3d.c's pass_by_rows),
                                      not on whole padded rows WP wide */
     long ad, ah, aw, dq, hq, wq, qplane;   /* dL/dy padded for dL/dx */
     long nqx, nqx24, spanx, dslack;
     int xvec;                     /* dL/dx's tiles, as yvec */
     long k, gd, ng;               /* columns: rows C*KD*KH*KW, output depths
                                      side by side, width (24s) */
-    long rows_f;                  /* dL/dW: dL/dy rows per depth, F + 3 */
+    long ow8, nqw;                /* dL/dW: dL/dy's rows OW8 wide (zeros past
+                                     OW), OH of them per depth */
+    long dwf;                     /* and the filters of its copy, 0 when it
+                                     reads dL/dy itself */
+    long rows_f;                  /* dL/dW by columns: dL/dy rows, F + 3 */
 } Layout;
 
 #define COLS_TARGET 192   /* columns: positions side by side, at least */
@@ -54,13 +58,18 @@ static inline Layout layout_of(const cnn_conv3d *g)
     L.wp = g->w + 2L * g->pw;
     L.plane = L.hp * L.wp;
     L.nq = (g->oh - 1L) * L.wp + g->ow;
-    L.nq8 = round_up(L.nq, 8);
     L.span = (g->kh - 1L) * g->dh * L.wp + (g->kw - 1L) * g->dw;
     L.yvec = vec_rows(g->ow);
     L.nq24 = round_up(L.yvec ? (long)g->oh * g->ow : L.nq, CNN_TILE_Q);
-    /* what tiles on padded rows and dL/dW's sums (nq8 positions) read
-     * past the last plane; tiles on groups of 8 read inside the input */
-    L.xslack = max_of(0, max_of(L.yvec ? 0 : L.nq24, L.nq8) + L.span - L.plane);
+    L.ow8 = round_up(g->ow, 8);
+    L.nqw = g->oh * L.ow8;
+    /* dw_rows reads 4 filters: dL/dy itself when it has 4 and whole
+     * vectors per row, else a copy */
+    L.dwf = g->ow % 8 == 0 && g->f >= 4 ? 0 : max_of(g->f, 4);
+    /* what tiles on padded rows (nq24 positions) and dL/dW (a last row
+     * OW8 wide) read past the last plane; tiles on groups of 8 read
+     * inside the input */
+    L.xslack = max_of(0, max_of(L.yvec ? 0 : L.nq24, L.nq - g->ow + L.ow8) + L.span - L.plane);
     L.ad = (g->kd - 1L) * g->dd - g->pd;
     L.ah = (g->kh - 1L) * g->dh - g->ph;
     L.aw = (g->kw - 1L) * g->dw - g->pw;

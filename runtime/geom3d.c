@@ -40,7 +40,7 @@ int cnn_conv3d_init(cnn_conv3d *g)
     g->xpad_planes = g->direct ? L.dp : 0;
     g->dy_planes = g->direct_dx ? L.dq : g->direct ? g->od : 0;
     g->xpad_floats = g->direct ? L.dp * g->c * L.plane + L.xslack : 0;
-    g->dy_floats = (g->direct_dx ? L.dq * g->f * L.qplane + L.dslack : 0) + (g->direct ? g->od * L.rows_f * L.nq8 : 0);
+    g->dy_floats = (g->direct_dx ? L.dq * g->f * L.qplane + L.dslack : 0) + (g->direct ? g->od * L.dwf * L.nqw : 0);
     g->wpack_floats = (g->direct + g->direct_dx) * L.k * g->f;
     long cols = (L.k + L.rows_f) * L.ng;
     g->task_floats = g->direct ? (long)g->f * L.nq24 : cols;

@@ -3,15 +3,17 @@
  *
  * Generated code is built with whatever flags the user gives (the
  * documented build is a plain `cc -O2`, baseline x86-64), so its hot loops
- * live here instead: kernels_tile.h and kernels_impl.h are included once
- * for each set, inside functions carrying GCC/clang target attributes, so
- * that every build compiles all of them and the CPU check picks one:
+ * live here instead: kernels_tile.h, kernels_impl.h and kernels_dw.h are
+ * included once for each set, inside functions carrying GCC/clang target
+ * attributes, so that every build compiles all of them and the CPU check
+ * picks one:
  *
  *   generic  GNU C vectors of 4 floats (SSE2, NEON, ...), 4 outputs x 12
  *            positions per micro-kernel; plain floats without GNU C
  *   avx2     8 lanes, 16 registers: 4 outputs x 24 positions
  *   avx512   16 lanes, 32 registers: 8 outputs x 48 positions (two
- *            tiles), 8 x 24 on 8 lanes for a task's odd last tile; the
+ *            tiles), 8 x 24 on 8 lanes for a task's odd last tile;
+ *            3-D dL/dW on 8 lanes, 4 filters x 6 taps; the
  *            other kernels are avx2's, which measured 2-8% faster on AMD
  *            Zen 4 (512-bit operations in two halves, twice the lanes to
  *            sum, and 16-lane rows of 28 or 10 floats mostly tail)
@@ -160,10 +162,14 @@ static void run_generic(long q, const Chunk *ch, const float *x, long xstride, l
 #define NJ_RUN 4
 #define RUN run_generic
 #include "kernels_impl.h"
+#define DW_FN dw_rows_generic
+#define DW_PAIRS 3
+#include "kernels_dw.h"
 
 static const cnn_kernels generic_kernels = {"generic",           conv_tiles_generic,      dw_tile_generic,
                                             matmul_tiles_generic, dw_cols_generic,         fc_forward_generic,
-                                            fc_weight_grads_generic, fc_input_grads_generic, rows_out_generic};
+                                            fc_weight_grads_generic, fc_input_grads_generic, rows_out_generic,
+                                            dw_rows_generic, 3};
 
 #undef VEC
 #undef VL
@@ -221,10 +227,14 @@ static KTARGET void run_avx2(long q, const Chunk *ch, const float *x, long xstri
 #define NJ_RUN 4
 #define RUN run_avx2
 #include "kernels_impl.h"
+#define DW_FN dw_rows_avx2
+#define DW_PAIRS 3
+#include "kernels_dw.h"
 
 static const cnn_kernels avx2_kernels = {"avx2",          conv_tiles_avx2,      dw_tile_avx2,
                                          matmul_tiles_avx2, dw_cols_avx2,         fc_forward_avx2,
-                                         fc_weight_grads_avx2, fc_input_grads_avx2, rows_out_avx2};
+                                         fc_weight_grads_avx2, fc_input_grads_avx2, rows_out_avx2,
+                                         dw_rows_avx2, 3};
 
 #undef KTARGET
 #undef VEC
@@ -254,6 +264,9 @@ static const cnn_kernels avx2_kernels = {"avx2",          conv_tiles_avx2,      
 #define TILE_FN tile4x24_avx512
 #define TILE_NJ 4
 #include "kernels_tile.h"
+#define DW_FN dw_rows_avx512
+#define DW_PAIRS 6
+#include "kernels_dw.h"
 #undef VEC
 #undef VL
 #undef BCASTV
@@ -325,7 +338,8 @@ static KTARGET void run_avx512(long q, const Chunk *ch, const float *x, long xst
 
 static const cnn_kernels avx512_kernels = {"avx512",          conv_tiles_avx512,      dw_tile_avx2,
                                            matmul_tiles_avx512, dw_cols_avx2,         fc_forward_avx2,
-                                           fc_weight_grads_avx2, fc_input_grads_avx2, rows_out_avx2};
+                                           fc_weight_grads_avx2, fc_input_grads_avx2, rows_out_avx2,
+                                           dw_rows_avx512, 6};
 #endif
 
 /* Whether this CPU (and its OS) runs the set's instructions. */

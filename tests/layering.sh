@@ -21,7 +21,7 @@ case $build in /* | '') ;; *) build=$PWD/$build ;; esac
 # is a stem (every extension), a file, or DIR/* (every file in DIR).
 layers='
 both     library   runtime/cnnrt.h runtime/cnnrt_net.h runtime/io runtime/model runtime/safetensors
-both     library   runtime/kernels runtime/kernels_impl.h runtime/kernels_tile.h runtime/im2col
+both     library   runtime/kernels runtime/kernels_impl.h runtime/kernels_tile.h runtime/kernels_dw.h runtime/im2col
 both     library   runtime/init runtime/optim runtime/rng runtime/team runtime/idx runtime/layers runtime/conv3d_layout.h runtime/geom3d runtime/conv3d runtime/vol3d
 compiler base      compiler/util compiler/diag compiler/reserved
 compiler ir        compiler/ir

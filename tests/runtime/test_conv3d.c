@@ -41,6 +41,10 @@ static const Case cases[] = {
     {1, 2, 3, 6, 16, 3, 3, 3, 3, 1, 1, 1, 1, 2, 2, 1, 2, 2},   /* rows of 16, dilated taps */
     {1, 3, 7, 6, 8, 4, 3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},    /* rows of 8, depth stride 2 */
     {1, 2, 3, 4, 8, 3, 3, 3, 3, 1, 1, 1, 2, 3, 1, 1, 1, 1},    /* rows of 8, rows reading only padding */
+    {1, 1, 2, 40, 110, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* dL/dW in blocks of 36 and 4 rows */
+    {1, 2, 11, 30, 30, 5, 3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1}, /* dL/dW in blocks of 4 and 2 depths */
+    {2, 3, 5, 6, 16, 5, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* dL/dW reads dL/dy, 5 filters */
+    {1, 3, 5, 6, 16, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* dL/dW copies dL/dy, 3 filters */
 };
 
 static int failures;

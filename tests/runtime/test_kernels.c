@@ -127,7 +127,7 @@ static void test_conv_tiles(void)
         check_conv(&cases[i]);
 }
 
-/* ---- dw_tile, dw_cols ---- */
+/* ---- dw_tile, dw_rows, dw_cols ---- */
 
 static void test_dw_tile(void)
 {
@@ -149,6 +149,40 @@ static void test_dw_tile(void)
                     scale += fabs(term);
                 }
             bad += !close_to(s[j * 3 + k], sum, scale);
+        }
+    CU_ASSERT(bad == 0);
+    free(dq);
+    free(x);
+}
+
+/* 2 depths of 3 rows of 16 positions, rows and depths apart in x (gaps
+ * the kernel must skip), inputs at unaligned offsets, sums added to what
+ * s holds. */
+static void test_dw_rows(void)
+{
+    long nv = 2, nr = 3, nd = 2, xrow = nv * 8 + 5, xdepth = 4 * xrow + 3, np = kernels->dw_pairs;
+    long per = nd * nr * nv * 8, dqstride = per + 9;
+    float *dq = random_floats(4 * dqstride, 9), *x = random_floats(nd * xdepth + 40, 10);
+    float s[4 * CNN_DW_PAIRS];
+    const float *xs[CNN_DW_PAIRS];
+    CU_ASSERT_FATAL(np >= 1 && np <= CNN_DW_PAIRS);
+    for (long i = 0; i < np; i++) {
+        xs[i] = x + (i == np - 1 ? 0 : 7 * i + 1);
+        for (int j = 0; j < 4; j++)
+            s[j * np + i] = (float)(j * np + i);
+    }
+    kernels->dw_rows(dq, dqstride, xs, xrow, xdepth, nv, nr, nd, s);
+    long bad = 0;
+    for (int j = 0; j < 4; j++)
+        for (long i = 0; i < np; i++) {
+            double sum = (double)(j * np + i), scale = fabs(sum);
+            for (long q = 0; q < per; q++) {
+                long z = q / (nr * nv * 8), r = q / (nv * 8) % nr, v = q % (nv * 8);
+                double term = (double)dq[j * dqstride + q] * xs[i][z * xdepth + r * xrow + v];
+                sum += term;
+                scale += fabs(term);
+            }
+            bad += !close_to(s[j * np + i], sum, scale);
         }
     CU_ASSERT(bad == 0);
     free(dq);
@@ -301,7 +335,8 @@ static unsigned run_set(const char *isa)
     static const struct {
         const char *name;
         void (*fn)(void);
-    } tests[] = {{"conv_tiles", test_conv_tiles}, {"dw_tile", test_dw_tile}, {"dw_cols", test_dw_cols},
+    } tests[] = {{"conv_tiles", test_conv_tiles}, {"dw_tile", test_dw_tile}, {"dw_rows", test_dw_rows},
+                 {"dw_cols", test_dw_cols},
                  {"matmul_tiles", test_matmul_tiles}, {"fc", test_fc},
                  {"rows_out", test_rows_out}};
     kernels = cnn_kernels_isa(isa);
