@@ -56,11 +56,45 @@ float cnn_lr_at(const cnn_optim *o, int epoch)
 /* x + a*y rounded once to float: torch's add(x, y, alpha=a) */
 static float axpy(float x, float a, float y) { return (float)((double)x + (double)a * (double)y); }
 
+/* SGD's usual case: momentum, no weight decay, not Nesterov, past the
+ * first step.  The same operations as sgd_update's, LANES floats at a
+ * time, each step a loop of its own over local arrays: GCC's -O2 then
+ * vectorises it (it will not check at run time that w, g and buf do not
+ * overlap, nor add a scalar remainder).  The update is a tenth of a
+ * training step on a network of many parameters and few pixels (V-Net's
+ * deepest stages). */
+#define LANES 8
+
+static void momentum_update(float lr, float mom, float *w, const float *g, float *buf, size_t n)
+{
+    const double neg_lr = -(double)lr;
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        float b[LANES], v[LANES];
+        for (int k = 0; k < LANES; k++)
+            b[k] = buf[i + k] * mom + g[i + k];
+        for (int k = 0; k < LANES; k++)
+            buf[i + k] = b[k];
+        for (int k = 0; k < LANES; k++)
+            v[k] = w[i + k];
+        for (int k = 0; k < LANES; k++)
+            w[i + k] = (float)((double)v[k] + neg_lr * (double)b[k]);
+    }
+    for (; i < n; i++) {
+        buf[i] = buf[i] * mom + g[i];
+        w[i] = axpy(w[i], -lr, buf[i]);
+    }
+}
+
 static void sgd_update(const cnn_optim *o, float lr, long step, float *w,
                        const float *g, float *buf, size_t n)
 {
     float wd = o->weight_decay, mom = o->momentum, d;
     size_t i;
+    if (mom != 0.0f && wd == 0.0f && !o->nesterov && step > 1) {
+        momentum_update(lr, mom, w, g, buf, n);
+        return;
+    }
     for (i = 0; i < n; i++) {
         d = wd != 0.0f ? axpy(g[i], wd, w[i]) : g[i];
         if (mom != 0.0f) {
