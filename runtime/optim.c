@@ -12,6 +12,10 @@
 
 #include "cnnrt.h"
 
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
+
 /* A compiler-fused multiply-add would round differently from torch (GNU C
  * modes fuse across statements when the target has FMA). */
 #if defined(__clang__)
@@ -106,25 +110,81 @@ static void sgd_update(const cnn_optim *o, float lr, long step, float *w,
     }
 }
 
+/* Adam's scalars for one step, in double as torch computes them in Python */
+typedef struct {
+    float b1, b2, c1, c2, eps, bc2_sqrt, neg_step_size;
+} AdamStep;
+
+static AdamStep adam_step(const cnn_optim *o, float lr, long step)
+{
+    double bc1 = 1.0 - pow((double)o->beta1, (double)step);
+    double bc2 = 1.0 - pow((double)o->beta2, (double)step);
+    AdamStep a;
+    a.b1 = o->beta1, a.b2 = o->beta2, a.eps = o->eps;
+    a.c1 = (float)(1.0 - (double)o->beta1), a.c2 = (float)(1.0 - (double)o->beta2);
+    a.bc2_sqrt = (float)sqrt(bc2);
+    a.neg_step_size = (float)-((double)lr / bc1);
+    return a;
+}
+
+/* One parameter's update for the gradient d */
+static void adam_one(const AdamStep *a, float d, float *m, float *v, float *w)
+{
+    *m = axpy(*m * a->b1, a->c1, d);
+    *v = axpy(*v * a->b2, a->c2 * d, d);                         /* addcmul: (c2*d) rounded, then fused */
+    *w = *w + a->neg_step_size * *m / (sqrtf(*v) / a->bc2_sqrt + a->eps);   /* addcdiv: not fused */
+}
+
+/* r = the square roots of LANES floats.  sqrtf would set errno for a
+ * negative one, so compilers keep it scalar (with a test and a call);
+ * SSE's are the same correctly rounded roots, four at a time. */
+static void sqrt_lanes(const float *x, float *r)
+{
+    int k = 0;
+#ifdef __SSE__
+    for (; k + 4 <= LANES; k += 4)
+        _mm_storeu_ps(r + k, _mm_sqrt_ps(_mm_loadu_ps(x + k)));
+#endif
+    for (; k < LANES; k++)
+        r[k] = sqrtf(x[k]);
+}
+
+/* Without weight decay, as adam_one LANES floats at a time, as
+ * momentum_update does SGD's: the same floats. */
+static void adam_lanes(const AdamStep *a, float *w, const float *g, float *m, float *v, size_t n)
+{
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        float d[LANES], mk[LANES], vk[LANES], wk[LANES], root[LANES];
+        for (int k = 0; k < LANES; k++)
+            d[k] = g[i + k], mk[k] = m[i + k], vk[k] = v[i + k];
+        for (int k = 0; k < LANES; k++)
+            mk[k] = axpy(mk[k] * a->b1, a->c1, d[k]);
+        for (int k = 0; k < LANES; k++)
+            vk[k] = axpy(vk[k] * a->b2, a->c2 * d[k], d[k]);
+        for (int k = 0; k < LANES; k++)
+            m[i + k] = mk[k], v[i + k] = vk[k];
+        sqrt_lanes(vk, root);
+        for (int k = 0; k < LANES; k++)
+            wk[k] = w[i + k];
+        for (int k = 0; k < LANES; k++)
+            w[i + k] = wk[k] + a->neg_step_size * mk[k] / (root[k] / a->bc2_sqrt + a->eps);
+    }
+    for (; i < n; i++)
+        adam_one(a, g[i], &m[i], &v[i], &w[i]);
+}
+
 static void adam_update(const cnn_optim *o, float lr, long step, float *w,
                         const float *g, float *m, float *v, size_t n)
 {
-    /* scalars in double, as torch computes them in Python */
-    double bc1 = 1.0 - pow((double)o->beta1, (double)step);
-    double bc2 = 1.0 - pow((double)o->beta2, (double)step);
-    float neg_step_size = (float)-((double)lr / bc1);
-    float bc2_sqrt = (float)sqrt(bc2);
-    float c1 = (float)(1.0 - (double)o->beta1), c2 = (float)(1.0 - (double)o->beta2);
-    float b1 = o->beta1, b2 = o->beta2, wd = o->weight_decay, eps = o->eps;
-    float d, denom;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        d = wd != 0.0f ? axpy(g[i], wd, w[i]) : g[i];
-        m[i] = axpy(m[i] * b1, c1, d);
-        v[i] = axpy(v[i] * b2, c2 * d, d);          /* addcmul: (c2*d) rounded, then fused */
-        denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        w[i] = w[i] + neg_step_size * m[i] / denom;  /* addcdiv: (s*m)/denom, not fused */
+    AdamStep a = adam_step(o, lr, step);
+    float wd = o->weight_decay;
+    if (wd == 0.0f) {
+        adam_lanes(&a, w, g, m, v, n);
+        return;
     }
+    for (size_t i = 0; i < n; i++)
+        adam_one(&a, axpy(g[i], wd, w[i]), &m[i], &v[i], &w[i]);
 }
 
 void cnn_optim_update(const cnn_optim *o, float lr, long step, float *w,
