@@ -275,18 +275,34 @@ static void emit_header(Emitter *E, StrBuf *h)
 
 static void emit_blas_serial(Emitter *E);
 
+/* Parameters from which clearing the gradients and the optimizer's update
+ * are split among the thread team: 4 MB a buffer, a fraction of a
+ * millisecond each, where waking the threads costs microseconds.  Each
+ * float's work is its own, so the results do not change. */
+#define SPLIT_PARAMS (1L << 20)
+
+static bool split_params(const Emitter *E)
+{
+    return E->train && E->num_params >= SPLIT_PARAMS;
+}
+
 /* Volume layers split an item's work among the team (emit/vol.c), each
- * thread with its own scratch. */
+ * thread with its own scratch; large nets their parameters' update. */
 static void emit_thread_macros(Emitter *E)
 {
+    const bool task = E->task_elems > 0;
     emit_out(E, "#ifdef _OPENMP");
     emit_out(E, "#define THREADS() omp_get_max_threads()   /* the team of the next parallel loop */");
-    emit_out(E, "#define TASK() (m->task + (size_t)omp_get_thread_num() * %ld)   /* this thread's scratch */",
-        E->task_elems);
+    if (task)
+        emit_out(E, "#define TASK() (m->task + (size_t)omp_get_thread_num() * %ld)   /* this thread's scratch */",
+            E->task_elems);
     emit_out(E, "#else");
     emit_out(E, "#define THREADS() 1");
-    emit_out(E, "#define TASK() (m->task)");
+    if (task)
+        emit_out(E, "#define TASK() (m->task)");
     emit_out(E, "#endif");
+    if (!task)
+        return;
     emit_out(E, "/* Ranges per item: a thread's share when the batch is smaller than the team. */");
     emit_out(E, "#define PARTS(n) ((n) >= THREADS() ? 1 : (THREADS() + (n) - 1) / (n))");
 }
@@ -361,7 +377,7 @@ static void emit_prologue(Emitter *E)
     if (E->flat_elems)
         emit_out(E, "#define FLAT(i) (m->flat + (size_t)(i) * %ld)   /* image i's convolution scratch */",
             E->flat_elems);
-    if (E->task_elems)
+    if (E->task_elems || split_params(E))
         emit_thread_macros(E);
     emit_blank(E);
 }
@@ -957,6 +973,34 @@ static void emit_loss(Emitter *E)
     emit_blank(E);
 }
 
+/* whole, a statement over all parameters, or for many of them part over
+ * [lo, hi), one range a thread. */
+static void emit_over_params(Emitter *E, const char *whole, const char *part)
+{
+    long np = E->num_params;
+    if (!split_params(E)) {
+        emit_out(E, "%s", whole);
+        return;
+    }
+    emit_open_scope(E);
+    emit_out(E, "const int par = 1, parts = THREADS();");
+    emit_out(E, "(void)par;");
+    emit_out(E, "PARALLEL_FOR");
+    emit_open_block(E, "for (int j = 0; j < parts; j++)");
+    emit_out(E, "const size_t lo = %ldu * (size_t)j / (size_t)parts, hi = %ldu * (size_t)(j + 1) / (size_t)parts;",
+        np, np);
+    emit_out(E, "%s", part);
+    emit_close_block(E);
+    emit_close_block(E);
+}
+
+static void emit_clear_grads(Emitter *E)
+{
+    char whole[96];
+    snprintf(whole, sizeof whole, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
+    emit_over_params(E, whole, "memset(m->grads + lo, 0, sizeof(float) * (hi - lo));");
+}
+
 static void emit_train_api(Emitter *E)
 {
     const char *P = E->opt->prefix, *U = E->upper;
@@ -972,11 +1016,15 @@ static void emit_train_api(Emitter *E)
     emit_out(E, "float loss = loss_and_grad(m, labels, n);");
     emit_out(E, "if (!isfinite(loss))");
     emit_out(E, "    return loss;   /* a bad label or a diverged net: change nothing */");
-    emit_out(E, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
+    emit_clear_grads(E);
     emit_out(E, "backward_pass(m, n);");
     emit_out(E, "cnn_dist_grads_wait(m->grads, %ldu);   /* summed over the ranks */", E->num_params);
     emit_out(E, "m->step++;");
-    emit_out(E, "cnn_optim_update(opt, opt->lr, m->step, m->params, m->grads, m->opt1, m->opt2, %ldu);", E->num_params);
+    char whole[160];
+    snprintf(whole, sizeof whole,
+        "cnn_optim_update(opt, opt->lr, m->step, m->params, m->grads, m->opt1, m->opt2, %ldu);", E->num_params);
+    emit_over_params(E, whole, "cnn_optim_update(opt, opt->lr, m->step, m->params + lo, m->grads + lo, "
+                               "m->opt1 + lo, m->opt2 + lo, hi - lo);");
     emit_out(E, "return loss;");
     emit_close_block(E);
     emit_blank(E);
@@ -985,7 +1033,7 @@ static void emit_train_api(Emitter *E)
     emit_open_block(E, "static void backward_call(%s *m, const float *x, const float *dy, float *dx, int n)", P);
     emit_out(E, "m->training = 0;");
     emit_out(E, "m->loss_fused = 0;");
-    emit_out(E, "memset(m->grads, 0, sizeof(float) * %ldu);", E->num_params);
+    emit_clear_grads(E);
     emit_open_block(E, "for (int done = 0; done < n; done += m->max_batch)");
     emit_out(E, "int k = n - done < m->max_batch ? n - done : m->max_batch;");
     emit_out(E, "m->x = x + (size_t)done * %s_IN_SIZE;", U);

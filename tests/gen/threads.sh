@@ -70,6 +70,22 @@ cc -std=c99 -O1 -fopenmp -Wall -Wextra -pedantic -I"$top/runtime" -I. host.c len
     -o host
 ./host
 
+# The same host on a net of over 2^20 parameters, whose gradients are
+# cleared and updated by the team in ranges (emit.c, SPLIT_PARAMS): a range
+# cut wrong leaves weights that differ from one thread's.
+cat >wide.net <<'NET'
+network wide
+input 32x32x1
+fc 1100 relu
+fc 10
+softmax
+NET
+$CNNC -p lenet5 wide.net -o lenet.c
+grep -q 'parts = THREADS()' lenet.c || { echo "wide.net: no update split among the threads"; exit 1; }
+cc -std=c99 -O1 -fopenmp -Wall -Wextra -pedantic -I"$top/runtime" -I. host.c lenet.c "$top/build/libcnnrt.a" -lz -lm \
+    -o host
+./host
+
 # A volume net at batch 1 (and 2): the team splits each item's depths,
 # planes and filters (emit/vol.c), so a range cut wrong or a thread's
 # scratch shared shows as results that differ between 1, 2 and 3 threads.
