@@ -225,6 +225,20 @@ static void live_taps(long first, long k, long dil, long pad, long n, long *t0, 
         *t1 = *t0;
 }
 
+/* The end of the run of positions from `first` (stride, up to end) whose
+ * live taps on an axis (as live_taps) are the same, [*t0, *t1). */
+static long taps_run(long first, long end, long stride, long k, long dil, long pad, long n, long *t0, long *t1)
+{
+    long e = first + 1, u0, u1;
+    live_taps(first * stride, k, dil, pad, n, t0, t1);
+    for (; e < end; e++) {
+        live_taps(e * stride, k, dil, pad, n, &u0, &u1);
+        if (u0 != *t0 || u1 != *t1)
+            break;
+    }
+    return e;
+}
+
 /* The tiles over planes from depth plane `first`, depth taps [z0, z1),
  * kernel rows [r0, r1), for n24 positions (at8: NULL or their groups),
  * into rows; zeros when no tap reads input. */
@@ -302,14 +316,8 @@ static long run_cost(const Pass *p, long dz, const RowRun *r)
 /* The run of rows from e on that read the same kernel rows. */
 static RowRun row_run(const Pass *p, long e)
 {
-    RowRun r = {e, e + 1, 0, 0};
-    long t0, t1;
-    live_taps(e, p->kh, p->dh, p->pad_h, p->n_h, &r.r0, &r.r1);
-    for (; r.f < p->oh; r.f++) {
-        live_taps(r.f, p->kh, p->dh, p->pad_h, p->n_h, &t0, &t1);
-        if (t0 != r.r0 || t1 != r.r1)
-            break;
-    }
+    RowRun r = {e, 0, 0, 0};
+    r.f = taps_run(e, p->oh, 1, p->kh, p->dh, p->pad_h, p->n_h, &r.r0, &r.r1);
     return r;
 }
 
@@ -329,14 +337,9 @@ static void rows_rect(const Pass *p, long a, long b, long z0, long z1, const Row
  * each in pieces of at most cap positions. */
 static void pass_by_rows(const Pass *p, long od0, long od1, long cap, float *rows)
 {
-    long z0, z1, t0, t1, per = cap / p->ow;
+    long z0, z1, per = cap / p->ow;
     for (long a = od0, b; a < od1; a = b) {
-        live_taps(a * p->sd, p->kd, 1, p->pad_d, p->n_d, &z0, &z1);
-        for (b = a + 1; b < od1; b++) {
-            live_taps(b * p->sd, p->kd, 1, p->pad_d, p->n_d, &t0, &t1);
-            if (t0 != z0 || t1 != z1)
-                break;
-        }
+        b = taps_run(a, od1, p->sd, p->kd, 1, p->pad_d, p->n_d, &z0, &z1);
         RowRun run = row_run(p, 0);
         while (run.e < p->oh) {
             RowRun next = run.f < p->oh ? row_run(p, run.f) : (RowRun){p->oh, p->oh, 0, 0};
