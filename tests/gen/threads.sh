@@ -65,10 +65,14 @@ int main(void)
     return 0;
 }
 C
+# host with the net in lenet.c, built and run
+run_host() {
+    cc -std=c99 -O1 -fopenmp -Wall -Wextra -pedantic -I"$top/runtime" -I. host.c lenet.c "$top/build/libcnnrt.a" \
+        -lz -lm -o host
+    ./host
+}
 $CNNC "$top/examples/lenet.net" -o lenet.c
-cc -std=c99 -O1 -fopenmp -Wall -Wextra -pedantic -I"$top/runtime" -I. host.c lenet.c "$top/build/libcnnrt.a" -lz -lm \
-    -o host
-./host
+run_host
 
 # The same host on a net of over 2^20 parameters, whose gradients are
 # cleared and updated by the team in ranges (emit.c, SPLIT_PARAMS): a range
@@ -82,9 +86,7 @@ softmax
 NET
 $CNNC -p lenet5 wide.net -o lenet.c
 grep -q 'parts = THREADS()' lenet.c || { echo "wide.net: no update split among the threads"; exit 1; }
-cc -std=c99 -O1 -fopenmp -Wall -Wextra -pedantic -I"$top/runtime" -I. host.c lenet.c "$top/build/libcnnrt.a" -lz -lm \
-    -o host
-./host
+run_host
 
 # A volume net at batch 1 (and 2): the team splits each item's depths,
 # planes and filters (emit/vol.c), so a range cut wrong or a thread's
